@@ -1,0 +1,192 @@
+// Package manifest reads deck's YAML manifests (the app file and the service manifests),
+// interpolates ${VAR}, applies per-environment overrides, fills defaults, validates, and
+// returns typed specs. Every error names the file, line, column and YAML path.
+package manifest
+
+import "time"
+
+// WorkloadType is a service's kind, as in Copilot.
+type WorkloadType string
+
+const (
+	LoadBalancedWebService WorkloadType = "Load Balanced Web Service"
+	BackendService         WorkloadType = "Backend Service"
+	WorkerService          WorkloadType = "Worker Service"
+	ScheduledJob           WorkloadType = "Scheduled Job"
+)
+
+// WorkloadTypes lists the valid types in the order they are offered to users.
+var WorkloadTypes = []WorkloadType{LoadBalancedWebService, BackendService, WorkerService, ScheduledJob}
+
+// App is the app file (deck.yaml): the app's name, its environments and its services.
+type App struct {
+	Name         string                  `json:"name"`
+	File         string                  `json:"file"` // path of deck.yaml as given
+	Dir          string                  `json:"dir"`  // directory holding deck.yaml; relative paths resolve from here
+	Environments map[string]*Environment `json:"environments"`
+	// ServiceFiles are the service manifest paths, relative to Dir (default: deck/*.yaml).
+	ServiceFiles []string `json:"service_files"`
+}
+
+// Environment is a named set of Podman hosts.
+type Environment struct {
+	Name  string     `json:"name"`
+	Hosts []HostSpec `json:"hosts"`
+	// Implicit is true when no environment was configured and deck uses the local socket.
+	Implicit bool `json:"implicit,omitempty"`
+}
+
+// HostSpec is one Podman API endpoint.
+type HostSpec struct {
+	Name string `json:"name"`
+	// URL is unix:///path/podman.sock or ssh://user@host[:port]/path/podman.sock.
+	URL string `json:"url"`
+	// Address is where the host's published ports are reached (default: the ssh host, or 127.0.0.1).
+	Address string `json:"address"`
+	// Identity is the ssh private key file; KnownHosts the known_hosts file that must hold the host key.
+	Identity   string            `json:"identity,omitempty"`
+	KnownHosts string            `json:"known_hosts,omitempty"`
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// Reserved capacity is kept back from placement (cpu in ECS units, memory in MiB).
+	Reserved Resources `json:"reserved"`
+	// Capacity, when set, replaces what podman info reports.
+	Capacity *Resources `json:"capacity,omitempty"`
+}
+
+// Resources are cpu in ECS units (1024 = 1 vCPU) and memory in MiB.
+type Resources struct {
+	CPU    int64 `json:"cpu"`
+	Memory int64 `json:"memory"`
+}
+
+// ServiceSpec is one service of one environment, with overrides applied and defaults filled.
+type ServiceSpec struct {
+	App  string       `json:"app"`
+	Env  string       `json:"env"`
+	Name string       `json:"name"`
+	Type WorkloadType `json:"type"`
+	File string       `json:"file"` // the manifest it came from
+
+	Image      ImageSpec  `json:"image"`
+	Task       TaskDef    `json:"task"`
+	Count      Count      `json:"count"`
+	Deployment Deployment `json:"deployment"`
+	Placement  Placement  `json:"placement"`
+	Secrets    []Secret   `json:"secrets,omitempty"`
+	Schedule   string     `json:"schedule,omitempty"` // Scheduled Job only: cron expression or @every/@hourly...
+}
+
+// ImageSpec says where the image comes from: built from a context, or an existing reference.
+type ImageSpec struct {
+	Build    *BuildSpec `json:"build,omitempty"`
+	Location string     `json:"location,omitempty"`
+}
+
+// BuildSpec is a Containerfile build. Paths are absolute after loading.
+type BuildSpec struct {
+	Context       string            `json:"context"`
+	Containerfile string            `json:"containerfile"`
+	Args          map[string]string `json:"args,omitempty"`
+}
+
+// TaskDef is the part of a service that defines its containers, like an ECS task
+// definition. A change to any field forces new tasks; it is what a revision hashes.
+// Image is the resolved reference (filled from Location, or by the image builder).
+type TaskDef struct {
+	Image       string            `json:"image"`
+	Port        int               `json:"port,omitempty"`      // container port; 0 = none
+	HostPort    int               `json:"host_port,omitempty"` // fixed host port; 0 = random
+	Command     []string          `json:"command,omitempty"`
+	Entrypoint  []string          `json:"entrypoint,omitempty"`
+	CPU         int64             `json:"cpu"`    // ECS units, applied as cpu shares
+	Memory      int64             `json:"memory"` // MiB, a hard limit
+	Variables   map[string]string `json:"variables,omitempty"`
+	Secrets     []SecretRef       `json:"secrets,omitempty"`
+	Healthcheck *Healthcheck      `json:"healthcheck,omitempty"`
+	StopTimeout time.Duration     `json:"stop_timeout"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Volumes     []Volume          `json:"volumes,omitempty"`
+}
+
+// Secret is a declared secret: the variable it is injected as and where its value comes from.
+// The value itself is never held in a spec.
+type Secret struct {
+	Name    string `json:"name"`               // the environment variable in the container
+	FromEnv string `json:"from_env,omitempty"` // read from this variable of deck's own environment
+	File    string `json:"file,omitempty"`     // or read from this file (absolute after loading)
+}
+
+// SecretRef is what a task definition keeps of a secret: its name and a digest of its
+// value, so a changed value makes a new revision without the value being stored anywhere.
+type SecretRef struct {
+	Name   string `json:"name"`
+	Digest string `json:"digest"`
+}
+
+// Healthcheck is an HTTP path probed on the task's published port, or a command run in it.
+type Healthcheck struct {
+	Path        string        `json:"path,omitempty"`
+	Command     []string      `json:"command,omitempty"`
+	Interval    time.Duration `json:"interval"`
+	Timeout     time.Duration `json:"timeout"`
+	Retries     int           `json:"retries"`
+	StartPeriod time.Duration `json:"start_period"`
+}
+
+// Volume is a named volume or a bind mount.
+type Volume struct {
+	Type     string `json:"type"`   // "volume" or "bind"
+	Source   string `json:"source"` // volume name, or absolute host path for bind
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
+// Count is the desired number of tasks: a number, or a range with scaling targets.
+type Count struct {
+	Value int           `json:"value"` // the desired count now (Range.Min when a range is given)
+	Range *CountRange   `json:"range,omitempty"`
+	Scale *ScaleTargets `json:"scale,omitempty"`
+}
+
+// CountRange bounds autoscaling.
+type CountRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// ScaleTargets are target-tracking goals (parsed now, used by the controller later).
+type ScaleTargets struct {
+	CPUPercent      int           `json:"cpu_percentage,omitempty"`
+	MemoryPercent   int           `json:"memory_percentage,omitempty"`
+	RequestsPerTask int           `json:"requests,omitempty"`
+	Cooldown        time.Duration `json:"cooldown,omitempty"`
+}
+
+// Deployment holds ECS rolling limits, in percent of the desired count.
+type Deployment struct {
+	Strategy          string `json:"strategy"` // "default" (100/200), "recreate" (0/100) or "custom"
+	MinHealthyPercent int    `json:"min_healthy_percent"`
+	MaxPercent        int    `json:"max_percent"`
+}
+
+// Placement chooses hosts: spread (default) or binpack, filtered by constraints.
+type Placement struct {
+	Strategy string `json:"strategy"` // "spread" or "binpack"
+	// SpreadBy lists host attributes to spread across, after spreading across hosts.
+	SpreadBy    []string     `json:"spread_by,omitempty"`
+	Constraints []Constraint `json:"constraints,omitempty"`
+}
+
+// Constraint restricts the hosts a task may run on.
+type Constraint struct {
+	// Kind is "distinct_host", "equals" or "in".
+	Kind      string   `json:"kind"`
+	Attribute string   `json:"attribute,omitempty"`
+	Values    []string `json:"values,omitempty"`
+}
+
+const (
+	ConstraintDistinctHost = "distinct_host"
+	ConstraintEquals       = "equals"
+	ConstraintIn           = "in"
+)

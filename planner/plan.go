@@ -1,0 +1,122 @@
+// Package planner turns desired services and a snapshot of what runs into a Plan: which
+// tasks to keep, create, replace and destroy, on which hosts, in which waves, and why.
+// It is pure: no I/O. The Plan is plain data, rendered for humans and as JSON.
+package planner
+
+import "github.com/deckhq/deck/manifest"
+
+// FormatVersion is the version of the Plan's JSON form; a saved plan of another version is refused.
+const FormatVersion = 1
+
+// Action is what a change does.
+type Action string
+
+const (
+	Create  Action = "create"
+	Destroy Action = "destroy"
+	Replace Action = "replace"
+)
+
+// Symbol is the one-character mark of the action in the human plan.
+func (a Action) Symbol() string {
+	switch a {
+	case Create:
+		return "+"
+	case Destroy:
+		return "-"
+	case Replace:
+		return "~"
+	}
+	return "?"
+}
+
+// Kind is what a change acts on. Tasks now; load-balancer targets next.
+type Kind string
+
+const KindTask Kind = "task"
+
+// Revision is the rendered, immutable task definition of a service at one deploy.
+type Revision struct {
+	ID      string           `json:"id"`
+	Service string           `json:"service"`
+	Task    manifest.TaskDef `json:"task"`
+}
+
+// TaskRef names a task that runs now.
+type TaskRef struct {
+	Host        string `json:"host"`
+	TaskID      string `json:"task_id"`
+	ContainerID string `json:"container_id"`
+	Revision    string `json:"revision"`
+}
+
+// Change is one thing the executor will do.
+type Change struct {
+	Action   Action   `json:"action"`
+	Kind     Kind     `json:"kind"`
+	Service  string   `json:"service"`
+	Host     string   `json:"host,omitempty"`     // where the new task goes (create, replace)
+	TaskID   string   `json:"task_id,omitempty"`  // the new task's id (create, replace)
+	Revision string   `json:"revision,omitempty"` // the new task's revision (create, replace)
+	Old      *TaskRef `json:"old,omitempty"`      // the task stopped (destroy, replace)
+	Reason   string   `json:"reason"`
+	// Wave orders the work within a service: wave N starts only once wave N-1 is done.
+	Wave int `json:"wave"`
+	// StopFirst stops Old before the wave's new tasks start (to stay within max percent, or
+	// because Old is not running); otherwise Old stops once the wave's new tasks are healthy.
+	StopFirst bool `json:"stop_first,omitempty"`
+}
+
+// ServicePlan summarises one service's part of the plan.
+type ServicePlan struct {
+	Name       string                `json:"name"`
+	Type       manifest.WorkloadType `json:"type,omitempty"`
+	Revision   string                `json:"revision,omitempty"` // the desired revision ("" when deleting)
+	Desired    int                   `json:"desired"`
+	Running    int                   `json:"running"` // tasks running now
+	Keep       int                   `json:"keep"`    // tasks left as they are
+	Deployment manifest.Deployment   `json:"deployment"`
+	Waves      int                   `json:"waves"`
+	Delete     bool                  `json:"delete,omitempty"`
+}
+
+// Plan is the full diff between what is desired and what runs.
+type Plan struct {
+	FormatVersion int                 `json:"format_version"`
+	App           string              `json:"app"`
+	Env           string              `json:"env"`
+	Fingerprint   string              `json:"fingerprint"` // of the snapshot the plan was made from
+	Services      []ServicePlan       `json:"services"`
+	Changes       []Change            `json:"changes"`
+	Revisions     map[string]Revision `json:"revisions"` // revisions the changes create, by id
+	Warnings      []string            `json:"warnings,omitempty"`
+}
+
+// Empty reports whether the plan changes nothing.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// Counts returns how many changes create, replace and destroy.
+func (p *Plan) Counts() (create, replace, destroy int) {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			create++
+		case Replace:
+			replace++
+		case Destroy:
+			destroy++
+		}
+	}
+	return
+}
+
+// ServiceChanges returns the service's changes of one wave, in plan order.
+func (p *Plan) ServiceChanges(service string, wave int) []Change {
+	var out []Change
+	for _, c := range p.Changes {
+		if c.Service == service && c.Wave == wave {
+			out = append(out, c)
+		}
+	}
+	return out
+}

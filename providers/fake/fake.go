@@ -1,0 +1,337 @@
+// Package fake is an in-memory implementation of the provider interfaces, for unit tests
+// and large simulations. It is never used to make an end-to-end test pass.
+package fake
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+)
+
+var (
+	_ providers.Host   = (*Host)(nil)
+	_ providers.Dialer = (*Cloud)(nil)
+)
+
+// Cloud is a set of fake hosts, dialled by name.
+type Cloud struct {
+	mu    sync.Mutex
+	hosts map[string]*Host
+}
+
+// NewCloud returns an empty cloud.
+func NewCloud() *Cloud { return &Cloud{hosts: map[string]*Host{}} }
+
+// AddHost adds a host with the given capacity and returns it.
+func (c *Cloud) AddHost(spec manifest.HostSpec, capacity manifest.Resources) *Host {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := &Host{spec: spec, info: providers.HostInfo{Version: "fake", Capacity: capacity},
+		containers: map[string]*providers.Task{}, specs: map[string]providers.TaskSpec{},
+		images: map[string]bool{}, secrets: map[string][]byte{}, Healthy: func(providers.TaskSpec) bool { return true }}
+	c.hosts[spec.Name] = h
+	return h
+}
+
+// Host returns the named host.
+func (c *Cloud) Host(name string) *Host {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.hosts[name]
+}
+
+// Dial connects to a host, failing when it is down.
+func (c *Cloud) Dial(_ context.Context, spec manifest.HostSpec) (providers.Host, error) {
+	h := c.Host(spec.Name)
+	if h == nil {
+		return nil, &providers.HostError{Host: spec.Name, URL: spec.URL, Op: "connect", Err: fmt.Errorf("no such host")}
+	}
+	if err := h.check("connect"); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Host is one fake Podman host.
+type Host struct {
+	mu         sync.Mutex
+	spec       manifest.HostSpec
+	info       providers.HostInfo
+	down       bool
+	seq        int
+	containers map[string]*providers.Task
+	specs      map[string]providers.TaskSpec
+	images     map[string]bool
+	secrets    map[string][]byte
+	nextPort   int
+
+	// Healthy decides whether a task passes its health check. Tests replace it.
+	Healthy func(providers.TaskSpec) bool
+	// FailCreate, when set, makes Create fail for specs it returns true for.
+	FailCreate func(providers.TaskSpec) bool
+	// Calls records every mutating call, in order ("create NAME", "stop ID", ...).
+	Calls []string
+}
+
+// SetDown makes the host unreachable (true) or reachable again.
+func (h *Host) SetDown(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
+
+// AddImage puts an image on the host.
+func (h *Host) AddImage(ref string) { h.mu.Lock(); h.images[ref] = true; h.mu.Unlock() }
+
+// Tasks returns the host's containers, sorted by name.
+func (h *Host) Tasks() []providers.Task {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]providers.Task, 0, len(h.containers))
+	for _, t := range h.containers {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// SetState changes a container's state (to simulate a crash: "exited").
+func (h *Host) SetState(containerID, state string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if t := h.containers[containerID]; t != nil {
+		t.State = state
+	}
+}
+
+// TaskSpec returns the spec a container was created from.
+func (h *Host) TaskSpec(containerID string) providers.TaskSpec {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.specs[containerID]
+}
+
+// Secret returns a stored secret's value.
+func (h *Host) Secret(name string) ([]byte, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	v, ok := h.secrets[name]
+	return v, ok
+}
+
+func (h *Host) check(op string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.down {
+		return &providers.HostError{Host: h.spec.Name, URL: h.spec.URL, Op: op, Err: fmt.Errorf("connection refused")}
+	}
+	return nil
+}
+
+func (h *Host) Name() string            { return h.spec.Name }
+func (h *Host) Spec() manifest.HostSpec { return h.spec }
+func (h *Host) Close() error            { return nil }
+
+func (h *Host) Info(context.Context) (providers.HostInfo, error) {
+	if err := h.check("info"); err != nil {
+		return providers.HostInfo{}, err
+	}
+	return h.info, nil
+}
+
+func (h *Host) List(_ context.Context, app, env string) ([]providers.Task, error) {
+	if err := h.check("list"); err != nil {
+		return nil, err
+	}
+	var out []providers.Task
+	for _, t := range h.Tasks() {
+		if (app == "" || t.App == app) && (env == "" || t.Env == env) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Task, error) {
+	if err := h.check("create"); err != nil {
+		return providers.Task{}, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "create "+spec.Name)
+	if !h.images[spec.Image] {
+		return providers.Task{}, fmt.Errorf("image %s: %w", spec.Image, providers.ErrNotFound)
+	}
+	for _, s := range spec.Secrets {
+		if _, ok := h.secrets[s.Secret]; !ok {
+			return providers.Task{}, fmt.Errorf("secret %s: %w", s.Secret, providers.ErrNotFound)
+		}
+	}
+	for _, t := range h.containers {
+		if t.Name == spec.Name {
+			return providers.Task{}, fmt.Errorf("container name %q is already in use", spec.Name)
+		}
+		if spec.HostPort != 0 && t.HostPort(spec.Port) == spec.HostPort && t.Running() {
+			return providers.Task{}, fmt.Errorf("port %d is already allocated", spec.HostPort)
+		}
+	}
+	if h.FailCreate != nil && h.FailCreate(spec) {
+		return providers.Task{}, fmt.Errorf("fake: create %s failed", spec.Name)
+	}
+	h.seq++
+	id := fmt.Sprintf("%s-c%06d", h.spec.Name, h.seq)
+	t := &providers.Task{ContainerID: id, Name: spec.Name, Host: h.spec.Name, State: "running",
+		StartedAt: time.Now(), Labels: spec.Labels,
+		App: spec.Labels[providers.LabelApp], Env: spec.Labels[providers.LabelEnv],
+		Service: spec.Labels[providers.LabelService], Revision: spec.Labels[providers.LabelRevision],
+		TaskID: spec.Labels[providers.LabelTask]}
+	if spec.Port != 0 {
+		hp := spec.HostPort
+		if hp == 0 {
+			h.nextPort++
+			hp = 40000 + h.nextPort
+		}
+		t.Ports = []providers.PortBinding{{ContainerPort: spec.Port, HostPort: hp, HostIP: "0.0.0.0"}}
+	}
+	h.containers[id] = t
+	h.specs[id] = spec
+	return *t, nil
+}
+
+func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
+	if err := h.check("stop"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "stop "+id)
+	t := h.containers[id]
+	if t == nil {
+		return fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
+	t.State = "exited"
+	return nil
+}
+
+func (h *Host) Remove(_ context.Context, id string) error {
+	if err := h.check("remove"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "remove "+id)
+	if h.containers[id] == nil {
+		return fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
+	delete(h.containers, id)
+	delete(h.specs, id)
+	return nil
+}
+
+func (h *Host) HealthCheck(_ context.Context, id string) (bool, error) {
+	if err := h.check("healthcheck"); err != nil {
+		return false, err
+	}
+	h.mu.Lock()
+	t, spec, healthy := h.containers[id], h.specs[id], h.Healthy
+	h.mu.Unlock()
+	if t == nil {
+		return false, fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
+	return t.Running() && healthy(spec), nil
+}
+
+func (h *Host) ImageExists(_ context.Context, ref string) (bool, error) {
+	if err := h.check("image exists"); err != nil {
+		return false, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.images[ref], nil
+}
+
+func (h *Host) ExportImage(_ context.Context, ref string, w io.Writer) error {
+	if err := h.check("export image"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	ok := h.images[ref]
+	h.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("image %s: %w", ref, providers.ErrNotFound)
+	}
+	_, err := io.WriteString(w, "fake-image:"+ref)
+	return err
+}
+
+func (h *Host) LoadImage(_ context.Context, r io.Reader) error {
+	if err := h.check("load image"); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if _, err := io.Copy(&b, r); err != nil {
+		return err
+	}
+	ref, ok := strings.CutPrefix(b.String(), "fake-image:")
+	if !ok {
+		return fmt.Errorf("fake: not an image archive")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "load "+ref)
+	h.images[ref] = true
+	return nil
+}
+
+func (h *Host) Build(_ context.Context, req providers.BuildRequest) error {
+	if err := h.check("build"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "build "+req.Ref)
+	h.images[req.Ref] = true
+	return nil
+}
+
+func (h *Host) EnsureSecret(_ context.Context, name string, value []byte) error {
+	if err := h.check("create secret"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.secrets[name]; !ok {
+		h.secrets[name] = append([]byte(nil), value...)
+	}
+	return nil
+}
+
+func (h *Host) ListSecrets(_ context.Context, prefix string) ([]string, error) {
+	if err := h.check("list secrets"); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for n := range h.secrets {
+		if strings.HasPrefix(n, prefix) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (h *Host) RemoveSecret(_ context.Context, name string) error {
+	if err := h.check("remove secret"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.secrets, name)
+	return nil
+}

@@ -1,0 +1,129 @@
+package providers
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/deckhq/deck/manifest"
+)
+
+// HostObservation is what was seen on one host.
+type HostObservation struct {
+	Spec      manifest.HostSpec
+	Reachable bool
+	Err       error // why it is unreachable
+	Info      HostInfo
+	Tasks     []Task
+}
+
+// Capacity is the host's capacity available to deck: the configured capacity when set,
+// else what the host reported, minus reservations.
+func (h HostObservation) Capacity() manifest.Resources {
+	c := h.Info.Capacity
+	if h.Spec.Capacity != nil {
+		c = *h.Spec.Capacity
+	}
+	c.CPU -= h.Spec.Reserved.CPU
+	c.Memory -= h.Spec.Reserved.Memory
+	return c
+}
+
+// Observation is what was seen on every host of an environment.
+type Observation struct {
+	App, Env string
+	Hosts    []HostObservation // in the order the environment lists them
+}
+
+// Fleet holds the open connections to an environment's reachable hosts.
+type Fleet struct {
+	mu    sync.Mutex
+	hosts map[string]Host
+}
+
+// Host returns the connection to the named host, or nil when it is unreachable.
+func (f *Fleet) Host(name string) Host {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hosts[name]
+}
+
+// Names lists the connected hosts, sorted.
+func (f *Fleet) Names() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, 0, len(f.hosts))
+	for n := range f.hosts {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Close closes every connection.
+func (f *Fleet) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, h := range f.hosts {
+		_ = h.Close()
+	}
+	f.hosts = map[string]Host{}
+	return nil
+}
+
+// NewFleet wraps already connected hosts (used by tests and by Observe).
+func NewFleet(hosts ...Host) *Fleet {
+	f := &Fleet{hosts: map[string]Host{}}
+	for _, h := range hosts {
+		f.hosts[h.Name()] = h
+	}
+	return f
+}
+
+// DialTimeout bounds connecting to and reading one host, so one dead host cannot hold up
+// the others.
+var DialTimeout = 10 * time.Second
+
+// Observe connects to every host concurrently, reads its capacity and deck's containers of
+// app/env, and returns the open connections with what was seen. A host that cannot be
+// reached is reported as unreachable, not as an error.
+func Observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
+	obs := &Observation{App: app, Env: env, Hosts: make([]HostObservation, len(specs))}
+	fleet := NewFleet()
+	var wg sync.WaitGroup
+	for i, spec := range specs {
+		wg.Add(1)
+		go func(i int, spec manifest.HostSpec) {
+			defer wg.Done()
+			hctx, cancel := context.WithTimeout(ctx, DialTimeout)
+			defer cancel()
+			ho := HostObservation{Spec: spec}
+			h, err := d.Dial(hctx, spec)
+			if err == nil {
+				ho.Info, err = h.Info(hctx)
+			}
+			if err == nil {
+				ho.Tasks, err = h.List(hctx, app, env)
+			}
+			if err != nil {
+				ho.Err = err
+				if h != nil {
+					_ = h.Close()
+				}
+			} else {
+				ho.Reachable = true
+				for j := range ho.Tasks {
+					ho.Tasks[j].Host = spec.Name
+				}
+				sort.Slice(ho.Tasks, func(a, b int) bool { return ho.Tasks[a].Name < ho.Tasks[b].Name })
+				fleet.mu.Lock()
+				fleet.hosts[spec.Name] = h
+				fleet.mu.Unlock()
+			}
+			obs.Hosts[i] = ho
+		}(i, spec)
+	}
+	wg.Wait()
+	return fleet, obs
+}

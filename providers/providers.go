@@ -1,0 +1,175 @@
+// Package providers holds the small interfaces through which deck observes and drives the
+// world (Podman hosts now, load balancers next), and the plain types they exchange.
+// Implementations: providers/podman (real hosts) and providers/fake (in memory, for unit
+// tests and simulations).
+package providers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/deckhq/deck/manifest"
+)
+
+// Labels deck puts on every container it creates. They carry enough to rebuild the
+// revision without the manifests.
+const (
+	LabelManaged  = "deck.managed" // "true"
+	LabelApp      = "deck.app"
+	LabelEnv      = "deck.env"
+	LabelService  = "deck.service"
+	LabelRevision = "deck.revision"
+	LabelTask     = "deck.task"
+	LabelSpec     = "deck.spec" // JSON of the revision's manifest.TaskDef (secret digests only)
+	LabelPort     = "deck.port" // the container port the service listens on
+)
+
+// ErrNotFound is returned (wrapped) when a container, image or secret does not exist.
+var ErrNotFound = errors.New("not found")
+
+// HostInfo is what a host reports about itself.
+type HostInfo struct {
+	Version  string             // Podman server version
+	Capacity manifest.Resources // total cpu units (cpus*1024) and memory MiB, before reservations
+}
+
+// Task is one container deck created, as observed on a host.
+type Task struct {
+	ContainerID string
+	Name        string
+	Host        string // host name (set by the caller that knows which host it listed)
+	App         string
+	Env         string
+	Service     string
+	Revision    string
+	TaskID      string
+	State       string // Podman's state: created, running, exited, stopped, ...
+	StartedAt   time.Time
+	ExitCode    int
+	Ports       []PortBinding
+	Labels      map[string]string
+}
+
+// Running reports whether the task's container is running.
+func (t Task) Running() bool { return t.State == "running" }
+
+// HostPort returns the host port bound to the container port, or 0.
+func (t Task) HostPort(containerPort int) int {
+	for _, p := range t.Ports {
+		if p.ContainerPort == containerPort {
+			return p.HostPort
+		}
+	}
+	return 0
+}
+
+// PortBinding is one published port.
+type PortBinding struct {
+	ContainerPort int
+	HostPort      int
+	HostIP        string
+}
+
+// TaskSpec is everything needed to create one task's container.
+type TaskSpec struct {
+	Name        string // container name, unique on the host
+	Image       string
+	Command     []string
+	Entrypoint  []string
+	Env         map[string]string
+	Secrets     []SecretEnv // injected as environment variables from Podman secrets
+	Labels      map[string]string
+	Port        int // container port to publish; 0 = none
+	HostPort    int // 0 = a random free port
+	CPUShares   int64
+	MemoryMiB   int64
+	StopTimeout time.Duration
+	Healthcheck []string // command run by HealthCheck; nil = none
+	Volumes     []manifest.Volume
+}
+
+// SecretEnv injects the Podman secret Secret as the environment variable Env.
+type SecretEnv struct {
+	Secret string
+	Env    string
+}
+
+// Runtime runs tasks on one host.
+type Runtime interface {
+	Info(ctx context.Context) (HostInfo, error)
+	// List returns every container carrying deck's labels for app and env (all of them when
+	// both are empty), running or not.
+	List(ctx context.Context, app, env string) ([]Task, error)
+	// Create creates and starts a container; the returned Task has its ports bound.
+	Create(ctx context.Context, spec TaskSpec) (Task, error)
+	// Stop sends SIGTERM, waits up to timeout, then SIGKILL. Stopping a stopped task is not an error.
+	Stop(ctx context.Context, containerID string, timeout time.Duration) error
+	// Remove deletes a stopped container (and its anonymous volumes).
+	Remove(ctx context.Context, containerID string) error
+	// HealthCheck runs the container's healthcheck command once; true when it exits 0.
+	HealthCheck(ctx context.Context, containerID string) (bool, error)
+}
+
+// Images moves images onto a host.
+type Images interface {
+	ImageExists(ctx context.Context, ref string) (bool, error)
+	// ExportImage writes ref as a docker-archive tarball.
+	ExportImage(ctx context.Context, ref string, w io.Writer) error
+	// LoadImage loads a tarball written by ExportImage.
+	LoadImage(ctx context.Context, r io.Reader) error
+}
+
+// Builder builds images from a Containerfile.
+type Builder interface {
+	Build(ctx context.Context, req BuildRequest) error
+}
+
+// BuildRequest asks for context+containerfile to be built and tagged ref.
+type BuildRequest struct {
+	Ref           string
+	Context       string
+	Containerfile string
+	Args          map[string]string
+	Output        io.Writer // build log; may be nil
+}
+
+// Secrets stores secret values on a host (as Podman secrets).
+type Secrets interface {
+	// EnsureSecret creates the secret unless one with that name exists. Names carry a digest
+	// of the value, so an existing name means the same value.
+	EnsureSecret(ctx context.Context, name string, value []byte) error
+	ListSecrets(ctx context.Context, prefix string) ([]string, error)
+	RemoveSecret(ctx context.Context, name string) error
+}
+
+// Host is everything deck needs from one host.
+type Host interface {
+	Name() string
+	Spec() manifest.HostSpec
+	Runtime
+	Images
+	Builder
+	Secrets
+	Close() error
+}
+
+// Dialer connects to hosts.
+type Dialer interface {
+	Dial(ctx context.Context, spec manifest.HostSpec) (Host, error)
+}
+
+// HostError is an error from one host; it names the host and its URL.
+type HostError struct {
+	Host string
+	URL  string
+	Op   string
+	Err  error
+}
+
+func (e *HostError) Error() string {
+	return "host " + e.Host + " (" + e.URL + "): " + e.Op + ": " + e.Err.Error()
+}
+
+func (e *HostError) Unwrap() error { return e.Err }
