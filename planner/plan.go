@@ -3,7 +3,11 @@
 // It is pure: no I/O. The Plan is plain data, rendered for humans and as JSON.
 package planner
 
-import "github.com/deckhq/deck/manifest"
+import (
+	"time"
+
+	"github.com/deckhq/deck/manifest"
+)
 
 // FormatVersion is the version of the Plan's JSON form; a saved plan of another version is refused.
 const FormatVersion = 1
@@ -48,6 +52,8 @@ type TaskRef struct {
 	TaskID      string `json:"task_id"`
 	ContainerID string `json:"container_id"`
 	Revision    string `json:"revision"`
+	// StopTimeout is the old task's own stop timeout (from its revision), 0 when unknown.
+	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
 }
 
 // Change is one thing the executor will do.

@@ -115,6 +115,8 @@ type Runtime interface {
 // Images moves images onto a host.
 type Images interface {
 	ImageExists(ctx context.Context, ref string) (bool, error)
+	// PullImage pulls ref from its registry.
+	PullImage(ctx context.Context, ref string, output io.Writer) error
 	// ExportImage writes ref as a docker-archive tarball.
 	ExportImage(ctx context.Context, ref string, w io.Writer) error
 	// LoadImage loads a tarball written by ExportImage.

@@ -254,6 +254,23 @@ func (h *Host) ImageExists(_ context.Context, ref string) (bool, error) {
 	return h.images[ref], nil
 }
 
+// Registry, when set, holds the images PullImage can fetch (shared by every host of a test).
+var Registry = map[string]bool{}
+
+func (h *Host) PullImage(_ context.Context, ref string, _ io.Writer) error {
+	if err := h.check("pull image"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "pull "+ref)
+	if !Registry[ref] {
+		return fmt.Errorf("pulling %s: manifest unknown: %w", ref, providers.ErrNotFound)
+	}
+	h.images[ref] = true
+	return nil
+}
+
 func (h *Host) ExportImage(_ context.Context, ref string, w io.Writer) error {
 	if err := h.check("export image"); err != nil {
 		return err
