@@ -23,18 +23,25 @@ var (
 
 // Cloud is a set of fake hosts, dialled by name.
 type Cloud struct {
-	mu    sync.Mutex
-	hosts map[string]*Host
+	mu       sync.Mutex
+	hosts    map[string]*Host
+	registry map[string]bool
 }
 
+// Publish puts an image in the cloud's registry, where every host's PullImage finds it.
+func (c *Cloud) Publish(ref string) { c.mu.Lock(); c.registry[ref] = true; c.mu.Unlock() }
+
+// InRegistry reports whether ref was published.
+func (c *Cloud) InRegistry(ref string) bool { c.mu.Lock(); defer c.mu.Unlock(); return c.registry[ref] }
+
 // NewCloud returns an empty cloud.
-func NewCloud() *Cloud { return &Cloud{hosts: map[string]*Host{}} }
+func NewCloud() *Cloud { return &Cloud{hosts: map[string]*Host{}, registry: map[string]bool{}} }
 
 // AddHost adds a host with the given capacity and returns it.
 func (c *Cloud) AddHost(spec manifest.HostSpec, capacity manifest.Resources) *Host {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h := &Host{spec: spec, info: providers.HostInfo{Version: "fake", Capacity: capacity},
+	h := &Host{cloud: c, spec: spec, info: providers.HostInfo{Version: "fake", Capacity: capacity},
 		containers: map[string]*providers.Task{}, specs: map[string]providers.TaskSpec{},
 		images: map[string]bool{}, secrets: map[string][]byte{}, Healthy: func(providers.TaskSpec) bool { return true }}
 	c.hosts[spec.Name] = h
@@ -63,6 +70,7 @@ func (c *Cloud) Dial(_ context.Context, spec manifest.HostSpec) (providers.Host,
 // Host is one fake Podman host.
 type Host struct {
 	mu         sync.Mutex
+	cloud      *Cloud
 	spec       manifest.HostSpec
 	info       providers.HostInfo
 	down       bool
@@ -254,9 +262,6 @@ func (h *Host) ImageExists(_ context.Context, ref string) (bool, error) {
 	return h.images[ref], nil
 }
 
-// Registry, when set, holds the images PullImage can fetch (shared by every host of a test).
-var Registry = map[string]bool{}
-
 func (h *Host) PullImage(_ context.Context, ref string, _ io.Writer) error {
 	if err := h.check("pull image"); err != nil {
 		return err
@@ -264,7 +269,7 @@ func (h *Host) PullImage(_ context.Context, ref string, _ io.Writer) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.Calls = append(h.Calls, "pull "+ref)
-	if !Registry[ref] {
+	if !h.cloud.InRegistry(ref) {
 		return fmt.Errorf("pulling %s: manifest unknown: %w", ref, providers.ErrNotFound)
 	}
 	h.images[ref] = true
