@@ -1,0 +1,50 @@
+# The podman bindings need these build tags (no cgo headers for gpgme/btrfs/devicemapper):
+# every Go command here uses them, so no one has to remember them.
+TAGS    := remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_noversion exclude_graphdriver_devicemapper
+GO      ?= go
+GOTAGS  := -tags "$(TAGS)"
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+export CGO_ENABLED := 0
+
+.PHONY: all build examples deps demo test unit e2e bench lint clean
+
+all: build
+
+build:
+	$(GO) build $(GOTAGS) -ldflags "-s -w -X main.version=$(VERSION)" -o bin/deck ./cmd/deck
+
+# The example services are static binaries copied into FROM scratch images.
+examples:
+	$(GO) build -o examples/hello/hello ./examples/hello
+	$(GO) build -o examples/worker/worker ./examples/worker
+
+# Installs what is missing (podman, runc, openssh-server, caddy, ...) with apt-get.
+deps:
+	./testhosts/hosts.sh install
+
+# Starts three Podman hosts (one reached over ssh), deploys examples/hello, shows its
+# status, curls every task, and tears the hosts down (KEEP=1 leaves them running).
+demo: deps build examples
+	./examples/demo.sh
+
+# The whole suite: unit tests, the Podman provider against real hosts, and the end-to-end
+# tests on three real hosts.
+test: deps examples
+	$(GO) test $(GOTAGS) -count=1 -timeout 40m ./...
+
+unit:
+	$(GO) test $(GOTAGS) -count=1 ./manifest/... ./planner/... ./executor/... ./providers/fake/... ./cmd/... ./templates/...
+
+e2e: deps examples
+	$(GO) test $(GOTAGS) -count=1 -timeout 30m -v ./e2e/
+
+bench: deps build examples
+	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchtime 3x ./bench/
+	./bench/deploy.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(GOTAGS) ./...
+
+clean:
+	rm -rf bin dist examples/hello/hello examples/worker/worker
