@@ -1,0 +1,319 @@
+package planner
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner/state"
+)
+
+// Options tune Compute.
+type Options struct {
+	// NewTaskID makes the id of a new task. Default: 8 random hex characters.
+	NewTaskID func() string
+	// Delete names services to remove entirely (deck delete SERVICE): all their tasks stop.
+	Delete []string
+}
+
+// Compute works out the plan that takes the hosts in snap to the desired services. It is
+// pure: it reads the snapshot and returns data. It fails rather than return a partial
+// plan when a task cannot be placed.
+//
+// Services are planned in name order against one account of host resources, deleted
+// services first (their stopped tasks free room for the others).
+func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, error) {
+	c := &computer{snap: snap, newID: opts.NewTaskID, usedIDs: map[string]bool{}}
+	if c.newID == nil {
+		c.newID = randomTaskID
+	}
+	if err := checkInput(desired, opts.Delete); err != nil {
+		return nil, err
+	}
+
+	hosts := snap.Hosts()
+	tasks := snap.Tasks()
+	c.byService = map[string][]state.TaskState{}
+	for _, t := range tasks {
+		c.byService[t.Service] = append(c.byService[t.Service], t)
+		c.usedIDs[t.TaskID] = true
+	}
+	c.cluster = newCluster(hosts, tasks)
+	c.plan = &Plan{FormatVersion: FormatVersion, App: snap.App(), Env: snap.Env(),
+		Fingerprint: snap.Fingerprint(), Revisions: map[string]Revision{}}
+
+	for _, h := range snap.UnreachableHosts() {
+		c.warn("host %s is unreachable (%s): its tasks are counted as lost", h.Name, h.Err)
+	}
+	deletes := slices.Clone(opts.Delete)
+	slices.Sort(deletes)
+	for _, name := range deletes {
+		c.deleteService(name)
+	}
+	desired = slices.Clone(desired)
+	slices.SortFunc(desired, func(a, b Desired) int { return cmp.Compare(a.Service.Name, b.Service.Name) })
+	for _, d := range desired {
+		if err := c.planService(d); err != nil {
+			return nil, err
+		}
+	}
+	c.warnUnmanaged(desired, deletes)
+	slices.SortFunc(c.plan.Services, func(a, b ServicePlan) int { return cmp.Compare(a.Name, b.Name) })
+	sortChanges(c.plan.Changes)
+	return c.plan, nil
+}
+
+func checkInput(desired []Desired, deletes []string) error {
+	seen := map[string]bool{}
+	for _, d := range desired {
+		name := d.Service.Name
+		switch {
+		case name == "":
+			return fmt.Errorf("a desired service has no name")
+		case seen[name]:
+			return fmt.Errorf("service %s is desired twice", name)
+		case d.Revision.ID == "":
+			return fmt.Errorf("service %s: the desired revision has no id (make it with NewRevision)", name)
+		case d.Service.Count.Value < 0:
+			return fmt.Errorf("service %s: count %d is negative", name, d.Service.Count.Value)
+		}
+		seen[name] = true
+	}
+	for _, name := range deletes {
+		if seen[name] {
+			return fmt.Errorf("service %s is both in the manifests and to be deleted; remove its manifest first", name)
+		}
+	}
+	return nil
+}
+
+// computer holds one Compute call's working state.
+type computer struct {
+	snap      *state.Snapshot
+	newID     func() string
+	usedIDs   map[string]bool
+	byService map[string][]state.TaskState
+	cluster   *cluster
+	plan      *Plan
+}
+
+func (c *computer) warn(format string, args ...any) {
+	c.plan.Warnings = append(c.plan.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (c *computer) deleteService(name string) {
+	tasks := c.byService[name]
+	sp := ServicePlan{Name: name, Delete: true, Deployment: effectiveDeployment(manifest.Deployment{})}
+	for _, t := range tasks {
+		if t.Running() && t.HostReachable {
+			sp.Running++
+		}
+		c.destroy(t, "service deleted")
+	}
+	if len(tasks) > 0 {
+		sp.Waves = 1
+	}
+	c.plan.Services = append(c.plan.Services, sp)
+}
+
+// destroy stops a task for good, in wave 0 and before anything starts (as ECS stops the
+// extra tasks of a scale-in right away).
+func (c *computer) destroy(t state.TaskState, reason string) {
+	c.cluster.releaseTask(t)
+	old := taskRef(t)
+	c.plan.Changes = append(c.plan.Changes, Change{Action: Destroy, Kind: KindTask, Service: t.Service,
+		Old: &old, Reason: reason, Wave: 0, StopFirst: true})
+}
+
+func taskRef(t state.TaskState) TaskRef {
+	ref := TaskRef{Host: t.Host, TaskID: t.TaskID, ContainerID: t.ContainerID, Revision: t.Revision}
+	if t.Spec != nil {
+		ref.StopTimeout = t.Spec.StopTimeout // stop the old task as its own revision asked
+	}
+	return ref
+}
+
+// newTask is a task the plan starts: from scratch, or in place of old.
+type newTask struct {
+	old       *state.TaskState
+	reason    string
+	stopFirst bool
+}
+
+func (c *computer) planService(d Desired) error {
+	svc, rev := d.Service, d.Revision
+	count := svc.Count.Value
+	dep := effectiveDeployment(svc.Deployment)
+	b := reconcile(c.byService[svc.Name], rev, count)
+
+	p, err := newPlacer(c.cluster, svc, rev.Task, b.keep)
+	if err != nil {
+		return err
+	}
+	minHealthy, maxRunning := rollingLimits(dep, count)
+	steps, stuck := scheduleWaves(count, len(b.keep)+len(b.replace), len(b.replace), minHealthy, maxRunning)
+	if stuck {
+		c.warn("%s", stuckWarning(svc.Name, dep, count))
+	}
+
+	// Wave 0 begins with what starts at once: tasks that do not run and lost tasks are
+	// replaced, and the count is made up.
+	var waves [][]newTask
+	wave0 := []newTask{}
+	for _, s := range b.restart {
+		wave0 = append(wave0, newTask{old: &s.task, reason: s.reason, stopFirst: true})
+	}
+	for _, s := range b.lost {
+		wave0 = append(wave0, newTask{old: &s.task, reason: s.reason})
+	}
+	for range b.create {
+		wave0 = append(wave0, newTask{reason: b.createReason})
+	}
+	waves = append(waves, wave0)
+	next := 0
+	for w, st := range steps {
+		if w >= len(waves) {
+			waves = append(waves, nil)
+		}
+		for i := 0; i < st.stopFirst+st.surge; i++ {
+			s := b.replace[next]
+			next++
+			waves[w] = append(waves[w], newTask{old: &s.task, reason: s.reason, stopFirst: i < st.stopFirst})
+		}
+	}
+
+	for _, s := range b.destroy {
+		c.destroy(s.task, s.reason)
+		if i, ok := c.cluster.byName[s.task.Host]; ok {
+			p.freed(i)
+		}
+	}
+	placed := 0
+	for w, tasks := range waves {
+		// Stop-first olds stop before the wave's tasks start: their room is usable now.
+		for _, nt := range tasks {
+			if nt.stopFirst {
+				c.release(p, *nt.old)
+			}
+		}
+		for _, nt := range tasks {
+			slot, err := p.place(len(b.keep)+placed+1, count)
+			if err != nil {
+				return err
+			}
+			placed++
+			c.start(svc.Name, rev, c.cluster.hosts[slot].Name, nt, w)
+		}
+		// The other olds stop once the wave's tasks are healthy: room for the next wave.
+		for _, nt := range tasks {
+			if nt.old != nil && !nt.stopFirst {
+				c.release(p, *nt.old)
+			}
+		}
+	}
+
+	sp := ServicePlan{Name: svc.Name, Type: svc.Type, Revision: rev.ID, Desired: count, Running: b.running,
+		Keep: len(b.keep), Deployment: dep}
+	if len(b.destroy) > 0 || placed > 0 {
+		sp.Waves = max(1, len(steps))
+	}
+	c.plan.Services = append(c.plan.Services, sp)
+	return nil
+}
+
+func (c *computer) release(p *placer, t state.TaskState) {
+	if i, ok := c.cluster.releaseTask(t); ok {
+		p.freed(i)
+	}
+}
+
+func (c *computer) start(service string, rev Revision, host string, nt newTask, wave int) {
+	c.plan.Revisions[rev.ID] = rev
+	ch := Change{Action: Create, Kind: KindTask, Service: service, Host: host, TaskID: c.taskID(),
+		Revision: rev.ID, Reason: nt.reason, Wave: wave, StopFirst: nt.stopFirst}
+	if nt.old != nil {
+		old := taskRef(*nt.old)
+		ch.Action, ch.Old = Replace, &old
+	}
+	c.plan.Changes = append(c.plan.Changes, ch)
+}
+
+// taskID makes a task id unused on the hosts and in this plan.
+func (c *computer) taskID() string {
+	for {
+		id := c.newID()
+		if !c.usedIDs[id] {
+			c.usedIDs[id] = true
+			return id
+		}
+	}
+}
+
+func randomTaskID() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("planner: no randomness: " + err.Error()) // crypto/rand does not fail on supported systems
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func (c *computer) warnUnmanaged(desired []Desired, deletes []string) {
+	known := map[string]bool{}
+	for _, d := range desired {
+		known[d.Service.Name] = true
+	}
+	for _, n := range deletes {
+		known[n] = true
+	}
+	for _, name := range c.snap.Services() {
+		if !known[name] {
+			c.warn("service %s runs but has no manifest; deck delete %s removes it", name, name)
+		}
+	}
+}
+
+// sortChanges orders changes by service, wave, action, host and task id, so the same
+// inputs always give the same plan.
+func sortChanges(cs []Change) {
+	sort.SliceStable(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		if a.Wave != b.Wave {
+			return a.Wave < b.Wave
+		}
+		if a.Action != b.Action {
+			return a.Action < b.Action
+		}
+		if ha, hb := a.where(), b.where(); ha != hb {
+			return ha < hb
+		}
+		return a.id() < b.id()
+	})
+}
+
+// where is the host a change acts on: the new task's, or the stopped task's.
+func (c Change) where() string {
+	if c.Host != "" {
+		return c.Host
+	}
+	if c.Old != nil {
+		return c.Old.Host
+	}
+	return ""
+}
+
+func (c Change) id() string {
+	if c.TaskID != "" {
+		return c.TaskID
+	}
+	if c.Old != nil {
+		return c.Old.TaskID + "\x00" + c.Old.ContainerID
+	}
+	return ""
+}

@@ -1,0 +1,172 @@
+package planner
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ANSI colours of the human plan, as Terraform uses them.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+)
+
+var actionColour = map[Action]string{Create: ansiGreen, Replace: ansiYellow, Destroy: ansiRed}
+
+// RenderText writes the plan for a human: per service, its changes by wave, each with its
+// reason, then a legend of the symbols used and the totals. Colour only when color is set.
+func RenderText(w io.Writer, p *Plan, color bool) error {
+	var b bytes.Buffer
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+
+	if p.Empty() {
+		b.WriteString("No changes. The hosts match the manifests.\n")
+		writeWarnings(&b, p.Warnings, paint)
+		_, err := w.Write(b.Bytes())
+		return err
+	}
+
+	fmt.Fprintf(&b, "deck will perform the following actions in app %s, environment %s (snapshot %s):\n",
+		p.App, p.Env, p.Fingerprint)
+
+	// One column for the reasons across the whole plan, so they line up.
+	width := 0
+	for _, c := range p.Changes {
+		width = max(width, len(changeText(c)))
+	}
+	present := map[Action]bool{}
+	for _, sp := range p.Services {
+		waves := map[int][]Change{}
+		maxWave := -1
+		for _, c := range p.Changes {
+			if c.Service == sp.Name {
+				waves[c.Wave] = append(waves[c.Wave], c)
+				maxWave = max(maxWave, c.Wave)
+			}
+		}
+		if maxWave < 0 {
+			continue
+		}
+		b.WriteString("\n")
+		b.WriteString(paint(ansiBold, "service "+sp.Name) + "  (" + serviceSummary(sp) + ")\n")
+		for wv := 0; wv <= maxWave; wv++ {
+			if len(waves[wv]) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "  wave %d\n", wv+1)
+			for _, c := range waves[wv] {
+				present[c.Action] = true
+				text := changeText(c)
+				line := c.Action.Symbol() + " " + text
+				pad := strings.Repeat(" ", width-len(text)+4)
+				fmt.Fprintf(&b, "  %s%s%s\n", paint(actionColour[c.Action], line), pad, c.Reason)
+			}
+		}
+	}
+
+	var legend []string
+	for _, a := range []Action{Create, Replace, Destroy} {
+		if present[a] {
+			legend = append(legend, paint(actionColour[a], a.Symbol())+" "+string(a))
+		}
+	}
+	b.WriteString("\n  " + strings.Join(legend, "   ") + "\n")
+	writeWarnings(&b, p.Warnings, paint)
+	create, replace, destroy := p.Counts()
+	fmt.Fprintf(&b, "\n%s %d to create, %d to replace, %d to destroy.\n", paint(ansiBold, "Plan:"), create, replace, destroy)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func writeWarnings(b *bytes.Buffer, warnings []string, paint func(code, s string) string) {
+	if len(warnings) == 0 {
+		return
+	}
+	b.WriteString("\n")
+	for _, wn := range warnings {
+		b.WriteString(paint(ansiYellow, "Warning:") + " " + wn + "\n")
+	}
+}
+
+func serviceSummary(sp ServicePlan) string {
+	if sp.Delete {
+		return fmt.Sprintf("delete, %s running", tasksWord(sp.Running))
+	}
+	mode := "rolling"
+	if sp.Deployment.Strategy == "recreate" {
+		mode = "recreate"
+	}
+	return fmt.Sprintf("revision %s, %s, %s %d%%/%d%%", sp.Revision, tasksWord(sp.Desired), mode,
+		sp.Deployment.MinHealthyPercent, sp.Deployment.MaxPercent)
+}
+
+func tasksWord(n int) string {
+	if n == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d tasks", n)
+}
+
+// changeText is what a change does, before its reason: the task stopped and the one started.
+func changeText(c Change) string {
+	switch c.Action {
+	case Create:
+		return "task " + c.TaskID + " on " + c.Host
+	case Destroy:
+		return "task " + c.Old.TaskID + " on " + c.Old.Host
+	default:
+		s := "task " + c.Old.TaskID + " on " + c.Old.Host + " -> " + c.TaskID + " on " + c.Host
+		if c.StopFirst {
+			s += " (stop first)"
+		}
+		return s
+	}
+}
+
+// RenderJSON writes the plan as indented JSON, the form `deck plan -out` saves and
+// `deck apply` reads back with ReadJSON.
+func RenderJSON(w io.Writer, p *Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// ReadJSON reads a plan written by RenderJSON. A plan of another format version is
+// refused: its fields may not mean what this deck thinks.
+func ReadJSON(r io.Reader) (*Plan, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	var head struct {
+		FormatVersion *int `json:"format_version"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("read plan: not a deck plan: %w", err)
+	}
+	if head.FormatVersion == nil {
+		return nil, fmt.Errorf("read plan: not a deck plan: no format_version")
+	}
+	if *head.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("read plan: format version %d is not supported (this deck reads version %d); make the plan again with this deck",
+			*head.FormatVersion, FormatVersion)
+	}
+	var p Plan
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a field this deck does not know would be silently dropped on apply
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	return &p, nil
+}

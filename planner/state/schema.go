@@ -1,0 +1,102 @@
+package state
+
+import memdb "github.com/hashicorp/go-memdb"
+
+// Table names.
+const (
+	TableHosts = "hosts"
+	TableTasks = "tasks"
+)
+
+// Index names. Every table has "id"; the others are named for the query they serve.
+const (
+	IndexID              = "id"
+	IndexOrder           = "order"
+	IndexReachable       = "reachable"
+	IndexService         = "service"
+	IndexHost            = "host"
+	IndexRevision        = "revision"
+	IndexServiceRevision = "service_revision"
+)
+
+// schema is the whole go-memdb schema: one function per table.
+func schema() *memdb.DBSchema {
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		TableHosts: hostsTableSchema(),
+		TableTasks: tasksTableSchema(),
+	}}
+}
+
+// hostsTableSchema holds one HostState per host of the environment.
+func hostsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableHosts,
+		Indexes: map[string]*memdb.IndexSchema{
+			// id: Host(name), the host a task or a plan change names.
+			IndexID: {
+				Name:    IndexID,
+				Unique:  true,
+				Indexer: &memdb.StringFieldIndex{Field: "Name"},
+			},
+			// order: Hosts(), in the order the environment lists them, so plans and
+			// messages are stable and read like the config.
+			IndexOrder: {
+				Name:    IndexOrder,
+				Unique:  true,
+				Indexer: &memdb.IntFieldIndex{Field: "Order"},
+			},
+			// reachable: ReachableHosts() and UnreachableHosts(), which the planner uses
+			// to find lost tasks and the hosts it may place on.
+			IndexReachable: {
+				Name:    IndexReachable,
+				Indexer: &memdb.BoolFieldIndex{Field: "Reachable"},
+			},
+		},
+	}
+}
+
+// tasksTableSchema holds one TaskState per deck container seen on a host.
+func tasksTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableTasks,
+		Indexes: map[string]*memdb.IndexSchema{
+			// id: host+"/"+containerID; container ids are only unique per host.
+			IndexID: {
+				Name:    IndexID,
+				Unique:  true,
+				Indexer: &memdb.StringFieldIndex{Field: "ID"},
+			},
+			// service: TasksByService, what the reconciler compares with a service's spec.
+			IndexService: {
+				Name:         IndexService,
+				AllowMissing: true,
+				Indexer:      &memdb.StringFieldIndex{Field: "Service"},
+			},
+			// host: TasksByHost, the load on a host and the tasks lost with it.
+			IndexHost: {
+				Name:    IndexHost,
+				Indexer: &memdb.StringFieldIndex{Field: "Host"},
+			},
+			// revision: TasksByRevision, whether a revision still runs anywhere (rollback,
+			// cleanup of old revisions).
+			IndexRevision: {
+				Name:         IndexRevision,
+				AllowMissing: true,
+				Indexer:      &memdb.StringFieldIndex{Field: "Revision"},
+			},
+			// service_revision: TasksByServiceRevision, the tasks of one revision of a
+			// service (progress of a rolling deployment).
+			IndexServiceRevision: {
+				Name:         IndexServiceRevision,
+				AllowMissing: true,
+				Indexer: &memdb.CompoundIndex{
+					AllowMissing: true,
+					Indexes: []memdb.Indexer{
+						&memdb.StringFieldIndex{Field: "Service"},
+						&memdb.StringFieldIndex{Field: "Revision"},
+					},
+				},
+			},
+		},
+	}
+}

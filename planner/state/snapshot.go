@@ -1,0 +1,133 @@
+package state
+
+import (
+	memdb "github.com/hashicorp/go-memdb"
+)
+
+// Snapshot is a read-only view of a Store. Values read from it share maps and the parsed
+// spec with the store: callers must not modify them.
+type Snapshot struct {
+	txn         *memdb.Txn
+	app, env    string
+	fingerprint string
+}
+
+// App is the app the observation was made for.
+func (s *Snapshot) App() string { return s.app }
+
+// Env is the environment the observation was made for.
+func (s *Snapshot) Env() string { return s.env }
+
+// Fingerprint is a short digest of what a plan's apply depends on (see computeFingerprint).
+func (s *Snapshot) Fingerprint() string { return s.fingerprint }
+
+// Hosts returns every host, in the order the environment lists them.
+func (s *Snapshot) Hosts() []HostState {
+	return s.hosts(IndexOrder)
+}
+
+// ReachableHosts returns the hosts that answered, in environment order.
+func (s *Snapshot) ReachableHosts() []HostState { return s.hostsReachable(true) }
+
+// UnreachableHosts returns the hosts that did not answer, in environment order.
+func (s *Snapshot) UnreachableHosts() []HostState { return s.hostsReachable(false) }
+
+func (s *Snapshot) hostsReachable(reachable bool) []HostState {
+	it, err := s.txn.Get(TableHosts, IndexReachable, reachable)
+	if err != nil {
+		panic("state: " + err.Error()) // the schema is fixed: an error is a programming error
+	}
+	var out []HostState
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, *raw.(*HostState))
+	}
+	sortHosts(out)
+	return out
+}
+
+func (s *Snapshot) hosts(index string) []HostState {
+	it, err := s.txn.Get(TableHosts, index)
+	if err != nil {
+		panic("state: " + err.Error())
+	}
+	var out []HostState
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, *raw.(*HostState))
+	}
+	return out
+}
+
+// Host returns the named host.
+func (s *Snapshot) Host(name string) (HostState, bool) {
+	raw, err := s.txn.First(TableHosts, IndexID, name)
+	if err != nil {
+		panic("state: " + err.Error())
+	}
+	if raw == nil {
+		return HostState{}, false
+	}
+	return *raw.(*HostState), true
+}
+
+// Task returns the task with store id host/containerID.
+func (s *Snapshot) Task(id string) (TaskState, bool) {
+	raw, err := s.txn.First(TableTasks, IndexID, id)
+	if err != nil {
+		panic("state: " + err.Error())
+	}
+	if raw == nil {
+		return TaskState{}, false
+	}
+	return *raw.(*TaskState), true
+}
+
+// Tasks returns every task, sorted by id (host, then container id).
+func (s *Snapshot) Tasks() []TaskState { return s.tasks(IndexID) }
+
+// TasksByService returns the service's tasks, sorted by id.
+func (s *Snapshot) TasksByService(service string) []TaskState {
+	return s.tasks(IndexService, service)
+}
+
+// TasksByHost returns the tasks on a host, sorted by id.
+func (s *Snapshot) TasksByHost(host string) []TaskState { return s.tasks(IndexHost, host) }
+
+// TasksByRevision returns the tasks of a revision, sorted by id.
+func (s *Snapshot) TasksByRevision(revision string) []TaskState {
+	return s.tasks(IndexRevision, revision)
+}
+
+// TasksByServiceRevision returns the tasks of one revision of a service, sorted by id.
+func (s *Snapshot) TasksByServiceRevision(service, revision string) []TaskState {
+	return s.tasks(IndexServiceRevision, service, revision)
+}
+
+func (s *Snapshot) tasks(index string, args ...any) []TaskState {
+	it, err := s.txn.Get(TableTasks, index, args...)
+	if err != nil {
+		panic("state: " + err.Error())
+	}
+	var out []TaskState
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, *raw.(*TaskState))
+	}
+	// go-memdb suffixes non-unique index keys with the id, so every index yields tasks
+	// sorted by id within a value: output is stable without sorting.
+	return out
+}
+
+// Services returns the names of the services that have tasks, sorted.
+func (s *Snapshot) Services() []string {
+	it, err := s.txn.Get(TableTasks, IndexService)
+	if err != nil {
+		panic("state: " + err.Error())
+	}
+	var out []string
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		name := raw.(*TaskState).Service
+		if name != "" && (len(out) == 0 || out[len(out)-1] != name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
