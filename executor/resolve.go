@@ -1,0 +1,130 @@
+package executor
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner"
+)
+
+// Resolved is the desired state ready for the planner, with what apply needs to realise it:
+// how to build each image, and the secret values by the Podman secret name they go under.
+type Resolved struct {
+	Desired []planner.Desired
+	Builds  map[string]manifest.BuildSpec // image ref -> how to build it
+	Secrets map[string][]byte             // Podman secret name -> value; never printed
+}
+
+// Resolve renders each service's revision: the image reference (for a build, a tag derived
+// from a digest of the build context, so an unchanged context means an unchanged revision
+// without building anything) and a digest of each secret's value.
+func Resolve(app, env string, specs []manifest.ServiceSpec, lookupEnv func(string) (string, bool)) (*Resolved, error) {
+	r := &Resolved{Builds: map[string]manifest.BuildSpec{}, Secrets: map[string][]byte{}}
+	for _, s := range specs {
+		td := s.Task
+		if s.Image.Build != nil {
+			ref, err := BuildRef(app, s.Name, *s.Image.Build)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: %w", s.Name, err)
+			}
+			td.Image = ref
+			r.Builds[ref] = *s.Image.Build
+		}
+		td.Secrets = nil
+		for _, sec := range s.Secrets {
+			val, err := manifest.ReadSecret(sec, lookupEnv)
+			if err != nil {
+				return nil, fmt.Errorf("service %s: %w", s.Name, err)
+			}
+			digest := SecretDigest(app, env, s.Name, sec.Name, val)
+			td.Secrets = append(td.Secrets, manifest.SecretRef{Name: sec.Name, Digest: digest})
+			r.Secrets[SecretName(app, env, s.Name, sec.Name, digest)] = val
+		}
+		sort.Slice(td.Secrets, func(i, j int) bool { return td.Secrets[i].Name < td.Secrets[j].Name })
+		r.Desired = append(r.Desired, planner.Desired{Service: s, Revision: planner.NewRevision(s.Name, td)})
+	}
+	return r, nil
+}
+
+// SecretDigest identifies a secret value without revealing it: the value is hashed together
+// with where it is used, so equal values of different secrets do not share a digest.
+func SecretDigest(app, env, service, name string, value []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "deck-secret\x00%s\x00%s\x00%s\x00%s\x00", app, env, service, name)
+	h.Write(value)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// SecretName is the Podman secret a secret value is stored under on a host.
+func SecretName(app, env, service, name, digest string) string {
+	return SecretPrefix(app, env, service) + strings.ToLower(name) + "." + digest
+}
+
+// SecretPrefix is what every Podman secret of a service starts with. Dots separate the parts
+// because names may hold dashes: service "web" must not match the secrets of "web-api".
+func SecretPrefix(app, env, service string) string {
+	return "deck." + app + "." + env + "." + service + "."
+}
+
+// BuildRef is the tag a build is given: localhost/deck/APP-SERVICE:DIGEST, where DIGEST
+// covers every file of the context (paths, modes, contents), the Containerfile and the args.
+func BuildRef(app, service string, b manifest.BuildSpec) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(b.Context, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(b.Context, path)
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00", filepath.ToSlash(rel), info.Mode())
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(h, f)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading build context %s: %w", b.Context, err)
+	}
+	cfPath := b.Containerfile
+	if !filepath.IsAbs(cfPath) {
+		cfPath = filepath.Join(b.Context, cfPath)
+	}
+	fmt.Fprintf(h, "containerfile\x00%s\x00", filepath.Base(cfPath))
+	if cf, err := os.ReadFile(cfPath); err == nil {
+		h.Write(cf)
+	} else {
+		return "", fmt.Errorf("reading containerfile: %w", err)
+	}
+	keys := make([]string, 0, len(b.Args))
+	for k := range b.Args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg\x00%s\x00%s\x00", k, b.Args[k])
+	}
+	return "localhost/deck/" + app + "-" + service + ":" + hex.EncodeToString(h.Sum(nil))[:16], nil
+}
