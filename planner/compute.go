@@ -18,6 +18,9 @@ type Options struct {
 	NewTaskID func() string
 	// Delete names services to remove entirely (deck delete SERVICE): all their tasks stop.
 	Delete []string
+	// Partial says desired covers only some of the app's services (deck delete plans one
+	// service): services missing from it are not warned about.
+	Partial bool
 }
 
 // Compute works out the plan that takes the hosts in snap to the desired services. It is
@@ -47,6 +50,7 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 		Fingerprint: snap.Fingerprint(), Revisions: map[string]Revision{}}
 
 	for _, h := range snap.UnreachableHosts() {
+		c.unreachable = append(c.unreachable, h.Name)
 		c.warn("host %s is unreachable (%s): its tasks are counted as lost", h.Name, h.Err)
 	}
 	deletes := slices.Clone(opts.Delete)
@@ -61,7 +65,9 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 			return nil, err
 		}
 	}
-	c.warnUnmanaged(desired, deletes)
+	if !opts.Partial {
+		c.warnUnmanaged(desired, deletes)
+	}
 	slices.SortFunc(c.plan.Services, func(a, b ServicePlan) int { return cmp.Compare(a.Name, b.Name) })
 	sortChanges(c.plan.Changes)
 	return c.plan, nil
@@ -99,6 +105,8 @@ type computer struct {
 	byService map[string][]state.TaskState
 	cluster   *cluster
 	plan      *Plan
+	// unreachable are the hosts that did not answer, in environment order.
+	unreachable []string
 }
 
 func (c *computer) warn(format string, args ...any) {
@@ -148,7 +156,7 @@ func (c *computer) planService(d Desired) error {
 	svc, rev := d.Service, d.Revision
 	count := svc.Count.Value
 	dep := effectiveDeployment(svc.Deployment)
-	b := reconcile(c.byService[svc.Name], rev, count)
+	b := reconcile(c.byService[svc.Name], rev, count, c.unreachable)
 
 	p, err := newPlacer(c.cluster, svc, rev.Task, b.keep)
 	if err != nil {

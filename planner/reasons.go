@@ -58,6 +58,16 @@ func countReason(from, to int) string { return fmt.Sprintf("count %d -> %d", fro
 
 func unreachableReason(host string) string { return "host " + host + " is unreachable" }
 
+// shortfallReason explains new tasks while some hosts cannot be read: the missing tasks
+// may be on those hosts, which counts them as lost.
+func shortfallReason(seen, count int, unreachable []string) string {
+	verb := "is"
+	if len(unreachable) > 1 {
+		verb = "are"
+	}
+	return fmt.Sprintf("%d of %d tasks seen; host %s %s unreachable, its tasks are replaced", seen, count, strings.Join(unreachable, ", "), verb)
+}
+
 // notRunningReason says what state a task is in, with the exit code when it exited.
 func notRunningReason(t state.TaskState) string {
 	st := t.State

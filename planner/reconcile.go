@@ -32,7 +32,9 @@ type buckets struct {
 }
 
 // reconcile sorts a service's observed tasks into buckets against its desired revision.
-func reconcile(tasks []state.TaskState, rev Revision, count int) buckets {
+// unreachable names the hosts that did not answer: their tasks could not be listed, so a
+// shortfall may be theirs, and the reason for the new tasks says so.
+func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []string) buckets {
 	var b buckets
 	var running, notRunning, lost []state.TaskState
 	for _, t := range tasks {
@@ -91,6 +93,9 @@ func reconcile(tasks []state.TaskState, rev Revision, count int) buckets {
 	if slots > 0 {
 		b.create = slots
 		b.createReason = countReason(len(tasks), count)
+		if len(unreachable) > 0 {
+			b.createReason = shortfallReason(len(tasks), count, unreachable)
+		}
 	}
 	return b
 }

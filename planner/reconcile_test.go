@@ -188,7 +188,7 @@ func TestUnreachableHostTasksAreReplacedElsewhere(t *testing.T) {
 	assert.Contains(t, p.Warnings, "host h2 is unreachable (connection refused): its tasks are counted as lost")
 }
 
-func TestDownHostWithUnknownTasksIsMadeUpByCount(t *testing.T) {
+func TestDownHostWithUnknownTasksIsReplaced(t *testing.T) {
 	h := newHarness(t)
 	h.host("h1", 4096, 8192, nil)
 	h2 := h.host("h2", 4096, 8192, nil)
@@ -201,7 +201,7 @@ func TestDownHostWithUnknownTasksIsMadeUpByCount(t *testing.T) {
 	require.Len(t, p.Changes, 1)
 	assert.Equal(t, Create, p.Changes[0].Action)
 	assert.Equal(t, "h1", p.Changes[0].Host)
-	assert.Equal(t, "count 1 -> 2", p.Changes[0].Reason)
+	assert.Equal(t, "1 of 2 tasks seen; host h2 is unreachable, its tasks are replaced", p.Changes[0].Reason)
 }
 
 func TestDeleteDestroysEveryTask(t *testing.T) {
