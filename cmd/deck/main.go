@@ -1,0 +1,22 @@
+// Command deck deploys and runs services on a fleet of Podman hosts.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/deckhq/deck/cmd/internal/cli"
+	"github.com/deckhq/deck/cmd/internal/iostreams"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], cli.Deps{IO: iostreams.System(), Version: version})
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/cmd/internal/iostreams"
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/fake"
+)
+
+const appFile = `app: shop
+environments:
+  test:
+    hosts:
+      - name: h1
+        url: unix:///run/fake/h1.sock
+        attributes: {zone: a}
+      - name: h2
+        url: unix:///run/fake/h2.sock
+        attributes: {zone: b}
+`
+
+const apiManifest = `name: api
+type: Backend Service
+image:
+  location: registry.example/api:1
+cpu: 256
+memory: 128
+count: COUNT
+variables:
+  MODE: fast
+healthcheck:
+  command: ["/api", "-check"]
+  interval: 1s
+  timeout: 1s
+`
+
+type harness struct {
+	t     *testing.T
+	dir   string
+	cloud *fake.Cloud
+	env   map[string]string
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &harness{t: t, dir: dir, cloud: fake.NewCloud(), env: map[string]string{}}
+	for _, n := range []string{"h1", "h2"} {
+		h.cloud.AddHost(manifest.HostSpec{Name: n}, manifest.Resources{CPU: 2048, Memory: 4096})
+	}
+	h.cloud.Publish("registry.example/api:1")
+	h.write("deck.yaml", appFile)
+	h.write("config.yaml", "# an empty config file keeps the user's own out of the tests\n")
+	h.write("deck/api.yaml", strings.Replace(apiManifest, "COUNT", "3", 1))
+	return h
+}
+
+func (h *harness) write(rel, body string) {
+	h.t.Helper()
+	p := filepath.Join(h.dir, rel)
+	require.NoError(h.t, os.MkdirAll(filepath.Dir(p), 0o755))
+	require.NoError(h.t, os.WriteFile(p, []byte(body), 0o644))
+}
+
+// run runs deck with args against the fake hosts; not on a terminal.
+func (h *harness) run(args ...string) (code int, stdout, stderr string) {
+	h.t.Helper()
+	ios, _, out, errOut := iostreams.Test()
+	deps := Deps{IO: ios, Dialer: h.cloud, LookupEnv: func(k string) (string, bool) {
+		v, ok := h.env[k]
+		return v, ok
+	}}
+	args = append([]string{"--file", filepath.Join(h.dir, "deck.yaml"), "--config", filepath.Join(h.dir, "config.yaml")}, args...)
+	code = Main(context.Background(), args, deps)
+	return code, out.String(), errOut.String()
+}
+
+func (h *harness) tasks() int {
+	n := 0
+	for _, name := range []string{"h1", "h2"} {
+		n += len(h.cloud.Host(name).Tasks())
+	}
+	return n
+}
+
+func TestPlanExitCodesAndDeploy(t *testing.T) {
+	h := newHarness(t)
+	code, out, errOut := h.run("plan")
+	require.Equal(t, 2, code, errOut)
+	assert.Contains(t, out, "Plan: 3 to create, 0 to replace, 0 to destroy.")
+
+	code, out, errOut = h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 3, h.tasks())
+	assert.Contains(t, out, "✓ api: 3 started, 0 stopped")
+	// Not a terminal: plain timestamped progress lines.
+	assert.Regexp(t, `(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  task-healthy service=api host=h\d`, errOut)
+
+	code, out, _ = h.run("plan")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "No changes")
+}
+
+func TestDeployOffTerminalNeedsYes(t *testing.T) {
+	h := newHarness(t)
+	code, _, errOut := h.run("deploy")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "run again with --yes")
+	assert.Equal(t, 0, h.tasks(), "nothing was changed")
+}
+
+func TestYesFromEnvironmentVariable(t *testing.T) {
+	h := newHarness(t)
+	t.Setenv("DECK_YES", "true")
+	code, _, errOut := h.run("deploy")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 3, h.tasks())
+}
+
+func TestValidateReportsEveryErrorAndChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.write("deck/api.yaml", strings.Replace(strings.Replace(apiManifest, "COUNT", "three", 1), "memory: 128", "memroy: 128", 1))
+	code, _, errOut := h.run("validate")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "api.yaml:6:1")
+	assert.Contains(t, errOut, `did you mean "memory"`)
+	assert.Contains(t, errOut, "api.yaml:7:8")
+	assert.Contains(t, errOut, "2 manifest errors; nothing was changed.")
+
+	code, _, _ = h.run("deploy", "--yes")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, 0, h.tasks())
+}
+
+func TestSavedPlanIsRefusedWhenHostsChanged(t *testing.T) {
+	h := newHarness(t)
+	planFile := filepath.Join(h.dir, "plan.json")
+	code, _, errOut := h.run("plan", "--out", planFile)
+	require.Equal(t, 2, code, errOut)
+
+	// Another deploy happens in between.
+	code, _, errOut = h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	before := h.tasks()
+
+	code, _, errOut = h.run("deploy", "--yes", "--plan", planFile)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "the hosts changed since the plan was made")
+	assert.Contains(t, errOut, "Run deck plan again")
+	assert.Equal(t, before, h.tasks())
+
+	h.write("deck/api.yaml", strings.Replace(apiManifest, "COUNT", "4", 1))
+	code, _, errOut = h.run("plan", "--out", planFile)
+	require.Equal(t, 2, code, errOut)
+	code, _, errOut = h.run("deploy", "--yes", "--plan", planFile)
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 4, h.tasks())
+}
+
+func TestStatusJSONAndDelete(t *testing.T) {
+	h := newHarness(t)
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	h.cloud.Host("h2").SetDown(true)
+
+	code, out, errOut := h.run("status", "--output", "json")
+	require.Equal(t, 0, code, errOut)
+	var st Status
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Len(t, st.Services, 1)
+	s := st.Services[0]
+	require.NotNil(t, s.Desired)
+	assert.Equal(t, 3, *s.Desired)
+	assert.Equal(t, len(h.cloud.Host("h1").Tasks()), s.Running)
+	assert.Equal(t, s.Running, s.Healthy)
+	require.Len(t, st.Hosts, 2)
+	assert.True(t, st.Hosts[0].Reachable)
+	assert.False(t, st.Hosts[1].Reachable)
+	assert.Contains(t, st.Hosts[1].Error, "connection refused")
+	assert.Equal(t, int64(256*s.Running), st.Hosts[0].Used.CPU)
+
+	code, out, _ = h.run("plan")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, out, "host h2 is unreachable")
+
+	h.cloud.Host("h2").SetDown(false)
+	code, _, errOut = h.run("delete", "api", "--yes")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 0, h.tasks())
+	code, _, errOut = h.run("delete", "api", "--yes")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "service api has no tasks")
+}
+
+func TestInitWithFlagsOffTerminal(t *testing.T) {
+	dir := t.TempDir()
+	ios, _, _, errOut := iostreams.Test()
+	file := filepath.Join(dir, "deck.yaml")
+	code := Main(context.Background(), []string{"--file", file, "init", "--app", "shop", "--name", "web",
+		"--type", "Load Balanced Web Service", "--port", "8080", "--build", "."}, Deps{IO: ios})
+	require.Equal(t, 0, code, errOut.String())
+	_, err := os.Stat(filepath.Join(dir, "deck", "web.yaml"))
+	require.NoError(t, err)
+	_, svcs, err := func() (*manifest.App, []manifest.ServiceSpec, error) {
+		app, err := manifest.LoadApp(file, func(string) (string, bool) { return "", false })
+		if err != nil {
+			return nil, nil, err
+		}
+		env, err := app.Environment("")
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := manifest.LoadServices(app, env.Name, func(string) (string, bool) { return "", false })
+		return app, s, err
+	}()
+	require.NoError(t, err)
+	require.Len(t, svcs, 1)
+	assert.Equal(t, 8080, svcs[0].Task.Port)
+
+	ios, _, _, errOut = iostreams.Test()
+	code = Main(context.Background(), []string{"--file", file, "init", "--type", "Worker Service"}, Deps{IO: ios})
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut.String(), "--name is required when not on a terminal")
+}

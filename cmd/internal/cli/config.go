@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Globals are the options every command shares.
+type Globals struct {
+	File    string // the app file, deck.yaml
+	Env     string
+	Output  string // table or json
+	Yes     bool
+	NoColor bool
+	Builder string // Podman URL to build images on; "" = the local socket if it answers, else the first host
+}
+
+func (g *Globals) addFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringP("file", "f", "deck.yaml", "the app file")
+	f.StringP("env", "e", "", "the environment (default: the only one configured, or the local Podman)")
+	f.StringP("output", "o", "table", "output format: table or json")
+	f.BoolP("yes", "y", false, "do not ask for confirmation (for CI)")
+	f.Bool("no-color", false, "no colour in output (NO_COLOR is honoured too)")
+	f.String("builder", "", "Podman URL to build images on (default: the local socket if it answers, else the first host)")
+	f.String("config", "", "config file (default: $XDG_CONFIG_HOME/deck/config.yaml)")
+}
+
+// load fills Globals from flags > DECK_* environment variables > the config file. viper is
+// used here and nowhere else: the packages below get plain values.
+func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
+	v := viper.New()
+	v.SetEnvPrefix("DECK")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	for _, key := range []string{"file", "env", "output", "yes", "no-color", "builder", "config"} {
+		_ = v.BindEnv(key)
+	}
+	// DECK_ENV is also the name deck gives the environment inside manifests; as a setting
+	// it selects the environment, which is the same thing.
+	cmd.Flags().VisitAll(func(f *pflag.Flag) { _ = v.BindPFlag(f.Name, f) })
+	cfg := v.GetString("config")
+	if cfg == "" {
+		if dir, err := os.UserConfigDir(); err == nil {
+			if p := filepath.Join(dir, "deck", "config.yaml"); fileExists(p) {
+				cfg = p
+			}
+		}
+	}
+	if cfg != "" {
+		v.SetConfigFile(cfg)
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("reading config file %s: %w", cfg, err)
+		}
+	}
+	g.File = v.GetString("file")
+	g.Env = v.GetString("env")
+	g.Output = v.GetString("output")
+	g.Yes = v.GetBool("yes")
+	g.NoColor = v.GetBool("no-color")
+	g.Builder = v.GetString("builder")
+	if g.Output != "table" && g.Output != "json" {
+		return flagErrorf("--output must be table or json, not %q", g.Output)
+	}
+	if g.NoColor {
+		deps.IO.DisableColor()
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

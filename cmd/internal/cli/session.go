@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/podman"
+)
+
+// world is what one command run knows: the manifests, the hosts it reached, and the snapshot.
+type world struct {
+	app      *manifest.App
+	env      *manifest.Environment
+	services []manifest.ServiceSpec
+	fleet    *providers.Fleet
+	obs      *providers.Observation
+	snap     *state.Snapshot
+}
+
+func (w *world) Close() {
+	if w.fleet != nil {
+		_ = w.fleet.Close()
+	}
+}
+
+// loadManifests reads the app file and, when withServices, every service manifest of the
+// environment. Manifest errors are printed in full and end the command with status 1.
+func loadManifests(deps Deps, g *Globals, withServices bool) (*world, error) {
+	app, err := manifest.LoadApp(g.File, deps.LookupEnv)
+	if err == nil {
+		var env *manifest.Environment
+		env, err = app.Environment(g.Env)
+		if err == nil {
+			w := &world{app: app, env: env}
+			if withServices {
+				w.services, err = manifest.LoadServices(app, env.Name, deps.LookupEnv)
+			}
+			if err == nil {
+				return w, nil
+			}
+		}
+	}
+	return nil, manifestError(deps, err)
+}
+
+// manifestError prints every manifest error, one a line, and a count.
+func manifestError(deps Deps, err error) error {
+	var list manifest.ErrorList
+	if !errors.As(err, &list) {
+		return err
+	}
+	for _, e := range list {
+		fmt.Fprintln(deps.IO.ErrOut, e.Error())
+	}
+	noun := "errors"
+	if len(list) == 1 {
+		noun = "error"
+	}
+	fmt.Fprintf(deps.IO.ErrOut, "%d manifest %s; nothing was changed.\n", len(list), noun)
+	return &ExitError{Code: 1}
+}
+
+func (deps Deps) dialer() providers.Dialer {
+	if deps.Dialer != nil {
+		return deps.Dialer
+	}
+	return podman.Dialer{}
+}
+
+// observe reads every host of the environment and loads what it saw into a snapshot.
+func (w *world) observe(ctx context.Context, deps Deps) error {
+	w.fleet, w.obs = providers.Observe(ctx, deps.dialer(), w.env.Hosts, w.app.Name, w.env.Name)
+	store, err := state.Load(w.obs)
+	if err != nil {
+		return err
+	}
+	w.snap = store.Snapshot()
+	return nil
+}
+
+// builder picks the host that builds images: --builder when given, else the local Podman
+// socket when it answers quickly, else nil (the executor then builds on the first host).
+func (w *world) builder(ctx context.Context, deps Deps, g *Globals) (providers.Host, error) {
+	url := g.Builder
+	explicit := url != ""
+	if !explicit {
+		if w.env.Implicit {
+			return nil, nil // the local socket is the environment's only host already
+		}
+		url = manifest.LocalURL(deps.LookupEnv)
+	}
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	if explicit {
+		cancel()
+		dctx, cancel = context.WithTimeout(ctx, providers.DialTimeout)
+	}
+	defer cancel()
+	h, err := deps.dialer().Dial(dctx, manifest.HostSpec{Name: "builder", URL: url, Address: "127.0.0.1"})
+	if err != nil {
+		if explicit {
+			return nil, fmt.Errorf("--builder: %w", err)
+		}
+		return nil, nil
+	}
+	if _, err := h.Info(dctx); err != nil {
+		_ = h.Close()
+		if explicit {
+			return nil, fmt.Errorf("--builder: %w", err)
+		}
+		return nil, nil
+	}
+	return h, nil
+}
