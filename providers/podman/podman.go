@@ -1,0 +1,104 @@
+// Package podman is deck's provider for real Podman hosts: it drives each host's own
+// Podman API service (`podman system service`) through the Go bindings, over a local unix
+// socket or over ssh. It behaves like providers/fake, method for method.
+package podman
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/containers/podman/v5/pkg/bindings"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+)
+
+var (
+	_ providers.Host   = (*Host)(nil)
+	_ providers.Dialer = Dialer{}
+)
+
+// Dialer connects to Podman hosts by their URL: unix:///path/podman.sock or
+// ssh://user@host[:port]/path/podman.sock.
+type Dialer struct{}
+
+// Host is one connected Podman host.
+type Host struct {
+	spec manifest.HostSpec
+	// conn is the context the bindings returned: it carries the connection and the server's
+	// API version as values. Its cancellation (the dial's) is never used after Dial; every
+	// call runs under its caller's context (see call).
+	conn context.Context
+	// tunnel is set for ssh:// hosts; it is closed with the host.
+	tunnel *sshTunnel
+}
+
+// Dial connects to the host and checks that its Podman API answers. For ssh:// hosts the
+// host key is checked against spec.KnownHosts (default ~/.ssh/known_hosts) before anything
+// is sent: an unknown or changed key is an error, never trusted silently.
+func (Dialer) Dial(ctx context.Context, spec manifest.HostSpec) (providers.Host, error) {
+	h := &Host{spec: spec}
+	u, err := url.Parse(spec.URL)
+	if err != nil {
+		return nil, h.fail("connect", fmt.Errorf("invalid URL: %w", err))
+	}
+	uri := spec.URL
+	switch u.Scheme {
+	case "unix":
+	case "ssh":
+		t, err := dialSSH(ctx, u, spec.Identity, spec.KnownHosts)
+		if err != nil {
+			return nil, h.fail("connect", err)
+		}
+		h.tunnel = t
+		uri = "unix://" + t.localSocket
+	default:
+		return nil, h.fail("connect", fmt.Errorf("unsupported URL scheme %q (want unix:// or ssh://)", u.Scheme))
+	}
+	conn, err := bindings.NewConnection(ctx, uri)
+	if err != nil {
+		_ = h.Close()
+		return nil, h.fail("connect", err)
+	}
+	h.conn = conn
+	return h, nil
+}
+
+// Name returns the host's name from its spec.
+func (h *Host) Name() string { return h.spec.Name }
+
+// Spec returns the spec the host was dialled with.
+func (h *Host) Spec() manifest.HostSpec { return h.spec }
+
+// Close releases the connection (the ssh tunnel, for ssh:// hosts).
+func (h *Host) Close() error {
+	if h.tunnel != nil {
+		return h.tunnel.Close()
+	}
+	return nil
+}
+
+// call returns the context for one API call: the caller's deadline and cancellation with
+// the bindings' connection values. Keeping the dial's context instead would tie every
+// later call to the dial's timeout.
+func (h *Host) call(ctx context.Context) context.Context {
+	return callContext{Context: ctx, conn: h.conn}
+}
+
+type callContext struct {
+	context.Context
+	conn context.Context
+}
+
+func (c callContext) Value(key any) any {
+	if v := c.conn.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
+}
+
+// fail wraps err as a HostError naming this host.
+func (h *Host) fail(op string, err error) error {
+	return &providers.HostError{Host: h.spec.Name, URL: h.spec.URL, Op: op, Err: err}
+}

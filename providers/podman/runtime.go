@@ -1,0 +1,228 @@
+package podman
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/containers/podman/v5/pkg/domain/entities/types"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+)
+
+// Info reports the server's version and the host's total cpu (cpus*1024) and memory (MiB).
+func (h *Host) Info(ctx context.Context) (providers.HostInfo, error) {
+	info, err := system.Info(h.call(ctx), nil)
+	if err != nil {
+		return providers.HostInfo{}, h.wrap("info", "", err)
+	}
+	out := providers.HostInfo{}
+	if info.Version.Version != "" {
+		out.Version = info.Version.Version
+	}
+	if info.Host != nil {
+		out.Capacity = manifest.Resources{
+			CPU:    int64(info.Host.CPUs) * 1024,
+			Memory: info.Host.MemTotal / (1024 * 1024),
+		}
+	}
+	return out, nil
+}
+
+// List returns deck's containers of app and env (each filter only when non-empty),
+// running or not.
+func (h *Host) List(ctx context.Context, app, env string) ([]providers.Task, error) {
+	labels := []string{providers.LabelManaged + "=true"}
+	if app != "" {
+		labels = append(labels, providers.LabelApp+"="+app)
+	}
+	if env != "" {
+		labels = append(labels, providers.LabelEnv+"="+env)
+	}
+	opts := new(containers.ListOptions).WithAll(true).WithFilters(map[string][]string{"label": labels})
+	list, err := containers.List(h.call(ctx), opts)
+	if err != nil {
+		return nil, h.wrap("list", "", err)
+	}
+	out := make([]providers.Task, 0, len(list))
+	for _, c := range list {
+		// Filters of the same key are ANDed by current servers; check again so an older
+		// server that ORs them cannot leak another app's containers into the result.
+		if !hasLabels(c.Labels, app, env) {
+			continue
+		}
+		out = append(out, taskFromList(c))
+	}
+	return out, nil
+}
+
+func hasLabels(l map[string]string, app, env string) bool {
+	return l[providers.LabelManaged] == "true" &&
+		(app == "" || l[providers.LabelApp] == app) &&
+		(env == "" || l[providers.LabelEnv] == env)
+}
+
+func taskFromList(c types.ListContainer) providers.Task {
+	t := taskFromLabels(c.Labels)
+	t.ContainerID = c.ID
+	if len(c.Names) > 0 {
+		t.Name = c.Names[0]
+	}
+	t.State = c.State
+	if c.StartedAt > 0 {
+		t.StartedAt = time.Unix(c.StartedAt, 0)
+	}
+	t.ExitCode = int(c.ExitCode)
+	for _, p := range c.Ports {
+		// A range maps Range consecutive ports; deck publishes single ports, but report
+		// every port of a range so nothing observed is dropped.
+		n := int(p.Range)
+		if n < 1 {
+			n = 1
+		}
+		for i := 0; i < n; i++ {
+			t.Ports = append(t.Ports, providers.PortBinding{
+				ContainerPort: int(p.ContainerPort) + i,
+				HostPort:      int(p.HostPort) + i,
+				HostIP:        hostIP(p.HostIP),
+			})
+		}
+	}
+	return t
+}
+
+// hostIP reports an unspecified bind address as 0.0.0.0, as the fake does.
+func hostIP(ip string) string {
+	if ip == "" {
+		return "0.0.0.0"
+	}
+	return ip
+}
+
+func taskFromLabels(l map[string]string) providers.Task {
+	return providers.Task{
+		App:      l[providers.LabelApp],
+		Env:      l[providers.LabelEnv],
+		Service:  l[providers.LabelService],
+		Revision: l[providers.LabelRevision],
+		TaskID:   l[providers.LabelTask],
+		Labels:   l,
+	}
+}
+
+// Create creates and starts the container and returns it with its ports bound. A container
+// that fails to start is removed, so a failed Create leaves nothing behind.
+func (h *Host) Create(ctx context.Context, spec providers.TaskSpec) (providers.Task, error) {
+	cctx := h.call(ctx)
+	s, err := specGenerator(spec)
+	if err != nil {
+		return providers.Task{}, h.fail("create", fmt.Errorf("container %s: %w", spec.Name, err))
+	}
+	created, err := containers.CreateWithSpec(cctx, s, nil)
+	if err != nil {
+		return providers.Task{}, h.wrap("create", "container "+spec.Name, err)
+	}
+	if err := containers.Start(cctx, created.ID, nil); err != nil {
+		// Remove with a fresh context: the caller's may be what just expired.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(cctx), 30*time.Second)
+		defer cancel()
+		_, _ = containers.Remove(rctx, created.ID, new(containers.RemoveOptions).WithForce(true).WithVolumes(true))
+		return providers.Task{}, h.fail("create", fmt.Errorf("starting container %s: %w", spec.Name, err))
+	}
+	return h.inspect(cctx, created.ID)
+}
+
+// inspect reads one container as a Task.
+func (h *Host) inspect(ctx context.Context, id string) (providers.Task, error) {
+	data, err := containers.Inspect(ctx, id, nil)
+	if err != nil {
+		return providers.Task{}, h.wrap("inspect", "container "+id, err)
+	}
+	var labels map[string]string
+	if data.Config != nil {
+		labels = data.Config.Labels
+	}
+	t := taskFromLabels(labels)
+	t.ContainerID = data.ID
+	t.Name = data.Name
+	if data.State != nil {
+		t.State = data.State.Status
+		t.StartedAt = data.State.StartedAt
+		t.ExitCode = int(data.State.ExitCode)
+	}
+	if data.NetworkSettings != nil {
+		for port, binds := range data.NetworkSettings.Ports {
+			var cport int
+			if _, err := fmt.Sscanf(port, "%d/", &cport); err != nil {
+				continue
+			}
+			for _, b := range binds {
+				var hport int
+				if _, err := fmt.Sscanf(b.HostPort, "%d", &hport); err != nil {
+					continue
+				}
+				t.Ports = append(t.Ports, providers.PortBinding{ContainerPort: cport, HostPort: hport, HostIP: hostIP(b.HostIP)})
+			}
+		}
+	}
+	return t, nil
+}
+
+// Stop sends SIGTERM, waits up to timeout, then SIGKILL. A stopped container is not an error.
+func (h *Host) Stop(ctx context.Context, containerID string, timeout time.Duration) error {
+	opts := new(containers.StopOptions).WithTimeout(stopSeconds(timeout))
+	err := containers.Stop(h.call(ctx), containerID, opts)
+	return h.wrap("stop", "container "+containerID, err)
+}
+
+// stopSeconds rounds a stop timeout up to whole seconds, at least 1: Podman counts in
+// seconds, and 0 would skip SIGTERM's grace entirely.
+func stopSeconds(d time.Duration) uint {
+	s := math.Ceil(d.Seconds())
+	if s < 1 {
+		return 1
+	}
+	return uint(s)
+}
+
+// Remove deletes the container and its anonymous volumes. Like the fake, it does not refuse a
+// running container: it is killed (deck stops tasks gracefully before removing them).
+func (h *Host) Remove(ctx context.Context, containerID string) error {
+	opts := new(containers.RemoveOptions).WithForce(true).WithVolumes(true).WithTimeout(0)
+	reports, err := containers.Remove(h.call(ctx), containerID, opts)
+	if err != nil {
+		return h.wrap("remove", "container "+containerID, err)
+	}
+	for _, r := range reports {
+		if r.Err != nil {
+			return h.wrap("remove", "container "+containerID, r.Err)
+		}
+	}
+	// A forced remove of a missing container succeeds with nothing removed.
+	if len(reports) == 0 {
+		return h.fail("remove", fmt.Errorf("container %s: %w", containerID, providers.ErrNotFound))
+	}
+	return nil
+}
+
+// HealthCheck runs the container's healthcheck once. A container that is not running is
+// unhealthy, not an error; one without a healthcheck is an error.
+func (h *Host) HealthCheck(ctx context.Context, containerID string) (bool, error) {
+	cctx := h.call(ctx)
+	res, err := containers.RunHealthCheck(cctx, containerID, nil)
+	if err == nil {
+		return res.Status == "healthy", nil
+	}
+	if isNotFound(err) {
+		return false, h.wrap("healthcheck", "container "+containerID, err)
+	}
+	t, ierr := h.inspect(cctx, containerID)
+	if ierr == nil && !t.Running() {
+		return false, nil
+	}
+	return false, h.wrap("healthcheck", "container "+containerID, err)
+}

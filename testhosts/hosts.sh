@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# hosts.sh starts N independent Podman "hosts" on this machine for deck's end-to-end tests,
+# benchmarks and demo. Each host is a network namespace with its own address on the bridge
+# deck0 (10.77.0.0/24), its own storage and network config, and its own Podman API socket.
+# One host can be reached only over ssh, to exercise deck's ssh:// path.
+#
+# Usage (as root):
+#   hosts.sh install                      install what is missing (podman, runc, sshd, ...)
+#   hosts.sh up N [--ssh K] [--dir DIR]   start hosts h1..hN (tears down old ones first)
+#   hosts.sh down [--dir DIR]             stop everything and remove every trace
+#   hosts.sh partition I | heal I         cut host I off the network / reconnect it
+#   hosts.sh stop I | start I [--dir DIR] stop / start host I's Podman service
+#
+# The bridge and the addresses are shared, so only one set of hosts can be up at a time.
+# The script takes no lock itself: the Go package testhosts serializes its callers.
+set -euo pipefail
+
+DIR=/run/deck-testhosts
+BRIDGE=deck0
+SUBNET_PREFIX=10.77.0
+# STATE records the DIR of the hosts that are up, so a later up or down finds and removes
+# them even when called with another --dir (or after a test binary died without cleaning up).
+STATE=/run/deck-testhosts.dir
+READY_TIMEOUT=${DECK_TESTHOSTS_READY_TIMEOUT:-30}
+
+die() { echo "hosts.sh: $*" >&2; exit 1; }
+log() { echo "hosts.sh: $*" >&2; }
+
+ns_name() { echo "deck-h$1"; }
+veth_name() { echo "deckv$1"; } # host end, in the root namespace (max 15 chars)
+addr_of() { echo "$SUBNET_PREFIX.$((10 + $1))"; }
+zone_of() {
+	local letters=abcdefghijklmnopqrstuvwxyz
+	echo "${letters:$((($1 - 1) % 26)):1}"
+}
+
+cmd_install() {
+	local missing=()
+	command -v podman >/dev/null || missing+=(podman)
+	command -v runc >/dev/null || missing+=(runc)
+	command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+	command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+	command -v ip >/dev/null || missing+=(iproute2)
+	command -v nsenter >/dev/null || missing+=(util-linux)
+	command -v flock >/dev/null || missing+=(util-linux)
+	command -v curl >/dev/null || missing+=(curl)
+	command -v caddy >/dev/null || missing+=(caddy)
+	if [ ${#missing[@]} -eq 0 ]; then
+		return 0
+	fi
+	log "installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Debian starts services from package scripts only under systemd; nothing to undo here.
+}
+
+# write_host_config writes host I's containers.conf and storage.conf under DIR/hI.
+write_host_config() {
+	local i=$1 hd="$DIR/h$1"
+	mkdir -p "$hd/graphroot" "$hd/runroot" "$hd/tmp" "$hd/networks"
+	cat >"$hd/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+runroot = "$hd/runroot"
+graphroot = "$hd/graphroot"
+EOF
+	# The ulimits and runc are what this kind of machine needs (see docs/podman-here.md);
+	# they are host configuration, never part of what deck sends.
+	cat >"$hd/containers.conf" <<EOF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$hd/events.log"
+
+[network]
+network_config_dir = "$hd/networks"
+default_subnet = "10.89.$i.0/24"
+EOF
+}
+
+start_service() {
+	local i=$1 hd="$DIR/h$1"
+	rm -f "$hd/podman.sock"
+	# nsenter, not `ip netns exec`: the latter remounts /sys and runc then finds no cgroups.
+	nohup nsenter --net="/var/run/netns/$(ns_name "$i")" \
+		env CONTAINERS_CONF="$hd/containers.conf" CONTAINERS_STORAGE_CONF="$hd/storage.conf" \
+		podman --tmpdir "$hd/tmp" system service --time=0 "unix://$hd/podman.sock" \
+		>>"$hd/service.log" 2>&1 </dev/null &
+	echo $! >"$hd/service.pid"
+}
+
+wait_ready() {
+	local i=$1 hd="$DIR/h$1" deadline=$((SECONDS + READY_TIMEOUT))
+	until curl -fsS --max-time 2 --unix-socket "$hd/podman.sock" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; do
+		if ! kill -0 "$(cat "$hd/service.pid")" 2>/dev/null; then
+			tail -n 20 "$hd/service.log" >&2 || true
+			die "h$i: podman service exited (log: $hd/service.log)"
+		fi
+		[ $SECONDS -lt $deadline ] || die "h$i: podman socket not ready after ${READY_TIMEOUT}s (log: $hd/service.log)"
+		sleep 0.05
+	done
+}
+
+stop_service() {
+	local hd="$DIR/h$1" pid
+	[ -f "$hd/service.pid" ] || return 0
+	pid=$(cat "$hd/service.pid")
+	if kill -0 "$pid" 2>/dev/null; then
+		# A short grace only: the service finishes draining idle API connections slowly,
+		# and the containers belong to conmon, not to it.
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 10); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$hd/service.pid" "$hd/podman.sock"
+}
+
+setup_network() {
+	local i=$1 ns veth addr
+	ns=$(ns_name "$i") veth=$(veth_name "$i") addr=$(addr_of "$i")
+	ip netns add "$ns"
+	ip link add "$veth" type veth peer name eth0 netns "$ns"
+	ip link set "$veth" master "$BRIDGE" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$addr/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$SUBNET_PREFIX.1"
+}
+
+setup_ssh() {
+	local k=$1 sd="$DIR/ssh" addr
+	addr=$(addr_of "$k")
+	mkdir -p "$sd" /run/sshd
+	chmod 700 "$sd"
+	ssh-keygen -q -t ed25519 -N '' -C deck-testhosts-client -f "$sd/id_ed25519"
+	ssh-keygen -q -t ed25519 -N '' -C deck-testhosts-host -f "$sd/host_ed25519"
+	cp "$sd/id_ed25519.pub" "$sd/authorized_keys"
+	echo "$addr $(cut -d' ' -f1,2 "$sd/host_ed25519.pub")" >"$sd/known_hosts"
+	cat >"$sd/sshd_config" <<EOF
+ListenAddress $addr
+Port 22
+HostKey $sd/host_ed25519
+PidFile $sd/sshd.pid
+AuthorizedKeysFile $sd/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowStreamLocalForwarding yes
+PrintMotd no
+EOF
+	nsenter --net="/var/run/netns/$(ns_name "$k")" /usr/sbin/sshd -f "$sd/sshd_config" -E "$sd/sshd.log"
+}
+
+write_hosts_file() {
+	local n=$1 k=$2 i out="$DIR/hosts.yaml"
+	: >"$out.tmp"
+	for i in $(seq "$n"); do
+		if [ "$i" = "$k" ]; then
+			cat >>"$out.tmp" <<EOF
+- name: h$i
+  url: ssh://root@$(addr_of "$i")$DIR/h$i/podman.sock
+  address: $(addr_of "$i")
+  identity: $DIR/ssh/id_ed25519
+  known_hosts: $DIR/ssh/known_hosts
+  attributes: {zone: $(zone_of "$i")}
+EOF
+		else
+			cat >>"$out.tmp" <<EOF
+- name: h$i
+  url: unix://$DIR/h$i/podman.sock
+  address: $(addr_of "$i")
+  attributes: {zone: $(zone_of "$i")}
+EOF
+		fi
+	done
+	mv "$out.tmp" "$out"
+}
+
+cmd_up() {
+	local n=$1 k=$2 i
+	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 200 ] || die "up: N must be 1..200"
+	[[ $k =~ ^[0-9]+$ ]] && [ "$k" -le "$n" ] || die "up: --ssh K must be 1..N"
+	cmd_install
+	teardown_all
+	mkdir -p "$DIR"
+	echo "$DIR" >"$STATE"
+	ip link add "$BRIDGE" type bridge
+	ip addr add "$SUBNET_PREFIX.1/24" dev "$BRIDGE"
+	ip link set "$BRIDGE" up
+	for i in $(seq "$n"); do
+		setup_network "$i"
+		write_host_config "$i"
+		start_service "$i"
+	done
+	if [ "$k" -gt 0 ]; then
+		setup_ssh "$k"
+	fi
+	for i in $(seq "$n"); do wait_ready "$i"; done
+	write_hosts_file "$n" "$k"
+	echo "$DIR/hosts.yaml"
+}
+
+# remove_dir stops what runs from DIR d and deletes it.
+remove_dir() {
+	local d=$1 hd i pid
+	[ -n "$d" ] && [ -d "$d" ] || return 0
+	for hd in "$d"/h*/; do
+		[ -f "$hd/containers.conf" ] || continue
+		hd=${hd%/}
+		i=${hd##*/h}
+		# Hosts in parallel; containers first, through the host's own config, whether or
+		# not its service is up.
+		(
+			if [ -e "/var/run/netns/$(ns_name "$i")" ]; then
+				timeout 30 nsenter --net="/var/run/netns/$(ns_name "$i")" \
+					env CONTAINERS_CONF="$hd/containers.conf" CONTAINERS_STORAGE_CONF="$hd/storage.conf" \
+					podman --tmpdir "$hd/tmp" rm -af -t 1 >/dev/null 2>&1 || true
+			fi
+			DIR=$d stop_service "$i"
+		) &
+	done
+	wait
+	if [ -f "$d/ssh/sshd.pid" ]; then
+		pid=$(cat "$d/ssh/sshd.pid")
+		kill "$pid" 2>/dev/null || true
+	fi
+	# Storage mounts left behind (overlay) would make rm fail with "busy".
+	awk -v d="$d/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done
+	rm -rf "$d"
+}
+
+# teardown_all removes every trace of test hosts: processes in their namespaces, the
+# namespaces, veths, the bridge, and the DIRs recorded in STATE and given by --dir.
+teardown_all() {
+	local ns pids link
+	remove_dir "$DIR"
+	if [ -f "$STATE" ]; then
+		remove_dir "$(cat "$STATE")"
+		rm -f "$STATE"
+	fi
+	for ns in $(ip netns list 2>/dev/null | awk '/^deck-h[0-9]+/ { print $1 }'); do
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		if [ -n "$pids" ]; then
+			# shellcheck disable=SC2086
+			kill -9 $pids 2>/dev/null || true
+		fi
+		ip netns delete "$ns" 2>/dev/null || true
+	done
+	for link in $(ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -E '^deckv[0-9]+$' || true); do
+		ip link delete "$link" 2>/dev/null || true
+	done
+	ip link delete "$BRIDGE" 2>/dev/null || true
+}
+
+cmd_down() {
+	teardown_all
+}
+
+host_index() {
+	[[ ${1:-} =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] || die "expected a host index (1..N), got '${1:-}'"
+	echo "$1"
+}
+
+current_dir() {
+	# A host-level command acts on the hosts that are up, wherever they live.
+	if [ "$DIR_GIVEN" = 0 ] && [ -f "$STATE" ]; then
+		DIR=$(cat "$STATE")
+	fi
+	[ -d "$DIR" ] || die "no hosts are up in $DIR"
+}
+
+main() {
+	[ $# -ge 1 ] || die "usage: hosts.sh install|up N [--ssh K] [--dir DIR]|down|partition I|heal I|stop I|start I"
+	local cmd=$1 n=0 k=0 args=()
+	shift
+	DIR_GIVEN=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--dir) DIR=${2:?--dir needs a value}; DIR_GIVEN=1; shift 2 ;;
+		--ssh) k=${2:?--ssh needs a value}; shift 2 ;;
+		*) args+=("$1"); shift ;;
+		esac
+	done
+	[ "$(id -u)" = 0 ] || die "must run as root (it creates network namespaces)"
+	case $DIR in /*) ;; *) die "--dir must be absolute" ;; esac
+	DIR=${DIR%/}
+	case $cmd in
+	install) cmd_install ;;
+	up) n=${args[0]:-}; [ -n "$n" ] || die "up: missing N"; cmd_up "$n" "$k" ;;
+	down) cmd_down ;;
+	partition) ip link set "$(veth_name "$(host_index "${args[0]:-}")")" down ;;
+	heal) ip link set "$(veth_name "$(host_index "${args[0]:-}")")" up ;;
+	stop) current_dir; stop_service "$(host_index "${args[0]:-}")" ;;
+	start)
+		current_dir
+		local i
+		i=$(host_index "${args[0]:-}")
+		stop_service "$i"
+		start_service "$i"
+		wait_ready "$i"
+		;;
+	*) die "unknown command $cmd" ;;
+	esac
+}
+
+main "$@"
