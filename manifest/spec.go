@@ -1,6 +1,3 @@
-// Package manifest reads deck's YAML manifests (the app file and the service manifests),
-// interpolates ${VAR}, applies per-environment overrides, fills defaults, validates, and
-// returns typed specs. Every error names the file, line, column and YAML path.
 package manifest
 
 import "time"
@@ -26,6 +23,13 @@ type App struct {
 	Environments map[string]*Environment `json:"environments"`
 	// ServiceFiles are the service manifest paths, relative to Dir (default: deck/*.yaml).
 	ServiceFiles []string `json:"service_files"`
+
+	// lookupEnv is the lookup LoadApp was given, kept for the implicit local environment.
+	lookupEnv func(string) (string, bool)
+	// deferred holds, per environment, the errors that depend on the machine deck runs on
+	// (unset ${VAR}s, a missing hosts_file). They are reported only when that environment
+	// is chosen, so deploying to test does not need prod's variables.
+	deferred map[string]ErrorList
 }
 
 // Environment is a named set of Podman hosts.

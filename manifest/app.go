@@ -1,0 +1,255 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	// DefaultServiceGlob is where service manifests live when deck.yaml does not say.
+	DefaultServiceGlob = "deck/*.yaml"
+	// LocalEnvironment names the implicit environment used when deck.yaml configures none.
+	LocalEnvironment = "local"
+)
+
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// checkName validates an app, environment or service name: these become parts of container,
+// network and volume names, so they are kept to what every one of those accepts.
+func checkName(s, what string) string {
+	if s == "" {
+		return fmt.Sprintf("the %s name is empty; want lowercase letters, digits and -, starting with a letter", what)
+	}
+	if !namePattern.MatchString(s) || len(s) > 40 {
+		return fmt.Sprintf("%q is not a valid %s name; want lowercase letters, digits and -, starting with a letter, at most 40 characters", s, what)
+	}
+	return ""
+}
+
+// LoadApp reads deck.yaml. lookupEnv is used for ${VAR} (nil = os.LookupEnv). When the file
+// has problems the error is an ErrorList holding all of them.
+func LoadApp(path string, lookupEnv func(string) (string, bool)) (*App, error) {
+	app, errs := loadApp(path, lookupEnv)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// appLoader holds what decoding deck.yaml and its hosts files needs.
+type appLoader struct {
+	app  *App
+	d    *decoder
+	errs *ErrorList
+	vars vars
+}
+
+// loadApp returns the app even when it has errors (nil only when the file could not be
+// parsed), so Load can go on and report the services' errors in the same run.
+func loadApp(path string, lookupEnv func(string) (string, bool)) (*App, ErrorList) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, ErrorList{{File: path, Msg: err.Error()}}
+	}
+	root, perr := parseFile(path, abs)
+	if perr != nil {
+		return nil, ErrorList{perr}
+	}
+	if root == nil {
+		return nil, ErrorList{{File: path, Msg: "the file is empty; want at least `app: <name>`"}}
+	}
+	var errs ErrorList
+	l := &appLoader{
+		app: &App{
+			File: path, Dir: filepath.Dir(abs), Environments: map[string]*Environment{},
+			lookupEnv: lookupEnv, deferred: map[string]ErrorList{},
+		},
+		d:    newDecoder(path, &errs),
+		errs: &errs,
+		vars: vars{lookup: lookupEnv},
+	}
+	l.d.nodes[""] = root
+	if n := lookupKey(root, "app"); n != nil && n.Kind == yaml.ScalarNode {
+		l.vars = l.vars.with("DECK_APP", n.Value)
+	}
+	if root.Kind == yaml.MappingNode {
+		// Environments are expanded one by one in environment(), with DECK_ENV set.
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if k := root.Content[i].Value; k != "environments" {
+				l.d.interpolate(root.Content[i+1], k, l.vars)
+			}
+		}
+	}
+	var patterns []string
+	l.d.mapping(root, "", []field{
+		{"app", func(n *yaml.Node, p string) {
+			if s, ok := l.d.str(n, p); ok {
+				if msg := checkName(s, "app"); msg != "" {
+					l.d.errorf(n, p, "%s", msg)
+				}
+				l.app.Name = s
+			}
+		}},
+		{"services", func(n *yaml.Node, p string) {
+			patterns, _ = l.d.stringList(n, p)
+		}},
+		{"environments", func(n *yaml.Node, p string) {
+			l.d.pairs(n, p, "a map of environment names, each with hosts or hosts_file", func(k, v *yaml.Node, kp string) {
+				if msg := checkName(k.Value, "environment"); msg != "" {
+					l.d.errorf(k, kp, "%s", msg)
+					return
+				}
+				l.environment(k.Value, k, v, kp)
+			})
+		}},
+	})
+	if root.Kind == yaml.MappingNode && !l.d.has("app") {
+		l.d.at("app", "the app name is missing; want `app: <name>` at the top of the file")
+	}
+	l.app.ServiceFiles = l.serviceFiles(patterns)
+	return l.app, errs
+}
+
+// serviceFiles expands the services globs into paths relative to deck.yaml's directory.
+// A glob the user wrote that matches nothing is an error (most likely a typo); the default
+// glob matching nothing just means no services yet.
+func (l *appLoader) serviceFiles(patterns []string) []string {
+	given := l.d.has("services")
+	if !given {
+		patterns = []string{DefaultServiceGlob}
+	}
+	var files []string
+	for i, p := range patterns {
+		path := indexPath("services", i)
+		matches, err := filepath.Glob(filepath.Join(l.app.Dir, p))
+		if err != nil {
+			l.d.at(path, "%q is not a valid glob: %v; want a pattern such as deck/*.yaml", p, err)
+			continue
+		}
+		n := 0
+		for _, m := range matches {
+			if fi, err := os.Stat(m); err != nil || fi.IsDir() {
+				continue
+			}
+			rel, err := filepath.Rel(l.app.Dir, m)
+			if err != nil {
+				rel = m
+			}
+			files = append(files, rel)
+			n++
+		}
+		if n == 0 && given {
+			l.d.at(path, "%q matches no files; want globs relative to deck.yaml's directory, such as deck/*.yaml", p)
+		}
+	}
+	sort.Strings(files)
+	return slices.Compact(files)
+}
+
+// environment decodes one environment. Problems that depend on the machine deck runs on
+// (an unset ${VAR}, an unreadable hosts_file) are kept in app.deferred; the rest are
+// reported now.
+func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
+	env := &Environment{Name: name}
+	l.app.Environments[name] = env
+	v := l.vars.with("DECK_ENV", name)
+
+	var deferred ErrorList
+	ed := newDecoder(l.d.file, &deferred)
+	ed.interpolate(n, path, v)
+	var fileHosts *yaml.Node
+	var hostsDecoder *decoder
+	if len(deferred) == 0 {
+		fileHosts, hostsDecoder = l.hostsFile(n, path, v, &deferred)
+	}
+	if len(deferred) > 0 {
+		l.app.deferred[name] = deferred
+		return
+	}
+
+	var hosts []hostEntry
+	if !isNull(n) {
+		l.d.mapping(n, path, []field{
+			{"hosts_file", func(n *yaml.Node, p string) { l.d.str(n, p) }},
+			{"hosts", func(n *yaml.Node, p string) { hosts = append(hosts, l.hostList(l.d, n, p)...) }},
+		})
+	}
+	if fileHosts != nil {
+		hosts = append(hosts, l.hostList(hostsDecoder, fileHosts, "")...)
+	}
+	if len(hosts) == 0 {
+		l.d.errorf(key, path, "environment %s has no hosts; want hosts: [{name: h1, url: unix:///run/podman/podman.sock}] or hosts_file: <file>", name)
+	}
+	byName := map[string]hostEntry{}
+	for _, h := range hosts {
+		if h.spec.Name == "" {
+			continue
+		}
+		if first, dup := byName[h.spec.Name]; dup {
+			h.d.at(joinPath(h.path, "name"), "host name %q is used twice in environment %s (first at %s:%d); host names must be unique",
+				h.spec.Name, name, first.d.file, first.d.node(joinPath(first.path, "name")).Line)
+			continue
+		}
+		byName[h.spec.Name] = h
+		env.Hosts = append(env.Hosts, h.spec)
+	}
+}
+
+// hostsFile reads and expands the environment's hosts_file, if it names one. Its errors go
+// to deferred: the file may exist only where that environment is deployed from.
+func (l *appLoader) hostsFile(env *yaml.Node, envPath string, v vars, deferred *ErrorList) (*yaml.Node, *decoder) {
+	n := lookupKey(env, "hosts_file")
+	if n == nil || n.Kind != yaml.ScalarNode || isNull(n) {
+		return nil, nil
+	}
+	display := n.Value
+	abs := n.Value
+	if !filepath.IsAbs(n.Value) {
+		display = filepath.Join(filepath.Dir(l.app.File), n.Value)
+		abs = filepath.Join(l.app.Dir, n.Value)
+	}
+	path := joinPath(envPath, "hosts_file")
+	data, err := os.ReadFile(abs)
+	if err != nil {
+		reason := err.Error()
+		if pe, ok := err.(*fs.PathError); ok {
+			reason = pe.Err.Error()
+		}
+		*deferred = append(*deferred, &Error{File: l.d.file, Line: n.Line, Column: n.Column, Path: path,
+			Msg: fmt.Sprintf("hosts file %s cannot be read: %s; want a YAML list of hosts, relative to deck.yaml's directory", display, reason)})
+		return nil, nil
+	}
+	root, perr := parseYAML(display, data)
+	if perr != nil {
+		*deferred = append(*deferred, perr)
+		return nil, nil
+	}
+	if root == nil {
+		*deferred = append(*deferred, &Error{File: display, Msg: "the hosts file is empty; want a list of hosts such as - {name: h1, url: ssh://deck@10.0.0.1/run/podman/podman.sock, identity: ~/.ssh/deck}"})
+		return nil, nil
+	}
+	newDecoder(display, deferred).interpolate(root, "", v)
+	hd := newDecoder(display, l.errs)
+	hd.nodes[""] = root
+	return root, hd
+}
+
+// ValidateName reports whether name is a valid app, environment or service name; what
+// ("service") names it in the error. deck init uses it before writing a manifest.
+func ValidateName(name, what string) error {
+	if msg := checkName(name, what); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+package manifest
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decoder turns yaml nodes into values by hand, so that every problem is collected with its
+// position and path instead of decoding stopping at the first one.
+type decoder struct {
+	file string
+	errs *ErrorList // shared: the app file, hosts files and service files report into one list
+	// overridden holds the nodes that came from an environments.<env> block, and prefix is put
+	// before their paths, so an error in an override points at the override, not the base.
+	overridden map[*yaml.Node]bool
+	prefix     string
+	// nodes records the value node of each decoded path, for checks made after decoding
+	// (cross-field rules) that still need a position.
+	nodes map[string]*yaml.Node
+}
+
+func newDecoder(file string, errs *ErrorList) *decoder {
+	return &decoder{file: file, errs: errs, nodes: map[string]*yaml.Node{}}
+}
+
+// errorf reports a problem at node n.
+func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	e := &Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+		if d.overridden[n] {
+			e.Path = d.prefix + path
+		}
+	}
+	*d.errs = append(*d.errs, e)
+}
+
+// at reports a problem about path found after decoding. It points at the path's node, or at
+// its nearest decoded ancestor when the key is missing (a missing image.port points at image).
+func (d *decoder) at(path, format string, args ...any) {
+	d.errorf(d.node(path), path, format, args...)
+}
+
+func (d *decoder) node(path string) *yaml.Node {
+	for p := path; ; p = parentPath(p) {
+		if n, ok := d.nodes[p]; ok {
+			return n
+		}
+		if p == "" {
+			return nil
+		}
+	}
+}
+
+// has reports whether the document set path (to a non-null value).
+func (d *decoder) has(path string) bool {
+	_, ok := d.nodes[path]
+	return ok
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func indexPath(path string, i int) string {
+	return fmt.Sprintf("%s[%d]", path, i)
+}
+
+// deref follows an alias to the node it names.
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+// describe says what a node holds, for "found X; want Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a map"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	if n.ShortTag() == "!!str" {
+		return strconv.Quote(n.Value)
+	}
+	return n.Value
+}
+
+// field decodes the value of one key of a map; path is the key's full path.
+type field struct {
+	key    string
+	decode func(n *yaml.Node, path string)
+}
+
+// pairs calls fn for each key of a map, reporting a value that is not a map, keys that are
+// not plain scalars and keys given twice (yaml.v3 nodes do not catch those).
+func (d *decoder) pairs(n *yaml.Node, path, want string, fn func(key, val *yaml.Node, keyPath string)) bool {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "found %s; want %s", describe(n), want)
+		return false
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "found %s as a key; want a name", describe(k))
+			continue
+		}
+		if line, dup := seen[k.Value]; dup {
+			d.errorf(k, joinPath(path, k.Value), "key %q is given twice (first on line %d); keep one", k.Value, line)
+			continue
+		}
+		seen[k.Value] = k.Line
+		fn(k, v, joinPath(path, k.Value))
+	}
+	return true
+}
+
+// mapping decodes a map whose keys must be among fields. An unknown key is an error with a
+// spelling hint and the valid keys. A null value keeps the default, so `healthcheck:` with
+// nothing after it means the same as leaving the key out.
+func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
+	keys := make([]string, len(fields))
+	for i, f := range fields {
+		keys[i] = f.key
+	}
+	d.pairs(n, path, "a map with keys "+strings.Join(keys, ", "), func(k, v *yaml.Node, keyPath string) {
+		for _, f := range fields {
+			if f.key != k.Value {
+				continue
+			}
+			if isNull(v) {
+				return
+			}
+			d.nodes[keyPath] = v
+			f.decode(v, keyPath)
+			return
+		}
+		d.errorf(k, keyPath, "unknown key %q;%s valid keys: %s", k.Value, suggest(k.Value, keys), strings.Join(keys, ", "))
+	})
+}
+
+// str decodes any scalar as its text; YAML's 3 and true are the strings "3" and "true".
+func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "found %s; want a string", describe(n))
+		return "", false
+	}
+	if isNull(n) {
+		return "", true
+	}
+	return n.Value, true
+}
+
+// integer decodes a whole number; want says what a valid value looks like.
+func (d *decoder) integer(n *yaml.Node, path, want string) (int, bool) {
+	var v int
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+		d.errorf(n, path, "%s is not a whole number; want %s", describe(n), want)
+		return 0, false
+	}
+	return v, true
+}
+
+// intRange decodes a whole number in lo..hi; unit explains the number to someone who got it wrong.
+func (d *decoder) intRange(n *yaml.Node, path string, lo, hi int, unit string) (int, bool) {
+	want := fmt.Sprintf("%d to %d%s", lo, hi, unit)
+	if hi < 0 {
+		want = fmt.Sprintf("%d or more%s", lo, unit)
+	}
+	v, ok := d.integer(n, path, want)
+	if !ok {
+		return 0, false
+	}
+	if v < lo || (hi >= 0 && v > hi) {
+		d.errorf(n, path, "%d is out of range; want %s", v, want)
+		return 0, false
+	}
+	return v, true
+}
+
+func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
+	var v bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+		d.errorf(n, path, "%s is not a boolean; want true or false", describe(n))
+		return false, false
+	}
+	return v, true
+}
+
+// duration decodes a Go duration ("10s", "1m30s") or a bare number of seconds. Negative
+// durations are errors; zero is allowed only when allowZero.
+func (d *decoder) duration(n *yaml.Node, path string, allowZero bool) (time.Duration, bool) {
+	const want = `a duration such as 10s, 1m30s or 500ms, or a number of seconds`
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "found %s; want %s", describe(n), want)
+		return 0, false
+	}
+	var v time.Duration
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		secs, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			d.errorf(n, path, "%s is not a duration; want %s", describe(n), want)
+			return 0, false
+		}
+		v = time.Duration(secs * float64(time.Second))
+	default:
+		var err error
+		if v, err = time.ParseDuration(n.Value); err != nil {
+			d.errorf(n, path, "%s is not a duration; want %s", describe(n), want)
+			return 0, false
+		}
+	}
+	switch {
+	case v < 0:
+		d.errorf(n, path, "%s is negative; want a positive duration such as 10s", n.Value)
+		return 0, false
+	case v == 0 && !allowZero:
+		d.errorf(n, path, "%s is zero; want a positive duration such as 10s", n.Value)
+		return 0, false
+	}
+	return v, true
+}
+
+// stringList decodes a list of scalars.
+func (d *decoder) stringList(n *yaml.Node, path string) ([]string, bool) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "found %s; want a list of strings such as [a, b]", describe(n))
+		return nil, false
+	}
+	out := make([]string, 0, len(n.Content))
+	ok := true
+	for i, item := range n.Content {
+		d.nodes[indexPath(path, i)] = item
+		s, good := d.str(deref(item), indexPath(path, i))
+		ok = ok && good
+		out = append(out, s)
+	}
+	return out, ok
+}
+
+// words decodes a command: a list, or a string split the way a shell splits words.
+func (d *decoder) words(n *yaml.Node, path string) ([]string, bool) {
+	if n.Kind == yaml.SequenceNode {
+		return d.stringList(n, path)
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "found %s; want a list such as [\"/app\", \"--flag\"] or a string such as \"/app --flag\"", describe(n))
+		return nil, false
+	}
+	w, err := splitWords(n.Value)
+	if err != nil {
+		d.errorf(n, path, "%s cannot be split into words: %v; want a list such as [\"/app\", \"--flag\"]", describe(n), err)
+		return nil, false
+	}
+	return w, true
+}
+
+// stringMap decodes a map of scalars; checkKey, when set, returns a message for a bad key.
+func (d *decoder) stringMap(n *yaml.Node, path string, checkKey func(string) string) map[string]string {
+	out := map[string]string{}
+	d.pairs(n, path, "a map of names to values", func(k, v *yaml.Node, keyPath string) {
+		d.nodes[keyPath] = v
+		if checkKey != nil {
+			if msg := checkKey(k.Value); msg != "" {
+				d.errorf(k, keyPath, "%s", msg)
+				return
+			}
+		}
+		if s, ok := d.str(v, keyPath); ok {
+			out[k.Value] = s
+		}
+	})
+	return out
+}

@@ -1,0 +1,58 @@
+// Package manifest reads deck's YAML manifests (the app file and the service manifests),
+// interpolates ${VAR}, applies per-environment overrides, fills defaults, validates, and
+// returns typed specs. Every error names the file, line, column and YAML path, and all the
+// errors of a run are reported together (ErrorList).
+//
+// # The app file (deck.yaml)
+//
+//	app: hello                       # required; [a-z][a-z0-9-]*
+//	services: ["deck/*.yaml"]        # globs relative to deck.yaml's directory (this is the default)
+//	environments:
+//	  test:
+//	    hosts_file: ${HOSTS}         # a YAML list of hosts, same schema as hosts entries
+//	    hosts:
+//	      - name: h1                 # required, unique in the environment, [a-z0-9-]
+//	        url: ssh://deck@10.0.0.1:22/run/podman/podman.sock  # or unix:///abs/podman.sock
+//	        identity: ~/.ssh/deck    # ssh only, required there
+//	        known_hosts: ~/.ssh/known_hosts  # ssh only; this is the default
+//	        address: 10.0.0.1        # where published ports are reached; default the ssh host or 127.0.0.1
+//	        attributes: {zone: a}
+//	        reserved: {cpu: 100, memory: 256}
+//	        capacity: {cpu: 2048, memory: 4096}  # overrides what podman reports
+//
+// With no environments, App.Environment("") is an implicit "local" one holding the local
+// Podman socket (LocalURL). Problems that depend on the machine deck runs on (an unset
+// ${VAR} or a missing hosts_file inside an environment) are reported only when that
+// environment is chosen.
+//
+// # Service manifests (deck/<name>.yaml)
+//
+// One file per service, shaped like a Copilot manifest: name, type (one of WorkloadTypes),
+// image (build: <dir> | {context, containerfile, args}, or location; port, host_port),
+// command and entrypoint (a list or a shell-like string), cpu (ECS units), memory (MiB),
+// count (a number, or {range: 1-10 | {min, max}, cpu_percentage, memory_percentage,
+// requests, cooldown}), variables, secrets (NAME: VAR, {from_env: VAR} or {file: path}),
+// healthcheck (a path, or {path | command, interval, timeout, retries, start_period}),
+// deployment ({rolling: default | recreate, min_healthy_percent, max_percent}),
+// placement ({strategy: spread | binpack, spread_by, constraints: {distinct_host,
+// attributes}}), stop_timeout, labels (not deck.*), volumes (NAME: {path} for a named
+// volume, NAME: {host_path, path, read_only} for a bind mount), schedule (Scheduled Job
+// only: 5-field cron, @hourly... or @every <duration>), and environments: per-environment
+// overrides deep-merged over the document (maps merge key by key; lists and scalars
+// replace; setting image.build or image.location drops the other, likewise
+// healthcheck.path and healthcheck.command).
+//
+// Durations are Go durations (10s, 1m30s) or a bare number of seconds. Relative paths
+// resolve from deck.yaml's directory. The type is read first and the document is decoded
+// over that type's defaults; unknown keys are errors with a "did you mean" hint.
+//
+// # Interpolation
+//
+// ${VAR} and ${VAR:-default} are expanded in scalar values (never keys) before decoding:
+// DECK_APP, DECK_ENV and DECK_SERVICE first, then the lookup function given to the loaders
+// (os.LookupEnv when nil). $${ is a literal ${. An unset variable without a default is an
+// error at its node.
+//
+// Secrets are never read while loading: ReadSecret reads a value when it is needed, and
+// SecretDigest gives the digest kept in TaskDef.Secrets.
+package manifest

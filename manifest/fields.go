@@ -1,0 +1,223 @@
+package manifest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decode reads the document over the type's defaults; keys it leaves out keep them.
+
+func (s *serviceLoader) decode(doc *yaml.Node) {
+	t := &s.spec.Task
+	s.mapping(doc, "", []field{
+		{"name", func(n *yaml.Node, p string) { s.spec.Name, _ = s.str(n, p) }},
+		{"type", func(*yaml.Node, string) {}}, // read first, by workloadType
+		{"image", s.image},
+		{"command", func(n *yaml.Node, p string) { t.Command, _ = s.words(n, p) }},
+		{"entrypoint", func(n *yaml.Node, p string) { t.Entrypoint, _ = s.words(n, p) }},
+		{"cpu", func(n *yaml.Node, p string) {
+			if v, ok := s.intRange(n, p, 2, 262144, " ECS units (1024 = 1 vCPU)"); ok {
+				t.CPU = int64(v)
+			}
+		}},
+		{"memory", func(n *yaml.Node, p string) {
+			if v, ok := s.intRange(n, p, 6, -1, " MiB"); ok {
+				t.Memory = int64(v)
+			}
+		}},
+		{"count", s.count},
+		{"variables", func(n *yaml.Node, p string) { t.Variables = s.stringMap(n, p, checkVarName) }},
+		{"secrets", s.secrets},
+		{"healthcheck", s.healthcheck},
+		{"deployment", s.deployment},
+		{"placement", s.placement},
+		{"stop_timeout", func(n *yaml.Node, p string) {
+			if v, ok := s.duration(n, p, true); ok {
+				t.StopTimeout = v
+			}
+		}},
+		{"labels", func(n *yaml.Node, p string) { t.Labels = s.stringMap(n, p, checkLabelKey) }},
+		{"volumes", s.volumes},
+		{"schedule", func(n *yaml.Node, p string) { s.spec.Schedule, _ = s.str(n, p) }},
+		{"environments", func(*yaml.Node, string) {}}, // split off and applied before decoding
+	})
+}
+
+func checkVarName(k string) string {
+	if !isVarName(k) {
+		return fmt.Sprintf("%q is not a valid variable name; want letters, digits and _, not starting with a digit", k)
+	}
+	return ""
+}
+
+func checkLabelKey(k string) string {
+	switch {
+	case strings.TrimSpace(k) == "":
+		return "a label key is empty; want a key such as team"
+	case strings.HasPrefix(k, "deck."):
+		return fmt.Sprintf("label %q starts with \"deck.\", which deck keeps for its own labels; choose another key, such as %q", k, strings.TrimPrefix(k, "deck."))
+	}
+	return ""
+}
+
+func (s *serviceLoader) image(n *yaml.Node, path string) {
+	s.mapping(n, path, []field{
+		{"build", s.build},
+		{"location", func(n *yaml.Node, p string) {
+			if v, ok := s.str(n, p); ok {
+				if v == "" || strings.ContainsAny(v, " \t") {
+					s.errorf(n, p, "%q is not an image reference; want one such as registry.example.com/web:1.2", v)
+				}
+				s.spec.Image.Location, s.spec.Task.Image = v, v
+			}
+		}},
+		{"port", func(n *yaml.Node, p string) { s.spec.Task.Port, _ = s.intRange(n, p, 1, 65535, "") }},
+		{"host_port", func(n *yaml.Node, p string) {
+			s.spec.Task.HostPort, _ = s.intRange(n, p, 0, 65535, " (0 picks a free port)")
+		}},
+	})
+}
+
+// build reads image.build: a context directory, or a map with context, containerfile and args.
+
+// Paths are made absolute from deck.yaml's directory.
+
+func (s *serviceLoader) build(n *yaml.Node, path string) {
+	b := &BuildSpec{}
+	s.spec.Image.Build = b
+	switch n.Kind {
+	case yaml.ScalarNode:
+		b.Context, _ = s.str(n, path)
+	case yaml.MappingNode:
+		s.mapping(n, path, []field{
+			{"context", func(n *yaml.Node, p string) { b.Context, _ = s.str(n, p) }},
+			{"containerfile", func(n *yaml.Node, p string) { b.Containerfile, _ = s.str(n, p) }},
+			{"args", func(n *yaml.Node, p string) { b.Args = s.stringMap(n, p, checkVarName) }},
+		})
+		if !s.has(joinPath(path, "context")) {
+			s.errorf(n, joinPath(path, "context"), "build has no context; want context: <directory>, such as context: ./web")
+		}
+	default:
+		s.errorf(n, path, "found %s; want a directory such as ./web, or a map with context, containerfile and args", describe(n))
+		return
+	}
+	if b.Context == "" {
+		b.Context = "."
+	}
+	b.Context = s.appPath(b.Context)
+	switch {
+	case b.Containerfile != "":
+		b.Containerfile = s.appPath(b.Containerfile)
+	case fileExists(filepath.Join(b.Context, "Containerfile")):
+		b.Containerfile = filepath.Join(b.Context, "Containerfile")
+	default:
+		b.Containerfile = filepath.Join(b.Context, "Dockerfile")
+	}
+}
+
+// appPath makes p absolute from deck.yaml's directory, so it means the same from any
+
+// working directory.
+
+func (s *serviceLoader) appPath(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(s.app.Dir, p)
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+const countWant = "want a whole number such as 3, or a map with range: 1-10"
+
+// count reads a fixed count, or a map with a range and scaling targets.
+
+func (s *serviceLoader) count(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		var v int
+		if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+			s.errorf(n, path, "%s is not a count; %s", describe(n), countWant)
+			return
+		}
+		if v < 0 {
+			s.errorf(n, path, "%d is negative; want 0 or more tasks", v)
+			return
+		}
+		s.spec.Count = Count{Value: v}
+	case yaml.MappingNode:
+		c := Count{Scale: &ScaleTargets{}}
+		percent := func(dst *int) func(*yaml.Node, string) {
+			return func(n *yaml.Node, p string) { *dst, _ = s.intRange(n, p, 1, 100, " percent") }
+		}
+		s.mapping(n, path, []field{
+			{"range", func(n *yaml.Node, p string) { c.Range = s.countRange(n, p) }},
+			{"cpu_percentage", percent(&c.Scale.CPUPercent)},
+			{"memory_percentage", percent(&c.Scale.MemoryPercent)},
+			{"requests", func(n *yaml.Node, p string) {
+				c.Scale.RequestsPerTask, _ = s.intRange(n, p, 1, -1, " requests per task")
+			}},
+			{"cooldown", func(n *yaml.Node, p string) { c.Scale.Cooldown, _ = s.duration(n, p, true) }},
+		})
+		if !s.has(joinPath(path, "range")) {
+			s.errorf(n, joinPath(path, "range"), "a count map needs range: <min>-<max>, such as range: 1-10; for a fixed count write count: 3")
+			return
+		}
+		if c.Range != nil {
+			c.Value = c.Range.Min
+		}
+		s.spec.Count = c
+	default:
+		s.errorf(n, path, "found %s; %s", describe(n), countWant)
+	}
+}
+
+// countRange reads "1-10" or {min: 1, max: 10}.
+
+func (s *serviceLoader) countRange(n *yaml.Node, path string) *CountRange {
+	const want = "want min-max such as 1-10, or {min: 1, max: 10}"
+	var r CountRange
+	switch n.Kind {
+	case yaml.ScalarNode:
+		lo, hi, ok := strings.Cut(n.Value, "-")
+		var err1, err2 error
+		r.Min, err1 = strconv.Atoi(strings.TrimSpace(lo))
+		r.Max, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		if !ok || err1 != nil || err2 != nil || r.Min < 0 {
+			s.errorf(n, path, "%s is not a range; %s", describe(n), want)
+			return nil
+		}
+	case yaml.MappingNode:
+		var okMin, okMax bool
+		s.mapping(n, path, []field{
+			{"min", func(n *yaml.Node, p string) { r.Min, okMin = s.intRange(n, p, 0, -1, " tasks") }},
+			{"max", func(n *yaml.Node, p string) { r.Max, okMax = s.intRange(n, p, 1, -1, " tasks") }},
+		})
+		if !okMin || !okMax {
+			if !s.has(joinPath(path, "min")) || !s.has(joinPath(path, "max")) {
+				s.errorf(n, path, "the range needs both min and max; %s", want)
+			}
+			return nil
+		}
+	default:
+		s.errorf(n, path, "found %s; %s", describe(n), want)
+		return nil
+	}
+	switch {
+	case r.Max < r.Min:
+		s.errorf(n, path, "max %d is below min %d; want min <= max, such as %d-%d", r.Max, r.Min, r.Max, r.Min)
+		return nil
+	case r.Max < 1:
+		s.errorf(n, path, "max is 0, so the service could never run; want a max of 1 or more")
+		return nil
+	}
+	return &r
+}

@@ -1,0 +1,140 @@
+package manifest
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// secrets reads NAME: VAR (shorthand for from_env) or NAME: {from_env: VAR} / {file: path}.
+func (s *serviceLoader) secrets(n *yaml.Node, path string) {
+	const want = "want a variable name such as DB_PASSWORD, or a map with one of from_env or file"
+	var out []Secret
+	s.pairs(n, path, "a map of secret names to their source", func(k, v *yaml.Node, kp string) {
+		s.nodes[kp] = v
+		if msg := checkVarName(k.Value); msg != "" {
+			s.errorf(k, kp, "%s", msg)
+			return
+		}
+		sec := Secret{Name: k.Value}
+		switch v.Kind {
+		case yaml.ScalarNode:
+			sec.FromEnv = v.Value
+		case yaml.MappingNode:
+			s.mapping(v, kp, []field{
+				{"from_env", func(n *yaml.Node, p string) { sec.FromEnv, _ = s.str(n, p) }},
+				{"file", func(n *yaml.Node, p string) {
+					if f, ok := s.str(n, p); ok && f != "" {
+						sec.File = s.appPath(f)
+					}
+				}},
+			})
+			if s.has(joinPath(kp, "from_env")) == s.has(joinPath(kp, "file")) {
+				s.errorf(v, kp, "secret %s needs exactly one of from_env or file; %s", k.Value, want)
+				return
+			}
+		default:
+			s.errorf(v, kp, "found %s; %s", describe(v), want)
+			return
+		}
+		if sec.FromEnv != "" && !isVarName(sec.FromEnv) {
+			s.errorf(v, kp, "%q is not a variable name; %s", sec.FromEnv, want)
+			return
+		}
+		out = append(out, sec)
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	s.spec.Secrets = out
+	s.spec.Task.Secrets = nil
+	for _, sec := range out {
+		// The digest is filled by whoever reads the value (see ReadSecret, SecretDigest):
+		// loading a manifest never needs the secret itself.
+		s.spec.Task.Secrets = append(s.spec.Task.Secrets, SecretRef{Name: sec.Name})
+	}
+}
+
+// healthcheck reads a path (the string shorthand) or a map; unset fields keep the defaults.
+func (s *serviceLoader) healthcheck(n *yaml.Node, path string) {
+	hc := defaultHealthcheck()
+	s.spec.Task.Healthcheck = &hc
+	if n.Kind == yaml.ScalarNode {
+		hc.Path, _ = s.str(n, path)
+		s.nodes[joinPath(path, "path")] = n
+		return
+	}
+	s.mapping(n, path, []field{
+		{"path", func(n *yaml.Node, p string) { hc.Path, _ = s.str(n, p) }},
+		{"command", func(n *yaml.Node, p string) {
+			if n.Kind == yaml.ScalarNode {
+				// A string is run by the container's shell, as Docker's CMD-SHELL.
+				hc.Command = []string{"CMD-SHELL", n.Value}
+				return
+			}
+			hc.Command, _ = s.stringList(n, p)
+		}},
+		{"interval", func(n *yaml.Node, p string) { hc.Interval = s.durationOr(n, p, false, hc.Interval) }},
+		{"timeout", func(n *yaml.Node, p string) { hc.Timeout = s.durationOr(n, p, false, hc.Timeout) }},
+		{"retries", func(n *yaml.Node, p string) { hc.Retries, _ = s.intRange(n, p, 1, 100, " attempts") }},
+		{"start_period", func(n *yaml.Node, p string) { hc.StartPeriod = s.durationOr(n, p, true, hc.StartPeriod) }},
+	})
+}
+
+// durationOr decodes a duration, keeping old when the value is wrong (the error is reported).
+func (s *serviceLoader) durationOr(n *yaml.Node, path string, allowZero bool, old time.Duration) time.Duration {
+	if v, ok := s.duration(n, path, allowZero); ok {
+		return v
+	}
+	return old
+}
+
+// volumes reads NAME: {path} (a named volume) or NAME: {host_path, path} (a bind mount).
+func (s *serviceLoader) volumes(n *yaml.Node, path string) {
+	var out []Volume
+	s.pairs(n, path, "a map of volume names to {path: /mount/point} or {host_path: /dir, path: /mount/point}", func(k, v *yaml.Node, kp string) {
+		s.nodes[kp] = v
+		if !volumeName(k.Value) {
+			s.errorf(k, kp, "%q is not a valid volume name; want letters, digits, _, . and -, starting with a letter or digit", k.Value)
+			return
+		}
+		vol := Volume{Type: "volume", Source: k.Value}
+		s.mapping(v, kp, []field{
+			{"path", func(n *yaml.Node, p string) { vol.Target, _ = s.str(n, p) }},
+			{"host_path", func(n *yaml.Node, p string) {
+				vol.Type = "bind"
+				vol.Source, _ = s.str(n, p)
+				if !filepath.IsAbs(vol.Source) {
+					s.errorf(n, p, "%q is not an absolute path; want a directory on the host such as /var/log/web", vol.Source)
+				}
+			}},
+			{"read_only", func(n *yaml.Node, p string) { vol.ReadOnly, _ = s.boolean(n, p) }},
+		})
+		if v.Kind != yaml.MappingNode {
+			return
+		}
+		tp := joinPath(kp, "path")
+		switch {
+		case !s.has(tp):
+			s.errorf(v, tp, "volume %s has no path; want path: <mount point in the container>, such as path: /data", k.Value)
+		case !strings.HasPrefix(vol.Target, "/") || vol.Target == "/":
+			s.at(tp, "%q is not an absolute path below /; want a mount point in the container such as /data", vol.Target)
+		}
+		out = append(out, vol)
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })
+	s.spec.Task.Volumes = out
+}
+
+// volumeName reports whether s is a name Podman accepts for a volume.
+func volumeName(s string) bool {
+	for i, r := range s {
+		ok := (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') ||
+			(i > 0 && (r == '_' || r == '.' || r == '-'))
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,62 @@
+package manifest
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/bad")
+
+// TestBadManifests loads each testdata/bad/NAME (deck.yaml plus deck/*.yaml) and compares
+// the error text with NAME.golden. An optional NAME/env file names the environment to load.
+// Paths under the case's directory are shown relative to it, so goldens are stable.
+func TestBadManifests(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join("testdata", "bad"))
+	require.NoError(t, err)
+	cases := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		cases++
+		name := e.Name()
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("testdata", "bad", name)
+			env := ""
+			if b, err := os.ReadFile(filepath.Join(dir, "env")); err == nil {
+				env = strings.TrimSpace(string(b))
+			}
+			lookup := mapLookup(map[string]string{"HOME": "/home/deck"})
+			_, _, _, loadErr := Load(filepath.Join(dir, "deck.yaml"), env, lookup)
+			require.Error(t, loadErr, "a bad manifest must not load")
+
+			abs, err := filepath.Abs(dir)
+			require.NoError(t, err)
+			got := strings.ReplaceAll(loadErr.Error(), abs+string(filepath.Separator), "")
+			got = strings.ReplaceAll(got, dir+string(filepath.Separator), "") + "\n"
+
+			golden := filepath.Join("testdata", "bad", name+".golden")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./manifest -run TestBadManifests -update to create it")
+			assert.Equal(t, string(want), got)
+		})
+	}
+	assert.GreaterOrEqual(t, cases, 30)
+}
+
+// mapLookup is a lookupEnv over a fixed map, so tests never depend on the real environment.
+func mapLookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}

@@ -1,0 +1,47 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testApp is a deck.yaml with two environments, test and prod.
+const testApp = `app: hello
+environments:
+  test:
+    hosts:
+      - name: h1
+        url: unix:///run/podman/podman.sock
+  prod:
+    hosts:
+      - name: p1
+        url: ssh://deck@10.0.0.1/run/podman/podman.sock
+        identity: /keys/deck
+`
+
+// writeFiles writes files (path relative to a new temp dir -> content) and returns the dir.
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	return dir
+}
+
+// loadService1 loads one service manifest next to testApp for env.
+func loadService1(t *testing.T, svc, env string, lookup map[string]string) (ServiceSpec, string, error) {
+	t.Helper()
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/svc.yaml": svc})
+	_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), env, mapLookup(lookup))
+	if err != nil {
+		return ServiceSpec{}, dir, err
+	}
+	require.Len(t, specs, 1)
+	return specs[0], dir, nil
+}

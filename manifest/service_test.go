@@ -1,0 +1,308 @@
+package manifest
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultsByType(t *testing.T) {
+	common := func(t *testing.T, s ServiceSpec) {
+		assert.Equal(t, int64(256), s.Task.CPU)
+		assert.Equal(t, int64(512), s.Task.Memory)
+		assert.Equal(t, Count{Value: 1}, s.Count)
+		assert.Equal(t, Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200}, s.Deployment)
+		assert.Equal(t, Placement{Strategy: "spread"}, s.Placement)
+		assert.Equal(t, 10*time.Second, s.Task.StopTimeout)
+	}
+	tests := []struct {
+		name  string
+		yaml  string
+		check func(t *testing.T, s ServiceSpec)
+	}{
+		{"load balanced web service gets an HTTP healthcheck on /", `name: web
+type: Load Balanced Web Service
+image: {location: example.com/web:1, port: 8080}
+`, func(t *testing.T, s ServiceSpec) {
+			assert.Equal(t, &Healthcheck{Path: "/", Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 2}, s.Task.Healthcheck)
+			assert.Equal(t, 8080, s.Task.Port)
+		}},
+		{"backend service without port or healthcheck", `name: api
+type: Backend Service
+image: {location: example.com/api:1}
+`, func(t *testing.T, s ServiceSpec) {
+			assert.Nil(t, s.Task.Healthcheck)
+			assert.Zero(t, s.Task.Port)
+		}},
+		{"worker service", `name: worker
+type: Worker Service
+image: {location: example.com/worker:1}
+`, func(t *testing.T, s ServiceSpec) {
+			assert.Nil(t, s.Task.Healthcheck)
+			assert.Equal(t, WorkerService, s.Type)
+		}},
+		{"scheduled job ignores deployment", `name: report
+type: Scheduled Job
+image: {location: example.com/report:1}
+schedule: "0 3 * * MON-FRI"
+deployment: {rolling: recreate}
+`, func(t *testing.T, s ServiceSpec) {
+			assert.Equal(t, "0 3 * * MON-FRI", s.Schedule)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, err := loadService1(t, tt.yaml, "test", nil)
+			require.NoError(t, err)
+			assert.Equal(t, "hello", s.App)
+			assert.Equal(t, "test", s.Env)
+			common(t, s)
+			tt.check(t, s)
+		})
+	}
+}
+
+func TestFields(t *testing.T) {
+	const head = "name: web\ntype: Backend Service\n"
+	const img = "image: {location: example.com/web:1, port: 80}\n"
+	tests := []struct {
+		name  string
+		yaml  string // appended to head
+		files map[string]string
+		check func(t *testing.T, s ServiceSpec, dir string)
+	}{
+		{"location fills the task image", img, nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, "example.com/web:1", s.Image.Location)
+			assert.Equal(t, "example.com/web:1", s.Task.Image)
+			assert.Nil(t, s.Image.Build)
+		}},
+		{"build as a string, Dockerfile when there is no Containerfile", "image: {build: ./web}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, &BuildSpec{Context: filepath.Join(dir, "web"), Containerfile: filepath.Join(dir, "web", "Dockerfile")}, s.Image.Build)
+			assert.Empty(t, s.Task.Image, "the builder fills the image")
+		}},
+		{"build as a string finds a Containerfile", "image: {build: web}\n", map[string]string{"web/Containerfile": "FROM scratch\n"}, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, filepath.Join(dir, "web", "Containerfile"), s.Image.Build.Containerfile)
+		}},
+		{"build as a map", "image:\n  build: {context: ./web, containerfile: ./web/Containerfile.prod, args: {GO: '1.26'}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, &BuildSpec{Context: filepath.Join(dir, "web"), Containerfile: filepath.Join(dir, "web", "Containerfile.prod"), Args: map[string]string{"GO": "1.26"}}, s.Image.Build)
+		}},
+		{"ports", "image: {location: x, port: 8080, host_port: 18080}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, 8080, s.Task.Port)
+			assert.Equal(t, 18080, s.Task.HostPort)
+		}},
+		{"command as a list", img + "command: [/web, --verbose]\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, []string{"/web", "--verbose"}, s.Task.Command)
+		}},
+		{"command as a string honours quotes", img + `command: /web --name "a b" 'c d' e\ f` + "\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, []string{"/web", "--name", "a b", "c d", "e f"}, s.Task.Command)
+		}},
+		{"entrypoint both shapes", img + "entrypoint: /bin/sh -c\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, []string{"/bin/sh", "-c"}, s.Task.Entrypoint)
+		}},
+		{"cpu and memory", img + "cpu: 1024\nmemory: 2048\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, int64(1024), s.Task.CPU)
+			assert.Equal(t, int64(2048), s.Task.Memory)
+		}},
+		{"count as a number", img + "count: 0\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Count{Value: 0}, s.Count)
+		}},
+		{"count with a range string", img + "count: {range: 2-10, cpu_percentage: 70, memory_percentage: 80, requests: 100, cooldown: 60s}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Count{Value: 2, Range: &CountRange{Min: 2, Max: 10},
+				Scale: &ScaleTargets{CPUPercent: 70, MemoryPercent: 80, RequestsPerTask: 100, Cooldown: time.Minute}}, s.Count)
+		}},
+		{"count with a range map", img + "count: {range: {min: 1, max: 4}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Count{Value: 1, Range: &CountRange{Min: 1, Max: 4}, Scale: &ScaleTargets{}}, s.Count)
+		}},
+		{"variables become strings", img + "variables: {LOG_LEVEL: info, N: 3, ON: true, PI: 3.14, EMPTY: }\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, map[string]string{"LOG_LEVEL": "info", "N": "3", "ON": "true", "PI": "3.14", "EMPTY": ""}, s.Task.Variables)
+		}},
+		{"secrets in all shapes, sorted", img + "secrets:\n  DB: DB_VAR\n  API: {from_env: API_VAR}\n  CERT: {file: ./secrets/cert}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, []Secret{
+				{Name: "API", FromEnv: "API_VAR"},
+				{Name: "CERT", File: filepath.Join(dir, "secrets", "cert")},
+				{Name: "DB", FromEnv: "DB_VAR"},
+			}, s.Secrets)
+			assert.Equal(t, []SecretRef{{Name: "API"}, {Name: "CERT"}, {Name: "DB"}}, s.Task.Secrets)
+		}},
+		{"healthcheck as a string", img + "healthcheck: /healthz\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, &Healthcheck{Path: "/healthz", Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 2}, s.Task.Healthcheck)
+		}},
+		{"healthcheck partly given is filled", img + "healthcheck: {path: /up, interval: 30, retries: 5, start_period: 1m}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, &Healthcheck{Path: "/up", Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 5, StartPeriod: time.Minute}, s.Task.Healthcheck)
+		}},
+		{"healthcheck command as a list", img + "healthcheck: {command: [CMD, /bin/check]}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, []string{"CMD", "/bin/check"}, s.Task.Healthcheck.Command)
+		}},
+		{"healthcheck command as a string runs in a shell", img + "healthcheck: {command: curl -f localhost}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, []string{"CMD-SHELL", "curl -f localhost"}, s.Task.Healthcheck.Command)
+		}},
+		{"rolling recreate", img + "deployment: {rolling: recreate}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100}, s.Deployment)
+		}},
+		{"explicit percents are custom", img + "deployment: {min_healthy_percent: 50, max_percent: 150}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 50, MaxPercent: 150}, s.Deployment)
+		}},
+		{"one percent over a preset", img + "deployment: {rolling: recreate, max_percent: 150}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 0, MaxPercent: 150}, s.Deployment)
+		}},
+		{"placement", img + "placement:\n  strategy: binpack\n  spread_by: [zone]\n  constraints:\n    distinct_host: true\n    attributes: {zone: a, disk: [ssd, nvme]}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Placement{Strategy: "binpack", SpreadBy: []string{"zone"}, Constraints: []Constraint{
+				{Kind: ConstraintDistinctHost},
+				{Kind: ConstraintIn, Attribute: "disk", Values: []string{"ssd", "nvme"}},
+				{Kind: ConstraintEquals, Attribute: "zone", Values: []string{"a"}},
+			}}, s.Placement)
+		}},
+		{"stop_timeout as seconds", img + "stop_timeout: 30\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, 30*time.Second, s.Task.StopTimeout)
+		}},
+		{"labels", img + "labels: {team: web, tier: '1'}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, map[string]string{"team": "web", "tier": "1"}, s.Task.Labels)
+		}},
+		{"volumes", img + "volumes:\n  data: {path: /data}\n  logs: {host_path: /var/log/web, path: /logs, read_only: true}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, []Volume{
+				{Type: "volume", Source: "data", Target: "/data"},
+				{Type: "bind", Source: "/var/log/web", Target: "/logs", ReadOnly: true},
+			}, s.Task.Volumes)
+		}},
+		{"null values keep defaults", img + "cpu:\nhealthcheck:\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, int64(256), s.Task.CPU)
+			assert.Nil(t, s.Task.Healthcheck)
+		}},
+		{"anchors and aliases", img + "variables: &v {A: '1'}\nlabels: *v\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, map[string]string{"A": "1"}, s.Task.Labels)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"deck.yaml": testApp, "deck/svc.yaml": head + tt.yaml}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			dir := writeFiles(t, files)
+			_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), "test", mapLookup(nil))
+			require.NoError(t, err)
+			require.Len(t, specs, 1)
+			assert.Equal(t, filepath.Join(dir, "deck", "svc.yaml"), specs[0].File)
+			tt.check(t, specs[0], dir)
+		})
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	const svc = `name: web
+type: Backend Service
+image: {build: ./web, port: 80}
+command: [/web, --a]
+count: 2
+variables: {LOG_LEVEL: info, REGION: eu}
+healthcheck: {path: /healthz, interval: 20s}
+environments:
+  prod:
+    image: {location: example.com/web:1}
+    command: [/web]
+    count: {range: 3-6}
+    variables: {LOG_LEVEL: warn}
+    healthcheck: {timeout: 2s}
+  test:
+    cpu: 512
+`
+	t.Run("prod deep-merges", func(t *testing.T) {
+		s, _, err := loadService1(t, svc, "prod", nil)
+		require.NoError(t, err)
+		assert.Equal(t, "prod", s.Env)
+		assert.Nil(t, s.Image.Build, "location in the override drops the base's build")
+		assert.Equal(t, "example.com/web:1", s.Task.Image)
+		assert.Equal(t, 80, s.Task.Port, "maps merge key by key")
+		assert.Equal(t, []string{"/web"}, s.Task.Command, "lists replace")
+		assert.Equal(t, Count{Value: 3, Range: &CountRange{Min: 3, Max: 6}, Scale: &ScaleTargets{}}, s.Count, "a map replaces a scalar")
+		assert.Equal(t, map[string]string{"LOG_LEVEL": "warn", "REGION": "eu"}, s.Task.Variables)
+		assert.Equal(t, &Healthcheck{Path: "/healthz", Interval: 20 * time.Second, Timeout: 2 * time.Second, Retries: 2}, s.Task.Healthcheck)
+		assert.Equal(t, int64(256), s.Task.CPU, "test's override does not apply")
+	})
+	t.Run("test gets only its own", func(t *testing.T) {
+		s, _, err := loadService1(t, svc, "test", nil)
+		require.NoError(t, err)
+		assert.Equal(t, int64(512), s.Task.CPU)
+		assert.Equal(t, Count{Value: 2}, s.Count)
+		assert.NotNil(t, s.Image.Build)
+	})
+	t.Run("errors point at the override", func(t *testing.T) {
+		_, _, err := loadService1(t, "name: web\ntype: Backend Service\nimage: {location: x}\nenvironments:\n  prod:\n    cpu: 1\n", "prod", nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "deck/svc.yaml:6:10: environments.prod.cpu: 1 is out of range")
+	})
+	t.Run("other environments' overrides are not expanded", func(t *testing.T) {
+		_, _, err := loadService1(t, "name: web\ntype: Backend Service\nimage: {location: x}\nenvironments:\n  prod:\n    variables: {TOKEN: '${PROD_ONLY}'}\n", "test", nil)
+		require.NoError(t, err)
+	})
+}
+
+func TestInterpolation(t *testing.T) {
+	const head = "name: web\ntype: Backend Service\n"
+	tests := []struct {
+		name    string
+		yaml    string
+		env     map[string]string
+		want    map[string]string // expected variables
+		wantErr string
+	}{
+		{"set", "variables: {A: '${X}'}", map[string]string{"X": "1"}, map[string]string{"A": "1"}, ""},
+		{"inside text", "variables: {A: 'pre-${X}-post'}", map[string]string{"X": "mid"}, map[string]string{"A": "pre-mid-post"}, ""},
+		{"default when unset", "variables: {A: '${X:-fallback}'}", nil, map[string]string{"A": "fallback"}, ""},
+		{"default when empty", "variables: {A: '${X:-fallback}'}", map[string]string{"X": ""}, map[string]string{"A": "fallback"}, ""},
+		{"escape", "variables: {A: '$${X} and $HOME'}", nil, map[string]string{"A": "${X} and $HOME"}, ""},
+		{"deck's own variables win", "variables: {A: '${DECK_APP}/${DECK_ENV}/${DECK_SERVICE}'}", map[string]string{"DECK_APP": "other"}, map[string]string{"A": "hello/test/web"}, ""},
+		{"keys are not expanded", "variables: {'${X}': v}", map[string]string{"X": "A"}, nil, `"${X}" is not a valid variable name`},
+		{"unset", "variables: {A: '${MISSING}'}", nil, nil, "deck/svc.yaml:4:16: variables.A: variable MISSING is not set; set it, or give a default with ${MISSING:-value}"},
+		{"bad name", "variables: {A: '${1X}'}", nil, nil, "${1X} does not name a variable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, err := loadService1(t, head+"image: {location: x}\n"+tt.yaml+"\n", "test", tt.env)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, s.Task.Variables)
+		})
+	}
+	t.Run("an expanded plain scalar is typed again", func(t *testing.T) {
+		s, _, err := loadService1(t, head+"image: {location: x}\ncount: ${N}\ncpu: ${CPU:-}\n", "test", map[string]string{"N": "4"})
+		require.NoError(t, err)
+		assert.Equal(t, 4, s.Count.Value)
+		assert.Equal(t, int64(256), s.Task.CPU, "an empty default means the key is unset")
+	})
+}
+
+func TestServicesSortedAndDuplicatesAcrossFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"deck.yaml":    "app: hello\nservices: [deck/*.yaml, more/*.yaml]\n",
+		"deck/b.yaml":  "name: zeta\ntype: Worker Service\nimage: {location: x}\n",
+		"more/a.yaml":  "name: alpha\ntype: Worker Service\nimage: {location: x}\n",
+		"other/c.yaml": "name: ignored\n",
+	})
+	app, env, specs, err := Load(filepath.Join(dir, "deck.yaml"), "", mapLookup(nil))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"deck/b.yaml", "more/a.yaml"}, app.ServiceFiles)
+	assert.True(t, env.Implicit)
+	require.Len(t, specs, 2)
+	assert.Equal(t, "alpha", specs[0].Name)
+	assert.Equal(t, "zeta", specs[1].Name)
+	assert.Equal(t, LocalEnvironment, specs[0].Env)
+}
+
+func TestLoadServicesUsesTheEnvironmentRules(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/w.yaml": "name: w\ntype: Worker Service\nimage: {location: x}\n"})
+	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
+	require.NoError(t, err)
+	_, err = LoadServices(app, "", nil)
+	require.EqualError(t, err, filepath.Join(dir, "deck.yaml")+": 2 environments are configured (prod, test); choose one of them")
+	specs, err := LoadServices(app, "prod", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "prod", specs[0].Env)
+}

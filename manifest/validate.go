@@ -1,0 +1,145 @@
+package manifest
+
+import "strings"
+
+// validate checks the rules that span several keys, once the document is decoded.
+func (s *serviceLoader) validate() {
+	sp, t := &s.spec, &s.spec.Task
+	switch {
+	case !s.has("name"):
+		s.at("name", "the service has no name; want name: <name>, such as name: web")
+	default:
+		if msg := checkName(sp.Name, "service"); msg != "" {
+			s.at("name", "%s", msg)
+		}
+	}
+	s.validateImage()
+	s.validateDeployment()
+
+	for name := range t.Variables {
+		for _, sec := range sp.Secrets {
+			if sec.Name == name {
+				s.at(joinPath("secrets", name), "%s is both a variable and a secret; keep one", name)
+			}
+		}
+	}
+	if t.HostPort != 0 && t.Port == 0 && sp.Type != WorkerService && sp.Type != ScheduledJob {
+		s.at("image.host_port", "host_port is set without port; want port: <container port> as well")
+	}
+
+	switch sp.Type {
+	case LoadBalancedWebService:
+		if t.Port == 0 && !s.has("image.port") {
+			s.at("image.port", "a Load Balanced Web Service needs the port its container listens on; want image.port: <port>, such as port: 8080")
+		}
+		if t.Healthcheck == nil {
+			hc := defaultHealthcheck()
+			hc.Path = "/"
+			t.Healthcheck = &hc
+		}
+	case WorkerService, ScheduledJob:
+		kind := "a " + string(sp.Type)
+		for _, key := range []string{"image.port", "image.host_port"} {
+			if s.has(key) {
+				s.at(key, "%s takes no port, since nothing sends it requests; remove %s, or use type: %s", kind, key, BackendService)
+			}
+		}
+		t.Port, t.HostPort = 0, 0
+	}
+	if sp.Type == ScheduledJob {
+		if s.has("count") {
+			s.at("count", "a Scheduled Job runs one task each time it fires; remove count")
+		}
+		if !s.has("schedule") {
+			s.at("schedule", "a Scheduled Job needs a schedule; want schedule: \"@daily\", a cron expression such as \"0 3 * * *\", or \"@every 30m\"")
+		} else if msg := checkSchedule(sp.Schedule); msg != "" {
+			s.at("schedule", "%s", msg)
+		}
+		// A job runs to completion; there is nothing to roll.
+		sp.Count = Count{Value: 1}
+		sp.Deployment = rollingPresets["default"]
+	} else if s.has("schedule") && sp.Type != "" {
+		s.at("schedule", "only a Scheduled Job has a schedule, and this is a %s; remove schedule, or use type: %s", sp.Type, ScheduledJob)
+	}
+	s.validateHealthcheck()
+}
+
+func (s *serviceLoader) validateImage() {
+	im := s.spec.Image
+	switch {
+	case !s.has("image"):
+		s.at("image", "the service has no image; want image: {build: <directory>} to build one, or image: {location: <reference>} to run an existing one")
+	case im.Build != nil && s.has("image.location"):
+		s.at("image", "image has both build and location; want one: build makes the image from a directory, location names an existing image")
+	case im.Build == nil && !s.has("image.location"):
+		s.at("image", "image has neither build nor location; want build: <directory> to build the image, or location: <reference> to run an existing one")
+	}
+}
+
+// validateDeployment applies the rolling preset, then any percent given explicitly, which
+// makes the strategy "custom".
+func (s *serviceLoader) validateDeployment() {
+	d := &s.spec.Deployment
+	minP, maxP := d.MinHealthyPercent, d.MaxPercent
+	preset := rollingPresets["default"]
+	if s.rolling != "" {
+		preset = rollingPresets[s.rolling]
+	}
+	*d = preset
+	minSet, maxSet := s.has("deployment.min_healthy_percent"), s.has("deployment.max_percent")
+	if !minSet && !maxSet {
+		return
+	}
+	d.Strategy = "custom"
+	if minSet {
+		d.MinHealthyPercent = minP
+	}
+	if maxSet {
+		d.MaxPercent = maxP
+	}
+	if !s.badPercent && d.MaxPercent <= d.MinHealthyPercent {
+		path := "deployment.max_percent"
+		if !maxSet {
+			path = "deployment.min_healthy_percent"
+		}
+		s.at(path, "max_percent %d is not above min_healthy_percent %d, so no task could ever be replaced; want max_percent > min_healthy_percent, such as 50 and 150",
+			d.MaxPercent, d.MinHealthyPercent)
+	}
+}
+
+func (s *serviceLoader) validateHealthcheck() {
+	hc, t := s.spec.Task.Healthcheck, &s.spec.Task
+	if hc == nil || !s.has("healthcheck") {
+		return
+	}
+	pathSet := s.has("healthcheck.path")
+	cmdSet := s.has("healthcheck.command")
+	switch {
+	case pathSet && cmdSet:
+		s.at("healthcheck", "healthcheck has both path and command; want one: path probes HTTP on the port, command runs inside the container")
+		return
+	case !pathSet && !cmdSet:
+		if s.spec.Type == LoadBalancedWebService {
+			hc.Path = "/"
+			return
+		}
+		s.at("healthcheck", "healthcheck has neither path nor command; want path: /healthz (needs image.port) or command: [\"CMD\", \"/bin/check\"]")
+		return
+	}
+	if cmdSet {
+		if len(hc.Command) == 0 {
+			s.at("healthcheck.command", "the command is empty; want a list such as [\"CMD\", \"/bin/check\"] or a shell string")
+		}
+		return
+	}
+	switch {
+	case s.spec.Type == WorkerService:
+		s.at("healthcheck.path", "a Worker Service takes no port, so it cannot be probed over HTTP; want healthcheck.command instead, such as [\"CMD\", \"/bin/check\"]")
+	case s.spec.Type == ScheduledJob:
+		s.at("healthcheck.path", "a Scheduled Job takes no port, so it cannot be probed over HTTP; want healthcheck.command instead, such as [\"CMD\", \"/bin/check\"]")
+	case t.Port == 0 && !s.has("image.port"):
+		s.at("healthcheck.path", "a healthcheck path is probed on the container's port, and image.port is not set; set image.port, or use healthcheck.command")
+	case !strings.HasPrefix(hc.Path, "/"):
+		s.at("healthcheck.path", "%q does not start with /; want a path such as /healthz", hc.Path)
+	}
+}
