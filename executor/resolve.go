@@ -3,6 +3,7 @@ package executor
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"go.podman.io/storage/pkg/fileutils"
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
@@ -26,12 +29,15 @@ type Resolved struct {
 // Resolve renders each service's revision: the image reference (for a build, a tag derived
 // from a digest of the build context, so an unchanged context means an unchanged revision
 // without building anything) and a digest of each secret's value.
-func Resolve(app, env string, specs []manifest.ServiceSpec, lookupEnv func(string) (string, bool)) (*Resolved, error) {
+// deckFiles are deck's own files (the app file and the service manifests): they describe
+// the deployment, not the image, so they are left out of the context digest; otherwise
+// changing a count in a manifest kept inside the build context would replace every task.
+func Resolve(app, env string, specs []manifest.ServiceSpec, deckFiles []string, lookupEnv func(string) (string, bool)) (*Resolved, error) {
 	r := &Resolved{Builds: map[string]manifest.BuildSpec{}, Secrets: map[string][]byte{}}
 	for _, s := range specs {
 		td := s.Task
 		if s.Image.Build != nil {
-			ref, err := BuildRef(app, s.Name, *s.Image.Build)
+			ref, err := BuildRef(app, s.Name, *s.Image.Build, deckFiles)
 			if err != nil {
 				return nil, fmt.Errorf("service %s: %w", s.Name, err)
 			}
@@ -75,10 +81,23 @@ func SecretPrefix(app, env, service string) string {
 }
 
 // BuildRef is the tag a build is given: localhost/deck/APP-SERVICE:DIGEST, where DIGEST
-// covers every file of the context (paths, modes, contents), the Containerfile and the args.
-func BuildRef(app, service string, b manifest.BuildSpec) (string, error) {
+// covers every file of the context that the build sees (paths, modes, contents; files
+// excluded by .containerignore or .dockerignore are left out, with the same matcher Podman
+// uses when it sends the context), the Containerfile and the args. skip lists absolute
+// paths left out as well.
+func BuildRef(app, service string, b manifest.BuildSpec, skip []string) (string, error) {
+	ignore, err := ignoreMatcher(b.Context)
+	if err != nil {
+		return "", err
+	}
+	skipped := map[string]bool{}
+	for _, p := range skip {
+		if abs, err := filepath.Abs(p); err == nil {
+			skipped[abs] = true
+		}
+	}
 	h := sha256.New()
-	err := filepath.WalkDir(b.Context, func(path string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(b.Context, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -87,6 +106,17 @@ func BuildRef(app, service string, b manifest.BuildSpec) (string, error) {
 			if d.Name() == ".git" {
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if abs, _ := filepath.Abs(path); skipped[abs] {
+			return nil
+		}
+		// Matches is what podman-remote build uses to choose the files it sends.
+		excluded, err := ignore.Matches(filepath.ToSlash(rel)) //nolint:staticcheck
+		if err != nil {
+			return err
+		}
+		if excluded {
 			return nil
 		}
 		info, err := d.Info()
@@ -127,4 +157,30 @@ func BuildRef(app, service string, b manifest.BuildSpec) (string, error) {
 		fmt.Fprintf(h, "arg\x00%s\x00%s\x00", k, b.Args[k])
 	}
 	return "localhost/deck/" + app + "-" + service + ":" + hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// ignoreMatcher reads the context's .containerignore (or .dockerignore), as Podman does.
+func ignoreMatcher(context string) (*fileutils.PatternMatcher, error) {
+	var patterns []string
+	for _, name := range []string{".containerignore", ".dockerignore"} {
+		data, err := os.ReadFile(filepath.Join(context, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.HasPrefix(line, "#") {
+				patterns = append(patterns, line)
+			}
+		}
+		break
+	}
+	pm, err := fileutils.NewPatternMatcher(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("reading the ignore file of build context %s: %w", context, err)
+	}
+	return pm, nil
 }

@@ -54,5 +54,5 @@
 // error at its node.
 //
 // Secrets are never read while loading: ReadSecret reads a value when it is needed, and
-// SecretDigest gives the digest kept in TaskDef.Secrets.
+// the executor's Resolve fills the digest kept in TaskDef.Secrets.
 package manifest

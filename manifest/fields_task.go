@@ -50,7 +50,7 @@ func (s *serviceLoader) secrets(n *yaml.Node, path string) {
 	s.spec.Secrets = out
 	s.spec.Task.Secrets = nil
 	for _, sec := range out {
-		// The digest is filled by whoever reads the value (see ReadSecret, SecretDigest):
+		// The digest is filled by whoever reads the value (executor.Resolve, with ReadSecret):
 		// loading a manifest never needs the secret itself.
 		s.spec.Task.Secrets = append(s.spec.Task.Secrets, SecretRef{Name: sec.Name})
 	}

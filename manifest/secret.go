@@ -1,8 +1,6 @@
 package manifest
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -51,11 +49,4 @@ func ReadSecret(s Secret, lookupEnv func(string) (string, bool)) ([]byte, error)
 		return b, nil
 	}
 	return nil, fmt.Errorf("secret %s has no source; want from_env or file", s.Name)
-}
-
-// SecretDigest is the digest kept in a SecretRef: it changes when the value changes, so a new
-// value makes a new revision, and it does not reveal the value.
-func SecretDigest(value []byte) string {
-	sum := sha256.Sum256(value)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }

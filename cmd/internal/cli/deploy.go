@@ -175,7 +175,7 @@ func loadSavedPlan(cmd *cobra.Command, deps Deps, g *Globals, path string) (*wor
 		return nil, nil, nil, fmt.Errorf("plan %s is for app %s, environment %s; this is app %s, environment %s",
 			path, plan.App, plan.Env, w.app.Name, w.env.Name)
 	}
-	res, err := executor.Resolve(w.app.Name, w.env.Name, w.services, deps.LookupEnv)
+	res, err := executor.Resolve(w.app.Name, w.env.Name, w.services, w.deckFiles(), deps.LookupEnv)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -75,7 +75,7 @@ func makePlan(cmd *cobra.Command, deps Deps, g *Globals) (*world, *planner.Plan,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	res, err := executor.Resolve(w.app.Name, w.env.Name, w.services, deps.LookupEnv)
+	res, err := executor.Resolve(w.app.Name, w.env.Name, w.services, w.deckFiles(), deps.LookupEnv)
 	if err != nil {
 		return nil, nil, nil, err
 	}

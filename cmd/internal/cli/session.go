@@ -116,3 +116,12 @@ func (w *world) builder(ctx context.Context, deps Deps, g *Globals) (providers.H
 	}
 	return h, nil
 }
+
+// deckFiles are the app file and the service manifests, as paths.
+func (w *world) deckFiles() []string {
+	files := []string{w.app.File}
+	for _, s := range w.services {
+		files = append(files, s.File)
+	}
+	return files
+}
