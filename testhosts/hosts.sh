@@ -12,7 +12,9 @@
 #   hosts.sh stop I | start I [--dir DIR] stop / start host I's Podman service
 #
 # The bridge and the addresses are shared, so only one set of hosts can be up at a time.
-# The script takes no lock itself: the Go package testhosts serializes its callers.
+# The Go package testhosts holds LOCK while its hosts are up (and sets
+# DECK_TESTHOSTS_LOCKED=1 when it runs this script); run by hand, up and down refuse to
+# touch hosts while a test holds it.
 set -euo pipefail
 
 DIR=/run/deck-testhosts
@@ -21,6 +23,7 @@ SUBNET_PREFIX=10.77.0
 # STATE records the DIR of the hosts that are up, so a later up or down finds and removes
 # them even when called with another --dir (or after a test binary died without cleaning up).
 STATE=/run/deck-testhosts.dir
+LOCK=/run/deck-testhosts.lock
 READY_TIMEOUT=${DECK_TESTHOSTS_READY_TIMEOUT:-30}
 
 die() { echo "hosts.sh: $*" >&2; exit 1; }
@@ -41,6 +44,8 @@ cmd_install() {
 	command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 	command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 	command -v ip >/dev/null || missing+=(iproute2)
+	# netavark publishes ports with iptables but does not depend on it in Debian.
+	command -v iptables >/dev/null || missing+=(iptables)
 	command -v nsenter >/dev/null || missing+=(util-linux)
 	command -v flock >/dev/null || missing+=(util-linux)
 	command -v curl >/dev/null || missing+=(curl)
@@ -51,8 +56,9 @@ cmd_install() {
 	log "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	# Debian starts services from package scripts only under systemd; nothing to undo here.
+	# With recommends, as verified on a fresh machine (podman then brings aardvark-dns,
+	# fuse-overlayfs, slirp4netns). No service starts: there is no systemd here.
+	apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 # write_host_config writes host I's containers.conf and storage.conf under DIR/hI.
@@ -294,6 +300,13 @@ main() {
 	[ "$(id -u)" = 0 ] || die "must run as root (it creates network namespaces)"
 	case $DIR in /*) ;; *) die "--dir must be absolute" ;; esac
 	DIR=${DIR%/}
+	case $cmd in
+	up | down)
+		if [ "${DECK_TESTHOSTS_LOCKED:-}" != 1 ] && [ -e "$LOCK" ] && ! flock -n "$LOCK" true; then
+			die "$cmd: a test run holds $LOCK and is using the hosts; wait for it to finish"
+		fi
+		;;
+	esac
 	case $cmd in
 	install) cmd_install ;;
 	up) n=${args[0]:-}; [ -n "$n" ] || die "up: missing N"; cmd_up "$n" "$k" ;;

@@ -135,7 +135,10 @@ func (e *Env) hostCmd(cmd string, i int) error {
 func run(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "bash", append([]string{Script()}, args...)...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{Script()}, args...)...)
+	// This process holds the lock; tell the script so it does not refuse.
+	cmd.Env = append(os.Environ(), "DECK_TESTHOSTS_LOCKED=1")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("testhosts: hosts.sh %s: %w\n%s", strings.Join(args, " "), err, out)
 	}

@@ -139,3 +139,16 @@ func TestDialDeadHostsFailFast(t *testing.T) {
 		assert.ErrorContains(t, err, `unsupported URL scheme "http"`)
 	})
 }
+
+func TestSSHConnectionLost(t *testing.T) {
+	hosts(t)
+	h, err := Dialer{}.Dial(testCtx(t), env.Specs()[1])
+	require.NoError(t, err)
+	defer h.Close()
+	// Ending the host's sshd ends the tunnel; the next call says why.
+	h.(*Host).tunnel.client.Conn.Close()
+	time.Sleep(100 * time.Millisecond)
+	_, err = h.List(testCtx(t), "", "")
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "the ssh connection was")
+}

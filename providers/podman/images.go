@@ -74,6 +74,11 @@ func (h *Host) Build(ctx context.Context, req providers.BuildRequest) error {
 	if out == nil {
 		out = io.Discard
 	}
+	contextDir, err := filepath.Abs(req.Context)
+	if err != nil {
+		return h.fail("build", err)
+	}
+	req.Context = contextDir
 	containerfile := req.Containerfile
 	if containerfile == "" {
 		containerfile = "Containerfile"
@@ -96,6 +101,6 @@ func (h *Host) Build(ctx context.Context, req providers.BuildRequest) error {
 		RemoveIntermediateCtrs:  true,
 		ForceRmIntermediateCtrs: true,
 	}}
-	_, err := images.Build(h.call(ctx), []string{containerfile}, opts)
+	_, err = images.Build(h.call(ctx), []string{containerfile}, opts)
 	return h.wrap("build", "image "+req.Ref, err)
 }

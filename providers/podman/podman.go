@@ -71,8 +71,14 @@ func (h *Host) Name() string { return h.spec.Name }
 // Spec returns the spec the host was dialled with.
 func (h *Host) Spec() manifest.HostSpec { return h.spec }
 
-// Close releases the connection (the ssh tunnel, for ssh:// hosts).
+// Close releases the connection: its idle HTTP connections (a long-running controller dials
+// hosts again and again) and, for ssh:// hosts, the tunnel.
 func (h *Host) Close() error {
+	if h.conn != nil {
+		if c, err := bindings.GetClient(h.conn); err == nil && c.Client != nil {
+			c.Client.CloseIdleConnections()
+		}
+	}
 	if h.tunnel != nil {
 		return h.tunnel.Close()
 	}
@@ -98,7 +104,13 @@ func (c callContext) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// fail wraps err as a HostError naming this host.
+// fail wraps err as a HostError naming this host. When the ssh connection is gone, that
+// is the real cause: the bindings only see the local end of the tunnel vanish.
 func (h *Host) fail(op string, err error) error {
+	if h.tunnel != nil {
+		if lost := h.tunnel.lostReason(); lost != nil {
+			err = fmt.Errorf("%w (%v)", err, lost)
+		}
+	}
 	return &providers.HostError{Host: h.spec.Name, URL: h.spec.URL, Op: op, Err: err}
 }

@@ -31,6 +31,9 @@ type sshTunnel struct {
 	listener    net.Listener
 	done        chan struct{}
 	closeOnce   sync.Once
+
+	mu   sync.Mutex
+	lost error // why the tunnel closed itself (the host stopped answering), if it did
 }
 
 // sshDialTimeout bounds the ssh handshake when the caller's context has no deadline.
@@ -122,6 +125,7 @@ func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile string) (
 	}
 	go t.serve()
 	go t.keepalive()
+	go t.watch()
 	return t, nil
 }
 
@@ -187,14 +191,40 @@ func (t *sshTunnel) keepalive() {
 			return
 		case err := <-reply:
 			if err != nil {
-				_ = t.Close()
+				t.closeLost(fmt.Errorf("the ssh connection was lost: %w", err))
 				return
 			}
 		case <-time.After(sshKeepalive):
-			_ = t.Close()
+			t.closeLost(fmt.Errorf("the ssh connection was lost: no keepalive answer in %v", sshKeepalive))
 			return
 		}
 	}
+}
+
+// watch closes the tunnel when the host ends the ssh connection.
+func (t *sshTunnel) watch() {
+	err := t.client.Wait()
+	select {
+	case <-t.done: // closed by us
+	default:
+		if err == nil {
+			err = io.EOF
+		}
+		t.closeLost(fmt.Errorf("the ssh connection was closed by the host: %w", err))
+	}
+}
+
+func (t *sshTunnel) closeLost(why error) {
+	t.mu.Lock()
+	t.lost = why
+	t.mu.Unlock()
+	_ = t.Close()
+}
+
+func (t *sshTunnel) lostReason() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lost
 }
 
 func (t *sshTunnel) Close() error {

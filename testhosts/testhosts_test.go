@@ -1,0 +1,108 @@
+package testhosts
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestUpDown(t *testing.T) {
+	Require(t)
+	start := time.Now()
+	env, err := Up(3, 3)
+	require.NoError(t, err)
+	t.Logf("timing: 3 hosts (one over ssh) up in %v", time.Since(start))
+	defer func() { _ = env.Down() }()
+
+	require.Len(t, env.Hosts, 3)
+	for i, h := range env.Hosts {
+		assert.Equal(t, "h"+string(rune('1'+i)), h.Name)
+		assert.Equal(t, "10.77.0.1"+string(rune('1'+i)), h.Address)
+		assert.Equal(t, map[string]string{"zone": string(rune('a' + i))}, h.Attributes)
+	}
+	assert.Equal(t, "unix://"+env.Dir+"/h1/podman.sock", env.Hosts[0].URL)
+	assert.Equal(t, "ssh://root@10.77.0.13"+env.Dir+"/h3/podman.sock", env.Hosts[2].URL)
+	assert.Equal(t, env.Dir+"/ssh/id_ed25519", env.Hosts[2].Identity)
+	assert.Equal(t, env.Dir+"/ssh/known_hosts", env.Hosts[2].KnownHosts)
+	assert.Empty(t, env.Hosts[0].Identity)
+	assert.Equal(t, env.Hosts[2].Identity, env.Specs()[2].Identity)
+
+	for i := 1; i <= 3; i++ {
+		assert.True(t, ping(env.Dir+"/h"+string(rune('0'+i))+"/podman.sock"), "h%d answers", i)
+	}
+	// The ssh host's sshd listens on its own address only.
+	assert.True(t, dials("10.77.0.13:22"))
+	require.NoError(t, env.Partition(3))
+	assert.False(t, dials("10.77.0.13:22"), "a partitioned host is unreachable")
+	require.NoError(t, env.Heal(3))
+	assert.True(t, dials("10.77.0.13:22"))
+
+	require.NoError(t, env.Stop(2))
+	assert.False(t, ping(env.Dir+"/h2/podman.sock"))
+	require.NoError(t, env.Start(2))
+	assert.True(t, ping(env.Dir+"/h2/podman.sock"))
+
+	// By hand, the script refuses to tear down hosts a test holds.
+	out, err := exec.Command("bash", Script(), "down").CombinedOutput()
+	assert.Error(t, err)
+	assert.Contains(t, string(out), "a test run holds")
+
+	// A second user waits for the first to finish.
+	second := make(chan error, 1)
+	go func() {
+		e, err := Up(1, 0)
+		if err == nil {
+			err = e.Down()
+		}
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		t.Fatalf("a second Up ran while the hosts were up: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+
+	require.NoError(t, env.Down())
+	require.NoError(t, <-second)
+	require.NoError(t, env.Down(), "Down twice")
+
+	_, err = os.Stat(env.Dir)
+	assert.True(t, os.IsNotExist(err), "Dir is removed")
+	links, _ := exec.Command("ip", "-o", "link").Output()
+	assert.NotContains(t, string(links), "deck0")
+	assert.NotContains(t, string(links), "deckv")
+	netns, _ := exec.Command("ip", "netns", "list").Output()
+	assert.NotContains(t, string(netns), "deck-h")
+	procs, _ := exec.Command("ps", "-eo", "args").Output()
+	for _, p := range strings.Split(string(procs), "\n") {
+		assert.NotContains(t, p, env.Dir, "process left behind")
+	}
+}
+
+func ping(socket string) bool {
+	c := http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		Dial: func(_, _ string) (net.Conn, error) { return net.Dial("unix", socket) },
+	}}
+	resp, err := c.Get("http://d/v4.0.0/libpod/_ping")
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func dials(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
