@@ -97,13 +97,14 @@ func newApp(t *testing.T, example string, hosts *testhosts.Env, extraEnv ...stri
 	t.Helper()
 	src := filepath.Join(repoRoot, "examples", example)
 	dir := t.TempDir()
-	// The example's binary: built here so the test does not depend on make having run.
+	require.NoError(t, os.CopyFS(dir, os.DirFS(src)))
+	// The example's binary is built here (over any copy make examples left), so the test
+	// deploys the code it was built from.
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, example), "./examples/"+example)
 	build.Dir = repoRoot
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
-	require.NoError(t, os.CopyFS(dir, os.DirFS(src)))
 	env := append(os.Environ(), "DECK_HOSTS_FILE="+hosts.HostsFile, "NO_COLOR=1")
 	return &app{t: t, dir: dir, env: append(env, extraEnv...), name: example}
 }
