@@ -15,15 +15,24 @@ type HostObservation struct {
 	Reachable bool
 	Err       error // why it is unreachable
 	Info      HostInfo
-	Tasks     []Task
+	// InfoRead is false when Info was not asked for (ObserveTasks): see Capacity.
+	InfoRead bool
+	Tasks    []Task
 }
 
+// Unbounded is the capacity reported for a host whose capacity was not read.
+var Unbounded = manifest.Resources{CPU: 1 << 40, Memory: 1 << 40}
+
 // Capacity is the host's capacity available to deck: the configured capacity when set,
-// else what the host reported, minus reservations.
+// else what the host reported, minus reservations. When Info was not read it is
+// Unbounded: a plan made from such an observation is only good when it places nothing
+// (see ObserveTasks).
 func (h HostObservation) Capacity() manifest.Resources {
 	c := h.Info.Capacity
 	if h.Spec.Capacity != nil {
 		c = *h.Spec.Capacity
+	} else if !h.InfoRead {
+		return Unbounded
 	}
 	c.CPU -= h.Spec.Reserved.CPU
 	c.Memory -= h.Spec.Reserved.Memory
@@ -89,6 +98,54 @@ var DialTimeout = 10 * time.Second
 // app/env, and returns the open connections with what was seen. A host that cannot be
 // reached is reported as unreachable, not as an error.
 func Observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
+	return observe(ctx, d, specs, app, env, true)
+}
+
+// ObserveTasks is Observe without reading each host's capacity. Podman's info call costs
+// about 150 ms a host while listing containers costs about 1 ms, and a deploy with nothing
+// to change places nothing, so deck plans from this first and reads the capacity
+// (ReadCapacity) only when the plan places tasks.
+func ObserveTasks(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
+	return observe(ctx, d, specs, app, env, false)
+}
+
+// ReadCapacity reads the capacity of every reachable host of obs concurrently, through
+// fleet. A host that fails to answer becomes unreachable.
+func ReadCapacity(ctx context.Context, fleet *Fleet, obs *Observation) {
+	var wg sync.WaitGroup
+	for i := range obs.Hosts {
+		ho := &obs.Hosts[i]
+		h := fleet.Host(ho.Spec.Name)
+		if !ho.Reachable || ho.InfoRead || h == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hctx, cancel := context.WithTimeout(ctx, DialTimeout)
+			defer cancel()
+			info, err := h.Info(hctx)
+			if err != nil {
+				ho.Reachable, ho.Err, ho.Tasks = false, err, nil
+				fleet.drop(ho.Spec.Name)
+				return
+			}
+			ho.Info, ho.InfoRead = info, true
+		}()
+	}
+	wg.Wait()
+}
+
+func (f *Fleet) drop(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if h := f.hosts[name]; h != nil {
+		_ = h.Close()
+		delete(f.hosts, name)
+	}
+}
+
+func observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string, withInfo bool) (*Fleet, *Observation) {
 	obs := &Observation{App: app, Env: env, Hosts: make([]HostObservation, len(specs))}
 	fleet := NewFleet()
 	var wg sync.WaitGroup
@@ -100,8 +157,9 @@ func Observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env 
 			defer cancel()
 			ho := HostObservation{Spec: spec}
 			h, err := d.Dial(hctx, spec)
-			if err == nil {
+			if err == nil && withInfo {
 				ho.Info, err = h.Info(hctx)
+				ho.InfoRead = err == nil
 			}
 			if err == nil {
 				ho.Tasks, err = h.List(hctx, app, env)

@@ -79,10 +79,18 @@ func makePlan(cmd *cobra.Command, deps Deps, g *Globals) (*world, *planner.Plan,
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := w.observe(cmd.Context(), deps); err != nil {
+	// Plan first without the hosts' capacity, which is slow to read: a plan that places
+	// nothing does not need it. When it places tasks, read it and plan again.
+	if err := w.observeTasks(cmd.Context(), deps); err != nil {
 		return w, nil, nil, err
 	}
 	plan, err := planner.Compute(res.Desired, w.snap, planner.Options{})
+	if err == nil && !plan.Empty() {
+		if err := w.readCapacity(cmd.Context()); err != nil {
+			return w, nil, nil, err
+		}
+		plan, err = planner.Compute(res.Desired, w.snap, planner.Options{})
+	}
 	if err != nil {
 		return w, nil, nil, err
 	}

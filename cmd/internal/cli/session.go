@@ -75,6 +75,22 @@ func (deps Deps) dialer() providers.Dialer {
 // observe reads every host of the environment and loads what it saw into a snapshot.
 func (w *world) observe(ctx context.Context, deps Deps) error {
 	w.fleet, w.obs = providers.Observe(ctx, deps.dialer(), w.env.Hosts, w.app.Name, w.env.Name)
+	return w.load()
+}
+
+// observeTasks is observe without the hosts' capacity (see providers.ObserveTasks).
+func (w *world) observeTasks(ctx context.Context, deps Deps) error {
+	w.fleet, w.obs = providers.ObserveTasks(ctx, deps.dialer(), w.env.Hosts, w.app.Name, w.env.Name)
+	return w.load()
+}
+
+// readCapacity completes an observeTasks observation with the hosts' capacity.
+func (w *world) readCapacity(ctx context.Context) error {
+	providers.ReadCapacity(ctx, w.fleet, w.obs)
+	return w.load()
+}
+
+func (w *world) load() error {
 	store, err := state.Load(w.obs)
 	if err != nil {
 		return err

@@ -1,0 +1,60 @@
+package providers_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/fake"
+)
+
+func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
+	cloud := fake.NewCloud()
+	specs := []manifest.HostSpec{{Name: "h1", URL: "fake://h1", Reserved: manifest.Resources{CPU: 100, Memory: 200}},
+		{Name: "h2", URL: "fake://h2"}, {Name: "h3", URL: "fake://h3", Capacity: &manifest.Resources{CPU: 512, Memory: 1024}}}
+	for _, s := range specs {
+		cloud.AddHost(s, manifest.Resources{CPU: 2048, Memory: 4096}).AddImage("img")
+	}
+	_, err := cloud.Host("h1").Create(context.Background(), providers.TaskSpec{Name: "a", Image: "img",
+		Labels: map[string]string{providers.LabelApp: "shop", providers.LabelEnv: "prod", providers.LabelService: "web"}})
+	require.NoError(t, err)
+	_, err = cloud.Host("h1").Create(context.Background(), providers.TaskSpec{Name: "b", Image: "img",
+		Labels: map[string]string{providers.LabelApp: "other", providers.LabelEnv: "prod"}})
+	require.NoError(t, err)
+	cloud.Host("h2").SetDown(true)
+
+	fleet, obs := providers.Observe(context.Background(), cloud, specs, "shop", "prod")
+	defer fleet.Close()
+	require.Len(t, obs.Hosts, 3)
+	assert.True(t, obs.Hosts[0].Reachable)
+	require.Len(t, obs.Hosts[0].Tasks, 1, "only the app's tasks")
+	assert.Equal(t, "h1", obs.Hosts[0].Tasks[0].Host)
+	assert.Equal(t, manifest.Resources{CPU: 1948, Memory: 3896}, obs.Hosts[0].Capacity(), "reported minus reserved")
+	assert.False(t, obs.Hosts[1].Reachable)
+	assert.ErrorContains(t, obs.Hosts[1].Err, "host h2 (fake://h2): connect: connection refused")
+	assert.Equal(t, manifest.Resources{CPU: 512, Memory: 1024}, obs.Hosts[2].Capacity(), "configured capacity wins")
+	assert.Equal(t, []string{"h1", "h3"}, fleet.Names())
+}
+
+func TestObserveTasksLeavesCapacityUnboundedUntilRead(t *testing.T) {
+	cloud := fake.NewCloud()
+	specs := []manifest.HostSpec{{Name: "h1"}, {Name: "h2"}}
+	for _, s := range specs {
+		cloud.AddHost(s, manifest.Resources{CPU: 2048, Memory: 4096})
+	}
+	fleet, obs := providers.ObserveTasks(context.Background(), cloud, specs, "shop", "prod")
+	defer fleet.Close()
+	assert.Equal(t, providers.Unbounded, obs.Hosts[0].Capacity())
+	assert.Empty(t, obs.Hosts[0].Info.Version)
+
+	cloud.Host("h2").SetDown(true)
+	providers.ReadCapacity(context.Background(), fleet, obs)
+	assert.Equal(t, manifest.Resources{CPU: 2048, Memory: 4096}, obs.Hosts[0].Capacity())
+	assert.Equal(t, "fake", obs.Hosts[0].Info.Version)
+	assert.False(t, obs.Hosts[1].Reachable, "a host that stops answering is unreachable")
+	assert.Equal(t, []string{"h1"}, fleet.Names())
+}
