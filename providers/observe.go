@@ -15,9 +15,9 @@ type HostObservation struct {
 	Reachable bool
 	Err       error // why it is unreachable
 	Info      HostInfo
-	// InfoRead is false when Info was not asked for (ObserveTasks): see Capacity.
-	InfoRead bool
-	Tasks    []Task
+	// InfoUnread is true when Info was not asked for (ObserveTasks): see Capacity.
+	InfoUnread bool
+	Tasks      []Task
 }
 
 // Unbounded is the capacity reported for a host whose capacity was not read.
@@ -31,7 +31,7 @@ func (h HostObservation) Capacity() manifest.Resources {
 	c := h.Info.Capacity
 	if h.Spec.Capacity != nil {
 		c = *h.Spec.Capacity
-	} else if !h.InfoRead {
+	} else if h.InfoUnread {
 		return Unbounded
 	}
 	c.CPU -= h.Spec.Reserved.CPU
@@ -116,7 +116,7 @@ func ReadCapacity(ctx context.Context, fleet *Fleet, obs *Observation) {
 	for i := range obs.Hosts {
 		ho := &obs.Hosts[i]
 		h := fleet.Host(ho.Spec.Name)
-		if !ho.Reachable || ho.InfoRead || h == nil {
+		if !ho.Reachable || !ho.InfoUnread || h == nil {
 			continue
 		}
 		wg.Add(1)
@@ -130,7 +130,7 @@ func ReadCapacity(ctx context.Context, fleet *Fleet, obs *Observation) {
 				fleet.drop(ho.Spec.Name)
 				return
 			}
-			ho.Info, ho.InfoRead = info, true
+			ho.Info, ho.InfoUnread = info, false
 		}()
 	}
 	wg.Wait()
@@ -155,11 +155,10 @@ func observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env 
 			defer wg.Done()
 			hctx, cancel := context.WithTimeout(ctx, DialTimeout)
 			defer cancel()
-			ho := HostObservation{Spec: spec}
+			ho := HostObservation{Spec: spec, InfoUnread: !withInfo}
 			h, err := d.Dial(hctx, spec)
 			if err == nil && withInfo {
 				ho.Info, err = h.Info(hctx)
-				ho.InfoRead = err == nil
 			}
 			if err == nil {
 				ho.Tasks, err = h.List(hctx, app, env)
