@@ -208,13 +208,17 @@ func (c *computer) planService(d Desired) error {
 				c.release(p, *nt.old)
 			}
 		}
-		for _, nt := range tasks {
+		hosts := make([]string, 0, len(tasks))
+		for range tasks {
 			slot, err := p.place(len(b.keep)+placed+1, count)
 			if err != nil {
 				return err
 			}
 			placed++
-			c.start(svc.Name, rev, c.cluster.hosts[slot].Name, nt, w)
+			hosts = append(hosts, c.cluster.hosts[slot].Name)
+		}
+		for i, host := range pairByHost(tasks, hosts) {
+			c.start(svc.Name, rev, host, tasks[i], w)
 		}
 		// The other olds stop once the wave's tasks are healthy: room for the next wave.
 		for _, nt := range tasks {
@@ -231,6 +235,39 @@ func (c *computer) planService(d Desired) error {
 	}
 	c.plan.Services = append(c.plan.Services, sp)
 	return nil
+}
+
+// pairByHost gives each new task of a wave one of the hosts placed for the wave, and
+// gives a replacement its old task's host when one was placed there: the placements are
+// the same, but "~ task a on h1 -> b on h1" reads better than a reshuffle across hosts.
+func pairByHost(tasks []newTask, hosts []string) []string {
+	out := make([]string, len(tasks))
+	free := make([]bool, len(hosts))
+	for i := range free {
+		free[i] = true
+	}
+	for i, nt := range tasks {
+		if nt.old == nil {
+			continue
+		}
+		for j, h := range hosts {
+			if free[j] && h == nt.old.Host {
+				out[i], free[j] = h, false
+				break
+			}
+		}
+	}
+	next := 0
+	for i := range tasks {
+		if out[i] != "" {
+			continue
+		}
+		for !free[next] {
+			next++
+		}
+		out[i], free[next] = hosts[next], false
+	}
+	return out
 }
 
 func (c *computer) release(p *placer, t state.TaskState) {

@@ -266,3 +266,20 @@ func TestPlansAreDeterministic(t *testing.T) {
 		assert.Equal(t, string(first), string(build()))
 	}
 }
+
+func TestReplacementStaysOnItsOldTasksHostWhenPlacementAllows(t *testing.T) {
+	h := newHarness(t).hosts(3, 4096, 8192)
+	oldRev := service("web", 4, manifest.TaskDef{Image: "web:1", Port: 8080, CPU: 256, Memory: 512})
+	h.run("h1", oldRev.Revision, "a1")
+	h.run("h2", oldRev.Revision, "a2")
+	h.run("h3", oldRev.Revision, "a3")
+	web := service("web", 4, webTask())
+
+	p := h.plan(web)
+	require.Equal(t, map[Action]int{Replace: 3, Create: 1}, actions(p))
+	for _, c := range p.Changes {
+		if c.Action == Replace {
+			assert.Equal(t, c.Old.Host, c.Host, "task %s is replaced on its own host", c.Old.TaskID)
+		}
+	}
+}
