@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
-
 	"github.com/spf13/cobra"
 )
 
@@ -17,19 +15,12 @@ func NewCmdHosts(deps Deps, g *Globals, runF func(*StatusOptions) error) *cobra.
 			if runF != nil {
 				return runF(opts)
 			}
-			w, err := loadManifests(deps, g, false)
+			st, err := collectStatus(cmd.Context(), deps, g)
 			if err != nil {
 				return err
 			}
-			if err := w.observe(cmd.Context(), deps); err != nil {
-				return err
-			}
-			defer w.Close()
-			st := buildStatus(cmd.Context(), w)
 			if g.Output == "json" {
-				enc := json.NewEncoder(deps.IO.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st.Hosts)
+				return writeJSON(deps, st.Hosts)
 			}
 			printHosts(deps, st.Hosts)
 			return nil

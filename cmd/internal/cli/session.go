@@ -93,6 +93,7 @@ func (w *world) readCapacity(ctx context.Context) error {
 func (w *world) load() error {
 	store, err := state.Load(w.obs)
 	if err != nil {
+		w.Close()
 		return err
 	}
 	w.snap = store.Snapshot()

@@ -85,24 +85,36 @@ type HostStatus struct {
 }
 
 func runStatus(ctx context.Context, o *StatusOptions) error {
-	w, err := loadManifests(o.Deps, o.Globals, false)
+	st, err := collectStatus(ctx, o.Deps, o.Globals)
 	if err != nil {
 		return err
 	}
-	// Service manifests are optional here: status must work while they are broken.
-	w.services, _ = manifest.LoadServices(w.app, w.env.Name, o.Deps.LookupEnv)
-	if err := w.observe(ctx, o.Deps); err != nil {
-		return err
-	}
-	defer w.Close()
-	st := buildStatus(ctx, w)
 	if o.Globals.Output == "json" {
-		enc := json.NewEncoder(o.Deps.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return writeJSON(o.Deps, st)
 	}
 	printStatus(o.Deps, st)
 	return nil
+}
+
+// collectStatus reads the hosts and probes every task. Service manifests are optional
+// here: status must work while they are broken, or gone.
+func collectStatus(ctx context.Context, deps Deps, g *Globals) (*Status, error) {
+	w, err := loadManifests(deps, g, false)
+	if err != nil {
+		return nil, err
+	}
+	w.services, _ = manifest.LoadServices(w.app, w.env.Name, deps.LookupEnv)
+	if err := w.observe(ctx, deps); err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	return buildStatus(ctx, w), nil
+}
+
+func writeJSON(deps Deps, v any) error {
+	enc := json.NewEncoder(deps.IO.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func buildStatus(ctx context.Context, w *world) *Status {

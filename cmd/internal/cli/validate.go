@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -35,9 +34,7 @@ func runValidate(o *ValidateOptions) error {
 		return err
 	}
 	if o.Globals.Output == "json" {
-		enc := json.NewEncoder(o.Deps.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"app": w.app.Name, "environment": w.env.Name, "services": w.services})
+		return writeJSON(o.Deps, map[string]any{"app": w.app.Name, "environment": w.env.Name, "services": w.services})
 	}
 	c := colors(o.Deps)
 	for _, s := range w.services {
