@@ -63,7 +63,7 @@ func TestEnvironment(t *testing.T) {
 	}{
 		{name: "the only one", deck: oneEnv, wantName: "test", wantURL: "unix:///run/podman/podman.sock"},
 		{name: "by name", deck: testApp, env: "prod", wantName: "prod", wantURL: "ssh://deck@10.0.0.1/run/podman/podman.sock"},
-		{name: "several and none chosen", deck: testApp, wantErr: "2 environments are configured (prod, test); choose one of them"},
+		{name: "several and none chosen", deck: testApp, wantErr: "2 environments are configured (prod, test); choose one with --env (or DECK_ENV)"},
 		{name: "unknown", deck: testApp, env: "tset", wantErr: `environment "tset" is not configured; did you mean "test"? valid: prod, test`},
 		{name: "none configured is local", deck: "app: hello\n", lookup: map[string]string{"CONTAINER_HOST": "unix:///tmp/p.sock"},
 			wantName: "local", wantURL: "unix:///tmp/p.sock", implicit: true},

@@ -21,7 +21,7 @@ func (a *App) Environment(name string) (*Environment, error) {
 	}
 	if name == "" {
 		if len(names) > 1 {
-			return nil, &Error{File: a.File, Msg: fmt.Sprintf("%d environments are configured (%s); choose one of them", len(names), strings.Join(names, ", "))}
+			return nil, &Error{File: a.File, Msg: fmt.Sprintf("%d environments are configured (%s); choose one with --env (or DECK_ENV)", len(names), strings.Join(names, ", "))}
 		}
 		name = names[0]
 	}

@@ -301,7 +301,7 @@ func TestLoadServicesUsesTheEnvironmentRules(t *testing.T) {
 	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
 	require.NoError(t, err)
 	_, err = LoadServices(app, "", nil)
-	require.EqualError(t, err, filepath.Join(dir, "deck.yaml")+": 2 environments are configured (prod, test); choose one of them")
+	require.EqualError(t, err, filepath.Join(dir, "deck.yaml")+": 2 environments are configured (prod, test); choose one with --env (or DECK_ENV)")
 	specs, err := LoadServices(app, "prod", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "prod", specs[0].Env)
