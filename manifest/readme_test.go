@@ -1,0 +1,42 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestREADMEManifestsLoad keeps the README's reference honest: its app file and its full
+// service manifest must load without an error.
+func TestREADMEManifestsLoad(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	require.GreaterOrEqual(t, len(blocks), 2, "the README shows deck.yaml and a service manifest")
+	dir := t.TempDir()
+	write := func(rel, body string) {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, rel), []byte(body), 0o644))
+	}
+	write("deck.yaml", blocks[0][1])
+	write("deck/api.yaml", blocks[1][1])
+	write("hosts.yaml", "- name: extra\n  url: unix:///run/extra.sock\n")
+	write("api/Containerfile", "FROM scratch\n")
+	env := map[string]string{"HOSTS_FILE": "hosts.yaml"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+
+	app, e, services, err := Load(filepath.Join(dir, "deck.yaml"), "prod", lookup)
+	require.NoError(t, err)
+	assert.Equal(t, "shop", app.Name)
+	assert.Len(t, e.Hosts, 3)
+	require.Len(t, services, 1)
+	s := services[0]
+	assert.Equal(t, 6, s.Count.Value, "the prod override applies")
+	assert.Equal(t, "warn", s.Task.Variables["LOG_LEVEL"])
+	assert.True(t, strings.HasSuffix(s.Image.Build.Context, "api"))
+}
