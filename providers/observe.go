@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"sync"
 	"time"
@@ -17,14 +18,20 @@ type HostObservation struct {
 	Info      HostInfo
 	// InfoUnread is true when Info was not asked for (ObserveTasks): see Capacity.
 	InfoUnread bool
-	Tasks      []Task
+	// Tasks are the containers of the observed app and environment.
+	Tasks []Task
+	// OtherUsed is what the running tasks of deck's other apps and environments on the
+	// host take: it is not free for this one.
+	OtherUsed manifest.Resources
 }
 
 // Unbounded is the capacity reported for a host whose capacity was not read.
 var Unbounded = manifest.Resources{CPU: 1 << 40, Memory: 1 << 40}
 
 // Capacity is the host's capacity available to deck: the configured capacity when set,
-// else what the host reported, minus reservations. When Info was not read it is
+// else what the host reported, minus reservations and what the running tasks of deck's
+// other apps and environments take (deck sees those through their labels; anything else
+// on the host is for reservations to cover). When Info was not read it is
 // Unbounded: a plan made from such an observation is only good when it places nothing
 // (see ObserveTasks).
 func (h HostObservation) Capacity() manifest.Resources {
@@ -34,8 +41,8 @@ func (h HostObservation) Capacity() manifest.Resources {
 	} else if h.InfoUnread {
 		return Unbounded
 	}
-	c.CPU -= h.Spec.Reserved.CPU
-	c.Memory -= h.Spec.Reserved.Memory
+	c.CPU -= h.Spec.Reserved.CPU + h.OtherUsed.CPU
+	c.Memory -= h.Spec.Reserved.Memory + h.OtherUsed.Memory
 	return c
 }
 
@@ -145,6 +152,26 @@ func (f *Fleet) drop(name string) {
 	}
 }
 
+// splitTasks separates the tasks of app/env (an empty one matches any) from the others
+// on the host, and adds up what the others' running tasks use, as their revisions declare.
+func splitTasks(all []Task, app, env string) (mine []Task, otherUsed manifest.Resources) {
+	for _, t := range all {
+		if (app == "" || t.App == app) && (env == "" || t.Env == env) {
+			mine = append(mine, t)
+			continue
+		}
+		if !t.Running() {
+			continue
+		}
+		var td manifest.TaskDef
+		if json.Unmarshal([]byte(t.Labels[LabelSpec]), &td) == nil {
+			otherUsed.CPU += td.CPU
+			otherUsed.Memory += td.Memory
+		}
+	}
+	return mine, otherUsed
+}
+
 func observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string, withInfo bool) (*Fleet, *Observation) {
 	obs := &Observation{App: app, Env: env, Hosts: make([]HostObservation, len(specs))}
 	fleet := NewFleet()
@@ -161,7 +188,9 @@ func observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env 
 				ho.Info, err = h.Info(hctx)
 			}
 			if err == nil {
-				ho.Tasks, err = h.List(hctx, app, env)
+				var all []Task
+				all, err = h.List(hctx, "", "")
+				ho.Tasks, ho.OtherUsed = splitTasks(all, app, env)
 			}
 			if err != nil {
 				ho.Err = err

@@ -23,8 +23,14 @@ func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
 		Labels: map[string]string{providers.LabelApp: "shop", providers.LabelEnv: "prod", providers.LabelService: "web"}})
 	require.NoError(t, err)
 	_, err = cloud.Host("h1").Create(context.Background(), providers.TaskSpec{Name: "b", Image: "img",
-		Labels: map[string]string{providers.LabelApp: "other", providers.LabelEnv: "prod"}})
+		Labels: map[string]string{providers.LabelApp: "other", providers.LabelEnv: "prod",
+			providers.LabelSpec: `{"cpu": 300, "memory": 400}`}})
 	require.NoError(t, err)
+	stopped, err := cloud.Host("h1").Create(context.Background(), providers.TaskSpec{Name: "c", Image: "img",
+		Labels: map[string]string{providers.LabelApp: "shop", providers.LabelEnv: "staging",
+			providers.LabelSpec: `{"cpu": 1000, "memory": 1000}`}})
+	require.NoError(t, err)
+	require.NoError(t, cloud.Host("h1").Stop(context.Background(), stopped.ContainerID, 0))
 	cloud.Host("h2").SetDown(true)
 
 	fleet, obs := providers.Observe(context.Background(), cloud, specs, "shop", "prod")
@@ -33,7 +39,9 @@ func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
 	assert.True(t, obs.Hosts[0].Reachable)
 	require.Len(t, obs.Hosts[0].Tasks, 1, "only the app's tasks")
 	assert.Equal(t, "h1", obs.Hosts[0].Tasks[0].Host)
-	assert.Equal(t, manifest.Resources{CPU: 1948, Memory: 3896}, obs.Hosts[0].Capacity(), "reported minus reserved")
+	assert.Equal(t, manifest.Resources{CPU: 300, Memory: 400}, obs.Hosts[0].OtherUsed, "another app's running task; a stopped one takes nothing")
+	assert.Equal(t, manifest.Resources{CPU: 2048 - 100 - 300, Memory: 4096 - 200 - 400}, obs.Hosts[0].Capacity(),
+		"reported, minus reserved, minus what other apps use")
 	assert.False(t, obs.Hosts[1].Reachable)
 	assert.ErrorContains(t, obs.Hosts[1].Err, "host h2 (fake://h2): connect: connection refused")
 	assert.Equal(t, manifest.Resources{CPU: 512, Memory: 1024}, obs.Hosts[2].Capacity(), "configured capacity wins")
