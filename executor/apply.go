@@ -345,7 +345,7 @@ func TaskSpec(app, env, host, taskID string, rev planner.Revision) providers.Tas
 		CPUShares:   td.CPU,
 		MemoryMiB:   td.Memory,
 		StopTimeout: td.StopTimeout,
-		Volumes:     td.Volumes,
+		Volumes:     hostVolumes(app, env, td.Volumes),
 	}
 	for _, s := range td.Secrets {
 		spec.Secrets = append(spec.Secrets, providers.SecretEnv{
@@ -355,6 +355,23 @@ func TaskSpec(app, env, host, taskID string, rev planner.Revision) providers.Tas
 		spec.Healthcheck = hc.Command
 	}
 	return spec
+}
+
+// hostVolumes names each named volume APP-ENV-NAME on the host: the services of an app
+// and environment share a volume by naming it alike, and two apps (or prod and staging on
+// shared hosts) never do by accident. Bind mounts are kept as they are.
+func hostVolumes(app, env string, vols []manifest.Volume) []manifest.Volume {
+	if len(vols) == 0 {
+		return nil
+	}
+	out := make([]manifest.Volume, len(vols))
+	for i, v := range vols {
+		if v.Type == "volume" {
+			v.Source = app + "-" + env + "-" + v.Source
+		}
+		out[i] = v
+	}
+	return out
 }
 
 // ContainerName is APP-ENV-SERVICE-TASKID: unique, and readable in `podman ps`.

@@ -66,6 +66,8 @@ var cmdCheck = &manifest.Healthcheck{Command: []string{"/hello", "-check"}, Inte
 func TestApplyCreatesTasksWithLabelsEnvAndImages(t *testing.T) {
 	w := newWorld(t, 2)
 	r := rev("rev1", "localhost/deck/app-web:abc", cmdCheck)
+	r.Task.Volumes = []manifest.Volume{{Type: "volume", Source: "data", Target: "/data"},
+		{Type: "bind", Source: "/srv/logs", Target: "/logs", ReadOnly: true}}
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev1": r},
 		Services: []planner.ServicePlan{{Name: "web", Revision: "rev1", Desired: 3, Waves: 1}},
 		Changes: []planner.Change{
@@ -97,6 +99,9 @@ func TestApplyCreatesTasksWithLabelsEnvAndImages(t *testing.T) {
 	assert.Equal(t, "t2", spec.Env["DECK_TASK_ID"])
 	assert.Equal(t, []string{"/hello", "-check"}, spec.Healthcheck)
 	assert.Equal(t, int64(256), spec.CPUShares)
+	assert.Equal(t, []manifest.Volume{{Type: "volume", Source: "app-test-data", Target: "/data"},
+		{Type: "bind", Source: "/srv/logs", Target: "/logs", ReadOnly: true}}, spec.Volumes,
+		"named volumes are namespaced by app and environment; bind mounts are not")
 	assert.Len(t, w.kinds(EventTaskHealthy), 3)
 	for _, c := range res.Services[0].Created {
 		want := map[string]string{"h1": "10.0.0.1:", "h2": "10.0.0.2:"}[c.Host]
