@@ -367,3 +367,26 @@ func hostIdentity(h *testhosts.Env, name string) string {
 	}
 	return ""
 }
+
+// TestNoEnvironmentUsesTheLocalSocket deploys with a deck.yaml that names no environment:
+// deck uses the local Podman socket (CONTAINER_HOST here, as on a laptop).
+func TestNoEnvironmentUsesTheLocalSocket(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "worker", hosts, "CONTAINER_HOST="+hosts.Hosts[0].URL)
+	a.write("deck.yaml", "app: solo\n")
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	assert.Contains(t, r.Stdout, "environment local")
+	st := a.status()
+	require.Len(t, st.Hosts, 1)
+	assert.Equal(t, "local", st.Hosts[0].Name)
+	assert.Equal(t, 2, st.Services[0].Healthy)
+	onH1 := 0
+	for _, c := range containers(t, hosts, "solo") {
+		assert.Equal(t, "h1", c.Host, "the tasks run on the host CONTAINER_HOST points at")
+		onH1++
+	}
+	assert.Equal(t, 2, onH1)
+	r = a.deck("delete", "worker", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+}

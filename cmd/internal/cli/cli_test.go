@@ -231,3 +231,25 @@ func TestInitWithFlagsOffTerminal(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut.String(), "--name is required when not on a terminal")
 }
+
+func TestSettingsComeFromFlagsThenEnvironmentThenConfigFile(t *testing.T) {
+	h := newHarness(t)
+	h.write("config.yaml", "output: json\n")
+	code, out, errOut := h.run("hosts")
+	require.Equal(t, 0, code, errOut)
+	assert.True(t, strings.HasPrefix(out, "["), "the config file asks for JSON: %s", out)
+
+	t.Setenv("DECK_OUTPUT", "table")
+	code, out, _ = h.run("hosts")
+	require.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(out, "HOST"), "DECK_OUTPUT beats the config file: %s", out)
+
+	code, out, _ = h.run("hosts", "--output", "json")
+	require.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(out, "["), "a flag beats DECK_OUTPUT: %s", out)
+
+	t.Setenv("DECK_OUTPUT", "yaml")
+	code, _, errOut = h.run("hosts")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `--output must be table or json, not "yaml"`)
+}
