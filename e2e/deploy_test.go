@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/podman"
 	"github.com/deckhq/deck/testhosts"
 )
 
@@ -105,7 +108,7 @@ func TestDeployLifecycle(t *testing.T) {
 		minHealthy, samples := mon.stop()
 		require.Equal(t, 0, r.Code, r.String())
 		t.Logf("healthy old+new tasks during the rollout: min %d over %d samples", minHealthy, samples)
-		assert.Greater(t, samples, 3, "the monitor sampled while the deploy ran")
+		assert.Greater(t, samples, 10, "the monitor sampled while the deploy ran")
 		assert.GreaterOrEqual(t, minHealthy, 6, "min healthy 100%: never fewer than 6 tasks answering")
 
 		st := a.status()
@@ -218,32 +221,35 @@ func TestDeployLifecycle(t *testing.T) {
 		assert.Len(t, containers(t, hosts, "hello"), 2)
 	})
 
-	t.Run("killed mid-deploy, run again: converges with no orphans", func(t *testing.T) {
-		a.write("deck/hello.yaml", hello("6", "hallo"))
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		cmd := exec.CommandContext(ctx, deckBin, "deploy", "--yes")
-		cmd.Dir, cmd.Env = a.dir, a.env
-		stderr := &lockedBuffer{}
-		cmd.Stderr = stderr
-		require.NoError(t, cmd.Start())
-		// Kill it once it has started creating tasks.
-		require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "task-started") }, 60*time.Second, 20*time.Millisecond)
-		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-		_ = cmd.Wait()
+	for i, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
+		t.Run("interrupted mid-deploy by "+sig.String()+", run again: converges with no orphans", func(t *testing.T) {
+			a.write("deck/hello.yaml", hello("6", []string{"hallo", "hej"}[i]))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cmd := exec.CommandContext(ctx, deckBin, "deploy", "--yes")
+			cmd.Dir, cmd.Env = a.dir, a.env
+			stderr := &lockedBuffer{}
+			cmd.Stderr = stderr
+			require.NoError(t, cmd.Start())
+			// Interrupt it once it has started creating tasks.
+			require.Eventually(t, func() bool { return strings.Contains(stderr.String(), "task-started") }, 60*time.Second, 20*time.Millisecond)
+			require.NoError(t, cmd.Process.Signal(sig))
+			err := cmd.Wait()
+			require.Error(t, err, "an interrupted deploy does not report success")
 
-		r := a.deck("deploy", "--yes")
-		require.Equal(t, 0, r.Code, r.String())
-		r = a.deck("plan")
-		assert.Equal(t, 0, r.Code, r.String())
-		st := a.status()
-		assert.Equal(t, 6, st.Services[0].Healthy)
-		all := containers(t, hosts, "hello")
-		assert.Len(t, all, 6, "no orphaned containers:\n%s", containerIDs(all))
-		for _, c := range all {
-			assert.Equal(t, "running", c.State)
-		}
-	})
+			r := a.deck("deploy", "--yes")
+			require.Equal(t, 0, r.Code, r.String())
+			r = a.deck("plan")
+			assert.Equal(t, 0, r.Code, r.String())
+			st := a.status()
+			assert.Equal(t, 6, st.Services[0].Healthy)
+			all := containers(t, hosts, "hello")
+			assert.Len(t, all, 6, "no orphaned containers:\n%s", containerIDs(all))
+			for _, c := range all {
+				assert.Equal(t, "running", c.State)
+			}
+		})
+	}
 
 	t.Run("delete the service", func(t *testing.T) {
 		r := a.deck("delete", "hello", "--yes")
@@ -283,22 +289,37 @@ type monitor struct {
 
 func startMonitor(t *testing.T, hosts *testhosts.Env, app string, want int) *monitor {
 	m := &monitor{done: make(chan struct{}), min: 1 << 30}
+	// One connection per host for the whole rollout; each sample lists and probes in parallel.
+	fleet, _ := providers.Observe(context.Background(), podman.Dialer{}, hosts.Specs(), app, "")
 	sample := func() int {
-		n := 0
-		for _, c := range containers(t, hosts, app) {
-			if !c.Running() {
+		var n atomic.Int32
+		var wg sync.WaitGroup
+		for _, name := range fleet.Names() {
+			h := fleet.Host(name)
+			tasks, err := h.List(context.Background(), app, "")
+			if err != nil {
 				continue
 			}
-			port := c.HostPort(8080)
-			if code, _, err := get("http://" + hostAddress(hosts, c.Host) + ":" + strconv.Itoa(port) + "/healthz"); err == nil && code == 200 {
-				n++
+			for _, c := range tasks {
+				if !c.Running() {
+					continue
+				}
+				wg.Add(1)
+				go func(addr string) {
+					defer wg.Done()
+					if code, _, err := get("http://" + addr + "/healthz"); err == nil && code == 200 {
+						n.Add(1)
+					}
+				}(h.Spec().Address + ":" + strconv.Itoa(c.HostPort(8080)))
 			}
 		}
-		return n
+		wg.Wait()
+		return int(n.Load())
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		defer fleet.Close()
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
