@@ -162,6 +162,28 @@ func TestDeployLifecycle(t *testing.T) {
 		assert.Len(t, containers(t, hosts, "hello"), 2)
 	})
 
+	t.Run("a revision that never gets healthy: deploy fails, the service keeps serving", func(t *testing.T) {
+		before := containers(t, hosts, "hello")
+		require.Len(t, before, 2)
+		bad := strings.Replace(hello("2", "broken"), "path: /healthz", "path: /missing", 1)
+		a.write("deck/hello.yaml", strings.Replace(bad, "interval: 2s", "interval: 1s", 1))
+		r := a.deck("deploy", "--yes")
+		require.Equal(t, 1, r.Code, r.String())
+		assert.Contains(t, r.Stderr, "not healthy")
+		assert.Contains(t, r.Stderr, "404 Not Found")
+		assert.Contains(t, r.Stderr, "The tasks that were running before keep serving")
+		after := containers(t, hosts, "hello")
+		assert.Equal(t, containerIDs(before), containerIDs(after), "the failed tasks are removed, the old ones untouched")
+		for _, task := range a.status().Services[0].Tasks {
+			_, body, err := get("http://" + task.Endpoint + "/")
+			require.NoError(t, err)
+			assert.True(t, strings.HasPrefix(body, "bonjour from task"), body)
+		}
+		a.write("deck/hello.yaml", hello("2", "bonjour"))
+		r = a.deck("plan")
+		assert.Equal(t, 0, r.Code, "back to the manifest that runs: no changes\n%s", r.String())
+	})
+
 	t.Run("a bad manifest: exit 1, the error, nothing changed", func(t *testing.T) {
 		before := containerIDs(containers(t, hosts, "hello"))
 		a.write("deck/hello.yaml", strings.Replace(hello("3", "bonjour"), "memory: 32", "memroy: 32", 1))

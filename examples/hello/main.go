@@ -37,6 +37,10 @@ func main() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
 		fmt.Fprintf(w, "%s from task %s on host %s (service %s, revision %s)\n", greeting,
 			os.Getenv("DECK_TASK_ID"), os.Getenv("DECK_HOST"), os.Getenv("DECK_SERVICE"), os.Getenv("DECK_REVISION"))
 	})
