@@ -109,7 +109,9 @@ func TestApplyCreatesTasksWithLabelsEnvAndImages(t *testing.T) {
 	}
 }
 
-func TestApplyStopsOldOnlyAfterReplacementIsHealthy(t *testing.T) {
+// replaceOne is one host running task old1 of rev1, and a plan replacing it with new1 of rev2.
+func replaceOne(t *testing.T) (*world, *fake.Host, providers.Task, *planner.Plan) {
+	t.Helper()
 	w := newWorld(t, 1)
 	h := w.hosts[0]
 	h.AddImage("img:1")
@@ -121,7 +123,12 @@ func TestApplyStopsOldOnlyAfterReplacementIsHealthy(t *testing.T) {
 		Services: []planner.ServicePlan{{Name: "web", Revision: "rev2", Desired: 1, Waves: 1}},
 		Changes: []planner.Change{{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "new1",
 			Revision: "rev2", Old: &planner.TaskRef{Host: "h1", TaskID: "old1", ContainerID: old.ContainerID, Revision: "rev1"}}}}
-	_, err = Apply(context.Background(), plan, w.opts())
+	return w, h, old, plan
+}
+
+func TestApplyStopsOldOnlyAfterReplacementIsHealthy(t *testing.T) {
+	w, h, old, plan := replaceOne(t)
+	_, err := Apply(context.Background(), plan, w.opts())
 	require.NoError(t, err)
 	// create of the new task comes before the stop of the old one.
 	assert.Equal(t, []string{"create app-test-web-old1", "create app-test-web-new1", "stop " + old.ContainerID, "remove " + old.ContainerID}, h.Calls)
@@ -131,19 +138,9 @@ func TestApplyStopsOldOnlyAfterReplacementIsHealthy(t *testing.T) {
 }
 
 func TestApplyUnhealthyTaskIsRemovedAndOldKeepsServing(t *testing.T) {
-	w := newWorld(t, 1)
-	h := w.hosts[0]
-	h.AddImage("img:1")
-	h.AddImage("img:2")
-	old, err := h.Create(context.Background(), TaskSpec("app", "test", "h1", "old1", rev("rev1", "img:1", nil)))
-	require.NoError(t, err)
+	w, h, old, plan := replaceOne(t)
 	h.Healthy = func(s providers.TaskSpec) bool { return s.Labels[providers.LabelRevision] != "rev2" }
-	r2 := rev("rev2", "img:2", cmdCheck)
-	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
-		Services: []planner.ServicePlan{{Name: "web", Revision: "rev2", Desired: 1, Waves: 1}},
-		Changes: []planner.Change{{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "new1",
-			Revision: "rev2", Old: &planner.TaskRef{Host: "h1", TaskID: "old1", ContainerID: old.ContainerID, Revision: "rev1"}}}}
-	_, err = Apply(context.Background(), plan, w.opts())
+	_, err := Apply(context.Background(), plan, w.opts())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "service web: task new1 on h1: not healthy")
 	tasks := h.Tasks()
