@@ -70,7 +70,7 @@ func runDeploy(cmd *cobra.Command, o *DeployOptions) error {
 	if err := confirm(deps, g, "Apply this plan?"); err != nil {
 		return err
 	}
-	return apply(cmd.Context(), deps, g, w, plan, res)
+	return apply(cmd.Context(), deps, g, w, plan, res, "deploy")
 }
 
 // confirm asks before changing anything, unless --yes. Off a terminal, --yes is required.
@@ -92,7 +92,8 @@ func confirm(deps Deps, g *Globals, question string) error {
 	return nil
 }
 
-func apply(ctx context.Context, deps Deps, g *Globals, w *world, plan *planner.Plan, res *executor.Resolved) error {
+// apply carries out the plan; verb (deploy, delete) names the command in messages.
+func apply(ctx context.Context, deps Deps, g *Globals, w *world, plan *planner.Plan, res *executor.Resolved, verb string) error {
 	b, err := w.builder(ctx, deps, g)
 	if err != nil {
 		return err
@@ -101,17 +102,14 @@ func apply(ctx context.Context, deps Deps, g *Globals, w *world, plan *planner.P
 		defer b.Close()
 	}
 	prog := newProgress(deps)
-	opts := executor.Options{Fleet: w.fleet, Events: prog.Event}
-	if b != nil {
-		opts.Builder = b
-	}
+	opts := executor.Options{Fleet: w.fleet, Builder: b, Events: prog.Event}
 	if res != nil {
 		opts.Builds, opts.Secrets = res.Builds, res.Secrets
 	}
 	result, applyErr := executor.Apply(ctx, plan, opts)
 	printSummary(deps, g, w, result)
 	if applyErr != nil {
-		return fmt.Errorf("deploy failed: %w\nThe tasks that were running before keep serving; fix the cause and run deck deploy again", applyErr)
+		return fmt.Errorf("%s failed: %w\nThe tasks that were running before keep serving; fix the cause and run deck %s again", verb, applyErr, verb)
 	}
 	return nil
 }
@@ -123,7 +121,7 @@ func printSummary(deps Deps, g *Globals, w *world, result *executor.Result) {
 	}
 	// Read the hosts again: the summary shows what runs now, not what the plan hoped for.
 	after := &world{app: w.app, env: w.env}
-	if err := after.observe(context.Background(), deps); err != nil {
+	if err := after.observeTasks(context.Background(), deps); err != nil {
 		return
 	}
 	defer after.Close()
