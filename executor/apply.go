@@ -45,7 +45,7 @@ type ServiceResult struct {
 	Name    string
 	Created []NewTask
 	Stopped int
-	Left    int // old tasks that could not be stopped (their host is unreachable)
+	Left    int // old tasks left running because their host is unreachable
 	Err     error
 }
 
@@ -60,33 +60,36 @@ type NewTask struct {
 // ErrStalePlan is returned (wrapped) when a plan no longer matches the hosts.
 var ErrStalePlan = errors.New("the hosts changed since the plan was made")
 
-// Apply carries out the plan. Services are applied concurrently; a service's waves run in
-// order; within a wave, work runs in parallel across hosts. A task that fails to start or to
-// become healthy is removed and the task it was to replace keeps running, so a failed deploy
-// leaves the service serving. The returned error joins every service's failure.
+// Apply carries out the plan. Services are applied one after another, in plan order: the
+// planner gives a later service the room (cpu, memory, host ports) an earlier one frees, so
+// that room must be free before the later service starts. A service's waves run in order;
+// within a wave, work runs in parallel across hosts. A task that fails to start or to become
+// healthy is removed and the task it was to replace keeps running. The returned error joins
+// every service's failure.
 func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Result, error) {
 	a := newApplier(plan, opts)
 	if err := a.prepare(ctx); err != nil {
 		return &Result{}, err
 	}
-	services := plan.Services
-	res := &Result{Services: make([]ServiceResult, len(services))}
-	var wg sync.WaitGroup
-	for i, sp := range services {
-		wg.Add(1)
-		go func(i int, sp planner.ServicePlan) {
-			defer wg.Done()
-			res.Services[i] = a.applyService(ctx, sp)
-		}(i, sp)
-	}
-	wg.Wait()
+	res := &Result{}
 	var errs []error
-	for _, s := range res.Services {
-		if s.Err != nil {
-			errs = append(errs, fmt.Errorf("service %s: %w", s.Name, s.Err))
+	for _, sp := range plan.Services {
+		sr := a.applyService(ctx, sp)
+		res.Services = append(res.Services, sr)
+		if sr.Err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", sr.Name, sr.Err))
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// Stopped is how many old tasks the apply stopped, over all services.
+func (r *Result) Stopped() int {
+	n := 0
+	for _, s := range r.Services {
+		n += s.Stopped
+	}
+	return n
 }
 
 type applier struct {
@@ -163,14 +166,20 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 
 // applyWave stops the StopFirst tasks, starts the new tasks and waits for them to be
 // healthy, then stops the tasks they replace. A failed new task is removed and its old task
-// kept.
+// kept. If a task that had to stop first could not be stopped, nothing of the wave starts:
+// the planner counted on its room (a port, memory) being free.
 func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *ServiceResult) error {
 	var mu sync.Mutex
-	record := func(stopped, left int) {
+	record := func(stopped bool, err error) error {
 		mu.Lock()
-		res.Stopped += stopped
-		res.Left += left
-		mu.Unlock()
+		defer mu.Unlock()
+		switch {
+		case stopped:
+			res.Stopped++
+		case err == nil:
+			res.Left++ // its host is unreachable: the next plan sees it when the host returns
+		}
+		return err
 	}
 	var first []planner.Change
 	for _, c := range changes {
@@ -178,10 +187,11 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 			first = append(first, c)
 		}
 	}
-	a.parallel(first, func(c planner.Change) error {
-		record(a.stopOld(ctx, c))
-		return nil
-	})
+	if err := errors.Join(a.parallel(first, func(c planner.Change) error {
+		return record(a.stopOld(ctx, c))
+	})...); err != nil {
+		return fmt.Errorf("stopping tasks before the wave's new tasks start: %w", err)
+	}
 
 	var starts []planner.Change
 	for _, c := range changes {
@@ -199,7 +209,8 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		res.Created = append(res.Created, t)
 		mu.Unlock()
 		if c.Old != nil && !c.StopFirst {
-			record(a.stopOld(ctx, c))
+			// The next wave was placed on this task's room: failing to stop it fails the wave.
+			return record(a.stopOld(ctx, c))
 		}
 		return nil
 	})
@@ -277,16 +288,16 @@ func (a *applier) removeFailed(h providers.Host, containerID string, timeout tim
 	_ = h.Remove(ctx, containerID)
 }
 
-// stopOld stops and removes the task a change replaces or destroys. It returns (1, 0) when
-// it stopped it and (0, 1) when its host cannot be reached: that task is left for the next
+// stopOld stops and removes the task a change replaces or destroys. It reports whether it
+// did; (false, nil) means the task's host is unreachable, so the task is left for the next
 // plan, which sees it again when its host returns.
-func (a *applier) stopOld(ctx context.Context, c planner.Change) (stopped, left int) {
+func (a *applier) stopOld(ctx context.Context, c planner.Change) (bool, error) {
 	o := c.Old
 	h := a.opts.Fleet.Host(o.Host)
 	if h == nil {
 		a.emit(Event{Kind: EventTaskLeft, Service: c.Service, Host: o.Host, TaskID: o.TaskID,
 			Message: "host is unreachable; the task is stopped when deck next sees the host"})
-		return 0, 1
+		return false, nil
 	}
 	timeout := o.StopTimeout
 	if timeout <= 0 {
@@ -299,10 +310,10 @@ func (a *applier) stopOld(ctx context.Context, c planner.Change) (stopped, left 
 	}
 	if err != nil && !errors.Is(err, providers.ErrNotFound) {
 		a.emit(Event{Kind: EventTaskLeft, Service: c.Service, Host: o.Host, TaskID: o.TaskID, Message: err.Error()})
-		return 0, 1
+		return false, fmt.Errorf("task %s on %s could not be stopped: %w", o.TaskID, o.Host, err)
 	}
 	a.emit(Event{Kind: EventTaskStopped, Service: c.Service, Host: o.Host, TaskID: o.TaskID})
-	return 1, 0
+	return true, nil
 }
 
 // TaskSpec renders the container of one task of a revision.

@@ -278,3 +278,63 @@ func TestApplyPullsImagesGivenByLocation(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "host h1 (fake://h1)") && strings.Contains(err.Error(), "registry.example/missing:1"), err.Error())
 }
+
+func TestApplyStartsNothingWhenAStopFirstTaskCannotBeStopped(t *testing.T) {
+	w, h, old, plan := replaceOne(t)
+	plan.Changes[0].StopFirst = true
+	h.FailStop = func(id string) bool { return id == old.ContainerID }
+	res, err := Apply(context.Background(), plan, w.opts())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "task old1 on h1 could not be stopped")
+	assert.NotContains(t, h.Calls, "create app-test-web-new1", "its room was never freed, so its replacement does not start")
+	assert.Equal(t, 0, res.Stopped())
+	require.Len(t, h.Tasks(), 1)
+	assert.True(t, h.Tasks()[0].Running())
+}
+
+func TestApplyStopsAtTheWaveWhoseOldTaskCannotBeStopped(t *testing.T) {
+	w := newWorld(t, 1)
+	h := w.hosts[0]
+	h.AddImage("img:1")
+	o1, _ := h.Create(context.Background(), TaskSpec("app", "test", "h1", "o1", rev("rev1", "img:1", nil)))
+	o2, _ := h.Create(context.Background(), TaskSpec("app", "test", "h1", "o2", rev("rev1", "img:1", nil)))
+	h.FailStop = func(id string) bool { return id == o1.ContainerID }
+	r2 := rev("rev2", "img:1", cmdCheck)
+	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
+		Services: []planner.ServicePlan{{Name: "web", Revision: "rev2", Desired: 2, Waves: 2}},
+		Changes: []planner.Change{
+			{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "n1", Revision: "rev2", Wave: 0,
+				Old: &planner.TaskRef{Host: "h1", TaskID: "o1", ContainerID: o1.ContainerID}},
+			{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "n2", Revision: "rev2", Wave: 1,
+				Old: &planner.TaskRef{Host: "h1", TaskID: "o2", ContainerID: o2.ContainerID}},
+		}}
+	_, err := Apply(context.Background(), plan, w.opts())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "task o1 on h1 could not be stopped")
+	assert.NotContains(t, h.Calls, "create app-test-web-n2", "wave 2 was placed on o1's room and does not start")
+}
+
+func TestApplyRunsServicesInPlanOrder(t *testing.T) {
+	w := newWorld(t, 1)
+	h := w.hosts[0]
+	h.AddImage("img:1")
+	proxy := rev("rproxy", "img:1", nil)
+	proxy.Service = "proxy"
+	proxy.Task.HostPort = 80
+	old, err := h.Create(context.Background(), TaskSpec("app", "test", "h1", "p1", proxy))
+	require.NoError(t, err)
+	web := rev("rweb", "img:1", nil)
+	web.Task.HostPort = 80
+	// The planner gave web the port proxy frees: proxy's change must be done first.
+	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rweb": web},
+		Services: []planner.ServicePlan{{Name: "proxy", Delete: true, Waves: 1}, {Name: "web", Revision: "rweb", Desired: 1, Waves: 1}},
+		Changes: []planner.Change{
+			{Action: planner.Destroy, Kind: planner.KindTask, Service: "proxy", StopFirst: true,
+				Old: &planner.TaskRef{Host: "h1", TaskID: "p1", ContainerID: old.ContainerID}},
+			{Action: planner.Create, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "w1", Revision: "rweb"},
+		}}
+	res, err := Apply(context.Background(), plan, w.opts())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"proxy", "web"}, []string{res.Services[0].Name, res.Services[1].Name})
+	assert.Equal(t, []string{"create app-test-proxy-p1", "stop " + old.ContainerID, "remove " + old.ContainerID, "create app-test-web-w1"}, h.Calls)
+}

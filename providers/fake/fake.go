@@ -85,6 +85,8 @@ type Host struct {
 	Healthy func(providers.TaskSpec) bool
 	// FailCreate, when set, makes Create fail for specs it returns true for.
 	FailCreate func(providers.TaskSpec) bool
+	// FailStop, when set, makes Stop fail for the containers it returns true for.
+	FailStop func(containerID string) bool
 	// Calls records every mutating call, in order ("create NAME", "stop ID", ...).
 	Calls []string
 }
@@ -220,6 +222,9 @@ func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
 	t := h.containers[id]
 	if t == nil {
 		return fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
+	if h.FailStop != nil && h.FailStop(id) {
+		return fmt.Errorf("fake: stop %s timed out", id)
 	}
 	t.State = "exited"
 	return nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/deckhq/deck/cmd/internal/iostreams"
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/fake"
 )
 
@@ -252,4 +254,41 @@ func TestSettingsComeFromFlagsThenEnvironmentThenConfigFile(t *testing.T) {
 	code, _, errOut = h.run("hosts")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, `--output must be table or json, not "yaml"`)
+}
+
+// actReader runs act when the prompt first reads its answer: what happens on the hosts
+// while a user looks at the plan.
+type actReader struct {
+	act  func()
+	r    io.Reader
+	done bool
+}
+
+func (a *actReader) Read(p []byte) (int, error) {
+	if !a.done {
+		a.done = true
+		a.act()
+	}
+	return a.r.Read(p)
+}
+
+func TestDeployRefusesWhenTheHostsChangedWhileAtThePrompt(t *testing.T) {
+	h := newHarness(t)
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetTTY(true)
+	ios.In = &actReader{r: strings.NewReader("y\n"), act: func() {
+		// Another deploy starts a task of the app in the meantime.
+		h.cloud.Host("h2").AddImage("registry.example/api:1")
+		_, err := h.cloud.Host("h2").Create(context.Background(), providers.TaskSpec{Name: "other", Image: "registry.example/api:1",
+			Labels: map[string]string{providers.LabelManaged: "true", providers.LabelApp: "shop", providers.LabelEnv: "test", providers.LabelService: "api"}})
+		require.NoError(t, err)
+	}}
+	deps := Deps{IO: ios, Dialer: h.cloud, LookupEnv: func(string) (string, bool) { return "", false }}
+	code := Main(context.Background(), []string{"--file", filepath.Join(h.dir, "deck.yaml"), "--config", filepath.Join(h.dir, "config.yaml"), "deploy"}, deps)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out.String(), "3 to create, 0 to replace")
+	assert.Contains(t, errOut.String(), "Apply this plan? [y/N]")
+	assert.Contains(t, errOut.String(), "the hosts changed since the plan was made")
+	assert.Contains(t, errOut.String(), "Nothing was changed")
+	assert.Equal(t, 1, h.tasks(), "only the other deploy's task runs")
 }

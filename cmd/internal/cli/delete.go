@@ -57,5 +57,8 @@ func runDelete(cmd *cobra.Command, o *DeleteOptions) error {
 	if err := confirm(deps, g, fmt.Sprintf("Delete service %s?", o.Service)); err != nil {
 		return err
 	}
+	if err := checkUnchanged(cmd.Context(), deps, w, plan); err != nil {
+		return err
+	}
 	return apply(cmd.Context(), deps, g, w, plan, nil, "delete")
 }

@@ -70,6 +70,9 @@ func runDeploy(cmd *cobra.Command, o *DeployOptions) error {
 	if err := confirm(deps, g, "Apply this plan?"); err != nil {
 		return err
 	}
+	if err := checkUnchanged(cmd.Context(), deps, w, plan); err != nil {
+		return err
+	}
 	return apply(cmd.Context(), deps, g, w, plan, res, "deploy")
 }
 
@@ -109,7 +112,27 @@ func apply(ctx context.Context, deps Deps, g *Globals, w *world, plan *planner.P
 	result, applyErr := executor.Apply(ctx, plan, opts)
 	printSummary(deps, g, w, result)
 	if applyErr != nil {
-		return fmt.Errorf("%s failed: %w\nThe tasks that were running before keep serving; fix the cause and run deck %s again", verb, applyErr, verb)
+		after := "Every task that was running before keeps serving"
+		if n := result.Stopped(); n > 0 {
+			after = fmt.Sprintf("%d old tasks were stopped as planned before it failed; deck status shows what runs now", n)
+		}
+		return fmt.Errorf("%s failed: %w\n%s. Fix the cause and run deck %s again", verb, applyErr, after, verb)
+	}
+	return nil
+}
+
+// checkUnchanged reads the hosts' task lists again just before applying: a plan confirmed
+// after a while at the prompt, or raced by another deploy, is refused rather than applied
+// to hosts it was not made from.
+func checkUnchanged(ctx context.Context, deps Deps, w *world, plan *planner.Plan) error {
+	now := &world{app: w.app, env: w.env}
+	if err := now.observeTasks(ctx, deps); err != nil {
+		return err
+	}
+	defer now.Close()
+	if fp := now.snap.Fingerprint(); fp != plan.Fingerprint {
+		return fmt.Errorf("%w: the plan was made from snapshot %s, the hosts now give %s (%s). Nothing was changed; run deck deploy again",
+			executor.ErrStalePlan, plan.Fingerprint, fp, describeHosts(now))
 	}
 	return nil
 }
