@@ -127,13 +127,25 @@ func (h *Host) Create(ctx context.Context, spec providers.TaskSpec) (providers.T
 		return providers.Task{}, h.wrap("create", "container "+spec.Name, err)
 	}
 	if err := containers.Start(cctx, created.ID, nil); err != nil {
-		// Remove with a fresh context: the caller's may be what just expired.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(cctx), 30*time.Second)
-		defer cancel()
-		_, _ = containers.Remove(rctx, created.ID, new(containers.RemoveOptions).WithForce(true).WithVolumes(true))
+		h.discard(cctx, created.ID)
 		return providers.Task{}, h.fail("create", fmt.Errorf("starting container %s: %w", spec.Name, err))
 	}
-	return h.inspect(cctx, created.ID)
+	t, err := h.inspect(cctx, created.ID)
+	if err != nil {
+		// It runs, but the caller cannot know its ports and will count it failed: it must
+		// not keep running unseen (a Ctrl-C right after the start lands here).
+		h.discard(cctx, created.ID)
+		return providers.Task{}, err
+	}
+	return t, nil
+}
+
+// discard force-removes a container Create could not hand back. It uses a fresh context:
+// the caller's may be what just expired.
+func (h *Host) discard(cctx context.Context, id string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(cctx), 30*time.Second)
+	defer cancel()
+	_, _ = containers.Remove(rctx, id, new(containers.RemoveOptions).WithForce(true).WithVolumes(true))
 }
 
 // inspect reads one container as a Task.
