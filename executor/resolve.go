@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"go.podman.io/storage/pkg/fileutils"
+	"golang.org/x/crypto/argon2"
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
@@ -60,13 +61,14 @@ func Resolve(app, env string, specs []manifest.ServiceSpec, deckFiles []string, 
 	return r, nil
 }
 
-// SecretDigest identifies a secret value without revealing it: the value is hashed together
-// with where it is used, so equal values of different secrets do not share a digest.
+// SecretDigest identifies a secret value without revealing it. The digest is kept in labels
+// and plans, so it must not be cheap to test guesses against: it is argon2id (OWASP's
+// minimum: 19 MiB, 2 passes), salted with where the secret is used, so equal values of
+// different secrets differ and no table can be precomputed. A strong secret is safe with
+// any hash; this makes guessing a weak one cost about 20 ms a guess instead of nanoseconds.
 func SecretDigest(app, env, service, name string, value []byte) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "deck-secret\x00%s\x00%s\x00%s\x00%s\x00", app, env, service, name)
-	h.Write(value)
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	salt := []byte("deck-secret\x00" + app + "\x00" + env + "\x00" + service + "\x00" + name)
+	return hex.EncodeToString(argon2.IDKey(value, salt, 2, 19*1024, 1, 16))
 }
 
 // SecretName is the Podman secret a secret value is stored under on a host.

@@ -69,3 +69,9 @@ func TestResolveDigestsSecretsWithoutKeepingTheValueInTheRevision(t *testing.T) 
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "API_TOKEN")
 }
+
+func BenchmarkSecretDigest(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		SecretDigest("shop", "prod", "api", "TOKEN", []byte("hunter2"))
+	}
+}
