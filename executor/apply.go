@@ -368,7 +368,8 @@ func TaskSpec(app, env, host, taskID string, rev planner.Revision) providers.Tas
 	return spec
 }
 
-// hostVolumes names each named volume APP-ENV-NAME on the host: the services of an app
+// hostVolumes names each named volume APP.ENV.NAME on the host (dots, because names may hold
+// dashes: app shop, env prod-eu, volume data must differ from env prod, volume eu-data): the services of an app
 // and environment share a volume by naming it alike, and two apps (or prod and staging on
 // shared hosts) never do by accident. Bind mounts are kept as they are.
 func hostVolumes(app, env string, vols []manifest.Volume) []manifest.Volume {
@@ -378,7 +379,7 @@ func hostVolumes(app, env string, vols []manifest.Volume) []manifest.Volume {
 	out := make([]manifest.Volume, len(vols))
 	for i, v := range vols {
 		if v.Type == "volume" {
-			v.Source = app + "-" + env + "-" + v.Source
+			v.Source = app + "." + env + "." + v.Source
 		}
 		out[i] = v
 	}
