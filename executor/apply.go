@@ -368,10 +368,10 @@ func TaskSpec(app, env, host, taskID string, rev planner.Revision) providers.Tas
 	return spec
 }
 
-// hostVolumes names each named volume APP.ENV.NAME on the host (dots, because names may hold
-// dashes: app shop, env prod-eu, volume data must differ from env prod, volume eu-data): the services of an app
-// and environment share a volume by naming it alike, and two apps (or prod and staging on
-// shared hosts) never do by accident. Bind mounts are kept as they are.
+// hostVolumes names each named volume APP.ENV.NAME on the host: the services of an app and
+// environment share a volume by naming it alike, and two apps (or prod and staging on
+// shared hosts) never do by accident. Dots, because names may hold dashes: env prod-eu's
+// volume data must not be env prod's volume eu-data. Bind mounts are kept as they are.
 func hostVolumes(app, env string, vols []manifest.Volume) []manifest.Volume {
 	if len(vols) == 0 {
 		return nil
