@@ -40,7 +40,8 @@
 // only: 5-field cron, @hourly... or @every <duration>), and environments: per-environment
 // overrides deep-merged over the document (maps merge key by key; lists and scalars
 // replace; setting image.build or image.location drops the other, likewise
-// healthcheck.path and healthcheck.command).
+// healthcheck.path and healthcheck.command; placement.constraints replaces the base's
+// constraints as a whole, so an environment can lift or change one, not only add one).
 //
 // Durations are Go durations (10s, 1m30s) or a bare number of seconds. Relative paths
 // resolve from deck.yaml's directory. The type is read first and the document is decoded
@@ -51,7 +52,9 @@
 // ${VAR} and ${VAR:-default} are expanded in scalar values (never keys) before decoding:
 // DECK_APP, DECK_ENV and DECK_SERVICE first, then the lookup function given to the loaders
 // (os.LookupEnv when nil). $${ is a literal ${. An unset variable without a default is an
-// error at its node.
+// error at its node. In a service manifest they are expanded after the chosen environment's
+// override is merged, so only the values that environment uses need their variables set:
+// not other environments' overrides, nor a base value the override replaces.
 //
 // Secrets are never read while loading: ReadSecret reads a value when it is needed, and
 // the executor's Resolve fills the digest kept in TaskDef.Secrets.

@@ -35,6 +35,26 @@ func (v vars) with(name, value string) vars {
 // what its value means and must read the same in every environment. Aliases are skipped
 // because their anchor is expanded where it is defined (expanding twice would undo $${).
 func (d *decoder) interpolate(n *yaml.Node, path string, v vars) {
+	d.expandTree(n, path, v, nil)
+}
+
+// interpolateMerged expands a service document after its override was merged in. merge
+// shares nodes: an alias's target can sit where the alias was and under its anchor too, and
+// an anchor may hang under a base value the override dropped while an alias to it is kept.
+// So aliases are followed and each node is expanded once, wherever it is reached first.
+func (d *decoder) interpolateMerged(n *yaml.Node, v vars) {
+	d.expandTree(n, "", v, map[*yaml.Node]bool{})
+}
+
+// expandTree is interpolate; with seen non-nil it follows aliases and skips nodes in seen.
+func (d *decoder) expandTree(n *yaml.Node, path string, v vars, seen map[*yaml.Node]bool) {
+	if seen != nil {
+		n = deref(n)
+		if n == nil || seen[n] {
+			return
+		}
+		seen[n] = true
+	}
 	switch n.Kind {
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -42,11 +62,11 @@ func (d *decoder) interpolate(n *yaml.Node, path string, v vars) {
 			if n.Kind == yaml.SequenceNode {
 				p = indexPath(path, i)
 			}
-			d.interpolate(c, p, v)
+			d.expandTree(c, p, v, seen)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			d.interpolate(n.Content[i+1], joinPath(path, n.Content[i].Value), v)
+			d.expandTree(n.Content[i+1], joinPath(path, n.Content[i].Value), v, seen)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {

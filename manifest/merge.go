@@ -13,12 +13,19 @@ var exclusiveKeys = map[string][]string{
 	"healthcheck": {"path", "command"},
 }
 
-// merge deep-merges over onto base: maps merge key by key, anything else (lists, scalars, a
-// map meeting a scalar) is replaced by over. Neither input is modified; nodes of over are
-// reused as they are, so errors about them keep the override's position.
+// wholeKeys are maps an override replaces as a whole instead of merging into. Constraints
+// only ever narrow the hosts, so merging them would let prod add one but never lift or
+// change one of the base's (base zone: a, prod wants any zone).
+var wholeKeys = map[string]bool{
+	"placement.constraints": true,
+}
+
+// merge deep-merges over onto base: maps merge key by key (except wholeKeys), anything else
+// (lists, scalars, a map meeting a scalar) is replaced by over. Neither input is modified;
+// nodes of over are reused as they are, so errors about them keep the override's position.
 func merge(base, over *yaml.Node, path string) *yaml.Node {
 	base, over = deref(base), deref(over)
-	if base.Kind != yaml.MappingNode || over.Kind != yaml.MappingNode {
+	if base.Kind != yaml.MappingNode || over.Kind != yaml.MappingNode || wholeKeys[path] {
 		return over
 	}
 	out := *base

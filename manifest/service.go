@@ -112,8 +112,10 @@ func loadService(app *App, env, rel string, lookupEnv func(string) (string, bool
 	if n := lookupKey(root, "name"); n != nil && n.Kind == yaml.ScalarNode {
 		v = v.with("DECK_SERVICE", n.Value)
 	}
-	// The overrides are split off before expanding ${VAR}: only the chosen environment's
-	// block is expanded, so deploying to test does not need prod's variables.
+	// The chosen environment's override is merged in before ${VAR} is expanded, and only the
+	// merged document is expanded: deploying to test needs neither prod's variables nor those
+	// of a base value test replaces. Errors still point at the node holding the ${VAR}, with
+	// the override's path when it came from the override (see override and errorf).
 	base := *root
 	base.Content = nil
 	var envs *yaml.Node
@@ -124,14 +126,14 @@ func loadService(app *App, env, rel string, lookupEnv func(string) (string, bool
 		}
 		base.Content = append(base.Content, root.Content[i], root.Content[i+1])
 	}
-	s.interpolate(&base, "", v)
 	doc := &base
 	if envs != nil && !isNull(envs) {
 		s.nodes["environments"] = envs
-		if over := s.override(envs, env, v); over != nil {
+		if over := s.override(envs, env); over != nil {
 			doc = merge(&base, over, "")
 		}
 	}
+	s.interpolateMerged(doc, v)
 	s.nodes[""] = doc
 
 	s.spec = defaults(s.workloadType(doc))
@@ -142,8 +144,8 @@ func loadService(app *App, env, rel string, lookupEnv func(string) (string, bool
 }
 
 // override checks every environment named under environments and returns the chosen
-// environment's block, expanded and marked so that errors in it point at it.
-func (s *serviceLoader) override(envs *yaml.Node, env string, v vars) *yaml.Node {
+// environment's block, marked so that errors in it (${VAR} ones included) point at it.
+func (s *serviceLoader) override(envs *yaml.Node, env string) *yaml.Node {
 	valid := s.app.EnvironmentNames()
 	if len(valid) == 0 {
 		valid = []string{LocalEnvironment}
@@ -171,7 +173,6 @@ func (s *serviceLoader) override(envs *yaml.Node, env string, v vars) *yaml.Node
 			}
 			over.Content = append(over.Content, key, n.Content[i+1])
 		}
-		s.interpolate(&over, kp, v)
 		s.overridden = map[*yaml.Node]bool{}
 		markAll(&over, s.overridden)
 		s.prefix = kp + "."

@@ -306,3 +306,136 @@ func TestLoadServicesUsesTheEnvironmentRules(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "prod", specs[0].Env)
 }
+
+// TestInterpolationAfterOverride: ${VAR} is expanded in the document the chosen environment
+// sees (base merged with its override), so a base value the environment replaces needs no
+// variables, while errors still point at the node holding the ${VAR}.
+func TestInterpolationAfterOverride(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		env     string
+		lookup  map[string]string
+		check   func(t *testing.T, s ServiceSpec)
+		wantErr string // the only error, after the directory
+	}{
+		{"a variable only the overridden value uses need not be set", `name: web
+type: Backend Service
+image:
+  location: ${IMAGE}
+  port: 8080
+environments:
+  test:
+    image:
+      location: web:dev
+`, "test", nil, func(t *testing.T, s ServiceSpec) {
+			assert.Equal(t, "web:dev", s.Task.Image)
+			assert.Equal(t, 8080, s.Task.Port, "the base's other keys stay")
+		}, ""},
+		{"a variable in a value the environment keeps must be set", `name: web
+type: Backend Service
+image:
+  location: ${IMAGE}
+  port: 8080
+environments:
+  test:
+    image:
+      port: 9090
+`, "test", nil, nil, "deck/svc.yaml:4:13: image.location: variable IMAGE is not set; set it, or give a default with ${IMAGE:-value}"},
+		{"a variable in the override is reported at the override", `name: web
+type: Backend Service
+image:
+  location: ${IMAGE}
+  port: 8080
+environments:
+  test:
+    image:
+      location: ${TEST_IMAGE}
+`, "test", nil, nil, "deck/svc.yaml:9:17: environments.test.image.location: variable TEST_IMAGE is not set; set it, or give a default with ${TEST_IMAGE:-value}"},
+		{"DECK_ENV in the base is the chosen environment", `name: web
+type: Backend Service
+image:
+  location: web:${DECK_ENV}
+environments:
+  prod:
+    variables: {WHERE: '${DECK_ENV}'}
+`, "prod", nil, func(t *testing.T, s ServiceSpec) {
+			assert.Equal(t, "web:prod", s.Task.Image)
+			assert.Equal(t, map[string]string{"WHERE": "prod"}, s.Task.Variables)
+		}, ""},
+		{"an anchor the merge shares is expanded once", `name: web
+type: Backend Service
+image: {location: x}
+variables: &v {A: '$${X}'}
+labels: *v
+environments:
+  test:
+    labels: {B: c}
+`, "test", map[string]string{"X": "expanded twice"}, func(t *testing.T, s ServiceSpec) {
+			assert.Equal(t, map[string]string{"A": "${X}"}, s.Task.Variables)
+			assert.Equal(t, map[string]string{"A": "${X}", "B": "c"}, s.Task.Labels)
+		}, ""},
+		{"an anchor in an overridden value is expanded where it is still used", `name: web
+type: Backend Service
+image:
+  location: &img '${REGISTRY}/web'
+variables: {IMAGE: *img}
+environments:
+  test:
+    image: {location: web:dev}
+`, "test", map[string]string{"REGISTRY": "r"}, func(t *testing.T, s ServiceSpec) {
+			assert.Equal(t, "web:dev", s.Task.Image)
+			assert.Equal(t, map[string]string{"IMAGE": "r/web"}, s.Task.Variables)
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, dir, err := loadService1(t, tt.yaml, tt.env, tt.lookup)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Equal(t, filepath.Join(dir, tt.wantErr), err.Error())
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, s)
+		})
+	}
+}
+
+// TestOverrideReplacesConstraints: an override's placement.constraints replaces the base's
+// as a whole, so an environment can lift or change a constraint, not only add one; the rest
+// of placement still merges key by key.
+func TestOverrideReplacesConstraints(t *testing.T) {
+	const base = `name: web
+type: Backend Service
+image: {location: x}
+placement:
+  strategy: binpack
+  constraints:
+    distinct_host: true
+    attributes: {zone: a}
+environments:
+`
+	zoneA := []Constraint{{Kind: ConstraintDistinctHost}, {Kind: ConstraintEquals, Attribute: "zone", Values: []string{"a"}}}
+	tests := []struct {
+		name     string
+		override string // under environments:
+		want     Placement
+	}{
+		{"other attributes replace the base's", "  test:\n    placement: {constraints: {attributes: {disk: ssd}}}\n",
+			Placement{Strategy: "binpack", Constraints: []Constraint{{Kind: ConstraintEquals, Attribute: "disk", Values: []string{"ssd"}}}}},
+		{"an empty map lifts them all", "  test:\n    placement: {constraints: {}}\n",
+			Placement{Strategy: "binpack"}},
+		{"placement without constraints keeps the base's", "  test:\n    placement: {strategy: spread}\n",
+			Placement{Strategy: "spread", Constraints: zoneA}},
+		{"another environment's override does not apply", "  prod:\n    placement: {constraints: {}}\n",
+			Placement{Strategy: "binpack", Constraints: zoneA}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, err := loadService1(t, base+tt.override, "test", nil)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, s.Placement)
+		})
+	}
+}
