@@ -163,75 +163,35 @@ func (c *computer) planService(d Desired) error {
 		return err
 	}
 	minHealthy, maxRunning := rollingLimits(dep, count)
-	steps, stuck := scheduleWaves(count, len(b.keep)+len(b.replace), len(b.replace), minHealthy, maxRunning)
-	if stuck {
-		c.warn("%s", stuckWarning(svc.Name, dep, count))
-	}
 
 	// Wave 0 begins with what starts at once: tasks that do not run and lost tasks are
 	// replaced, and the count is made up.
-	var waves [][]newTask
-	wave0 := []newTask{}
+	extras := make([]newTask, 0, len(b.restart)+len(b.lost)+b.create)
 	for _, s := range b.restart {
-		wave0 = append(wave0, newTask{old: &s.task, reason: s.reason, stopFirst: true})
+		extras = append(extras, newTask{old: &s.task, reason: s.reason, stopFirst: true})
 	}
 	for _, s := range b.lost {
-		wave0 = append(wave0, newTask{old: &s.task, reason: s.reason})
+		extras = append(extras, newTask{old: &s.task, reason: s.reason})
 	}
 	for range b.create {
-		wave0 = append(wave0, newTask{reason: b.createReason})
+		extras = append(extras, newTask{reason: b.createReason})
 	}
-	waves = append(waves, wave0)
-	next := 0
-	for w, st := range steps {
-		if w >= len(waves) {
-			waves = append(waves, nil)
-		}
-		for i := 0; i < st.stopFirst+st.surge; i++ {
-			s := b.replace[next]
-			next++
-			waves[w] = append(waves[w], newTask{old: &s.task, reason: s.reason, stopFirst: i < st.stopFirst})
-		}
-	}
-
 	for _, s := range b.destroy {
 		c.destroy(s.task, s.reason)
 		if i, ok := c.cluster.byName[s.task.Host]; ok {
 			p.freed(i)
 		}
 	}
-	placed := 0
-	for w, tasks := range waves {
-		// Stop-first olds stop before the wave's tasks start: their room is usable now.
-		for _, nt := range tasks {
-			if nt.stopFirst {
-				c.release(p, *nt.old)
-			}
-		}
-		hosts := make([]string, 0, len(tasks))
-		for range tasks {
-			slot, err := p.place(len(b.keep)+placed+1, count)
-			if err != nil {
-				return err
-			}
-			placed++
-			hosts = append(hosts, c.cluster.hosts[slot].Name)
-		}
-		for i, host := range pairByHost(tasks, hosts) {
-			c.start(svc.Name, rev, host, tasks[i], w)
-		}
-		// The other olds stop once the wave's tasks are healthy: room for the next wave.
-		for _, nt := range tasks {
-			if nt.old != nil && !nt.stopFirst {
-				c.release(p, *nt.old)
-			}
-		}
+	r := rollout{c: c, p: p, svc: svc, rev: rev, dep: dep, count: count, minHealthy: minHealthy,
+		maxRunning: maxRunning, kept: len(b.keep), olds: newOldQueue(b.replace)}
+	if err := r.run(extras, len(b.keep)+len(b.replace)); err != nil {
+		return err
 	}
 
 	sp := ServicePlan{Name: svc.Name, Type: svc.Type, Revision: rev.ID, Desired: count, Running: b.running,
 		Keep: len(b.keep), Deployment: dep}
-	if len(b.destroy) > 0 || placed > 0 {
-		sp.Waves = max(1, len(steps))
+	if len(b.destroy) > 0 || r.placed > 0 {
+		sp.Waves = r.waves
 	}
 	c.plan.Services = append(c.plan.Services, sp)
 	return nil

@@ -118,10 +118,20 @@ func (p *placer) fits(i int) bool {
 // place puts one task on the best host that fits and returns the host's slot.
 // taskNo and count only word the error.
 func (p *placer) place(taskNo, count int) (int, error) {
+	slot, ok := p.tryPlace()
+	if !ok {
+		return 0, p.noHostError(taskNo, count)
+	}
+	return slot, nil
+}
+
+// tryPlace is place without the error, for callers that have another way out: the
+// error scans every host, too slow to build each time a lack of room ends a wave.
+func (p *placer) tryPlace() (int, bool) {
 	for {
 		cand := p.tree.best()
 		if cand == nil {
-			return 0, p.noHostError(taskNo, count)
+			return 0, false
 		}
 		if !p.fits(cand.slot) {
 			p.tree.remove(cand)
@@ -140,7 +150,7 @@ func (p *placer) place(taskNo, count int) (int, error) {
 		cand.count++
 		p.tree.placed(cand)
 		p.tree.freed(cand)
-		return cand.slot, nil
+		return cand.slot, true
 	}
 }
 
@@ -164,9 +174,13 @@ func (p *placer) freed(i int) {
 // noHostError explains, per reason, how many hosts were filtered out. It scans every
 // host, which is fine: it runs once, on the way out.
 func (p *placer) noHostError(taskNo, count int) error {
-	prefix := fmt.Sprintf("service %s: cannot place task %d of %d: no host fits: ", p.service, taskNo, count)
+	return fmt.Errorf("service %s: cannot place task %d of %d: no host fits: %s", p.service, taskNo, count, p.blockers())
+}
+
+// blockers says, per reason, how many hosts cannot take a task now.
+func (p *placer) blockers() string {
 	if len(p.c.hosts) == 0 {
-		return fmt.Errorf("%sthe environment has no hosts", prefix)
+		return "the environment has no hosts"
 	}
 	var memory, cpu, port, distinct, unreachable int
 	var mostMem, mostCPU int64 = -1 << 62, -1 << 62
@@ -218,7 +232,7 @@ func (p *placer) noHostError(taskNo, count int) error {
 			delete(constraints, text)
 		}
 	}
-	return fmt.Errorf("%s%s", prefix, strings.Join(parts, ", "))
+	return strings.Join(parts, ", ")
 }
 
 // hosts words "1 host lacks" / "3 hosts lack".

@@ -61,9 +61,12 @@ func TestFixedHostPortReplacedInPlaceWhenStoppedFirst(t *testing.T) {
 	h.run("h1", v1.Revision, "a1")
 	td.Image = "web:2"
 
-	// 100/200 would start the new task next to the old one: port 80 is taken.
+	// 100/200 would start the new task next to the old one: port 80 is taken, and min
+	// healthy 100 forbids stopping the old one first.
 	_, err := h.compute(Options{}, service("web", 1, td))
-	assert.EqualError(t, err, "service web: cannot place task 1 of 1: no host fits: 1 host has host port 80 in use")
+	assert.EqualError(t, err, "service web: no room to start a replacement: 1 host has host port 80 in use; "+
+		"min_healthy_percent 100 keeps its only task running: "+
+		"free capacity on the hosts, or lower deployment.min_healthy_percent so deck can stop tasks first")
 
 	// recreate stops the old task first, freeing the port.
 	p := h.plan(service("web", 1, td, func(s *manifest.ServiceSpec) {

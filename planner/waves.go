@@ -37,39 +37,33 @@ func rollingLimits(d manifest.Deployment, count int) (minHealthy, maxRunning int
 // new task before the old one stops; stop-first ones stop the old task first.
 type waveStep struct{ surge, stopFirst int }
 
-// scheduleWaves splits the replacement of `replace` running tasks into waves.
+// nextStep says how many of the `left` running tasks still to replace the next wave may
+// replace by the rolling limits alone; the hosts' room may cut it short (see rollout).
 //
 // healthy is how many tasks run (kept plus those to replace) once the extras of a count
-// decrease are stopped; the other count-healthy tasks of the service (creates and
-// replacements of tasks that do not run) all start in wave 0. Within a wave the executor
-// stops the stop-first olds, starts the new tasks and waits for them, then stops the
-// other olds. Across a wave, then:
+// decrease are stopped; additions are the other tasks of wave 0 (creates and replacements
+// of tasks that do not run), which all start in wave 0. Within a wave the executor stops
+// the stop-first olds, starts the new tasks and waits for them, then stops the other
+// olds. Across a wave, then:
 //   - after the first stops: healthy - stopFirst >= minHealthy
 //   - while new tasks start: healthy + additions + surge <= maxRunning (the stop-first
 //     olds already stopped make room for their own replacements)
 //
-// and once the wave is done the service runs its full count again. When neither kind of
-// step is possible (count 1 at 100/100), the service goes one stop-first task at a time
-// and stuck is true, so the caller can warn that min healthy will be broken.
-func scheduleWaves(count, healthy, replace, minHealthy, maxRunning int) (steps []waveStep, stuck bool) {
-	additions := count - healthy
-	for left := replace; left > 0; {
-		surge := min(left, max(0, maxRunning-healthy-additions))
-		stopFirst := min(left-surge, max(0, healthy-minHealthy))
-		if surge+stopFirst == 0 && additions > 0 {
-			// Wave 0's own new tasks fill the room: replacements wait for them to be healthy.
-			steps = append(steps, waveStep{})
-			healthy, additions = count, 0
-			continue
-		}
-		if surge+stopFirst == 0 {
-			stopFirst, stuck = 1, true
-		}
-		steps = append(steps, waveStep{surge: surge, stopFirst: stopFirst})
-		left -= surge + stopFirst
-		healthy, additions = count, 0 // wave 0's new tasks are healthy before wave 1 starts
+// and once the wave is done the service runs its full count again (healthy = count,
+// additions = 0 for the next step). When wave 0's additions fill the room, the step is
+// empty: replacements wait for them to be healthy. When neither kind of step is possible
+// (count 1 at 100/100), the step is one stop-first task and stuck is true, so the caller
+// can warn that min healthy will be broken.
+func nextStep(healthy, additions, left, minHealthy, maxRunning int) (st waveStep, stuck bool) {
+	if left <= 0 {
+		return waveStep{}, false
 	}
-	return steps, stuck
+	st.surge = min(left, max(0, maxRunning-healthy-additions))
+	st.stopFirst = min(left-st.surge, max(0, healthy-minHealthy))
+	if st.surge+st.stopFirst > 0 || additions > 0 {
+		return st, false
+	}
+	return waveStep{stopFirst: 1}, true
 }
 
 func stuckWarning(service string, d manifest.Deployment, count int) string {
