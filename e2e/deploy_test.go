@@ -171,7 +171,7 @@ func TestDeployLifecycle(t *testing.T) {
 		require.Equal(t, 1, r.Code, r.String())
 		assert.Contains(t, r.Stderr, "not healthy")
 		assert.Contains(t, r.Stderr, "404 Not Found")
-		assert.Contains(t, r.Stderr, "The tasks that were running before keep serving")
+		assert.Contains(t, r.Stderr, "Every task that was running before keeps serving")
 		after := containers(t, hosts, "hello")
 		assert.Equal(t, containerIDs(before), containerIDs(after), "the failed tasks are removed, the old ones untouched")
 		for _, task := range a.status().Services[0].Tasks {
