@@ -101,32 +101,21 @@ func (w *world) load() error {
 }
 
 // builder picks the host that builds images: --builder when given, else the local Podman
-// socket when it answers quickly, else nil (the executor then builds on the first host).
+// socket when it answers within a second, else nil (the executor then builds on the first
+// host). Dialling pings the server, so a socket that answers is a working builder.
 func (w *world) builder(ctx context.Context, deps Deps, g *Globals) (providers.Host, error) {
-	url := g.Builder
-	explicit := url != ""
-	if !explicit {
+	url, timeout := g.Builder, providers.DialTimeout
+	if url == "" {
 		if w.env.Implicit {
 			return nil, nil // the local socket is the environment's only host already
 		}
-		url = manifest.LocalURL(deps.LookupEnv)
+		url, timeout = manifest.LocalURL(deps.LookupEnv), time.Second
 	}
-	dctx, cancel := context.WithTimeout(ctx, time.Second)
-	if explicit {
-		cancel()
-		dctx, cancel = context.WithTimeout(ctx, providers.DialTimeout)
-	}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	h, err := deps.dialer().Dial(dctx, manifest.HostSpec{Name: "builder", URL: url, Address: "127.0.0.1"})
 	if err != nil {
-		if explicit {
-			return nil, fmt.Errorf("--builder: %w", err)
-		}
-		return nil, nil
-	}
-	if _, err := h.Info(dctx); err != nil {
-		_ = h.Close()
-		if explicit {
+		if g.Builder != "" {
 			return nil, fmt.Errorf("--builder: %w", err)
 		}
 		return nil, nil
