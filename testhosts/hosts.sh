@@ -136,6 +136,20 @@ setup_network() {
 	ip -n "$ns" addr add "$addr/24" dev eth0
 	ip -n "$ns" link set eth0 up
 	ip -n "$ns" route add default via "$SUBNET_PREFIX.1"
+	wait_link "$veth"
+}
+
+# wait_link waits until the host's veth carries traffic: the kernel reports a carrier
+# change up to a second after `ip link set up`, and the bridge forwards only then, so a
+# connection tried before is dropped and waits out a TCP retransmit.
+wait_link() {
+	local veth=$1 tries=0
+	until [ "$(cat "/sys/class/net/$veth/operstate" 2>/dev/null)" = up ] &&
+		[ "$(cat "/sys/class/net/$veth/brport/state" 2>/dev/null)" = 3 ]; do
+		tries=$((tries + 1))
+		[ "$tries" -le 100 ] || die "$veth did not come up within 5 s"
+		sleep 0.05
+	done
 }
 
 setup_ssh() {
@@ -312,7 +326,12 @@ main() {
 	up) n=${args[0]:-}; [ -n "$n" ] || die "up: missing N"; cmd_up "$n" "$k" ;;
 	down) cmd_down ;;
 	partition) ip link set "$(veth_name "$(host_index "${args[0]:-}")")" down ;;
-	heal) ip link set "$(veth_name "$(host_index "${args[0]:-}")")" up ;;
+	heal)
+		local veth
+		veth=$(veth_name "$(host_index "${args[0]:-}")")
+		ip link set "$veth" up
+		wait_link "$veth"
+		;;
 	stop) current_dir; stop_service "$(host_index "${args[0]:-}")" ;;
 	start)
 		current_dir
