@@ -338,3 +338,15 @@ func TestApplyRunsServicesInPlanOrder(t *testing.T) {
 	assert.Equal(t, []string{"proxy", "web"}, []string{res.Services[0].Name, res.Services[1].Name})
 	assert.Equal(t, []string{"create app-test-proxy-p1", "stop " + old.ContainerID, "remove " + old.ContainerID, "create app-test-web-w1"}, h.Calls)
 }
+
+func TestApplyCreateFailureKeepsTheOldTask(t *testing.T) {
+	w, h, old, plan := replaceOne(t)
+	h.FailCreate = func(s providers.TaskSpec) bool { return s.Labels[providers.LabelTask] == "new1" }
+	res, err := Apply(context.Background(), plan, w.opts())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "service web: task new1 on h1: fake: create app-test-web-new1 failed")
+	assert.Equal(t, 0, res.Stopped(), "nothing was stopped for a task that never started")
+	require.Len(t, h.Tasks(), 1)
+	assert.Equal(t, old.ContainerID, h.Tasks()[0].ContainerID)
+	assert.True(t, h.Tasks()[0].Running())
+}
