@@ -260,6 +260,13 @@ func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, err
 	a.emit(Event{Kind: EventTaskCreating, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: "revision " + rev.ID})
 	release := a.acquire(c.Host)
 	t, err := h.Create(ctx, spec)
+	if err == nil {
+		var started providers.Task
+		if started, err = h.Start(ctx, t.ContainerID); err != nil {
+			a.removeFailed(h, t.ContainerID, 0)
+		}
+		t = started
+	}
 	release()
 	if err != nil {
 		return NewTask{}, err
@@ -359,7 +366,7 @@ func TaskSpec(app, env, host, taskID string, rev planner.Revision) providers.Tas
 		Volumes:     hostVolumes(app, env, td.Volumes),
 	}
 	for _, s := range td.Secrets {
-		spec.Secrets = append(spec.Secrets, providers.SecretEnv{
+		spec.Secrets = append(spec.Secrets, providers.TaskSecret{
 			Secret: SecretName(app, env, rev.Service, s.Name, s.Digest), Env: s.Name})
 	}
 	if hc := td.Healthcheck; hc != nil && len(hc.Command) > 0 {

@@ -116,7 +116,7 @@ func replaceOne(t *testing.T) (*world, *fake.Host, providers.Task, *planner.Plan
 	h := w.hosts[0]
 	h.AddImage("img:1")
 	h.AddImage("img:2")
-	old, err := h.Create(context.Background(), TaskSpec("app", "test", "h1", "old1", rev("rev1", "img:1", nil)))
+	old, err := h.Run(context.Background(), TaskSpec("app", "test", "h1", "old1", rev("rev1", "img:1", nil)))
 	require.NoError(t, err)
 	r2 := rev("rev2", "img:2", cmdCheck)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
@@ -186,8 +186,8 @@ func TestApplyStopFirstAndDestroyRunBeforeStarts(t *testing.T) {
 	w := newWorld(t, 1)
 	h := w.hosts[0]
 	h.AddImage("img:1")
-	a, _ := h.Create(context.Background(), TaskSpec("app", "test", "h1", "a", rev("rev1", "img:1", nil)))
-	b, _ := h.Create(context.Background(), TaskSpec("app", "test", "h1", "b", rev("rev1", "img:1", nil)))
+	a, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "a", rev("rev1", "img:1", nil)))
+	b, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "b", rev("rev1", "img:1", nil)))
 	h.Calls = nil
 	r := rev("rev2", "img:1", nil)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r},
@@ -208,7 +208,7 @@ func TestApplyLeavesTasksOnUnreachableHost(t *testing.T) {
 	w := newWorld(t, 2)
 	w.hosts[0].AddImage("img:1")
 	w.hosts[1].AddImage("img:1")
-	lost, _ := w.hosts[1].Create(context.Background(), TaskSpec("app", "test", "h2", "lost", rev("rev1", "img:1", nil)))
+	lost, _ := w.hosts[1].Run(context.Background(), TaskSpec("app", "test", "h2", "lost", rev("rev1", "img:1", nil)))
 	fleet := providers.NewFleet(w.hosts[0]) // h2 did not answer when the hosts were read
 	r := rev("rev1", "img:1", nil)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev1": r},
@@ -252,7 +252,7 @@ func TestApplySecretsAreStoredPrunedAndNeverInEvents(t *testing.T) {
 	_, ok = h.Secret(other)
 	assert.True(t, ok, "another service's secrets are left alone")
 	spec := h.TaskSpec(h.Tasks()[0].ContainerID)
-	assert.Equal(t, []providers.SecretEnv{{Secret: name, Env: "DB_PASSWORD"}}, spec.Secrets)
+	assert.Equal(t, []providers.TaskSecret{{Secret: name, Env: "DB_PASSWORD"}}, spec.Secrets)
 	for k, v := range spec.Labels {
 		assert.NotContains(t, v, value, "label %s", k)
 	}
@@ -296,8 +296,8 @@ func TestApplyStopsAtTheWaveWhoseOldTaskCannotBeStopped(t *testing.T) {
 	w := newWorld(t, 1)
 	h := w.hosts[0]
 	h.AddImage("img:1")
-	o1, _ := h.Create(context.Background(), TaskSpec("app", "test", "h1", "o1", rev("rev1", "img:1", nil)))
-	o2, _ := h.Create(context.Background(), TaskSpec("app", "test", "h1", "o2", rev("rev1", "img:1", nil)))
+	o1, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "o1", rev("rev1", "img:1", nil)))
+	o2, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "o2", rev("rev1", "img:1", nil)))
 	h.FailStop = func(id string) bool { return id == o1.ContainerID }
 	r2 := rev("rev2", "img:1", cmdCheck)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
@@ -321,7 +321,7 @@ func TestApplyRunsServicesInPlanOrder(t *testing.T) {
 	proxy := rev("rproxy", "img:1", nil)
 	proxy.Service = "proxy"
 	proxy.Task.HostPort = 80
-	old, err := h.Create(context.Background(), TaskSpec("app", "test", "h1", "p1", proxy))
+	old, err := h.Run(context.Background(), TaskSpec("app", "test", "h1", "p1", proxy))
 	require.NoError(t, err)
 	web := rev("rweb", "img:1", nil)
 	web.Task.HostPort = 80
@@ -336,7 +336,8 @@ func TestApplyRunsServicesInPlanOrder(t *testing.T) {
 	res, err := Apply(context.Background(), plan, w.opts())
 	require.NoError(t, err)
 	assert.Equal(t, []string{"proxy", "web"}, []string{res.Services[0].Name, res.Services[1].Name})
-	assert.Equal(t, []string{"create app-test-proxy-p1", "stop " + old.ContainerID, "remove " + old.ContainerID, "create app-test-web-w1"}, h.Calls)
+	assert.Equal(t, []string{"create app-test-proxy-p1", "start " + old.ContainerID, "stop " + old.ContainerID,
+		"remove " + old.ContainerID, "create app-test-web-w1", "start h1-c000002"}, h.Calls)
 }
 
 func TestApplyCreateFailureKeepsTheOldTask(t *testing.T) {

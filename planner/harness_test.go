@@ -72,7 +72,7 @@ func (h *harness) runSpec(host, service, revID string, td *manifest.TaskDef, tas
 		spec.Image, spec.Port, spec.HostPort = td.Image, td.Port, td.HostPort
 		spec.CPUShares, spec.MemoryMiB = td.CPU, td.Memory
 	}
-	task, err := h.cloud.Host(host).Create(context.Background(), spec)
+	task, err := h.cloud.Host(host).Run(context.Background(), spec)
 	require.NoError(h.t, err)
 	return task
 }

@@ -19,14 +19,14 @@ func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
 	for _, s := range specs {
 		cloud.AddHost(s, manifest.Resources{CPU: 2048, Memory: 4096}).AddImage("img")
 	}
-	_, err := cloud.Host("h1").Create(context.Background(), providers.TaskSpec{Name: "a", Image: "img",
+	_, err := cloud.Host("h1").Run(context.Background(), providers.TaskSpec{Name: "a", Image: "img",
 		Labels: map[string]string{providers.LabelApp: "shop", providers.LabelEnv: "prod", providers.LabelService: "web"}})
 	require.NoError(t, err)
-	_, err = cloud.Host("h1").Create(context.Background(), providers.TaskSpec{Name: "b", Image: "img",
+	_, err = cloud.Host("h1").Run(context.Background(), providers.TaskSpec{Name: "b", Image: "img",
 		Labels: map[string]string{providers.LabelApp: "other", providers.LabelEnv: "prod",
 			providers.LabelSpec: `{"cpu": 300, "memory": 400}`}})
 	require.NoError(t, err)
-	stopped, err := cloud.Host("h1").Create(context.Background(), providers.TaskSpec{Name: "c", Image: "img",
+	stopped, err := cloud.Host("h1").Run(context.Background(), providers.TaskSpec{Name: "c", Image: "img",
 		Labels: map[string]string{providers.LabelApp: "shop", providers.LabelEnv: "staging",
 			providers.LabelSpec: `{"cpu": 1000, "memory": 1000}`}})
 	require.NoError(t, err)

@@ -13,21 +13,11 @@ import (
 	"github.com/deckhq/deck/manifest"
 )
 
-// Labels deck puts on every container it creates. They carry enough to rebuild the
-// revision without the manifests.
-const (
-	LabelManaged  = "deck.managed" // "true"
-	LabelApp      = "deck.app"
-	LabelEnv      = "deck.env"
-	LabelService  = "deck.service"
-	LabelRevision = "deck.revision"
-	LabelTask     = "deck.task"
-	LabelSpec     = "deck.spec" // JSON of the revision's manifest.TaskDef (secret digests only)
-	LabelPort     = "deck.port" // the container port the service listens on
-)
-
-// ErrNotFound is returned (wrapped) when a container, image or secret does not exist.
+// ErrNotFound is returned (wrapped) when a container, image, secret or record does not exist.
 var ErrNotFound = errors.New("not found")
+
+// ErrExists is returned (wrapped) when a record is created under a name that is taken.
+var ErrExists = errors.New("already exists")
 
 // HostInfo is what a host reports about itself.
 type HostInfo struct {
@@ -48,8 +38,15 @@ type Task struct {
 	State       string // Podman's state: created, running, exited, stopped, ...
 	StartedAt   time.Time
 	ExitCode    int
-	Ports       []PortBinding
-	Labels      map[string]string
+	// OOMKilled is true when the kernel killed the container for exceeding its memory limit.
+	OOMKilled bool
+	// Error is the runtime's own error for a container that failed to start ("" if none).
+	Error      string
+	FinishedAt time.Time // when it last stopped; zero while it has never stopped
+	Ports      []PortBinding
+	// Meta is what deck's labels say (decoded once, by TaskFromLabels).
+	Meta   TaskMeta
+	Labels map[string]string
 }
 
 // Running reports whether the task's container is running.
@@ -79,7 +76,7 @@ type TaskSpec struct {
 	Command     []string
 	Entrypoint  []string
 	Env         map[string]string
-	Secrets     []SecretEnv // injected as environment variables from Podman secrets
+	Secrets     []TaskSecret // Podman secrets, as environment variables or files
 	Labels      map[string]string
 	Port        int // container port to publish; 0 = none
 	HostPort    int // 0 = a random free port
@@ -90,10 +87,12 @@ type TaskSpec struct {
 	Volumes     []manifest.Volume
 }
 
-// SecretEnv injects the Podman secret Secret as the environment variable Env.
-type SecretEnv struct {
+// TaskSecret gives a task the Podman secret Secret: as the environment variable Env, or,
+// when File is set, as the file /run/secrets/File (not shown by podman inspect).
+type TaskSecret struct {
 	Secret string
 	Env    string
+	File   string
 }
 
 // Runtime runs tasks on one host.
@@ -102,8 +101,17 @@ type Runtime interface {
 	// List returns every container carrying deck's labels for app and env (all of them when
 	// both are empty), running or not.
 	List(ctx context.Context, app, env string) ([]Task, error)
-	// Create creates and starts a container; the returned Task has its ports bound.
+	// Create creates a container without starting it (state "created"). A failed Create
+	// leaves nothing behind.
 	Create(ctx context.Context, spec TaskSpec) (Task, error)
+	// Start starts a created container; the returned Task has its ports bound. A container
+	// that fails to start is left for the caller to read (Inspect, Logs) and remove.
+	Start(ctx context.Context, containerID string) (Task, error)
+	// Inspect reads one container (any state) as a Task; ErrNotFound when it is gone.
+	Inspect(ctx context.Context, containerID string) (Task, error)
+	// Logs returns the last tail lines the container wrote (stdout and stderr merged,
+	// oldest first).
+	Logs(ctx context.Context, containerID string, tail int) ([]string, error)
 	// Stop sends SIGTERM, waits up to timeout, then SIGKILL. Stopping a stopped task is not an error.
 	Stop(ctx context.Context, containerID string, timeout time.Duration) error
 	// Remove deletes a stopped container (and its anonymous volumes).
@@ -146,6 +154,29 @@ type Secrets interface {
 	RemoveSecret(ctx context.Context, name string) error
 }
 
+// Record is a small named record kept on a host: its content is its labels.
+type Record struct {
+	Name    string
+	Labels  map[string]string
+	Created time.Time // by the host's clock
+}
+
+// Records keeps small named records on a host (the deploy lock, the services' desired
+// state). The Podman provider keeps them as Podman secrets whose labels hold the content:
+// created atomically by name, never pruned by podman's prune commands.
+type Records interface {
+	// CreateRecord creates the record, or fails with ErrExists when the name is taken:
+	// of two writers creating one name at once, exactly one succeeds.
+	CreateRecord(ctx context.Context, name string, labels map[string]string) error
+	// ListRecords returns the records whose names start with prefix.
+	ListRecords(ctx context.Context, prefix string) ([]Record, error)
+	// RemoveRecord deletes a record; ErrNotFound when there is none.
+	RemoveRecord(ctx context.Context, name string) error
+	// Now is the host's clock (a lease expires by the clock of the host that keeps it,
+	// never by the client's).
+	Now(ctx context.Context) (time.Time, error)
+}
+
 // Host is everything deck needs from one host.
 type Host interface {
 	Name() string
@@ -154,6 +185,7 @@ type Host interface {
 	Images
 	Builder
 	Secrets
+	Records
 	Close() error
 }
 

@@ -43,7 +43,8 @@ func (c *Cloud) AddHost(spec manifest.HostSpec, capacity manifest.Resources) *Ho
 	defer c.mu.Unlock()
 	h := &Host{cloud: c, spec: spec, info: providers.HostInfo{Version: "fake", Capacity: capacity},
 		containers: map[string]*providers.Task{}, specs: map[string]providers.TaskSpec{},
-		images: map[string]bool{}, secrets: map[string][]byte{}, Healthy: func(providers.TaskSpec) bool { return true }}
+		images: map[string]bool{}, secrets: map[string][]byte{}, records: map[string]providers.Record{},
+		Healthy: func(providers.TaskSpec) bool { return true }}
 	c.hosts[spec.Name] = h
 	return h
 }
@@ -79,12 +80,19 @@ type Host struct {
 	specs      map[string]providers.TaskSpec
 	images     map[string]bool
 	secrets    map[string][]byte
+	records    map[string]providers.Record
+	clock      func() time.Time
 	nextPort   int
 
 	// Healthy decides whether a task passes its health check. Tests replace it.
 	Healthy func(providers.TaskSpec) bool
 	// FailCreate, when set, makes Create fail for specs it returns true for.
 	FailCreate func(providers.TaskSpec) bool
+	// Exits, when set, makes Start leave the container exited with the code it returns
+	// (a process that dies at once) for specs it returns ok for.
+	Exits func(providers.TaskSpec) (code int, ok bool)
+	// Output, when set, is what a container wrote (Logs returns its tail).
+	Output func(providers.TaskSpec) []string
 	// FailStop, when set, makes Stop fail for the containers it returns true for.
 	FailStop func(containerID string) bool
 	// Calls records every mutating call, in order ("create NAME", "stop ID", ...).
@@ -185,31 +193,85 @@ func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Tas
 		if t.Name == spec.Name {
 			return providers.Task{}, fmt.Errorf("container name %q is already in use", spec.Name)
 		}
-		if spec.HostPort != 0 && t.HostPort(spec.Port) == spec.HostPort && t.Running() {
-			return providers.Task{}, fmt.Errorf("port %d is already allocated", spec.HostPort)
-		}
 	}
 	if h.FailCreate != nil && h.FailCreate(spec) {
 		return providers.Task{}, fmt.Errorf("fake: create %s failed", spec.Name)
 	}
 	h.seq++
 	id := fmt.Sprintf("%s-c%06d", h.spec.Name, h.seq)
-	t := &providers.Task{ContainerID: id, Name: spec.Name, Host: h.spec.Name, State: "running",
-		StartedAt: time.Now(), Labels: spec.Labels,
-		App: spec.Labels[providers.LabelApp], Env: spec.Labels[providers.LabelEnv],
-		Service: spec.Labels[providers.LabelService], Revision: spec.Labels[providers.LabelRevision],
-		TaskID: spec.Labels[providers.LabelTask]}
+	t := providers.TaskFromLabels(spec.Labels)
+	t.ContainerID, t.Name, t.Host, t.State = id, spec.Name, h.spec.Name, "created"
+	h.containers[id] = &t
+	h.specs[id] = spec
+	return t, nil
+}
+
+// Start starts a created container: it binds its port and runs (or exits at once, see Exits).
+func (h *Host) Start(_ context.Context, id string) (providers.Task, error) {
+	if err := h.check("start"); err != nil {
+		return providers.Task{}, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "start "+id)
+	t, spec := h.containers[id], h.specs[id]
+	if t == nil {
+		return providers.Task{}, fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
 	if spec.Port != 0 {
 		hp := spec.HostPort
+		for _, o := range h.containers {
+			if hp != 0 && o != t && o.HostPort(spec.Port) == hp && o.Running() {
+				return providers.Task{}, fmt.Errorf("port %d is already allocated", hp)
+			}
+		}
 		if hp == 0 {
 			h.nextPort++
 			hp = 40000 + h.nextPort
 		}
 		t.Ports = []providers.PortBinding{{ContainerPort: spec.Port, HostPort: hp, HostIP: "0.0.0.0"}}
 	}
-	h.containers[id] = t
-	h.specs[id] = spec
+	t.State, t.StartedAt = "running", time.Now()
+	if h.Exits != nil {
+		if code, ok := h.Exits(spec); ok {
+			t.State, t.ExitCode, t.FinishedAt = "exited", code, time.Now()
+		}
+	}
 	return *t, nil
+}
+
+// Inspect returns one container.
+func (h *Host) Inspect(_ context.Context, id string) (providers.Task, error) {
+	if err := h.check("inspect"); err != nil {
+		return providers.Task{}, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.containers[id]
+	if t == nil {
+		return providers.Task{}, fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
+	return *t, nil
+}
+
+// Logs returns the tail of what Output says the container wrote.
+func (h *Host) Logs(_ context.Context, id string, tail int) ([]string, error) {
+	if err := h.check("logs"); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.containers[id] == nil {
+		return nil, fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
+	if h.Output == nil {
+		return nil, nil
+	}
+	lines := h.Output(h.specs[id])
+	if tail > 0 && len(lines) > tail {
+		lines = lines[len(lines)-tail:]
+	}
+	return lines, nil
 }
 
 func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
@@ -226,7 +288,9 @@ func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
 	if h.FailStop != nil && h.FailStop(id) {
 		return fmt.Errorf("fake: stop %s timed out", id)
 	}
-	t.State = "exited"
+	if t.Running() {
+		t.State, t.ExitCode, t.FinishedAt = "exited", 143, time.Now()
+	}
 	return nil
 }
 
@@ -361,4 +425,14 @@ func (h *Host) RemoveSecret(_ context.Context, name string) error {
 	defer h.mu.Unlock()
 	delete(h.secrets, name)
 	return nil
+}
+
+// Run creates and starts a container: a running task in one call, for tests that set a
+// host up.
+func (h *Host) Run(ctx context.Context, spec providers.TaskSpec) (providers.Task, error) {
+	t, err := h.Create(ctx, spec)
+	if err != nil {
+		return t, err
+	}
+	return h.Start(ctx, t.ContainerID)
 }

@@ -94,7 +94,7 @@ func TestTaskLifecycle(t *testing.T) {
 
 	spec := taskSpec(unique("web"), app)
 	spec.Env = map[string]string{"SHOW": "GREETING,TOKEN", "GREETING": "hello"}
-	spec.Secrets = []providers.SecretEnv{{Secret: secret, Env: "TOKEN"}}
+	spec.Secrets = []providers.TaskSecret{{Secret: secret, Env: "TOKEN"}}
 	spec.MemoryMiB = 64
 	spec.CPUShares = 512
 	start := time.Now()
@@ -244,7 +244,7 @@ func TestCreateFailures(t *testing.T) {
 	assert.ErrorIs(t, err, providers.ErrNotFound)
 
 	nosecret := taskSpec(unique("nosecret"), app)
-	nosecret.Secrets = []providers.SecretEnv{{Secret: unique("deck-missing"), Env: "X"}}
+	nosecret.Secrets = []providers.TaskSecret{{Secret: unique("deck-missing"), Env: "X"}}
 	_, err = h.Create(ctx, nosecret)
 	assert.ErrorIs(t, err, providers.ErrNotFound)
 

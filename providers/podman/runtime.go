@@ -61,13 +61,13 @@ func (h *Host) List(ctx context.Context, app, env string) ([]providers.Task, err
 }
 
 func hasLabels(l map[string]string, app, env string) bool {
-	return l[providers.LabelManaged] == "true" &&
+	return providers.IsManaged(l) &&
 		(app == "" || l[providers.LabelApp] == app) &&
 		(env == "" || l[providers.LabelEnv] == env)
 }
 
 func taskFromList(c types.ListContainer) providers.Task {
-	t := taskFromLabels(c.Labels)
+	t := providers.TaskFromLabels(c.Labels)
 	t.ContainerID = c.ID
 	if len(c.Names) > 0 {
 		t.Name = c.Names[0]
@@ -103,19 +103,7 @@ func hostIP(ip string) string {
 	return ip
 }
 
-func taskFromLabels(l map[string]string) providers.Task {
-	return providers.Task{
-		App:      l[providers.LabelApp],
-		Env:      l[providers.LabelEnv],
-		Service:  l[providers.LabelService],
-		Revision: l[providers.LabelRevision],
-		TaskID:   l[providers.LabelTask],
-		Labels:   l,
-	}
-}
-
-// Create creates and starts the container and returns it with its ports bound. A container
-// that fails to start is removed, so a failed Create leaves nothing behind.
+// Create creates the container without starting it. A failed Create leaves nothing behind.
 func (h *Host) Create(ctx context.Context, spec providers.TaskSpec) (providers.Task, error) {
 	cctx := h.call(ctx)
 	s, err := specGenerator(spec)
@@ -126,18 +114,19 @@ func (h *Host) Create(ctx context.Context, spec providers.TaskSpec) (providers.T
 	if err != nil {
 		return providers.Task{}, h.wrap("create", "container "+spec.Name, err)
 	}
-	if err := containers.Start(cctx, created.ID, nil); err != nil {
-		h.discard(cctx, created.ID)
-		return providers.Task{}, h.fail("create", fmt.Errorf("starting container %s: %w", spec.Name, err))
-	}
-	t, err := h.inspect(cctx, created.ID)
-	if err != nil {
-		// It runs, but the caller cannot know its ports and will count it failed: it must
-		// not keep running unseen (a Ctrl-C right after the start lands here).
-		h.discard(cctx, created.ID)
-		return providers.Task{}, err
-	}
+	t := providers.TaskFromLabels(spec.Labels)
+	t.ContainerID, t.Name, t.State = created.ID, spec.Name, "created"
 	return t, nil
+}
+
+// Start starts a created container and returns it with its ports bound. A container that
+// fails to start is left for the caller to read and remove.
+func (h *Host) Start(ctx context.Context, containerID string) (providers.Task, error) {
+	cctx := h.call(ctx)
+	if err := containers.Start(cctx, containerID, nil); err != nil {
+		return providers.Task{}, h.wrap("start", "container "+containerID, err)
+	}
+	return h.Inspect(ctx, containerID)
 }
 
 // discard force-removes a container Create could not hand back. It uses a fresh context:
@@ -148,9 +137,9 @@ func (h *Host) discard(cctx context.Context, id string) {
 	_, _ = containers.Remove(rctx, id, new(containers.RemoveOptions).WithForce(true).WithVolumes(true))
 }
 
-// inspect reads one container as a Task.
-func (h *Host) inspect(ctx context.Context, id string) (providers.Task, error) {
-	data, err := containers.Inspect(ctx, id, nil)
+// Inspect reads one container as a Task.
+func (h *Host) Inspect(ctx context.Context, id string) (providers.Task, error) {
+	data, err := containers.Inspect(h.call(ctx), id, nil)
 	if err != nil {
 		return providers.Task{}, h.wrap("inspect", "container "+id, err)
 	}
@@ -158,13 +147,16 @@ func (h *Host) inspect(ctx context.Context, id string) (providers.Task, error) {
 	if data.Config != nil {
 		labels = data.Config.Labels
 	}
-	t := taskFromLabels(labels)
+	t := providers.TaskFromLabels(labels)
 	t.ContainerID = data.ID
 	t.Name = data.Name
 	if data.State != nil {
 		t.State = data.State.Status
 		t.StartedAt = data.State.StartedAt
+		t.FinishedAt = data.State.FinishedAt
 		t.ExitCode = int(data.State.ExitCode)
+		t.OOMKilled = data.State.OOMKilled
+		t.Error = data.State.Error
 	}
 	if data.NetworkSettings != nil {
 		for port, binds := range data.NetworkSettings.Ports {
@@ -232,7 +224,7 @@ func (h *Host) HealthCheck(ctx context.Context, containerID string) (bool, error
 	if isNotFound(err) {
 		return false, h.wrap("healthcheck", "container "+containerID, err)
 	}
-	t, ierr := h.inspect(cctx, containerID)
+	t, ierr := h.Inspect(ctx, containerID)
 	if ierr == nil && !t.Running() {
 		return false, nil
 	}

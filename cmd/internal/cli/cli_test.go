@@ -279,7 +279,7 @@ func TestDeployRefusesWhenTheHostsChangedWhileAtThePrompt(t *testing.T) {
 	ios.In = &actReader{r: strings.NewReader("y\n"), act: func() {
 		// Another deploy starts a task of the app in the meantime.
 		h.cloud.Host("h2").AddImage("registry.example/api:1")
-		_, err := h.cloud.Host("h2").Create(context.Background(), providers.TaskSpec{Name: "other", Image: "registry.example/api:1",
+		_, err := h.cloud.Host("h2").Run(context.Background(), providers.TaskSpec{Name: "other", Image: "registry.example/api:1",
 			Labels: map[string]string{providers.LabelManaged: "true", providers.LabelApp: "shop", providers.LabelEnv: "test", providers.LabelService: "api"}})
 		require.NoError(t, err)
 	}}

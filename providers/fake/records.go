@@ -1,0 +1,81 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/deckhq/deck/providers"
+)
+
+// SetClock makes the host's clock (Now, and the creation time of records) read from now;
+// tests use it to expire leases without waiting. Default: time.Now.
+func (h *Host) SetClock(now func() time.Time) { h.mu.Lock(); h.clock = now; h.mu.Unlock() }
+
+func (h *Host) now() time.Time {
+	if h.clock != nil {
+		return h.clock()
+	}
+	return time.Now()
+}
+
+// CreateRecord creates a record, failing with ErrExists when the name is taken.
+func (h *Host) CreateRecord(_ context.Context, name string, labels map[string]string) error {
+	if err := h.check("create record"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "create record "+name)
+	if _, ok := h.records[name]; ok {
+		return fmt.Errorf("record %s: %w", name, providers.ErrExists)
+	}
+	h.records[name] = providers.Record{Name: name, Labels: maps.Clone(labels), Created: h.now()}
+	return nil
+}
+
+// ListRecords returns the records whose names start with prefix, sorted by name.
+func (h *Host) ListRecords(_ context.Context, prefix string) ([]providers.Record, error) {
+	if err := h.check("list records"); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []providers.Record
+	for n, r := range h.records {
+		if strings.HasPrefix(n, prefix) {
+			r.Labels = maps.Clone(r.Labels)
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// RemoveRecord deletes a record.
+func (h *Host) RemoveRecord(_ context.Context, name string) error {
+	if err := h.check("remove record"); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.Calls = append(h.Calls, "remove record "+name)
+	if _, ok := h.records[name]; !ok {
+		return fmt.Errorf("record %s: %w", name, providers.ErrNotFound)
+	}
+	delete(h.records, name)
+	return nil
+}
+
+// Now is the host's clock.
+func (h *Host) Now(context.Context) (time.Time, error) {
+	if err := h.check("now"); err != nil {
+		return time.Time{}, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now(), nil
+}

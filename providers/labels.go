@@ -1,0 +1,138 @@
+package providers
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/deckhq/deck/manifest"
+)
+
+// Labels are deck's only database: every container deck creates carries them, and deck
+// rebuilds everything it knows from them. This file is their one codec: EncodeTaskLabels
+// writes them and TaskFromLabels reads them; nothing else looks at deck.* labels.
+const (
+	LabelManaged  = "deck.managed" // "true"
+	LabelSchema   = "deck.schema"  // the layout version of these labels (LabelSchemaVersion)
+	LabelApp      = "deck.app"
+	LabelEnv      = "deck.env"
+	LabelService  = "deck.service"
+	LabelRevision = "deck.revision"
+	LabelTask     = "deck.task"
+	LabelSpec     = "deck.spec"    // JSON of the revision's manifest.TaskDef (secret digests only)
+	LabelPort     = "deck.port"    // the container port the service listens on
+	LabelEpoch    = "deck.epoch"   // the fencing epoch of the deploy lock held by the deploy that created it
+	LabelDesired  = "deck.desired" // JSON of the service's DesiredState when the task was created
+)
+
+// LabelSchemaVersion is the version of the label layout this deck writes. Containers
+// created before versioning carry no deck.schema label and read as version 0; their
+// labels are a subset of version 1's, so they decode the same.
+const LabelSchemaVersion = 1
+
+// TaskMeta is what a task's labels say about it.
+type TaskMeta struct {
+	Schema   int
+	App      string
+	Env      string
+	Service  string
+	Revision string
+	TaskID   string
+	Port     int    // the container port the service listens on; 0 = none
+	Epoch    uint64 // 0 when created without a lock (before locking existed)
+	// Spec is the revision's task definition; nil when missing or unreadable (a container
+	// made by hand, or edited).
+	Spec *manifest.TaskDef
+	// Desired is the service's desired state as of the deploy that created the task; nil
+	// when missing. The newest record (see DesiredRecord) wins over it.
+	Desired *DesiredState
+}
+
+// DesiredState is what a service should be, beyond its task definition: how many tasks,
+// how to roll them out, where to place them, when to run them. A controller rebuilds what
+// should run from it and the task definition alone, without the manifests. Changing it
+// never changes the revision.
+type DesiredState struct {
+	Type       manifest.WorkloadType `json:"type"`
+	Count      manifest.Count        `json:"count"`
+	Deployment manifest.Deployment   `json:"deployment"`
+	Placement  manifest.Placement    `json:"placement"`
+	Schedule   string                `json:"schedule,omitempty"`
+}
+
+// DesiredStateOf extracts a service's desired state from its spec.
+func DesiredStateOf(s manifest.ServiceSpec) DesiredState {
+	return DesiredState{Type: s.Type, Count: s.Count, Deployment: s.Deployment, Placement: s.Placement, Schedule: s.Schedule}
+}
+
+// EncodeTaskLabels returns the labels of a task's container: the user's labels (from the
+// task definition) and deck's own, which win.
+func EncodeTaskLabels(m TaskMeta, user map[string]string) map[string]string {
+	l := make(map[string]string, len(user)+11)
+	for k, v := range user {
+		l[k] = v
+	}
+	l[LabelManaged] = "true"
+	l[LabelSchema] = strconv.Itoa(LabelSchemaVersion)
+	l[LabelApp] = m.App
+	l[LabelEnv] = m.Env
+	l[LabelService] = m.Service
+	l[LabelRevision] = m.Revision
+	l[LabelTask] = m.TaskID
+	if m.Spec != nil {
+		l[LabelSpec] = mustJSON(m.Spec)
+	}
+	if m.Port != 0 {
+		l[LabelPort] = strconv.Itoa(m.Port)
+	}
+	if m.Epoch != 0 {
+		l[LabelEpoch] = strconv.FormatUint(m.Epoch, 10)
+	}
+	if m.Desired != nil {
+		l[LabelDesired] = mustJSON(m.Desired)
+	}
+	return l
+}
+
+// DecodeTaskLabels reads deck's labels. Missing or unreadable values are left zero: a
+// label edited by hand must not stop deck from seeing the rest of the fleet.
+func DecodeTaskLabels(l map[string]string) TaskMeta {
+	m := TaskMeta{
+		App: l[LabelApp], Env: l[LabelEnv], Service: l[LabelService],
+		Revision: l[LabelRevision], TaskID: l[LabelTask],
+	}
+	m.Schema, _ = strconv.Atoi(l[LabelSchema])
+	m.Port, _ = strconv.Atoi(l[LabelPort])
+	m.Epoch, _ = strconv.ParseUint(l[LabelEpoch], 10, 64)
+	if raw := l[LabelSpec]; raw != "" {
+		var td manifest.TaskDef
+		if json.Unmarshal([]byte(raw), &td) == nil {
+			m.Spec = &td
+		}
+	}
+	if raw := l[LabelDesired]; raw != "" {
+		var d DesiredState
+		if json.Unmarshal([]byte(raw), &d) == nil {
+			m.Desired = &d
+		}
+	}
+	return m
+}
+
+// IsManaged reports whether labels are a deck container's.
+func IsManaged(l map[string]string) bool { return l[LabelManaged] == "true" }
+
+// TaskFromLabels starts a Task from a container's labels; the provider fills in what
+// the container itself says (id, name, state, ports).
+func TaskFromLabels(l map[string]string) Task {
+	m := DecodeTaskLabels(l)
+	return Task{App: m.App, Env: m.Env, Service: m.Service, Revision: m.Revision, TaskID: m.TaskID,
+		Meta: m, Labels: l}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("providers: label value does not marshal: " + err.Error()) // plain data always does
+	}
+	return string(b)
+}
