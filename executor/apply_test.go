@@ -131,7 +131,8 @@ func TestApplyStopsOldOnlyAfterReplacementIsHealthy(t *testing.T) {
 	_, err := Apply(context.Background(), plan, w.opts())
 	require.NoError(t, err)
 	// create of the new task comes before the stop of the old one.
-	assert.Equal(t, []string{"create app-test-web-old1", "create app-test-web-new1", "stop " + old.ContainerID, "remove " + old.ContainerID}, h.Calls)
+	assert.Equal(t, []string{"create app-test-web-old1", "start " + old.ContainerID, "create app-test-web-new1",
+		"start h1-c000002", "stop " + old.ContainerID, "remove " + old.ContainerID}, h.Calls)
 	tasks := h.Tasks()
 	require.Len(t, tasks, 1)
 	assert.Equal(t, "new1", tasks[0].TaskID)
@@ -200,7 +201,7 @@ func TestApplyStopFirstAndDestroyRunBeforeStarts(t *testing.T) {
 	res, err := Apply(context.Background(), plan, w.opts())
 	require.NoError(t, err)
 	assert.Equal(t, 2, res.Services[0].Stopped)
-	require.Len(t, h.Calls, 5)
+	require.Len(t, h.Calls, 6)
 	assert.Equal(t, "create app-test-web-c", h.Calls[4], "the new task starts after both stops")
 }
 
