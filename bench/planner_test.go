@@ -60,7 +60,7 @@ func benchService(spreadByRack bool) planner.Desired {
 }
 
 func benchSnapshot(tb testing.TB) *state.Snapshot {
-	st, err := state.Load(benchObservation())
+	st, err := state.Load(benchObservation(), nil)
 	require.NoError(tb, err)
 	return st.Snapshot()
 }
@@ -93,7 +93,7 @@ func BenchmarkStateLoad(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := state.Load(obs); err != nil {
+		if _, err := state.Load(obs, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

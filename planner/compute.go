@@ -120,7 +120,7 @@ func (c *computer) deleteService(name string) {
 		if t.Running() && t.HostReachable {
 			sp.Running++
 		}
-		c.destroy(t, "service deleted")
+		c.destroy(t, Reason{Code: ReasonServiceDeleted})
 	}
 	if len(tasks) > 0 {
 		sp.Waves = 1
@@ -130,7 +130,7 @@ func (c *computer) deleteService(name string) {
 
 // destroy stops a task for good, in wave 0 and before anything starts (as ECS stops the
 // extra tasks of a scale-in right away).
-func (c *computer) destroy(t state.TaskState, reason string) {
+func (c *computer) destroy(t state.TaskState, reason Reason) {
 	c.cluster.releaseTask(t)
 	old := taskRef(t)
 	c.plan.Changes = append(c.plan.Changes, Change{Action: Destroy, Kind: KindTask, Service: t.Service,
@@ -148,7 +148,7 @@ func taskRef(t state.TaskState) TaskRef {
 // newTask is a task the plan starts: from scratch, or in place of old.
 type newTask struct {
 	old       *state.TaskState
-	reason    string
+	reason    Reason
 	stopFirst bool
 }
 
@@ -158,7 +158,11 @@ func (c *computer) planService(d Desired) error {
 	dep := effectiveDeployment(svc.Deployment)
 	b := reconcile(c.byService[svc.Name], rev, count, c.unreachable)
 
-	p, err := newPlacer(c.cluster, svc, rev.Task, b.keep)
+	placed := slices.Clone(b.keep)
+	for _, v := range b.verify {
+		placed = append(placed, v.task) // it runs where it runs: spread around it
+	}
+	p, err := newPlacer(c.cluster, svc, rev.Task, placed)
 	if err != nil {
 		return err
 	}
@@ -182,16 +186,19 @@ func (c *computer) planService(d Desired) error {
 			p.freed(i)
 		}
 	}
+	for _, s := range b.verify {
+		c.verify(svc.Name, rev, s)
+	}
 	r := rollout{c: c, p: p, svc: svc, rev: rev, dep: dep, count: count, minHealthy: minHealthy,
-		maxRunning: maxRunning, kept: len(b.keep), olds: newOldQueue(b.replace)}
+		maxRunning: maxRunning, kept: len(b.keep) + len(b.verify), olds: newOldQueue(b.replace)}
 	if err := r.run(extras, len(b.keep)+len(b.replace)); err != nil {
 		return err
 	}
 
 	sp := ServicePlan{Name: svc.Name, Type: svc.Type, Revision: rev.ID, Desired: count, Running: b.running,
 		Keep: len(b.keep), Deployment: dep}
-	if len(b.destroy) > 0 || r.placed > 0 {
-		sp.Waves = r.waves
+	if len(b.destroy) > 0 || len(b.verify) > 0 || r.placed > 0 {
+		sp.Waves = max(r.waves, 1)
 	}
 	c.plan.Services = append(c.plan.Services, sp)
 	return nil
@@ -234,6 +241,15 @@ func (c *computer) release(p *placer, t state.TaskState) {
 	if i, ok := c.cluster.releaseTask(t); ok {
 		p.freed(i)
 	}
+}
+
+// verify waits, in wave 0, for a task of the desired revision that deck has not seen
+// healthy. Its resources are already taken (it runs), so nothing is placed.
+func (c *computer) verify(service string, rev Revision, s stop) {
+	c.plan.Revisions[rev.ID] = rev
+	c.plan.Changes = append(c.plan.Changes, Change{Action: Verify, Kind: KindTask, Service: service,
+		Host: s.task.Host, TaskID: s.task.TaskID, Existing: s.task.ContainerID, Revision: rev.ID,
+		Reason: s.reason, Wave: 0})
 }
 
 func (c *computer) start(service string, rev Revision, host string, nt newTask, wave int) {

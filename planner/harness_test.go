@@ -12,6 +12,7 @@ import (
 	"github.com/deckhq/deck/planner/state"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/fake"
+	"github.com/deckhq/deck/providers/health"
 )
 
 // harness runs the planner against fake hosts: tasks are created through the fake
@@ -24,6 +25,9 @@ type harness struct {
 	// lost names hosts whose tasks were listed but which are now unreachable (a provider
 	// that remembers the last listing).
 	lost map[string]bool
+	// health is what the read-time probe saw of a task, by its task id; a running task
+	// not named here was seen healthy.
+	health map[string]health.State
 }
 
 const (
@@ -32,7 +36,7 @@ const (
 )
 
 func newHarness(t *testing.T) *harness {
-	return &harness{t: t, cloud: fake.NewCloud(), lost: map[string]bool{}}
+	return &harness{t: t, cloud: fake.NewCloud(), lost: map[string]bool{}, health: map[string]health.State{}}
 }
 
 // hosts adds n hosts h1..hn of the given size.
@@ -86,7 +90,17 @@ func (h *harness) snapshot() *state.Snapshot {
 			obs.Hosts[i].Err = fmt.Errorf("connection refused")
 		}
 	}
-	st, err := state.Load(obs)
+	seen := map[string]state.TaskHealth{}
+	for _, ho := range obs.Hosts {
+		for _, t := range ho.Tasks {
+			hs, ok := h.health[t.TaskID]
+			if !ok && t.Running() {
+				hs = health.StateHealthy
+			}
+			seen[state.TaskID(ho.Spec.Name, t.ContainerID)] = state.TaskHealth{State: hs, Detail: "probe said " + string(hs)}
+		}
+	}
+	st, err := state.Load(obs, seen)
 	require.NoError(h.t, err)
 	return st.Snapshot()
 }

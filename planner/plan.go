@@ -9,8 +9,9 @@ import (
 	"github.com/deckhq/deck/manifest"
 )
 
-// FormatVersion is the version of the Plan's JSON form; a saved plan of another version is refused.
-const FormatVersion = 1
+// FormatVersion is the version of the Plan's JSON form; a saved plan of another version is
+// refused. 2: reasons are typed (a code and its facts), and verify joined the actions.
+const FormatVersion = 2
 
 // Action is what a change does.
 type Action string
@@ -19,7 +20,14 @@ const (
 	Create  Action = "create"
 	Destroy Action = "destroy"
 	Replace Action = "replace"
+	// Verify waits for a task that an earlier run started, and that deck has not seen
+	// healthy, to pass its health check: until it does it counts as starting, never as
+	// serving. It fails the deploy (and the task is removed) if it does not.
+	Verify Action = "verify"
 )
+
+// Actions lists every action, in the order a legend shows them.
+var Actions = []Action{Create, Verify, Replace, Destroy}
 
 // Symbol is the one-character mark of the action in the human plan.
 func (a Action) Symbol() string {
@@ -30,11 +38,14 @@ func (a Action) Symbol() string {
 		return "-"
 	case Replace:
 		return "~"
+	case Verify:
+		return "?"
 	}
-	return "?"
+	return "!"
 }
 
-// Kind is what a change acts on. Tasks now; load-balancer targets next.
+// Kind is what a change acts on. Tasks now; load-balancer targets next. The executor
+// refuses a kind it does not know rather than guess.
 type Kind string
 
 const KindTask Kind = "task"
@@ -65,7 +76,9 @@ type Change struct {
 	TaskID   string   `json:"task_id,omitempty"`  // the new task's id (create, replace)
 	Revision string   `json:"revision,omitempty"` // the new task's revision (create, replace)
 	Old      *TaskRef `json:"old,omitempty"`      // the task stopped (destroy, replace)
-	Reason   string   `json:"reason"`
+	// Existing is the container a verify waits on (the task TaskID on Host).
+	Existing string `json:"existing,omitempty"`
+	Reason   Reason `json:"reason"`
 	// Wave orders the work within a service: wave N starts only once wave N-1 is done.
 	Wave int `json:"wave"`
 	// StopFirst stops Old before the wave's new tasks start (to stay within max percent, or
@@ -101,19 +114,13 @@ type Plan struct {
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
 
-// Counts returns how many changes create, replace and destroy.
-func (p *Plan) Counts() (create, replace, destroy int) {
+// Counts returns how many changes there are of each action.
+func (p *Plan) Counts() map[Action]int {
+	n := map[Action]int{}
 	for _, c := range p.Changes {
-		switch c.Action {
-		case Create:
-			create++
-		case Replace:
-			replace++
-		case Destroy:
-			destroy++
-		}
+		n[c.Action]++
 	}
-	return
+	return n
 }
 
 // ServiceChanges returns the service's changes of one wave, in plan order.

@@ -3,7 +3,6 @@ package planner
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"strings"
 
@@ -54,49 +53,32 @@ func fieldsJSON(td manifest.TaskDef) map[string]json.RawMessage {
 	return m
 }
 
-func countReason(from, to int) string { return fmt.Sprintf("count %d -> %d", from, to) }
+func countReason(from, to int) Reason { return Reason{Code: ReasonCount, From: from, To: to} }
 
-func unreachableReason(host string) string { return "host " + host + " is unreachable" }
+func unreachableReason(host string) Reason {
+	return Reason{Code: ReasonHostUnreachable, Hosts: []string{host}}
+}
 
 // shortfallReason explains new tasks while some hosts cannot be read: the missing tasks
 // may be on those hosts, which counts them as lost.
-func shortfallReason(seen, count int, unreachable []string) string {
-	verb := "is"
-	if len(unreachable) > 1 {
-		verb = "are"
-	}
-	return fmt.Sprintf("%d of %d tasks seen; host %s %s unreachable, its tasks are replaced", seen, count, strings.Join(unreachable, ", "), verb)
+func shortfallReason(seen, count int, unreachable []string) Reason {
+	return Reason{Code: ReasonShortfall, From: seen, To: count, Hosts: unreachable}
 }
 
-// notRunningReason says what state a task is in, with the exit code when it exited.
-func notRunningReason(t state.TaskState) string {
-	st := t.State
-	if st == "" {
-		st = "unknown state"
-	}
-	if t.State == "exited" || t.State == "stopped" {
-		st = fmt.Sprintf("%s, code %d", t.State, t.ExitCode)
-	}
-	return "task is not running (" + st + ")"
+// notRunningReason records the task's state, with the exit code when it exited.
+func notRunningReason(t state.TaskState) Reason {
+	return Reason{Code: ReasonNotRunning, State: t.State, ExitCode: t.ExitCode}
 }
 
 // newRevisionReason explains a replacement by a new revision, naming what changed.
-func newRevisionReason(t state.TaskState, revID string, want specDiff) string {
-	was := t.Revision
-	if was == "" {
-		was = "no revision label"
-	}
-	head := fmt.Sprintf("new revision %s (was %s)", revID, was)
+func newRevisionReason(t state.TaskState, revID string, want specDiff) Reason {
+	r := Reason{Code: ReasonNewRevision, WasRevision: t.Revision, Revision: revID}
 	if t.Spec == nil {
-		return head + ": the running task carries no readable spec"
+		r.SpecUnreadable = true
+		return r
 	}
-	fields := want.changed(*t.Spec)
-	if len(fields) == 0 {
-		return head + ": same task definition, other revision id"
-	}
-	return head + ": " + strings.Join(fields, ", ") + " changed"
+	r.Fields = want.changed(*t.Spec)
+	return r
 }
 
-func driftReason(fields []string) string {
-	return "drift from the spec: " + strings.Join(fields, ", ")
-}
+func driftReason(fields []string) Reason { return Reason{Code: ReasonDrift, Fields: fields} }

@@ -4,22 +4,27 @@ import (
 	"slices"
 
 	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers/health"
 )
 
 // stop is an existing task the plan stops, and why.
 type stop struct {
 	task   state.TaskState
-	reason string
+	reason Reason
 }
 
 // buckets is the reconciler's verdict on one service, before placement and waves
 // (Nomad's reconciler results, reduced to what a count-of-one-revision service needs).
 type buckets struct {
-	keep []state.TaskState // running, of the desired revision and spec: left alone
-	// replace are running tasks of another revision (or drifted): a new task takes the
+	keep []state.TaskState // serving (seen healthy), of the desired revision and spec: left alone
+	// verify are tasks of the desired revision that an earlier run started and deck has
+	// not seen healthy: they count as starting, and the deploy waits on their health check.
+	verify []stop
+	// replace are serving tasks of another revision (or drifted): a new task takes the
 	// place of each one, within the rolling limits.
 	replace []stop
-	// restart are tasks that are not running: replaced at once, stopped first.
+	// restart are tasks that do not serve (not running, unhealthy, or starting on an old
+	// revision): replaced at once, stopped first.
 	restart []stop
 	// lost are tasks on unreachable hosts: replaced elsewhere at once.
 	lost []stop
@@ -27,68 +32,77 @@ type buckets struct {
 	destroy []stop
 	// create is how many new tasks the count asks for beyond those above.
 	create       int
-	createReason string
+	createReason Reason
 	running      int // tasks running now on reachable hosts
 }
 
 // reconcile sorts a service's observed tasks into buckets against its desired revision.
 // unreachable names the hosts that did not answer: their tasks could not be listed, so a
 // shortfall may be theirs, and the reason for the new tasks says so.
+//
+// Health decides what counts: only tasks seen healthy when the hosts were read serve.
+// The count is filled in this order, and what is left over is stopped: serving tasks of
+// the desired revision, serving tasks of other revisions (replaced in rolling waves, so
+// each stops only once its replacement has passed the health gate), tasks of the desired
+// revision still starting (verified), then tasks that do not serve and lost tasks (both
+// replaced). So when there are more tasks than desired, unhealthy and unknown ones go
+// first, and a healthy task is never stopped for one deck has not seen healthy.
 func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []string) buckets {
 	var b buckets
-	var running, notRunning, lost []state.TaskState
+	want := newSpecDiff(rev.Task)
+	var serving, olds, starting, broken, lost []state.TaskState
+	reasons := map[string]Reason{}
 	for _, t := range tasks {
 		switch {
 		case !t.HostReachable:
 			lost = append(lost, t)
-		case t.Running():
-			running = append(running, t)
-		default:
-			notRunning = append(notRunning, t)
-		}
-	}
-	b.running = len(running)
-	want := newSpecDiff(rev.Task)
-	overCount := countReason(len(tasks), count)
-
-	// Too many running: stop the extras first, so no surplus task is replaced for nothing.
-	if len(running) > count {
-		var extra []state.TaskState
-		running, extra = pickExtras(running, rev.ID, want, len(running)-count)
-		for _, t := range extra {
-			b.destroy = append(b.destroy, stop{t, overCount})
-		}
-	}
-	for _, t := range running {
-		if t.Revision != rev.ID {
-			b.replace = append(b.replace, stop{t, newRevisionReason(t, rev.ID, want)})
 			continue
+		case t.Running():
+			b.running++
 		}
-		if t.Spec != nil {
-			if fields := want.changed(*t.Spec); len(fields) > 0 {
-				b.replace = append(b.replace, stop{t, driftReason(fields)})
-				continue
+		cur := current(t, rev.ID, want)
+		switch {
+		case !t.Running():
+			broken = append(broken, t)
+			reasons[t.ID] = notRunningReason(t)
+		case t.Serving() && cur:
+			serving = append(serving, t)
+		case t.Serving():
+			olds = append(olds, t)
+		case cur && t.Health != health.StateUnhealthy:
+			starting = append(starting, t)
+		default:
+			broken = append(broken, t)
+			reasons[t.ID] = Reason{Code: ReasonUnhealthy, Detail: t.HealthDetail}
+		}
+	}
+	over := countReason(len(tasks), count)
+	slots := count
+	fill := func(list []state.TaskState) []state.TaskState {
+		n := min(len(list), slots)
+		kept, extra := pickExtras(list, rev.ID, want, len(list)-n)
+		for _, t := range extra {
+			r := over
+			if !t.HostReachable {
+				r.Hosts = []string{t.Host}
 			}
+			b.destroy = append(b.destroy, stop{t, r})
 		}
-		b.keep = append(b.keep, t)
+		slots -= n
+		return kept
 	}
-
-	slots := count - len(running)
-	for _, t := range notRunning {
-		if slots > 0 {
-			b.restart = append(b.restart, stop{t, notRunningReason(t)})
-			slots--
-		} else {
-			b.destroy = append(b.destroy, stop{t, overCount})
-		}
+	b.keep = fill(serving)
+	for _, t := range fill(olds) {
+		b.replace = append(b.replace, stop{t, replaceReason(t, rev.ID, want)})
 	}
-	for _, t := range lost {
-		if slots > 0 {
-			b.lost = append(b.lost, stop{t, unreachableReason(t.Host)})
-			slots--
-		} else {
-			b.destroy = append(b.destroy, stop{t, overCount + " (" + unreachableReason(t.Host) + ")"})
-		}
+	for _, t := range fill(starting) {
+		b.verify = append(b.verify, stop{t, Reason{Code: ReasonStarting, Detail: t.HealthDetail}})
+	}
+	for _, t := range fill(broken) {
+		b.restart = append(b.restart, stop{t, reasons[t.ID]})
+	}
+	for _, t := range fill(lost) {
+		b.lost = append(b.lost, stop{t, unreachableReason(t.Host)})
 	}
 	if slots > 0 {
 		b.create = slots
@@ -98,6 +112,14 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 		}
 	}
 	return b
+}
+
+// replaceReason says why a serving task of another revision (or drifted) is replaced.
+func replaceReason(t state.TaskState, revID string, want specDiff) Reason {
+	if t.Revision != revID {
+		return newRevisionReason(t, revID, want)
+	}
+	return driftReason(want.changed(*t.Spec))
 }
 
 // current reports whether a running task is of the desired revision and spec.

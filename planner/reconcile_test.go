@@ -39,7 +39,7 @@ func TestCountUpCreatesSpread(t *testing.T) {
 	p := h.plan(web)
 	assert.Equal(t, map[Action]int{Create: 4}, actions(p))
 	for _, c := range p.Changes {
-		assert.Equal(t, "count 2 -> 6", c.Reason)
+		assert.Equal(t, "count 2 -> 6", Describe(c.Reason))
 		assert.Equal(t, 0, c.Wave)
 		assert.Equal(t, web.Revision.ID, c.Revision)
 	}
@@ -63,7 +63,7 @@ func TestCountDownStopsFromFullestHostsFirst(t *testing.T) {
 	assert.Equal(t, map[Action]int{Destroy: 4}, actions(p))
 	stopped := map[string]bool{}
 	for _, c := range p.Changes {
-		assert.Equal(t, "count 6 -> 2", c.Reason)
+		assert.Equal(t, "count 6 -> 2", Describe(c.Reason))
 		assert.True(t, c.StopFirst)
 		assert.Equal(t, 0, c.Wave)
 		stopped[c.Old.TaskID] = true
@@ -81,7 +81,7 @@ func TestCountZeroDestroysAll(t *testing.T) {
 	h.run("h2", web.Revision, "a2")
 	p := h.plan(service("web", 0, webTask()))
 	assert.Equal(t, map[Action]int{Destroy: 2}, actions(p))
-	assert.Equal(t, "count 2 -> 0", p.Changes[0].Reason)
+	assert.Equal(t, "count 2 -> 0", Describe(p.Changes[0].Reason))
 }
 
 func TestNewRevisionNamesChangedFields(t *testing.T) {
@@ -98,7 +98,7 @@ func TestNewRevisionNamesChangedFields(t *testing.T) {
 	require.Equal(t, map[Action]int{Replace: 2}, actions(p))
 	want := fmt.Sprintf("new revision %s (was %s): image, variables, stop_timeout changed", v2.Revision.ID, v1.Revision.ID)
 	for _, c := range p.Changes {
-		assert.Equal(t, want, c.Reason)
+		assert.Equal(t, want, Describe(c.Reason))
 		assert.Equal(t, v1.Revision.ID, c.Old.Revision)
 		assert.Equal(t, 30*time.Second, c.Old.StopTimeout, "the old task stops as its revision asked")
 		assert.False(t, c.StopFirst, "100/200 starts the new task first")
@@ -114,7 +114,7 @@ func TestNewRevisionWithoutOldSpec(t *testing.T) {
 	p := h.plan(web)
 	require.Len(t, p.Changes, 1)
 	assert.Equal(t, fmt.Sprintf("new revision %s (was 0123456789ab): the running task carries no readable spec", web.Revision.ID),
-		p.Changes[0].Reason)
+		Describe(p.Changes[0].Reason))
 }
 
 func TestDriftFromSpecIsReplaced(t *testing.T) {
@@ -127,7 +127,7 @@ func TestDriftFromSpecIsReplaced(t *testing.T) {
 	p := h.plan(web)
 	require.Len(t, p.Changes, 1)
 	assert.Equal(t, Replace, p.Changes[0].Action)
-	assert.Equal(t, "drift from the spec: memory, variables", p.Changes[0].Reason)
+	assert.Equal(t, "drift from the spec: memory, variables", Describe(p.Changes[0].Reason))
 }
 
 func TestNotRunningTasksAreReplacedStopFirst(t *testing.T) {
@@ -143,7 +143,7 @@ func TestNotRunningTasksAreReplacedStopFirst(t *testing.T) {
 	require.Len(t, p.Changes, 1)
 	c := p.Changes[0]
 	assert.Equal(t, Replace, c.Action)
-	assert.Equal(t, "task is not running (exited, code 0)", c.Reason)
+	assert.Equal(t, "task is not running (exited, code 0)", Describe(c.Reason))
 	assert.True(t, c.StopFirst)
 	assert.Equal(t, 0, c.Wave)
 	assert.Equal(t, "a1", c.Old.TaskID)
@@ -163,7 +163,7 @@ func TestNotRunningTasksOverCountAreDestroyed(t *testing.T) {
 	require.Len(t, p.Changes, 1)
 	assert.Equal(t, Destroy, p.Changes[0].Action)
 	assert.Equal(t, "a1", p.Changes[0].Old.TaskID)
-	assert.Equal(t, "count 2 -> 1", p.Changes[0].Reason)
+	assert.Equal(t, "count 2 -> 1", Describe(p.Changes[0].Reason))
 }
 
 func TestUnreachableHostTasksAreReplacedElsewhere(t *testing.T) {
@@ -177,7 +177,7 @@ func TestUnreachableHostTasksAreReplacedElsewhere(t *testing.T) {
 	p := h.plan(web)
 	require.Equal(t, map[Action]int{Replace: 2}, actions(p))
 	for _, c := range p.Changes {
-		assert.Equal(t, "host h2 is unreachable", c.Reason)
+		assert.Equal(t, "host h2 is unreachable", Describe(c.Reason))
 		assert.Equal(t, "h2", c.Old.Host)
 		assert.NotEqual(t, "h2", c.Host)
 		assert.False(t, c.StopFirst)
@@ -201,7 +201,7 @@ func TestDownHostWithUnknownTasksIsReplaced(t *testing.T) {
 	require.Len(t, p.Changes, 1)
 	assert.Equal(t, Create, p.Changes[0].Action)
 	assert.Equal(t, "h1", p.Changes[0].Host)
-	assert.Equal(t, "1 of 2 tasks seen; host h2 is unreachable, its tasks are replaced", p.Changes[0].Reason)
+	assert.Equal(t, "1 of 2 tasks seen; host h2 is unreachable, its tasks are replaced", Describe(p.Changes[0].Reason))
 }
 
 func TestDeleteDestroysEveryTask(t *testing.T) {
@@ -214,7 +214,7 @@ func TestDeleteDestroysEveryTask(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[Action]int{Destroy: 2}, actions(p))
 	for _, c := range p.Changes {
-		assert.Equal(t, "service deleted", c.Reason)
+		assert.Equal(t, "service deleted", Describe(c.Reason))
 		assert.True(t, c.StopFirst)
 	}
 	require.Len(t, p.Services, 1)

@@ -8,31 +8,32 @@ import (
 	"strings"
 )
 
-// ANSI colours of the human plan, as Terraform uses them.
-const (
-	ansiReset  = "\x1b[0m"
-	ansiBold   = "\x1b[1m"
-	ansiGreen  = "\x1b[32m"
-	ansiYellow = "\x1b[33m"
-	ansiRed    = "\x1b[31m"
-)
+// Style is how the human plan marks its parts; the caller decides whether that is colour
+// (a terminal) or nothing. PlainStyle marks nothing.
+type Style interface {
+	Bold(s string) string
+	Action(a Action, s string) string
+	Warning(s string) string
+}
 
-var actionColour = map[Action]string{Create: ansiGreen, Replace: ansiYellow, Destroy: ansiRed}
+// PlainStyle is a Style without marks.
+type PlainStyle struct{}
+
+func (PlainStyle) Bold(s string) string             { return s }
+func (PlainStyle) Action(_ Action, s string) string { return s }
+func (PlainStyle) Warning(s string) string          { return s }
 
 // RenderText writes the plan for a human: per service, its changes by wave, each with its
-// reason, then a legend of the symbols used and the totals. Colour only when color is set.
-func RenderText(w io.Writer, p *Plan, color bool) error {
-	var b bytes.Buffer
-	paint := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return code + s + ansiReset
+// reason, then a legend of the symbols used and the totals.
+func RenderText(w io.Writer, p *Plan, st Style) error {
+	if st == nil {
+		st = PlainStyle{}
 	}
+	var b bytes.Buffer
 
 	if p.Empty() {
 		b.WriteString("No changes. The hosts match the manifests.\n")
-		writeWarnings(&b, p.Warnings, paint)
+		writeWarnings(&b, p.Warnings, st)
 		_, err := w.Write(b.Bytes())
 		return err
 	}
@@ -59,7 +60,7 @@ func RenderText(w io.Writer, p *Plan, color bool) error {
 			continue
 		}
 		b.WriteString("\n")
-		b.WriteString(paint(ansiBold, "service "+sp.Name) + "  (" + serviceSummary(sp) + ")\n")
+		b.WriteString(st.Bold("service "+sp.Name) + "  (" + serviceSummary(sp) + ")\n")
 		for wv := 0; wv <= maxWave; wv++ {
 			if len(waves[wv]) == 0 {
 				continue
@@ -70,32 +71,36 @@ func RenderText(w io.Writer, p *Plan, color bool) error {
 				text := changeText(c)
 				line := c.Action.Symbol() + " " + text
 				pad := strings.Repeat(" ", width-len(text)+4)
-				fmt.Fprintf(&b, "  %s%s%s\n", paint(actionColour[c.Action], line), pad, c.Reason)
+				fmt.Fprintf(&b, "  %s%s%s\n", st.Action(c.Action, line), pad, Describe(c.Reason))
 			}
 		}
 	}
 
 	var legend []string
-	for _, a := range []Action{Create, Replace, Destroy} {
+	for _, a := range Actions {
 		if present[a] {
-			legend = append(legend, paint(actionColour[a], a.Symbol())+" "+string(a))
+			legend = append(legend, st.Action(a, a.Symbol())+" "+string(a))
 		}
 	}
 	b.WriteString("\n  " + strings.Join(legend, "   ") + "\n")
-	writeWarnings(&b, p.Warnings, paint)
-	create, replace, destroy := p.Counts()
-	fmt.Fprintf(&b, "\n%s %d to create, %d to replace, %d to destroy.\n", paint(ansiBold, "Plan:"), create, replace, destroy)
+	writeWarnings(&b, p.Warnings, st)
+	n := p.Counts()
+	fmt.Fprintf(&b, "\n%s %d to create, %d to replace, %d to destroy", st.Bold("Plan:"), n[Create], n[Replace], n[Destroy])
+	if n[Verify] > 0 {
+		fmt.Fprintf(&b, ", %d to verify", n[Verify])
+	}
+	b.WriteString(".\n")
 	_, err := w.Write(b.Bytes())
 	return err
 }
 
-func writeWarnings(b *bytes.Buffer, warnings []string, paint func(code, s string) string) {
+func writeWarnings(b *bytes.Buffer, warnings []string, st Style) {
 	if len(warnings) == 0 {
 		return
 	}
 	b.WriteString("\n")
 	for _, wn := range warnings {
-		b.WriteString(paint(ansiYellow, "Warning:") + " " + wn + "\n")
+		b.WriteString(st.Warning("Warning:") + " " + wn + "\n")
 	}
 }
 
@@ -125,6 +130,8 @@ func changeText(c Change) string {
 		return "task " + c.TaskID + " on " + c.Host
 	case Destroy:
 		return "task " + c.Old.TaskID + " on " + c.Old.Host
+	case Verify:
+		return "task " + c.TaskID + " on " + c.Host
 	default:
 		s := "task " + c.Old.TaskID + " on " + c.Old.Host + " -> " + c.TaskID + " on " + c.Host
 		if c.StopFirst {

@@ -67,14 +67,21 @@ func mixedPlan(t *testing.T) *Plan {
 func TestRenderTextGolden(t *testing.T) {
 	p := mixedPlan(t)
 	var b bytes.Buffer
-	require.NoError(t, RenderText(&b, p, false))
+	require.NoError(t, RenderText(&b, p, nil))
 	golden(t, "mixed", b.Bytes())
 
 	b.Reset()
-	require.NoError(t, RenderText(&b, p, true))
-	golden(t, "mixed-color", b.Bytes())
-	assert.Contains(t, b.String(), "\x1b[32m+ task")
+	require.NoError(t, RenderText(&b, p, markStyle{}))
+	golden(t, "mixed-marked", b.Bytes())
+	assert.Contains(t, b.String(), "<create:+ task")
 }
+
+// markStyle shows where a Style is applied, so the golden file pins it without ANSI codes.
+type markStyle struct{}
+
+func (markStyle) Bold(s string) string             { return "<b:" + s + ">" }
+func (markStyle) Action(a Action, s string) string { return "<" + string(a) + ":" + s + ">" }
+func (markStyle) Warning(s string) string          { return "<w:" + s + ">" }
 
 func TestRenderTextNoChanges(t *testing.T) {
 	h := newHarness(t).hosts(1, 4096, 8192)
@@ -83,14 +90,14 @@ func TestRenderTextNoChanges(t *testing.T) {
 	stray := service("stray", 1, webTask())
 	h.run("h1", stray.Revision, "a2")
 	var b bytes.Buffer
-	require.NoError(t, RenderText(&b, h.plan(web), false))
+	require.NoError(t, RenderText(&b, h.plan(web), nil))
 	golden(t, "no-changes", b.Bytes())
 }
 
 func TestRenderTextLegendOnlyPresentActions(t *testing.T) {
 	h := newHarness(t).hosts(2, 4096, 8192)
 	var b bytes.Buffer
-	require.NoError(t, RenderText(&b, h.plan(service("web", 2, webTask())), false))
+	require.NoError(t, RenderText(&b, h.plan(service("web", 2, webTask())), nil))
 	golden(t, "create-only", b.Bytes())
 	assert.NotContains(t, b.String(), "destroy\n")
 }
@@ -99,17 +106,17 @@ func TestJSONRoundTrip(t *testing.T) {
 	p := mixedPlan(t)
 	var b bytes.Buffer
 	require.NoError(t, RenderJSON(&b, p))
-	assert.True(t, strings.HasPrefix(b.String(), "{\n  \"format_version\": 1,"), b.String()[:40])
+	assert.True(t, strings.HasPrefix(b.String(), "{\n  \"format_version\": 2,"), b.String()[:40])
 	got, err := ReadJSON(&b)
 	require.NoError(t, err)
 	assert.Equal(t, p, got)
 }
 
 func TestReadJSONRefusesOtherVersions(t *testing.T) {
-	_, err := ReadJSON(strings.NewReader(`{"format_version": 2, "app": "hello"}`))
-	assert.EqualError(t, err, "read plan: format version 2 is not supported (this deck reads version 1); make the plan again with this deck")
+	_, err := ReadJSON(strings.NewReader(`{"format_version": 1, "app": "hello"}`))
+	assert.EqualError(t, err, "read plan: format version 1 is not supported (this deck reads version 2); make the plan again with this deck")
 	_, err = ReadJSON(strings.NewReader(`{"app": "hello"}`))
 	assert.EqualError(t, err, "read plan: not a deck plan: no format_version")
-	_, err = ReadJSON(strings.NewReader(`{"format_version": 1, "surprise": true}`))
+	_, err = ReadJSON(strings.NewReader(`{"format_version": 2, "surprise": true}`))
 	assert.EqualError(t, err, `read plan: json: unknown field "surprise"`)
 }

@@ -4,13 +4,13 @@
 package state
 
 import (
-	"encoding/json"
 	"fmt"
 
 	memdb "github.com/hashicorp/go-memdb"
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/health"
 )
 
 // HostState is one host as observed.
@@ -44,6 +44,22 @@ type TaskState struct {
 	// HostReachable is false when the task was listed from a host that is now unreachable:
 	// the task is lost, it may or may not still run.
 	HostReachable bool
+	// Health is what deck saw when it read the hosts. "" means it was not probed, which
+	// the planner treats like starting: a task deck has not seen healthy never serves.
+	Health health.State
+	// HealthDetail is the probe's own words ("GET /healthz: 503 ...").
+	HealthDetail string
+}
+
+// Serving reports whether the task runs and was seen healthy when the hosts were read.
+func (t TaskState) Serving() bool {
+	return t.HostReachable && t.Running() && t.Health == health.StateHealthy
+}
+
+// TaskHealth is one task's read-time verdict.
+type TaskHealth struct {
+	State  health.State
+	Detail string
 }
 
 // TaskID returns the store id of the task key host/containerID.
@@ -56,9 +72,10 @@ type Store struct {
 	fingerprint string
 }
 
-// Load builds a store from an observation. Tasks listed under an unreachable host (a
+// Load builds a store from an observation and what the read-time probe saw of each
+// task's health (nil: nothing was probed). Tasks listed under an unreachable host (a
 // provider that remembers the last listing) are kept and marked lost.
-func Load(obs *providers.Observation) (*Store, error) {
+func Load(obs *providers.Observation, seen map[string]TaskHealth) (*Store, error) {
 	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		return nil, fmt.Errorf("state: schema: %w", err)
@@ -81,8 +98,11 @@ func Load(obs *providers.Observation) (*Store, error) {
 			if t.Host == "" {
 				t.Host = ho.Spec.Name
 			}
-			ts := &TaskState{ID: TaskID(t.Host, t.ContainerID), Task: t, Spec: parseSpec(t.Labels),
+			ts := &TaskState{ID: TaskID(t.Host, t.ContainerID), Task: t, Spec: t.Meta.Spec,
 				HostReachable: ho.Reachable}
+			if h, ok := seen[ts.ID]; ok {
+				ts.Health, ts.HealthDetail = h.State, h.Detail
+			}
 			if err := upsertTaskTxn(txn, ts); err != nil {
 				return nil, err
 			}
@@ -116,20 +136,6 @@ func upsertTaskTxn(txn *memdb.Txn, t *TaskState) error {
 		return fmt.Errorf("state: task %s: %w", t.ID, err)
 	}
 	return nil
-}
-
-// parseSpec reads the task definition a container was created from; nil when the label
-// is missing or unreadable (a container made by an older deck, or edited by hand).
-func parseSpec(labels map[string]string) *manifest.TaskDef {
-	raw, ok := labels[providers.LabelSpec]
-	if !ok || raw == "" {
-		return nil
-	}
-	var td manifest.TaskDef
-	if err := json.Unmarshal([]byte(raw), &td); err != nil {
-		return nil
-	}
-	return &td
 }
 
 // Snapshot returns a read-only view of the store.

@@ -18,8 +18,9 @@ func task(host, cid, service, rev, state string, td *manifest.TaskDef) providers
 		b, _ := json.Marshal(td)
 		labels[providers.LabelSpec] = string(b)
 	}
-	return providers.Task{ContainerID: cid, Host: host, Service: service, Revision: rev, TaskID: "t" + cid,
-		State: state, Labels: labels}
+	t := providers.TaskFromLabels(labels)
+	t.ContainerID, t.Host, t.TaskID, t.State = cid, host, "t"+cid, state
+	return t
 }
 
 func observation() *providers.Observation {
@@ -38,13 +39,14 @@ func observation() *providers.Observation {
 			Tasks: []providers.Task{func() providers.Task {
 				t := task("mid", "c3", "web", "r1", "running", nil)
 				t.Labels[providers.LabelSpec] = "{not json"
+				t.Meta = providers.DecodeTaskLabels(t.Labels) // read as deck reads it
 				return t
 			}()}},
 	}}
 }
 
 func TestLoadAndQuery(t *testing.T) {
-	st, err := Load(observation())
+	st, err := Load(observation(), nil)
 	require.NoError(t, err)
 	s := st.Snapshot()
 	assert.Equal(t, "hello", s.App())
@@ -94,7 +96,7 @@ func TestFingerprintFollowsWhatApplyDependsOn(t *testing.T) {
 	fp := func(edit func(*providers.Observation)) string {
 		obs := observation()
 		edit(obs)
-		st, err := Load(obs)
+		st, err := Load(obs, nil)
 		require.NoError(t, err)
 		return st.Snapshot().Fingerprint()
 	}
@@ -111,6 +113,6 @@ func TestFingerprintFollowsWhatApplyDependsOn(t *testing.T) {
 func TestLoadRejectsDuplicateHosts(t *testing.T) {
 	obs := observation()
 	obs.Hosts = append(obs.Hosts, obs.Hosts[0])
-	_, err := Load(obs)
+	_, err := Load(obs, nil)
 	assert.EqualError(t, err, "state: host zeta is listed twice")
 }

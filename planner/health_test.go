@@ -1,0 +1,137 @@
+package planner
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/health"
+)
+
+// changesBy groups a plan's changes by action, naming the task each acts on (the old
+// task for destroy, the new or verified one otherwise).
+func changesBy(p *Plan) map[Action][]string {
+	out := map[Action][]string{}
+	for _, c := range p.Changes {
+		id := c.TaskID
+		if c.Action == Destroy {
+			id = c.Old.TaskID
+		}
+		out[c.Action] = append(out[c.Action], id)
+	}
+	return out
+}
+
+func newRev() Desired {
+	td := webTask()
+	td.Variables = map[string]string{"GREETING": "bonjour"}
+	return service("web", 6, td)
+}
+
+// The bug this guards: a deploy killed after creating its new tasks left 6 healthy old
+// tasks and 6 new ones never seen healthy. The rerun planned "count 12 -> 6", stopped
+// the healthy old tasks and kept the new ones unchecked.
+func TestRerunAfterKilledRolloutStopsTheUncheckedTasksNotTheHealthyOnes(t *testing.T) {
+	h := newHarness(t).hosts(3, 8192, 16384)
+	old := service("web", 6, webTask())
+	next := newRev()
+	for i := range 6 {
+		h.run(fmt.Sprintf("h%d", i%3+1), old.Revision, fmt.Sprintf("old%d", i))
+		id := fmt.Sprintf("new%d", i)
+		h.run(fmt.Sprintf("h%d", i%3+1), next.Revision, id)
+		h.health[id] = health.StateStarting
+	}
+	p := h.plan(next)
+	by := changesBy(p)
+	assert.ElementsMatch(t, []string{"new0", "new1", "new2", "new3", "new4", "new5"}, by[Destroy],
+		"the tasks deck has not seen healthy go first")
+	assert.Len(t, by[Replace], 6, "every healthy old task is replaced by a new task that must pass the gate")
+	for _, c := range p.Changes {
+		if c.Action == Replace {
+			assert.False(t, c.StopFirst, "min healthy 100%%: old task %s stops only after its replacement is healthy", c.Old.TaskID)
+		}
+	}
+	assert.Empty(t, by[Verify])
+}
+
+func TestRerunAfterKilledColdDeployVerifiesWhatItStarted(t *testing.T) {
+	h := newHarness(t).hosts(3, 8192, 16384)
+	web := service("web", 6, webTask())
+	for i := range 3 {
+		id := fmt.Sprintf("n%d", i)
+		h.run(fmt.Sprintf("h%d", i+1), web.Revision, id)
+		h.health[id] = health.StateStarting
+	}
+	p := h.plan(web)
+	by := changesBy(p)
+	assert.ElementsMatch(t, []string{"n0", "n1", "n2"}, by[Verify])
+	assert.Len(t, by[Create], 3)
+	assert.False(t, p.Empty(), "a plan with tasks to verify is not 'No changes'")
+	for _, c := range p.Changes {
+		if c.Action == Verify {
+			assert.Equal(t, ReasonStarting, c.Reason.Code)
+			assert.NotEmpty(t, c.Existing)
+		}
+	}
+	assert.Equal(t, map[string]int{"h1": 2, "h2": 2, "h3": 2}, hostsOf(p), "new tasks spread around the verified ones")
+}
+
+func TestUnhealthyTaskOfTheDesiredRevisionIsReplacedAtOnce(t *testing.T) {
+	h := newHarness(t).hosts(2, 8192, 16384)
+	web := service("web", 2, webTask())
+	h.run("h1", web.Revision, "good")
+	h.run("h2", web.Revision, "sick")
+	h.health["sick"] = health.StateUnhealthy
+	p := h.plan(web)
+	require.Len(t, p.Changes, 1)
+	c := p.Changes[0]
+	assert.Equal(t, Replace, c.Action)
+	assert.Equal(t, "sick", c.Old.TaskID)
+	assert.True(t, c.StopFirst, "a task that does not serve is stopped first")
+	assert.Equal(t, ReasonUnhealthy, c.Reason.Code)
+	assert.Contains(t, Describe(c.Reason), "task is unhealthy (probe said unhealthy)")
+}
+
+func TestCountDownStopsUnhealthyAndUnknownFirst(t *testing.T) {
+	h := newHarness(t).hosts(2, 8192, 16384)
+	web := service("web", 2, webTask())
+	h.run("h1", web.Revision, "ok1")
+	h.run("h1", web.Revision, "sick")
+	h.run("h2", web.Revision, "ok2")
+	h.run("h2", web.Revision, "unknown")
+	h.health["sick"] = health.StateUnhealthy
+	h.health["unknown"] = ""
+	p := h.plan(web)
+	assert.ElementsMatch(t, []string{"sick", "unknown"}, changesBy(p)[Destroy])
+	assert.Len(t, p.Changes, 2)
+}
+
+func TestStartingTaskOfAnOldRevisionIsReplaced(t *testing.T) {
+	h := newHarness(t).hosts(1, 8192, 16384)
+	old := service("web", 1, webTask())
+	next := newRev()
+	next.Service.Count.Value = 1
+	h.run("h1", old.Revision, "o1")
+	h.health["o1"] = health.StateStarting
+	p := h.plan(next)
+	require.Len(t, p.Changes, 1)
+	assert.Equal(t, Replace, p.Changes[0].Action)
+	assert.True(t, p.Changes[0].StopFirst, "it never served, so stopping it first drops nothing")
+}
+
+func TestRecreateRerunVerifiesTasksItDidNotSeeHealthy(t *testing.T) {
+	h := newHarness(t).hosts(2, 8192, 16384)
+	web := service("web", 2, webTask(), func(s *manifest.ServiceSpec) {
+		s.Deployment = manifest.Deployment{Strategy: "recreate"}
+	})
+	h.run("h1", web.Revision, "r1")
+	h.run("h2", web.Revision, "r2")
+	h.health["r1"] = health.StateStarting
+	h.health["r2"] = health.StateStarting
+	p := h.plan(web)
+	assert.ElementsMatch(t, []string{"r1", "r2"}, changesBy(p)[Verify])
+	assert.Len(t, p.Changes, 2)
+}
