@@ -7,14 +7,14 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/deckhq/deck/executor/failpoint"
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/health"
 )
 
 // Options are what Apply needs besides the plan.
@@ -33,6 +33,13 @@ type Options struct {
 	PollInterval time.Duration
 	HTTPClient   *http.Client
 	BuildOutput  io.Writer
+	// Epoch is the fencing epoch of the deploy lock: every container created carries it.
+	Epoch uint64
+	// Fence, when set, is asked before every write and stops the deploy when it fails
+	// (the lock was lost). See lock.Lease.Check.
+	Fence func() error
+	// Desired is each service's desired state, recorded on the tasks it creates.
+	Desired map[string]providers.DesiredState
 }
 
 // Result is what Apply did, service by service.
@@ -67,13 +74,20 @@ var ErrStalePlan = errors.New("the hosts changed since the plan was made")
 // healthy is removed and the task it was to replace keeps running. The returned error joins
 // every service's failure.
 func Apply(ctx context.Context, plan *planner.Plan, opts Options) (*Result, error) {
+	if err := Check(plan); err != nil {
+		return &Result{}, err
+	}
 	a := newApplier(plan, opts)
 	if err := a.prepare(ctx); err != nil {
 		return &Result{}, err
 	}
+	failpoint.Hit(failpoint.AfterImage)
 	res := &Result{}
 	var errs []error
-	for _, sp := range plan.Services {
+	for i, sp := range plan.Services {
+		if i > 0 {
+			failpoint.Hit(failpoint.BetweenServices)
+		}
 		sr := a.applyService(ctx, sp)
 		res.Services = append(res.Services, sr)
 		if sr.Err != nil {
@@ -105,7 +119,7 @@ func newApplier(plan *planner.Plan, opts Options) *applier {
 		opts.HostParallelism = 4
 	}
 	if opts.MinRunning <= 0 {
-		opts.MinRunning = time.Second
+		opts.MinRunning = health.MinRunning
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond
@@ -146,6 +160,9 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 		changes := a.plan.ServiceChanges(sp.Name, wave)
 		if len(changes) == 0 {
 			continue
+		}
+		if wave > 0 {
+			failpoint.Hit(failpoint.BetweenWaves)
 		}
 		if sp.Waves > 1 {
 			a.emit(Event{Kind: EventWave, Service: sp.Name, Wave: wave + 1, Message: fmt.Sprintf("wave %d of %d", wave+1, sp.Waves)})
@@ -200,9 +217,19 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		}
 	}
 	errs := a.parallel(starts, func(c planner.Change) error {
-		t, err := a.startTask(ctx, c)
+		var t NewTask
+		var err error
+		if c.Action == planner.Verify {
+			t, err = a.verifyTask(ctx, c)
+		} else {
+			t, err = a.startTask(ctx, c)
+		}
 		if err != nil {
 			a.emit(Event{Kind: EventTaskFailed, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: err.Error()})
+			var f *TaskFailure
+			if errors.As(err, &f) {
+				return err // it names the task and host itself
+			}
 			return fmt.Errorf("task %s on %s: %w", c.TaskID, c.Host, err)
 		}
 		mu.Lock()
@@ -245,155 +272,37 @@ func (a *applier) acquire(host string) func() {
 	return func() { <-ch }
 }
 
-// startTask creates the new task of a change and waits until it is healthy. On failure the
-// new container is removed, so nothing is left behind.
-func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, error) {
-	rev, ok := a.plan.Revisions[c.Revision]
-	if !ok {
-		return NewTask{}, fmt.Errorf("plan has no revision %s", c.Revision)
-	}
-	h, err := a.host(c.Host)
-	if err != nil {
-		return NewTask{}, err
-	}
-	spec := TaskSpec(a.plan.App, a.plan.Env, c.Host, c.TaskID, rev)
-	a.emit(Event{Kind: EventTaskCreating, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: "revision " + rev.ID})
-	release := a.acquire(c.Host)
-	t, err := h.Create(ctx, spec)
-	if err == nil {
-		var started providers.Task
-		if started, err = h.Start(ctx, t.ContainerID); err != nil {
-			a.removeFailed(h, t.ContainerID, 0)
+// Check refuses a plan the executor does not know how to apply: a change of a kind or
+// action it does not know (a load-balancer change must never be applied as a task), or
+// one that lacks what its action needs.
+func Check(plan *planner.Plan) error {
+	for i, c := range plan.Changes {
+		if c.Kind != planner.KindTask {
+			return fmt.Errorf("change %d (service %s) acts on a %q, which this deck cannot apply; update deck", i+1, c.Service, c.Kind)
 		}
-		t = started
-	}
-	release()
-	if err != nil {
-		return NewTask{}, err
-	}
-	nt := NewTask{Host: c.Host, TaskID: c.TaskID, ContainerID: t.ContainerID}
-	if rev.Task.Port != 0 {
-		if hp := t.HostPort(rev.Task.Port); hp != 0 {
-			nt.Address = h.Spec().Address + ":" + strconv.Itoa(hp)
+		var missing string
+		switch c.Action {
+		case planner.Create:
+			missing = lacks(c.Host == "" || c.TaskID == "", "a host and task id")
+		case planner.Replace:
+			missing = lacks(c.Host == "" || c.TaskID == "" || c.Old == nil, "a host, a task id and the old task")
+		case planner.Destroy:
+			missing = lacks(c.Old == nil, "the task to stop")
+		case planner.Verify:
+			missing = lacks(c.Host == "" || c.Existing == "", "a host and the container to verify")
+		default:
+			return fmt.Errorf("change %d (service %s) has action %q, which this deck cannot apply; update deck", i+1, c.Service, c.Action)
+		}
+		if missing != "" {
+			return fmt.Errorf("change %d (service %s, %s) lacks %s", i+1, c.Service, c.Action, missing)
 		}
 	}
-	a.emit(Event{Kind: EventTaskStarted, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: nt.Address})
-	if err := a.waitHealthy(ctx, h, rev.Task, t, nt.Address); err != nil {
-		a.removeFailed(h, t.ContainerID, rev.Task.StopTimeout)
-		return NewTask{}, err
-	}
-	a.emit(Event{Kind: EventTaskHealthy, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: nt.Address})
-	return nt, nil
+	return nil
 }
 
-// removeFailed stops and removes a task that did not become healthy. It runs even when the
-// deploy was cancelled, with a short deadline of its own, so a failed task is not orphaned.
-func (a *applier) removeFailed(h providers.Host, containerID string, timeout time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
-	defer cancel()
-	_ = h.Stop(ctx, containerID, timeout)
-	_ = h.Remove(ctx, containerID)
-}
-
-// stopOld stops and removes the task a change replaces or destroys. It reports whether it
-// did; (false, nil) means the task's host is unreachable, so the task is left for the next
-// plan, which sees it again when its host returns.
-func (a *applier) stopOld(ctx context.Context, c planner.Change) (bool, error) {
-	o := c.Old
-	h := a.opts.Fleet.Host(o.Host)
-	if h == nil {
-		a.emit(Event{Kind: EventTaskLeft, Service: c.Service, Host: o.Host, TaskID: o.TaskID,
-			Message: "host is unreachable; the task is stopped when deck next sees the host"})
-		return false, nil
+func lacks(lacking bool, what string) string {
+	if lacking {
+		return what
 	}
-	timeout := o.StopTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	a.emit(Event{Kind: EventTaskStopping, Service: c.Service, Host: o.Host, TaskID: o.TaskID, Message: c.Reason})
-	err := h.Stop(ctx, o.ContainerID, timeout)
-	if err == nil || errors.Is(err, providers.ErrNotFound) {
-		err = h.Remove(ctx, o.ContainerID)
-	}
-	if err != nil && !errors.Is(err, providers.ErrNotFound) {
-		a.emit(Event{Kind: EventTaskLeft, Service: c.Service, Host: o.Host, TaskID: o.TaskID, Message: err.Error()})
-		return false, fmt.Errorf("task %s on %s could not be stopped: %w", o.TaskID, o.Host, err)
-	}
-	a.emit(Event{Kind: EventTaskStopped, Service: c.Service, Host: o.Host, TaskID: o.TaskID})
-	return true, nil
-}
-
-// TaskSpec renders the container of one task of a revision.
-func TaskSpec(app, env, host, taskID string, rev planner.Revision) providers.TaskSpec {
-	td := rev.Task
-	labels := map[string]string{}
-	for k, v := range td.Labels {
-		labels[k] = v
-	}
-	specJSON, _ := jsonMarshal(td)
-	labels[providers.LabelManaged] = "true"
-	labels[providers.LabelApp] = app
-	labels[providers.LabelEnv] = env
-	labels[providers.LabelService] = rev.Service
-	labels[providers.LabelRevision] = rev.ID
-	labels[providers.LabelTask] = taskID
-	labels[providers.LabelSpec] = specJSON
-	if td.Port != 0 {
-		labels[providers.LabelPort] = strconv.Itoa(td.Port)
-	}
-	envs := map[string]string{}
-	for k, v := range td.Variables {
-		envs[k] = v
-	}
-	envs["DECK_APP"] = app
-	envs["DECK_ENV"] = env
-	envs["DECK_SERVICE"] = rev.Service
-	envs["DECK_REVISION"] = rev.ID
-	envs["DECK_TASK_ID"] = taskID
-	envs["DECK_HOST"] = host
-	spec := providers.TaskSpec{
-		Name:        ContainerName(app, env, rev.Service, taskID),
-		Image:       td.Image,
-		Command:     td.Command,
-		Entrypoint:  td.Entrypoint,
-		Env:         envs,
-		Labels:      labels,
-		Port:        td.Port,
-		HostPort:    td.HostPort,
-		CPUShares:   td.CPU,
-		MemoryMiB:   td.Memory,
-		StopTimeout: td.StopTimeout,
-		Volumes:     hostVolumes(app, env, td.Volumes),
-	}
-	for _, s := range td.Secrets {
-		spec.Secrets = append(spec.Secrets, providers.TaskSecret{
-			Secret: SecretName(app, env, rev.Service, s.Name, s.Digest), Env: s.Name})
-	}
-	if hc := td.Healthcheck; hc != nil && len(hc.Command) > 0 {
-		spec.Healthcheck = hc.Command
-	}
-	return spec
-}
-
-// hostVolumes names each named volume APP.ENV.NAME on the host: the services of an app and
-// environment share a volume by naming it alike, and two apps (or prod and staging on
-// shared hosts) never do by accident. Dots, because names may hold dashes: env prod-eu's
-// volume data must not be env prod's volume eu-data. Bind mounts are kept as they are.
-func hostVolumes(app, env string, vols []manifest.Volume) []manifest.Volume {
-	if len(vols) == 0 {
-		return nil
-	}
-	out := make([]manifest.Volume, len(vols))
-	for i, v := range vols {
-		if v.Type == "volume" {
-			v.Source = app + "." + env + "." + v.Source
-		}
-		out[i] = v
-	}
-	return out
-}
-
-// ContainerName is APP-ENV-SERVICE-TASKID: unique, and readable in `podman ps`.
-func ContainerName(app, env, service, taskID string) string {
-	return strings.Join([]string{app, env, service, taskID}, "-")
+	return ""
 }

@@ -116,7 +116,7 @@ func replaceOne(t *testing.T) (*world, *fake.Host, providers.Task, *planner.Plan
 	h := w.hosts[0]
 	h.AddImage("img:1")
 	h.AddImage("img:2")
-	old, err := h.Run(context.Background(), TaskSpec("app", "test", "h1", "old1", rev("rev1", "img:1", nil)))
+	old, err := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: "h1", TaskID: "old1", Rev: rev("rev1", "img:1", nil)}))
 	require.NoError(t, err)
 	r2 := rev("rev2", "img:2", cmdCheck)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
@@ -187,8 +187,8 @@ func TestApplyStopFirstAndDestroyRunBeforeStarts(t *testing.T) {
 	w := newWorld(t, 1)
 	h := w.hosts[0]
 	h.AddImage("img:1")
-	a, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "a", rev("rev1", "img:1", nil)))
-	b, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "b", rev("rev1", "img:1", nil)))
+	a, _ := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: "h1", TaskID: "a", Rev: rev("rev1", "img:1", nil)}))
+	b, _ := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: "h1", TaskID: "b", Rev: rev("rev1", "img:1", nil)}))
 	h.Calls = nil
 	r := rev("rev2", "img:1", nil)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r},
@@ -209,13 +209,13 @@ func TestApplyLeavesTasksOnUnreachableHost(t *testing.T) {
 	w := newWorld(t, 2)
 	w.hosts[0].AddImage("img:1")
 	w.hosts[1].AddImage("img:1")
-	lost, _ := w.hosts[1].Run(context.Background(), TaskSpec("app", "test", "h2", "lost", rev("rev1", "img:1", nil)))
+	lost, _ := w.hosts[1].Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: "h2", TaskID: "lost", Rev: rev("rev1", "img:1", nil)}))
 	fleet := providers.NewFleet(w.hosts[0]) // h2 did not answer when the hosts were read
 	r := rev("rev1", "img:1", nil)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev1": r},
 		Services: []planner.ServicePlan{{Name: "web", Revision: "rev1", Desired: 1, Waves: 1}},
 		Changes: []planner.Change{{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "moved", Revision: "rev1",
-			Reason: "host h2 is unreachable", Old: &planner.TaskRef{Host: "h2", TaskID: "lost", ContainerID: lost.ContainerID}}}}
+			Reason: planner.Reason{Code: planner.ReasonHostUnreachable, Hosts: []string{"h2"}}, Old: &planner.TaskRef{Host: "h2", TaskID: "lost", ContainerID: lost.ContainerID}}}}
 	o := w.opts()
 	o.Fleet = fleet
 	res, err := Apply(context.Background(), plan, o)
@@ -297,8 +297,8 @@ func TestApplyStopsAtTheWaveWhoseOldTaskCannotBeStopped(t *testing.T) {
 	w := newWorld(t, 1)
 	h := w.hosts[0]
 	h.AddImage("img:1")
-	o1, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "o1", rev("rev1", "img:1", nil)))
-	o2, _ := h.Run(context.Background(), TaskSpec("app", "test", "h1", "o2", rev("rev1", "img:1", nil)))
+	o1, _ := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: "h1", TaskID: "o1", Rev: rev("rev1", "img:1", nil)}))
+	o2, _ := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: "h1", TaskID: "o2", Rev: rev("rev1", "img:1", nil)}))
 	h.FailStop = func(id string) bool { return id == o1.ContainerID }
 	r2 := rev("rev2", "img:1", cmdCheck)
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
@@ -322,7 +322,7 @@ func TestApplyRunsServicesInPlanOrder(t *testing.T) {
 	proxy := rev("rproxy", "img:1", nil)
 	proxy.Service = "proxy"
 	proxy.Task.HostPort = 80
-	old, err := h.Run(context.Background(), TaskSpec("app", "test", "h1", "p1", proxy))
+	old, err := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: "h1", TaskID: "p1", Rev: proxy}))
 	require.NoError(t, err)
 	web := rev("rweb", "img:1", nil)
 	web.Task.HostPort = 80

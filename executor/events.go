@@ -12,17 +12,18 @@ import (
 type EventKind string
 
 const (
-	EventImageBuild    EventKind = "image-build"   // an image is being built
-	EventImageLoad     EventKind = "image-load"    // an image is being copied to a host
-	EventWave          EventKind = "wave"          // a service's wave starts
-	EventTaskCreating  EventKind = "task-creating" // a new task's container is being created
-	EventTaskStarted   EventKind = "task-started"  // it runs; health is being checked
-	EventTaskHealthy   EventKind = "task-healthy"  // it passed its health check; it counts now
-	EventTaskFailed    EventKind = "task-failed"   // it did not start or did not become healthy
-	EventTaskStopping  EventKind = "task-stopping" // an old task is being stopped (SIGTERM)
-	EventTaskStopped   EventKind = "task-stopped"  // it is stopped and removed
-	EventTaskLeft      EventKind = "task-left"     // it could not be stopped (host unreachable)
-	EventServiceDone   EventKind = "service-done"  // every wave of the service succeeded
+	EventImageBuild    EventKind = "image-build"    // an image is being built
+	EventImageLoad     EventKind = "image-load"     // an image is being copied to a host
+	EventWave          EventKind = "wave"           // a service's wave starts
+	EventTaskCreating  EventKind = "task-creating"  // a new task's container is being created
+	EventTaskStarted   EventKind = "task-started"   // it runs; health is being checked
+	EventTaskVerifying EventKind = "task-verifying" // a task an earlier run started is being checked
+	EventTaskHealthy   EventKind = "task-healthy"   // it passed its health check; it counts now
+	EventTaskFailed    EventKind = "task-failed"    // it did not start or did not become healthy
+	EventTaskStopping  EventKind = "task-stopping"  // an old task is being stopped (SIGTERM)
+	EventTaskStopped   EventKind = "task-stopped"   // it is stopped and removed
+	EventTaskLeft      EventKind = "task-left"      // it could not be stopped (host unreachable)
+	EventServiceDone   EventKind = "service-done"   // every wave of the service succeeded
 	EventServiceFailed EventKind = "service-failed"
 )
 

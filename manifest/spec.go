@@ -118,6 +118,7 @@ type Secret struct {
 	Name    string `json:"name"`               // the environment variable in the container
 	FromEnv string `json:"from_env,omitempty"` // read from this variable of deck's own environment
 	File    string `json:"file,omitempty"`     // or read from this file (absolute after loading)
+	Type    string `json:"type,omitempty"`     // "" or "env": a variable; "mount": /run/secrets/NAME
 }
 
 // SecretRef is what a task definition keeps of a secret: its name and a digest of its
@@ -125,6 +126,7 @@ type Secret struct {
 type SecretRef struct {
 	Name   string `json:"name"`
 	Digest string `json:"digest"`
+	Type   string `json:"type,omitempty"` // "" (env) or "mount"
 }
 
 // Healthcheck is an HTTP path probed on the task's published port, or a command run in it.

@@ -14,6 +14,8 @@ type cluster struct {
 	free   []manifest.Resources
 	ports  []map[int]int // host port -> tasks binding it; nil until a port is bound
 	byName map[string]int
+	// capacityWanted is set when a placement considered a host whose capacity is unknown.
+	capacityWanted bool
 }
 
 func newCluster(hosts []state.HostState, tasks []state.TaskState) *cluster {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,11 @@ import (
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner/state"
 )
+
+// ErrCapacityUnknown is returned when the plan would place tasks and a host's capacity was
+// not read: the caller reads it (providers.ReadCapacity) and computes again. A plan that
+// places nothing never needs it.
+var ErrCapacityUnknown = errors.New("the plan places tasks and some hosts' capacity was not read")
 
 // Options tune Compute.
 type Options struct {
@@ -62,8 +68,14 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 	slices.SortFunc(desired, func(a, b Desired) int { return cmp.Compare(a.Service.Name, b.Service.Name) })
 	for _, d := range desired {
 		if err := c.planService(d); err != nil {
+			if c.cluster.capacityWanted {
+				return nil, ErrCapacityUnknown
+			}
 			return nil, err
 		}
+	}
+	if c.cluster.capacityWanted {
+		return nil, ErrCapacityUnknown
 	}
 	if !opts.Partial {
 		c.warnUnmanaged(desired, deletes)

@@ -135,3 +135,15 @@ func TestRecreateRerunVerifiesTasksItDidNotSeeHealthy(t *testing.T) {
 	assert.ElementsMatch(t, []string{"r1", "r2"}, changesBy(p)[Verify])
 	assert.Len(t, p.Changes, 2)
 }
+
+// The revision id is a digest of the task definition. Pinning it means a deck upgrade that
+// adds a TaskDef field (empty for existing services) cannot change every revision id and
+// so replace every running task: a new field must be omitempty, and this must not change
+// (806cd88016a6 is what deck computed before labels were versioned).
+func TestRevisionDigestIsPinned(t *testing.T) {
+	td := manifest.TaskDef{Image: "web:1", Port: 8080, CPU: 256, Memory: 512,
+		Variables: map[string]string{"GREETING": "hello"},
+		Secrets:   []manifest.SecretRef{{Name: "TOKEN", Digest: "00ff"}},
+		Healthcheck: &manifest.Healthcheck{Path: "/healthz", Interval: 10_000_000_000, Timeout: 5_000_000_000, Retries: 2}}
+	assert.Equal(t, "806cd88016a6", NewRevision("web", td).ID)
+}

@@ -108,8 +108,14 @@ func constraintText(k manifest.Constraint) string {
 	return k.Attribute + " in [" + strings.Join(k.Values, ", ") + "]"
 }
 
-// fits reports whether the host can take one more task now.
+// fits reports whether the host can take one more task now. A host whose capacity was
+// not read fits nothing; the attempt is remembered so Compute refuses the plan
+// (ErrCapacityUnknown) and the caller can read the capacity and plan again.
 func (p *placer) fits(i int) bool {
+	if !p.c.hosts[i].CapacityKnown {
+		p.c.capacityWanted = true
+		return false
+	}
 	f := p.c.free[i]
 	return f.CPU >= p.need.CPU && f.Memory >= p.need.Memory && !p.c.portUsed(i, p.hostPort) &&
 		!(p.distinct && p.counts[i] > 0)

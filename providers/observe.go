@@ -2,7 +2,6 @@ package providers
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +17,8 @@ type HostObservation struct {
 	Info      HostInfo
 	// InfoUnread is true when Info was not asked for (ObserveTasks): see Capacity.
 	InfoUnread bool
+	// Listed is true once the host's tasks were listed (a host only connected is not).
+	Listed bool
 	// Tasks are the containers of the observed app and environment.
 	Tasks []Task
 	// OtherUsed is what the running tasks of deck's other apps and environments on the
@@ -25,25 +26,22 @@ type HostObservation struct {
 	OtherUsed manifest.Resources
 }
 
-// Unbounded is the capacity reported for a host whose capacity was not read.
-var Unbounded = manifest.Resources{CPU: 1 << 40, Memory: 1 << 40}
-
 // Capacity is the host's capacity available to deck: the configured capacity when set,
 // else what the host reported, minus reservations and what the running tasks of deck's
 // other apps and environments take (deck sees those through their labels; anything else
-// on the host is for reservations to cover). When Info was not read it is
-// Unbounded: a plan made from such an observation is only good when it places nothing
-// (see ObserveTasks).
-func (h HostObservation) Capacity() manifest.Resources {
-	c := h.Info.Capacity
+// on the host is for reservations to cover). known is false when the host's capacity was
+// not read (ObserveTasks, with no configured capacity): nothing may be placed on it until
+// it is (the planner refuses, see planner.ErrCapacityUnknown).
+func (h HostObservation) Capacity() (c manifest.Resources, known bool) {
+	c = h.Info.Capacity
 	if h.Spec.Capacity != nil {
 		c = *h.Spec.Capacity
 	} else if h.InfoUnread {
-		return Unbounded
+		return manifest.Resources{}, false
 	}
 	c.CPU -= h.Spec.Reserved.CPU + h.OtherUsed.CPU
 	c.Memory -= h.Spec.Reserved.Memory + h.OtherUsed.Memory
-	return c
+	return c, true
 }
 
 // Observation is what was seen on every host of an environment.
@@ -105,7 +103,10 @@ var DialTimeout = 10 * time.Second
 // app/env, and returns the open connections with what was seen. A host that cannot be
 // reached is reported as unreachable, not as an error.
 func Observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
-	return observe(ctx, d, specs, app, env, true)
+	fleet, obs := Connect(ctx, d, specs, app, env)
+	ReadCapacity(ctx, fleet, obs)
+	ListTasks(ctx, fleet, obs)
+	return fleet, obs
 }
 
 // ObserveTasks is Observe without reading each host's capacity. Podman's info call costs
@@ -113,31 +114,90 @@ func Observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env 
 // to change places nothing, so deck plans from this first and reads the capacity
 // (ReadCapacity) only when the plan places tasks.
 func ObserveTasks(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
-	return observe(ctx, d, specs, app, env, false)
+	fleet, obs := Connect(ctx, d, specs, app, env)
+	ListTasks(ctx, fleet, obs)
+	return fleet, obs
+}
+
+// Connect dials every host concurrently, each within DialTimeout, and returns the open
+// connections; the observation marks the hosts that did not answer. Nothing is listed
+// yet: one command connects once and lists as often as it needs (ListTasks).
+func Connect(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
+	obs := &Observation{App: app, Env: env, Hosts: make([]HostObservation, len(specs))}
+	fleet := NewFleet()
+	forEach(len(specs), func(i int) {
+		ho := HostObservation{Spec: specs[i], InfoUnread: true}
+		hctx, cancel := context.WithTimeout(ctx, DialTimeout)
+		defer cancel()
+		h, err := d.Dial(hctx, specs[i])
+		if err != nil {
+			ho.Err = err
+		} else {
+			ho.Reachable = true
+			fleet.mu.Lock()
+			fleet.hosts[specs[i].Name] = h
+			fleet.mu.Unlock()
+		}
+		obs.Hosts[i] = ho
+	})
+	return fleet, obs
+}
+
+// ListTasks lists deck's containers on every connected host of obs concurrently, through
+// fleet, replacing what an earlier listing saw. A host that fails to answer becomes
+// unreachable (its connection is closed).
+func ListTasks(ctx context.Context, fleet *Fleet, obs *Observation) {
+	forEach(len(obs.Hosts), func(i int) {
+		ho := &obs.Hosts[i]
+		h := fleet.Host(ho.Spec.Name)
+		if !ho.Reachable || h == nil {
+			return
+		}
+		hctx, cancel := context.WithTimeout(ctx, DialTimeout)
+		defer cancel()
+		all, err := h.List(hctx, "", "")
+		if err != nil {
+			ho.Reachable, ho.Err, ho.Tasks, ho.Listed = false, err, nil, false
+			fleet.drop(ho.Spec.Name)
+			return
+		}
+		ho.Tasks, ho.OtherUsed = splitTasks(all, obs.App, obs.Env)
+		for j := range ho.Tasks {
+			ho.Tasks[j].Host = ho.Spec.Name
+		}
+		sort.Slice(ho.Tasks, func(a, b int) bool { return ho.Tasks[a].Name < ho.Tasks[b].Name })
+		ho.Listed = true
+	})
 }
 
 // ReadCapacity reads the capacity of every reachable host of obs concurrently, through
 // fleet. A host that fails to answer becomes unreachable.
 func ReadCapacity(ctx context.Context, fleet *Fleet, obs *Observation) {
-	var wg sync.WaitGroup
-	for i := range obs.Hosts {
+	forEach(len(obs.Hosts), func(i int) {
 		ho := &obs.Hosts[i]
 		h := fleet.Host(ho.Spec.Name)
 		if !ho.Reachable || !ho.InfoUnread || h == nil {
-			continue
+			return
 		}
+		hctx, cancel := context.WithTimeout(ctx, DialTimeout)
+		defer cancel()
+		info, err := h.Info(hctx)
+		if err != nil {
+			ho.Reachable, ho.Err, ho.Tasks = false, err, nil
+			fleet.drop(ho.Spec.Name)
+			return
+		}
+		ho.Info, ho.InfoUnread = info, false
+	})
+}
+
+func forEach(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hctx, cancel := context.WithTimeout(ctx, DialTimeout)
-			defer cancel()
-			info, err := h.Info(hctx)
-			if err != nil {
-				ho.Reachable, ho.Err, ho.Tasks = false, err, nil
-				fleet.drop(ho.Spec.Name)
-				return
-			}
-			ho.Info, ho.InfoUnread = info, false
+			fn(i)
 		}()
 	}
 	wg.Wait()
@@ -160,56 +220,10 @@ func splitTasks(all []Task, app, env string) (mine []Task, otherUsed manifest.Re
 			mine = append(mine, t)
 			continue
 		}
-		if !t.Running() {
-			continue
-		}
-		var td manifest.TaskDef
-		if json.Unmarshal([]byte(t.Labels[LabelSpec]), &td) == nil {
-			otherUsed.CPU += td.CPU
-			otherUsed.Memory += td.Memory
+		if t.Running() && t.Meta.Spec != nil {
+			otherUsed.CPU += t.Meta.Spec.CPU
+			otherUsed.Memory += t.Meta.Spec.Memory
 		}
 	}
 	return mine, otherUsed
-}
-
-func observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string, withInfo bool) (*Fleet, *Observation) {
-	obs := &Observation{App: app, Env: env, Hosts: make([]HostObservation, len(specs))}
-	fleet := NewFleet()
-	var wg sync.WaitGroup
-	for i, spec := range specs {
-		wg.Add(1)
-		go func(i int, spec manifest.HostSpec) {
-			defer wg.Done()
-			hctx, cancel := context.WithTimeout(ctx, DialTimeout)
-			defer cancel()
-			ho := HostObservation{Spec: spec, InfoUnread: !withInfo}
-			h, err := d.Dial(hctx, spec)
-			if err == nil && withInfo {
-				ho.Info, err = h.Info(hctx)
-			}
-			if err == nil {
-				var all []Task
-				all, err = h.List(hctx, "", "")
-				ho.Tasks, ho.OtherUsed = splitTasks(all, app, env)
-			}
-			if err != nil {
-				ho.Err = err
-				if h != nil {
-					_ = h.Close()
-				}
-			} else {
-				ho.Reachable = true
-				for j := range ho.Tasks {
-					ho.Tasks[j].Host = spec.Name
-				}
-				sort.Slice(ho.Tasks, func(a, b int) bool { return ho.Tasks[a].Name < ho.Tasks[b].Name })
-				fleet.mu.Lock()
-				fleet.hosts[spec.Name] = h
-				fleet.mu.Unlock()
-			}
-			obs.Hosts[i] = ho
-		}(i, spec)
-	}
-	wg.Wait()
-	return fleet, obs
 }

@@ -40,15 +40,19 @@ func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
 	require.Len(t, obs.Hosts[0].Tasks, 1, "only the app's tasks")
 	assert.Equal(t, "h1", obs.Hosts[0].Tasks[0].Host)
 	assert.Equal(t, manifest.Resources{CPU: 300, Memory: 400}, obs.Hosts[0].OtherUsed, "another app's running task; a stopped one takes nothing")
-	assert.Equal(t, manifest.Resources{CPU: 2048 - 100 - 300, Memory: 4096 - 200 - 400}, obs.Hosts[0].Capacity(),
+	c, known := obs.Hosts[0].Capacity()
+	assert.True(t, known)
+	assert.Equal(t, manifest.Resources{CPU: 2048 - 100 - 300, Memory: 4096 - 200 - 400}, c,
 		"reported, minus reserved, minus what other apps use")
 	assert.False(t, obs.Hosts[1].Reachable)
 	assert.ErrorContains(t, obs.Hosts[1].Err, "host h2 (fake://h2): connect: connection refused")
-	assert.Equal(t, manifest.Resources{CPU: 512, Memory: 1024}, obs.Hosts[2].Capacity(), "configured capacity wins")
+	c, known = obs.Hosts[2].Capacity()
+	assert.True(t, known)
+	assert.Equal(t, manifest.Resources{CPU: 512, Memory: 1024}, c, "configured capacity wins")
 	assert.Equal(t, []string{"h1", "h3"}, fleet.Names())
 }
 
-func TestObserveTasksLeavesCapacityUnboundedUntilRead(t *testing.T) {
+func TestObserveTasksLeavesCapacityUnknownUntilRead(t *testing.T) {
 	cloud := fake.NewCloud()
 	specs := []manifest.HostSpec{{Name: "h1"}, {Name: "h2"}}
 	for _, s := range specs {
@@ -56,12 +60,15 @@ func TestObserveTasksLeavesCapacityUnboundedUntilRead(t *testing.T) {
 	}
 	fleet, obs := providers.ObserveTasks(context.Background(), cloud, specs, "shop", "prod")
 	defer fleet.Close()
-	assert.Equal(t, providers.Unbounded, obs.Hosts[0].Capacity())
+	_, known := obs.Hosts[0].Capacity()
+	assert.False(t, known, "capacity not read is not a number")
 	assert.Empty(t, obs.Hosts[0].Info.Version)
 
 	cloud.Host("h2").SetDown(true)
 	providers.ReadCapacity(context.Background(), fleet, obs)
-	assert.Equal(t, manifest.Resources{CPU: 2048, Memory: 4096}, obs.Hosts[0].Capacity())
+	c, known := obs.Hosts[0].Capacity()
+	assert.True(t, known)
+	assert.Equal(t, manifest.Resources{CPU: 2048, Memory: 4096}, c)
 	assert.Equal(t, "fake", obs.Hosts[0].Info.Version)
 	assert.False(t, obs.Hosts[1].Reachable, "a host that stops answering is unreachable")
 	assert.Equal(t, []string{"h1"}, fleet.Names())

@@ -24,6 +24,8 @@ type HostState struct {
 	Err string
 	// Capacity is what deck may place on the host: configured or reported, minus reservations.
 	Capacity manifest.Resources
+	// CapacityKnown is false when the capacity was not read: nothing may be placed there.
+	CapacityKnown bool
 	// Version is the host's Podman version.
 	Version string
 }
@@ -87,7 +89,8 @@ func Load(obs *providers.Observation, seen map[string]TaskHealth) (*Store, error
 			return nil, fmt.Errorf("state: host %d of the observation has no name", i+1)
 		}
 		hs := &HostState{Name: ho.Spec.Name, Order: i, Spec: ho.Spec, Reachable: ho.Reachable,
-			Capacity: ho.Capacity(), Version: ho.Info.Version}
+			Version: ho.Info.Version}
+		hs.Capacity, hs.CapacityKnown = ho.Capacity()
 		if ho.Err != nil {
 			hs.Err = ho.Err.Error()
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,7 +19,10 @@ type Globals struct {
 	Output  string // table or json
 	Yes     bool
 	NoColor bool
-	Builder string // Podman URL to build images on; "" = the local socket if it answers, else the first host
+	Builder string // Podman URL to build images on; "" = the first host
+	// HostTimeout bounds connecting to a host and each read of it: a host silent for
+	// longer is unreachable, and deck says which one and what it was doing.
+	HostTimeout time.Duration
 }
 
 func (g *Globals) addFlags(root *cobra.Command) {
@@ -28,7 +32,8 @@ func (g *Globals) addFlags(root *cobra.Command) {
 	f.StringP("output", "o", "table", "output format: table or json")
 	f.BoolP("yes", "y", false, "do not ask for confirmation (for CI)")
 	f.Bool("no-color", false, "no colour in output (NO_COLOR is honoured too)")
-	f.String("builder", "", "Podman URL to build images on (default: the local socket if it answers, else the first host)")
+	f.String("builder", "", "Podman URL to build images on, e.g. unix:///run/podman/podman.sock (default: the first host)")
+	f.Duration("host-timeout", 10*time.Second, "give up on a host that does not answer within this long")
 	f.String("config", "", "config file (default: $XDG_CONFIG_HOME/deck/config.yaml)")
 }
 
@@ -38,7 +43,7 @@ func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
 	v := viper.New()
 	v.SetEnvPrefix("DECK")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	for _, key := range []string{"file", "env", "output", "yes", "no-color", "builder", "config"} {
+	for _, key := range []string{"file", "env", "output", "yes", "no-color", "builder", "config", "host-timeout"} {
 		_ = v.BindEnv(key)
 	}
 	// DECK_ENV is also the name deck gives the environment inside manifests; as a setting
@@ -64,6 +69,10 @@ func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
 	g.Yes = v.GetBool("yes")
 	g.NoColor = v.GetBool("no-color")
 	g.Builder = v.GetString("builder")
+	g.HostTimeout = v.GetDuration("host-timeout")
+	if g.HostTimeout <= 0 {
+		return flagErrorf("--host-timeout must be positive, not %s", g.HostTimeout)
+	}
 	if g.Output != "table" && g.Output != "json" {
 		return flagErrorf("--output must be table or json, not %q", g.Output)
 	}

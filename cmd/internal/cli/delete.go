@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/planner"
 )
 
@@ -13,12 +14,13 @@ type DeleteOptions struct {
 	Deps    Deps
 	Globals *Globals
 	Service string
+	Lock    LockFlags
 }
 
 // NewCmdDelete builds `deck delete SERVICE`.
 func NewCmdDelete(deps Deps, g *Globals, runF func(*DeleteOptions) error) *cobra.Command {
 	opts := &DeleteOptions{Deps: deps, Globals: g}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "delete SERVICE",
 		Short: "Stop and remove every task of a service in the environment",
 		Long: `Plan the removal of every task of SERVICE, show it, confirm (--yes skips), and apply it.
@@ -32,6 +34,8 @@ The service's manifest is not needed, so a service whose manifest was removed ca
 			return runDelete(cmd, opts)
 		},
 	}
+	opts.Lock.addFlags(cmd)
+	return cmd
 }
 
 func runDelete(cmd *cobra.Command, o *DeleteOptions) error {
@@ -40,25 +44,13 @@ func runDelete(cmd *cobra.Command, o *DeleteOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := w.observe(cmd.Context(), deps); err != nil {
-		return err
-	}
-	defer w.Close()
-	if len(w.snap.TasksByService(o.Service)) == 0 {
-		return fmt.Errorf("service %s has no tasks in app %s, environment %s: nothing to delete", o.Service, w.app.Name, w.env.Name)
-	}
-	plan, err := planner.Compute(nil, w.snap, planner.Options{Delete: []string{o.Service}, Partial: true})
-	if err != nil {
-		return err
-	}
-	if err := printPlan(deps, g, plan); err != nil {
-		return err
-	}
-	if err := confirm(deps, g, fmt.Sprintf("Delete service %s?", o.Service)); err != nil {
-		return err
-	}
-	if err := checkUnchanged(cmd.Context(), deps, w, plan); err != nil {
-		return err
-	}
-	return apply(cmd.Context(), deps, g, w, plan, nil, "delete")
+	d := pipeline.Deploy{Target: w.target(deps, g), Delete: []string{o.Service}, Partial: true,
+		Lock: o.Lock.taker(deps, "delete "+o.Service),
+		Planned: func(p *planner.Plan) error {
+			if p.Empty() {
+				return fmt.Errorf("service %s has no tasks in app %s, environment %s: nothing to delete", o.Service, w.app.Name, w.env.Name)
+			}
+			return showAndConfirm(deps, g, p, fmt.Sprintf("Delete service %s?", o.Service))
+		}}
+	return runPipeline(cmd.Context(), deps, g, d, "delete")
 }

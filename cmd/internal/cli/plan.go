@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deckhq/deck/cmd/internal/iostreams"
-	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/planner"
 )
 
@@ -39,29 +39,26 @@ Exit status: 0 no changes, 2 changes, 1 error. --out saves the plan for deck dep
 }
 
 func runPlan(cmd *cobra.Command, o *PlanOptions) error {
-	w, plan, _, err := makePlan(cmd, o.Deps, o.Globals)
-	if w != nil {
-		defer w.Close()
+	deps, g := o.Deps, o.Globals
+	w, err := loadManifests(deps, g, true)
+	if err != nil {
+		return err
+	}
+	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(), PlanOnly: true,
+		Planned: func(p *planner.Plan) error { return printPlan(deps, g, p) }}
+	out, err := d.Run(cmd.Context())
+	if out.Session != nil {
+		defer out.Session.Close()
 	}
 	if err != nil {
 		return err
 	}
-	if err := printPlan(o.Deps, o.Globals, plan); err != nil {
-		return err
-	}
+	plan := out.Plan
 	if o.Out != "" {
-		f, err := os.Create(o.Out)
-		if err != nil {
+		if err := savePlan(o.Out, plan); err != nil {
 			return err
 		}
-		if err := planner.RenderJSON(f, plan); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		fmt.Fprintf(o.Deps.IO.ErrOut, "Saved the plan to %s; apply it with: deck deploy --plan %s\n", o.Out, o.Out)
+		fmt.Fprintf(deps.IO.ErrOut, "Saved the plan to %s; apply it with: deck deploy --plan %s\n", o.Out, o.Out)
 	}
 	if plan.Empty() {
 		return nil
@@ -69,41 +66,46 @@ func runPlan(cmd *cobra.Command, o *PlanOptions) error {
 	return &ExitError{Code: 2}
 }
 
-// makePlan loads the manifests, resolves images and secrets, observes the hosts and computes the plan.
-func makePlan(cmd *cobra.Command, deps Deps, g *Globals) (*world, *planner.Plan, *executor.Resolved, error) {
-	w, err := loadManifests(deps, g, true)
+func savePlan(path string, plan *planner.Plan) error {
+	f, err := os.Create(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	res, err := executor.Resolve(w.app.Name, w.env.Name, w.services, w.deckFiles(), deps.LookupEnv)
-	if err != nil {
-		return nil, nil, nil, err
+	if err := planner.RenderJSON(f, plan); err != nil {
+		f.Close()
+		return err
 	}
-	// Plan first without the hosts' capacity, which is slow to read: a plan that places
-	// nothing does not need it. When it places tasks, read it and plan again.
-	if err := w.observeTasks(cmd.Context(), deps); err != nil {
-		return w, nil, nil, err
-	}
-	plan, err := planner.Compute(res.Desired, w.snap, planner.Options{})
-	if err == nil && !plan.Empty() {
-		if err := w.readCapacity(cmd.Context()); err != nil {
-			return w, nil, nil, err
-		}
-		plan, err = planner.Compute(res.Desired, w.snap, planner.Options{})
-	}
-	if err != nil {
-		return w, nil, nil, err
-	}
-	return w, plan, res, nil
+	return f.Close()
 }
 
 func printPlan(deps Deps, g *Globals, plan *planner.Plan) error {
 	if g.Output == "json" {
 		return planner.RenderJSON(deps.IO.Out, plan)
 	}
-	return planner.RenderText(deps.IO.Out, plan, deps.IO.ColorEnabled())
+	return planner.RenderText(deps.IO.Out, plan, planStyle(deps))
 }
 
+// colors paints what goes to stdout: colour follows stdout's terminal, so
+// `deck status 2>/dev/null | cat` prints no escape codes.
 func colors(deps Deps) iostreams.Colors {
-	return iostreams.Colors{Enabled: deps.IO.ErrColorEnabled()}
+	return iostreams.Colors{Enabled: deps.IO.ColorEnabled()}
+}
+
+// planStyle colours the plan as Terraform does, when stdout is a terminal.
+func planStyle(deps Deps) planner.Style {
+	if !deps.IO.ColorEnabled() {
+		return planner.PlainStyle{}
+	}
+	return ansiStyle{}
+}
+
+type ansiStyle struct{}
+
+var actionColour = map[planner.Action]string{planner.Create: "\x1b[32m", planner.Replace: "\x1b[33m",
+	planner.Destroy: "\x1b[31m", planner.Verify: "\x1b[36m"}
+
+func (ansiStyle) Bold(s string) string    { return "\x1b[1m" + s + "\x1b[0m" }
+func (ansiStyle) Warning(s string) string { return "\x1b[33m" + s + "\x1b[0m" }
+func (ansiStyle) Action(a planner.Action, s string) string {
+	return actionColour[a] + s + "\x1b[0m"
 }

@@ -2,30 +2,20 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/deckhq/deck/manifest"
-	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/podman"
 )
 
-// world is what one command run knows: the manifests, the hosts it reached, and the snapshot.
+// world is what one command run knows of the manifests: the app, the environment chosen
+// and (when asked for) its services.
 type world struct {
 	app      *manifest.App
 	env      *manifest.Environment
 	services []manifest.ServiceSpec
-	fleet    *providers.Fleet
-	obs      *providers.Observation
-	snap     *state.Snapshot
-}
-
-func (w *world) Close() {
-	if w.fleet != nil {
-		_ = w.fleet.Close()
-	}
 }
 
 // loadManifests reads the app file and, when withServices, every service manifest of the
@@ -45,24 +35,7 @@ func loadManifests(deps Deps, g *Globals, withServices bool) (*world, error) {
 			}
 		}
 	}
-	return nil, manifestError(deps, err)
-}
-
-// manifestError prints every manifest error, one a line, and a count.
-func manifestError(deps Deps, err error) error {
-	var list manifest.ErrorList
-	if !errors.As(err, &list) {
-		return err
-	}
-	for _, e := range list {
-		fmt.Fprintln(deps.IO.ErrOut, e.Error())
-	}
-	noun := "errors"
-	if len(list) == 1 {
-		noun = "error"
-	}
-	fmt.Fprintf(deps.IO.ErrOut, "%d manifest %s; nothing was changed.\n", len(list), noun)
-	return &ExitError{Code: 1}
+	return nil, manifestError(deps, g, err)
 }
 
 func (deps Deps) dialer() providers.Dialer {
@@ -72,55 +45,40 @@ func (deps Deps) dialer() providers.Dialer {
 	return podman.Dialer{}
 }
 
-// observe reads every host of the environment and loads what it saw into a snapshot.
-func (w *world) observe(ctx context.Context, deps Deps) error {
-	w.fleet, w.obs = providers.Observe(ctx, deps.dialer(), w.env.Hosts, w.app.Name, w.env.Name)
-	return w.load()
+// target is the pipeline's view of this command's world.
+func (w *world) target(deps Deps, g *Globals) pipeline.Target {
+	return pipeline.Target{App: w.app, Env: w.env, Services: w.services, Dialer: deps.dialer(), HostTimeout: g.HostTimeout}
 }
 
-// observeTasks is observe without the hosts' capacity (see providers.ObserveTasks).
-func (w *world) observeTasks(ctx context.Context, deps Deps) error {
-	w.fleet, w.obs = providers.ObserveTasks(ctx, deps.dialer(), w.env.Hosts, w.app.Name, w.env.Name)
-	return w.load()
-}
-
-// readCapacity completes an observeTasks observation with the hosts' capacity.
-func (w *world) readCapacity(ctx context.Context) error {
-	providers.ReadCapacity(ctx, w.fleet, w.obs)
-	return w.load()
-}
-
-func (w *world) load() error {
-	store, err := state.Load(w.obs)
+// open connects to the environment's hosts and reads them.
+func (w *world) open(ctx context.Context, deps Deps, g *Globals) (*pipeline.Session, error) {
+	s, err := pipeline.Open(ctx, w.target(deps, g))
 	if err != nil {
-		w.Close()
-		return err
+		return nil, err
 	}
-	w.snap = store.Snapshot()
-	return nil
+	if err := s.Read(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-// builder picks the host that builds images: --builder when given, else the local Podman
-// socket when it answers within a second, else nil (the executor then builds on the first
-// host). Dialling pings the server, so a socket that answers is a working builder.
-func (w *world) builder(ctx context.Context, deps Deps, g *Globals) (providers.Host, error) {
-	url, timeout := g.Builder, providers.DialTimeout
-	if url == "" {
-		if w.env.Implicit {
-			return nil, nil // the local socket is the environment's only host already
-		}
-		url, timeout = manifest.LocalURL(deps.LookupEnv), time.Second
+// builder returns how images are built: on --builder when given, else on the first host.
+// The local socket is not probed: a laptop with Podman names it with --builder (or
+// DECK_BUILDER), and a deploy from a machine without one pays nothing for asking.
+func (w *world) builder(deps Deps, g *Globals) pipeline.BuilderFunc {
+	if g.Builder == "" {
+		return nil
 	}
-	dctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	h, err := deps.dialer().Dial(dctx, manifest.HostSpec{Name: "builder", URL: url, Address: "127.0.0.1"})
-	if err != nil {
-		if g.Builder != "" {
+	return func(ctx context.Context) (providers.Host, error) {
+		dctx, cancel := context.WithTimeout(ctx, providers.DialTimeout)
+		defer cancel()
+		h, err := deps.dialer().Dial(dctx, manifest.HostSpec{Name: "builder", URL: g.Builder, Address: "127.0.0.1"})
+		if err != nil {
 			return nil, fmt.Errorf("--builder: %w", err)
 		}
-		return nil, nil
+		return h, nil
 	}
-	return h, nil
 }
 
 // deckFiles are the app file and the service manifests, as paths.

@@ -4,18 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/planner/state"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/health"
 )
 
 // StatusOptions are deck status's inputs.
@@ -104,11 +105,15 @@ func collectStatus(ctx context.Context, deps Deps, g *Globals) (*Status, error) 
 		return nil, err
 	}
 	w.services, _ = manifest.LoadServices(w.app, w.env.Name, deps.LookupEnv)
-	if err := w.observe(ctx, deps); err != nil {
+	s, err := w.open(ctx, deps, g)
+	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
-	return buildStatus(ctx, w), nil
+	defer s.Close()
+	if err := s.ReadCapacity(ctx); err != nil {
+		return nil, err
+	}
+	return buildStatus(w, s), nil
 }
 
 func writeJSON(deps Deps, v any) error {
@@ -117,7 +122,7 @@ func writeJSON(deps Deps, v any) error {
 	return enc.Encode(v)
 }
 
-func buildStatus(ctx context.Context, w *world) *Status {
+func buildStatus(w *world, s *pipeline.Session) *Status {
 	st := &Status{App: w.app.Name, Env: w.env.Name}
 	byName := map[string]*ServiceStatus{}
 	get := func(name string) *ServiceStatus {
@@ -134,61 +139,36 @@ func buildStatus(ctx context.Context, w *world) *Status {
 		d := svc.Count.Value
 		s.Desired = &d
 	}
-	type probeJob struct {
-		svc  *ServiceStatus
-		idx  int
-		task providers.Task
-	}
-	var jobs []probeJob
-	for _, h := range w.obs.Hosts {
-		hs := HostStatus{Name: h.Spec.Name, URL: h.Spec.URL, Reachable: h.Reachable, Version: h.Info.Version,
-			Attributes: h.Spec.Attributes, Tasks: len(h.Tasks)}
-		if h.Err != nil {
-			hs.Error = h.Err.Error()
+	for _, h := range s.Obs.Hosts {
+		st.Hosts = append(st.Hosts, hostStatus(h))
+		hs := &st.Hosts[len(st.Hosts)-1]
+		for _, t := range h.Tasks {
+			svc := get(t.Service)
+			seen := s.Health[state.TaskID(h.Spec.Name, t.ContainerID)]
+			ts := TaskStatus{ID: t.TaskID, Host: h.Spec.Name, State: t.State, Revision: t.Revision,
+				Endpoint: s.Endpoint(t), Healthy: seen.State == health.StateHealthy, Health: string(seen.State)}
+			if seen.Detail != "" {
+				ts.Health += ": " + seen.Detail
+			}
+			if t.Running() {
+				svc.Running++
+				if spec := t.Meta.Spec; spec != nil {
+					hs.Used.CPU += spec.CPU
+					hs.Used.Memory += spec.Memory
+				}
+			}
+			if ts.Healthy {
+				svc.Healthy++
+			}
+			svc.Tasks = append(svc.Tasks, ts)
+			if !slices.Contains(svc.Revisions, t.Revision) {
+				svc.Revisions = append(svc.Revisions, t.Revision)
+			}
 		}
 		if h.Reachable {
-			hs.Capacity = h.Capacity()
+			hs.Free = manifest.Resources{CPU: hs.Capacity.CPU - hs.Used.CPU, Memory: hs.Capacity.Memory - hs.Used.Memory}
 		}
-		for _, t := range h.Tasks {
-			s := get(t.Service)
-			ts := TaskStatus{ID: t.TaskID, Host: h.Spec.Name, State: t.State, Revision: t.Revision,
-				Endpoint: endpoint(w, h.Spec.Name, t.Labels)}
-			if t.Running() {
-				s.Running++
-				td := taskDef(t)
-				hs.Used.CPU += td.CPU
-				hs.Used.Memory += td.Memory
-			}
-			s.Tasks = append(s.Tasks, ts)
-			jobs = append(jobs, probeJob{svc: s, idx: len(s.Tasks) - 1, task: t})
-			if !contains(s.Revisions, t.Revision) {
-				s.Revisions = append(s.Revisions, t.Revision)
-			}
-		}
-		hs.Free = manifest.Resources{CPU: hs.Capacity.CPU - hs.Used.CPU, Memory: hs.Capacity.Memory - hs.Used.Memory}
-		if !h.Reachable {
-			hs.Free = manifest.Resources{}
-		}
-		st.Hosts = append(st.Hosts, hs)
 	}
-	// Probe every running task at once: health is seen now, not remembered.
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	for _, j := range jobs {
-		wg.Add(1)
-		go func(j probeJob) {
-			defer wg.Done()
-			ok, why := probeTask(ctx, w, client, j.task, j.svc.Tasks[j.idx].Endpoint)
-			mu.Lock()
-			defer mu.Unlock()
-			j.svc.Tasks[j.idx].Healthy, j.svc.Tasks[j.idx].Health = ok, why
-			if ok {
-				j.svc.Healthy++
-			}
-		}(j)
-	}
-	wg.Wait()
 	for _, s := range byName {
 		sort.Slice(s.Tasks, func(i, j int) bool { return s.Tasks[i].Host+s.Tasks[i].ID < s.Tasks[j].Host+s.Tasks[j].ID })
 		sort.Strings(s.Revisions)
@@ -198,71 +178,16 @@ func buildStatus(ctx context.Context, w *world) *Status {
 	return st
 }
 
-// taskDef reads a task's definition from its label.
-func taskDef(t providers.Task) manifest.TaskDef {
-	var td manifest.TaskDef
-	_ = json.Unmarshal([]byte(t.Labels[providers.LabelSpec]), &td)
-	return td
-}
-
-// probeTask checks a task's health the way the executor does.
-func probeTask(ctx context.Context, w *world, client *http.Client, t providers.Task, ep string) (bool, string) {
-	if !t.Running() {
-		return false, t.State
+func hostStatus(h providers.HostObservation) HostStatus {
+	hs := HostStatus{Name: h.Spec.Name, URL: h.Spec.URL, Reachable: h.Reachable, Version: h.Info.Version,
+		Attributes: h.Spec.Attributes, Tasks: len(h.Tasks)}
+	if h.Err != nil {
+		hs.Error = h.Err.Error()
 	}
-	hc := taskDef(t).Healthcheck
-	switch {
-	case hc == nil:
-		return true, "running (no health check)"
-	case hc.Path != "":
-		if ep == "" {
-			return false, "no published port"
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ep+hc.Path, nil)
-		if err != nil {
-			return false, err.Error()
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return false, err.Error()
-		}
-		resp.Body.Close()
-		return resp.StatusCode < 400, "GET " + hc.Path + ": " + resp.Status
-	default:
-		h := w.fleet.Host(t.Host)
-		if h == nil {
-			return false, "host unreachable"
-		}
-		ok, err := h.HealthCheck(ctx, t.ContainerID)
-		if err != nil {
-			return false, err.Error()
-		}
-		if ok {
-			return true, "health check command passed"
-		}
-		return false, "health check command failed"
+	if h.Reachable {
+		hs.Capacity, _ = h.Capacity()
 	}
-}
-
-// endpoint is ADDRESS:PORT of the task's published service port, or "".
-func endpoint(w *world, host string, labels map[string]string) string {
-	port, _ := strconv.Atoi(labels[providers.LabelPort])
-	if port == 0 {
-		return ""
-	}
-	for _, h := range w.obs.Hosts {
-		if h.Spec.Name != host {
-			continue
-		}
-		for _, t := range h.Tasks {
-			if t.Labels[providers.LabelTask] == labels[providers.LabelTask] {
-				if hp := t.HostPort(port); hp != 0 {
-					return h.Spec.Address + ":" + strconv.Itoa(hp)
-				}
-			}
-		}
-	}
-	return ""
+	return hs
 }
 
 func printStatus(deps Deps, st *Status) {
@@ -337,13 +262,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,6 +1,7 @@
-package executor
+package pipeline
 
 import (
+	"github.com/deckhq/deck/executor"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,7 +57,7 @@ func TestResolveDigestsSecretsWithoutKeepingTheValueInTheRevision(t *testing.T) 
 	td := r1.Desired[0].Revision.Task
 	require.Len(t, td.Secrets, 1)
 	assert.NotContains(t, td.Secrets[0].Digest, "hunter2")
-	name := SecretName("shop", "prod", "api", "TOKEN", td.Secrets[0].Digest)
+	name := executor.SecretName("shop", "prod", "api", "TOKEN", td.Secrets[0].Digest)
 	assert.Equal(t, "hunter2-value", string(r1.Secrets[name]))
 
 	env["API_TOKEN"] = "another-value"
@@ -72,6 +73,6 @@ func TestResolveDigestsSecretsWithoutKeepingTheValueInTheRevision(t *testing.T) 
 
 func BenchmarkSecretDigest(b *testing.B) {
 	for i := 0; i < b.N; i++ {
-		SecretDigest("shop", "prod", "api", "TOKEN", []byte("hunter2"))
+		executor.SecretDigest("shop", "prod", "api", "TOKEN", []byte("hunter2"))
 	}
 }

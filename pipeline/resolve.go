@@ -1,4 +1,4 @@
-package executor
+package pipeline
 
 import (
 	"crypto/sha256"
@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	"go.podman.io/storage/pkg/fileutils"
-	"golang.org/x/crypto/argon2"
 
+	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
 )
@@ -51,35 +51,18 @@ func Resolve(app, env string, specs []manifest.ServiceSpec, deckFiles []string, 
 			if err != nil {
 				return nil, fmt.Errorf("service %s: %w", s.Name, err)
 			}
-			digest := SecretDigest(app, env, s.Name, sec.Name, val)
-			td.Secrets = append(td.Secrets, manifest.SecretRef{Name: sec.Name, Digest: digest})
-			r.Secrets[SecretName(app, env, s.Name, sec.Name, digest)] = val
+			digest := executor.SecretDigest(app, env, s.Name, sec.Name, val)
+			ref := manifest.SecretRef{Name: sec.Name, Digest: digest}
+			if sec.Type == "mount" {
+				ref.Type = "mount" // only then: env secrets keep the digests they had
+			}
+			td.Secrets = append(td.Secrets, ref)
+			r.Secrets[executor.SecretName(app, env, s.Name, sec.Name, digest)] = val
 		}
 		sort.Slice(td.Secrets, func(i, j int) bool { return td.Secrets[i].Name < td.Secrets[j].Name })
 		r.Desired = append(r.Desired, planner.Desired{Service: s, Revision: planner.NewRevision(s.Name, td)})
 	}
 	return r, nil
-}
-
-// SecretDigest identifies a secret value without revealing it. The digest is kept in labels
-// and plans, so it must not be cheap to test guesses against: it is argon2id (OWASP's
-// minimum: 19 MiB, 2 passes), salted with where the secret is used, so equal values of
-// different secrets differ and no table can be precomputed. A strong secret is safe with
-// any hash; this makes guessing a weak one cost about 20 ms a guess instead of nanoseconds.
-func SecretDigest(app, env, service, name string, value []byte) string {
-	salt := []byte("deck-secret\x00" + app + "\x00" + env + "\x00" + service + "\x00" + name)
-	return hex.EncodeToString(argon2.IDKey(value, salt, 2, 19*1024, 1, 16))
-}
-
-// SecretName is the Podman secret a secret value is stored under on a host.
-func SecretName(app, env, service, name, digest string) string {
-	return SecretPrefix(app, env, service) + strings.ToLower(name) + "." + digest
-}
-
-// SecretPrefix is what every Podman secret of a service starts with. Dots separate the parts
-// because names may hold dashes: service "web" must not match the secrets of "web-api".
-func SecretPrefix(app, env, service string) string {
-	return "deck." + app + "." + env + "." + service + "."
 }
 
 // BuildRef is the tag a build is given: localhost/deck/APP-SERVICE:DIGEST, where DIGEST

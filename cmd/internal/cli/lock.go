@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/lock"
+)
+
+// LockFlags are the deploy lock's flags of the commands that write.
+type LockFlags struct {
+	Wait time.Duration
+	TTL  time.Duration
+}
+
+func (l *LockFlags) addFlags(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&l.Wait, "lock-wait", 0, "wait this long for the environment's deploy lock (e.g. 5m) instead of failing at once")
+	cmd.Flags().DurationVar(&l.TTL, "lock-ttl", 30*time.Second, "how long the lock outlives a deploy that stops renewing it (killed)")
+}
+
+// taker returns the pipeline's lock step: the environment's lock, kept on its hosts.
+func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.Session) (pipeline.Lease, error) {
+	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
+		locker, err := hostsLocker(s, lock.WithTTL(l.TTL))
+		if err != nil {
+			return nil, err
+		}
+		req := lock.Request{Who: lock.Me(commandLine(), why), Wait: l.Wait, OnWait: func(h lock.Holder) {
+			fmt.Fprintf(deps.IO.ErrOut, "Waiting up to %s for the deploy lock, held by %s\n", l.Wait, h)
+		}}
+		lease, err := locker.Acquire(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return lease, nil
+	}
+}
+
+// hostsLocker is the lock of the session's app and environment, on its hosts: every host
+// of the environment takes part (an unreachable one answers with its error), so the
+// majority is always of the same set.
+func hostsLocker(s *pipeline.Session, opts ...lock.Option) (*lock.HostsLocker, error) {
+	var hosts []lock.NamedRecords
+	for _, h := range s.Obs.Hosts {
+		var rec providers.Records = unreachable{h.Err}
+		if c := s.Fleet.Host(h.Spec.Name); c != nil {
+			rec = c
+		}
+		hosts = append(hosts, lock.NamedRecords{Name: h.Spec.Name, Records: rec})
+	}
+	return lock.NewHostsLocker(hosts, s.T.App.Name, s.T.Env.Name, opts...)
+}
+
+// unreachable is a host that did not answer when the session connected.
+type unreachable struct{ err error }
+
+func (u unreachable) cause() error {
+	if u.err == nil {
+		return errors.New("unreachable")
+	}
+	return u.err
+}
+func (u unreachable) CreateRecord(context.Context, string, map[string]string) error { return u.cause() }
+func (u unreachable) ListRecords(context.Context, string) ([]providers.Record, error) {
+	return nil, u.cause()
+}
+func (u unreachable) RemoveRecord(context.Context, string) error { return u.cause() }
+func (u unreachable) Now(context.Context) (time.Time, error)     { return time.Time{}, u.cause() }
+
+// commandLine is how the lock names what its holder runs; deck's flags carry no secret
+// values, so it can be shown to whoever finds the lock held.
+func commandLine() string {
+	args := append([]string{"deck"}, os.Args[1:]...)
+	return strings.Join(args, " ")
+}
+
+// NewCmdLock builds `deck lock status` and `deck lock release --force`.
+func NewCmdLock(deps Deps, g *Globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "lock", Short: "Show or break the environment's deploy lock"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "Who holds the deploy lock, from where, since when and why",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withLocker(cmd.Context(), deps, g, func(l *lock.HostsLocker) error { return lockStatus(cmd.Context(), deps, g, l) })
+		},
+	})
+	var force bool
+	release := &cobra.Command{
+		Use:   "release --force",
+		Short: "Break the deploy lock whoever holds it (recorded with who broke it)",
+		Long: `Break the environment's deploy lock. The holder's next write is refused (its lease is
+lost), so use it when the holder is gone (a killed CI job) and you do not want to wait for the
+lock to expire. Who broke it, from where and when is recorded and shown by deck lock status.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !force {
+				return flagErrorf("deck lock release breaks a lock someone may hold: add --force to confirm")
+			}
+			return withLocker(cmd.Context(), deps, g, func(l *lock.HostsLocker) error {
+				broke, err := l.Break(cmd.Context(), lock.Me(commandLine(), "lock release --force"))
+				if err != nil {
+					return err
+				}
+				if broke == nil {
+					fmt.Fprintln(deps.IO.ErrOut, "The deploy lock was not held; nothing to break.")
+					return nil
+				}
+				fmt.Fprintf(deps.IO.ErrOut, "Broke the deploy lock held by %s.\n", broke)
+				return nil
+			})
+		},
+	}
+	release.Flags().BoolVar(&force, "force", false, "break the lock even though someone may hold it")
+	cmd.AddCommand(release)
+	return cmd
+}
+
+func withLocker(ctx context.Context, deps Deps, g *Globals, fn func(*lock.HostsLocker) error) error {
+	w, err := loadManifests(deps, g, false)
+	if err != nil {
+		return err
+	}
+	s, err := pipeline.Open(ctx, w.target(deps, g))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	l, err := hostsLocker(s)
+	if err != nil {
+		return err
+	}
+	return fn(l)
+}
+
+func lockStatus(ctx context.Context, deps Deps, g *Globals, l *lock.HostsLocker) error {
+	h, err := l.Status(ctx)
+	if err != nil {
+		return err
+	}
+	broke, _ := l.LastBreak(ctx)
+	if g.Output == "json" {
+		return writeJSON(deps, map[string]any{"held": h != nil, "holder": h, "last_break": broke})
+	}
+	if h == nil {
+		fmt.Fprintln(deps.IO.Out, "The deploy lock is free.")
+	} else {
+		fmt.Fprintf(deps.IO.Out, "The deploy lock is held by %s.\n", h)
+	}
+	if broke != nil && broke.BrokenBy != nil {
+		fmt.Fprintf(deps.IO.Out, "Last broken by %s.\n", broke.BrokenBy)
+	}
+	return nil
+}

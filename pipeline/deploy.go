@@ -1,0 +1,163 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/executor/failpoint"
+	"github.com/deckhq/deck/planner"
+	"github.com/deckhq/deck/providers"
+)
+
+// Lease is a held deploy lock (lock.Lease satisfies it; the controller's etcd lease will
+// too): its epoch fences every write, and Check fails once it is no longer held.
+type Lease interface {
+	Epoch() uint64
+	Check() error
+	Release(ctx context.Context) error
+}
+
+// ErrCancelled is returned when Confirm declined: nothing was changed.
+var ErrCancelled = errors.New("cancelled; nothing was changed")
+
+// Deploy is one run of the pipeline: the steps `deck deploy`, `deck delete` and the
+// controller share, in order. Every field but Target is optional.
+type Deploy struct {
+	Target    Target
+	LookupEnv func(string) (string, bool)
+	// DeckFiles are deck's own files, left out of build context digests.
+	DeckFiles []string
+	Delete    []string // services to remove entirely (deck delete)
+	Partial   bool     // the services given are not all of the app's
+	// Saved, when set, is applied instead of a new plan (deck deploy --plan), if it still
+	// applies; SavedPath names it in errors.
+	Saved     *planner.Plan
+	SavedPath string
+	// PlanOnly stops after Planned: deck plan.
+	PlanOnly bool
+	// Lock takes the deploy lock once the hosts are connected; nil runs unlocked.
+	Lock func(ctx context.Context, s *Session) (Lease, error)
+	// Planned is shown the plan before anything changes; an error (ErrCancelled) stops
+	// the run. An empty plan stops the run after Planned, with no error.
+	Planned func(*planner.Plan) error
+	// Builder returns the host that builds images (nil: the first host).
+	Builder BuilderFunc
+	Events  func(executor.Event)
+	// Output receives image build logs (nil: discarded).
+	BuildOutput io.Writer
+}
+
+// BuilderFunc opens the host images are built on; nil host means the first host.
+type BuilderFunc func(ctx context.Context) (providers.Host, error)
+
+// Outcome is what a run saw and did. Session stays open for the caller's summary.
+type Outcome struct {
+	Session *Session
+	Plan    *planner.Plan
+	Result  *executor.Result
+}
+
+// Run carries the deploy out: resolve images and secrets, connect, lock, read the hosts,
+// plan (or check the saved plan), show it, recheck, record the desired state and apply.
+// The returned Outcome's Session must be closed by the caller (also on error).
+func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
+	t := d.Target
+	res, err := Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
+	if err != nil {
+		return &Outcome{}, err
+	}
+	s, err := Open(ctx, t)
+	out := &Outcome{Session: s}
+	if err != nil {
+		return out, err
+	}
+	if d.Lock != nil {
+		lease, err := d.Lock(ctx, s)
+		if err != nil {
+			return out, err
+		}
+		defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+		failpoint.Hit(failpoint.AfterLock)
+		return out, d.apply(ctx, out, res, lease)
+	}
+	return out, d.apply(ctx, out, res, nil)
+}
+
+func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
+	s := out.Session
+	if err := s.Read(ctx); err != nil {
+		return err
+	}
+	if lease != nil {
+		if err := s.refuseNewerEpochs(lease.Epoch()); err != nil {
+			return err
+		}
+	}
+	plan, err := d.plan(ctx, s, res)
+	if err != nil {
+		return err
+	}
+	out.Plan = plan
+	if d.Planned != nil {
+		if err := d.Planned(plan); err != nil {
+			return err
+		}
+	}
+	if plan.Empty() || d.PlanOnly {
+		return nil
+	}
+	if err := s.Recheck(ctx, plan); err != nil {
+		return err
+	}
+	if err := WriteDesired(ctx, s, d.Target.Services, d.Delete); err != nil {
+		return err
+	}
+	opts := executor.Options{Fleet: s.Fleet, Builds: res.Builds, Secrets: res.Secrets, Events: d.Events,
+		BuildOutput: d.BuildOutput, Desired: map[string]providers.DesiredState{}}
+	for _, svc := range d.Target.Services {
+		opts.Desired[svc.Name] = providers.DesiredStateOf(svc)
+	}
+	if lease != nil {
+		opts.Epoch, opts.Fence = lease.Epoch(), lease.Check
+	}
+	if d.Builder != nil {
+		b, err := d.Builder(ctx)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			defer b.Close()
+			opts.Builder = b
+		}
+	}
+	out.Result, err = executor.Apply(ctx, plan, opts)
+	return err
+}
+
+func (d Deploy) plan(ctx context.Context, s *Session, res *Resolved) (*planner.Plan, error) {
+	if d.Saved != nil {
+		if err := s.CheckSaved(d.Saved, res, d.SavedPath); err != nil {
+			return nil, err
+		}
+		return d.Saved, nil
+	}
+	return s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial})
+}
+
+// refuseNewerEpochs is the fencing check on what deck reads: a task created under a
+// later lock epoch than the one held means another deploy holds (or held) the lock after
+// this one, so this one must not write.
+func (s *Session) refuseNewerEpochs(epoch uint64) error {
+	for _, h := range s.Obs.Hosts {
+		for _, t := range h.Tasks {
+			if t.Meta.Epoch > epoch {
+				return fmt.Errorf("%w: task %s on %s was created under lock epoch %d, later than this deploy's %d; nothing was changed",
+					executor.ErrLockLost, t.TaskID, h.Spec.Name, t.Meta.Epoch, epoch)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+)
+
+// The desired state of each service (count, rollout, placement, schedule) is kept on the
+// hosts as records, one generation per change, so a controller can rebuild what should
+// run from the hosts alone, without the manifests. Task labels carry it too, but they are
+// fixed when a task is created; a count change that creates nothing would leave them stale.
+const (
+	recordPrefix   = "deck-desired."
+	labelDesired   = "deck.desired"
+	labelService   = "deck.service"
+	labelApp       = "deck.app"
+	labelEnv       = "deck.env"
+	labelDeleted   = "deck.deleted"
+	labelRecordGen = "deck.generation"
+)
+
+// desiredPrefix names a service's records: digests keep names under Podman's 64 characters.
+func desiredPrefix(app, env, service string) string {
+	sum := sha256.Sum256([]byte(app + "\x00" + env + "\x00" + service))
+	return recordPrefix + hex.EncodeToString(sum[:])[:16] + ".g"
+}
+
+// WriteDesired records the desired state of services (and the deletion of deleted) on
+// every reachable host, where it differs from the newest record there.
+func WriteDesired(ctx context.Context, s *Session, services []manifest.ServiceSpec, deleted []string) error {
+	app, env := s.T.App.Name, s.T.Env.Name
+	type entry struct {
+		name   string
+		labels map[string]string
+	}
+	var entries []entry
+	for _, svc := range services {
+		b, err := json.Marshal(providers.DesiredStateOf(svc))
+		if err != nil {
+			return err
+		}
+		entries = append(entries, entry{svc.Name, map[string]string{labelDesired: string(b)}})
+	}
+	for _, name := range deleted {
+		entries = append(entries, entry{name, map[string]string{labelDeleted: "true"}})
+	}
+	var mu sync.Mutex
+	var errs []error
+	forHosts(s, func(h providers.Host) {
+		for _, e := range entries {
+			labels := map[string]string{labelApp: app, labelEnv: env, labelService: e.name}
+			for k, v := range e.labels {
+				labels[k] = v
+			}
+			if err := writeRecord(ctx, h, desiredPrefix(app, env, e.name), labels); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("recording the desired state of service %s on host %s: %w", e.name, h.Name(), err))
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// writeRecord creates the next generation of prefix on h unless the newest one already
+// holds labels, then removes the older generations.
+func writeRecord(ctx context.Context, h providers.Host, prefix string, labels map[string]string) error {
+	recs, err := h.ListRecords(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	newest, gen := newestGeneration(recs, prefix)
+	if newest != nil && sameLabels(newest.Labels, labels) {
+		return nil
+	}
+	labels[labelRecordGen] = strconv.Itoa(gen + 1)
+	if err := h.CreateRecord(ctx, prefix+strconv.Itoa(gen+1), labels); err != nil {
+		return err
+	}
+	for _, r := range recs {
+		_ = h.RemoveRecord(ctx, r.Name) // older generations: best effort, the newest wins on read
+	}
+	return nil
+}
+
+func newestGeneration(recs []providers.Record, prefix string) (*providers.Record, int) {
+	var newest *providers.Record
+	gen := 0
+	for i, r := range recs {
+		n, err := strconv.Atoi(strings.TrimPrefix(r.Name, prefix))
+		if err == nil && n > gen {
+			gen, newest = n, &recs[i]
+		}
+	}
+	return newest, gen
+}
+
+func sameLabels(a, b map[string]string) bool {
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ReadDesired returns each service's newest recorded desired state, from the reachable
+// hosts. Deleted services are left out.
+func ReadDesired(ctx context.Context, s *Session) (map[string]providers.DesiredState, error) {
+	app, env := s.T.App.Name, s.T.Env.Name
+	type seen struct {
+		gen    int
+		labels map[string]string
+	}
+	best := map[string]seen{}
+	var mu sync.Mutex
+	var errs []error
+	forHosts(s, func(h providers.Host) {
+		recs, err := h.ListRecords(ctx, recordPrefix)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		for _, r := range recs {
+			if r.Labels[labelApp] != app || r.Labels[labelEnv] != env {
+				continue
+			}
+			gen, _ := strconv.Atoi(r.Labels[labelRecordGen])
+			name := r.Labels[labelService]
+			if cur, ok := best[name]; !ok || gen > cur.gen {
+				best[name] = seen{gen, r.Labels}
+			}
+		}
+	})
+	out := map[string]providers.DesiredState{}
+	for name, sn := range best {
+		if sn.labels[labelDeleted] == "true" {
+			continue
+		}
+		var d providers.DesiredState
+		if err := json.Unmarshal([]byte(sn.labels[labelDesired]), &d); err == nil {
+			out[name] = d
+		}
+	}
+	if len(out) == 0 && len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func forHosts(s *Session, fn func(h providers.Host)) {
+	var wg sync.WaitGroup
+	for _, name := range s.Fleet.Names() {
+		h := s.Fleet.Host(name)
+		if h == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(h)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,66 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/planner"
+)
+
+// Plan computes the plan from the last Read. The hosts' capacity is slow to read and
+// only needed when the plan places tasks, so it is read then, and the plan made again.
+func (s *Session) Plan(ctx context.Context, desired []planner.Desired, opts planner.Options) (*planner.Plan, error) {
+	plan, err := planner.Compute(desired, s.Snap, opts)
+	if errors.Is(err, planner.ErrCapacityUnknown) {
+		if err := s.ReadCapacity(ctx); err != nil {
+			return nil, err
+		}
+		plan, err = planner.Compute(desired, s.Snap, opts)
+	}
+	return plan, err
+}
+
+// Recheck lists the hosts' tasks again, through the same connections, and refuses a
+// plan made from another snapshot: one confirmed after a while at the prompt, or raced by
+// a change made by hand, is not applied to hosts it was not made from.
+func (s *Session) Recheck(ctx context.Context, plan *planner.Plan) error {
+	if err := s.Read(ctx); err != nil {
+		return err
+	}
+	if fp := s.Snap.Fingerprint(); fp != plan.Fingerprint {
+		return fmt.Errorf("%w: the plan was made from snapshot %s, the hosts now give %s (%s). Nothing was changed; run deck deploy again",
+			executor.ErrStalePlan, plan.Fingerprint, fp, s.Describe())
+	}
+	return nil
+}
+
+// CheckSaved checks that a saved plan still applies: same app and environment, the
+// hosts unchanged since it was made, the same images and secrets.
+func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, path string) error {
+	app, env := s.T.App.Name, s.T.Env.Name
+	if plan.App != app || plan.Env != env {
+		return fmt.Errorf("plan %s is for app %s, environment %s; this is app %s, environment %s",
+			path, plan.App, plan.Env, app, env)
+	}
+	if fp := s.Snap.Fingerprint(); fp != plan.Fingerprint {
+		return fmt.Errorf("%w: plan %s was made from snapshot %s, the hosts now give %s (%s). Run deck plan again",
+			executor.ErrStalePlan, path, plan.Fingerprint, fp, s.Describe())
+	}
+	for _, rev := range plan.Revisions {
+		if strings.HasPrefix(rev.Task.Image, "localhost/deck/") {
+			if _, ok := res.Builds[rev.Task.Image]; !ok {
+				return fmt.Errorf("the build context of service %s changed since plan %s was made (it no longer gives image %s). Run deck plan again",
+					rev.Service, path, rev.Task.Image)
+			}
+		}
+		for _, sec := range rev.Task.Secrets {
+			if _, ok := res.Secrets[executor.SecretName(plan.App, plan.Env, rev.Service, sec.Name, sec.Digest)]; !ok {
+				return fmt.Errorf("secret %s of service %s changed since plan %s was made. Run deck plan again", sec.Name, rev.Service, path)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+// Package pipeline is deck's deploy pipeline below the CLI: connect to an environment's
+// hosts once, resolve images and secrets, read what runs (with each task's health), plan,
+// take the deploy lock, recheck and apply. It takes plain values (manifests, a dialer,
+// callbacks), so `deck deploy`, `deck delete`, `deck status` and the controller share
+// every step and none re-implements one.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers"
+)
+
+// Target is what a session works on.
+type Target struct {
+	App *manifest.App
+	Env *manifest.Environment
+	// Services are the desired services (nil for commands that need none).
+	Services []manifest.ServiceSpec
+	Dialer   providers.Dialer
+	// HostTimeout bounds connecting to and each read of one host (default 10s): a host
+	// that does not answer within it is unreachable.
+	HostTimeout time.Duration
+}
+
+// Session holds one connection per host for a whole command, and what was last read.
+type Session struct {
+	T     Target
+	Fleet *providers.Fleet
+	Obs   *providers.Observation
+	Snap  *state.Snapshot
+	// Health is what the last read's probe saw of each task, by state.TaskID.
+	Health map[string]state.TaskHealth
+}
+
+// Open connects to every host of the environment, concurrently. Hosts that do not answer
+// are marked unreachable; Open itself fails only when it cannot start.
+func Open(ctx context.Context, t Target) (*Session, error) {
+	if t.Dialer == nil {
+		return nil, errors.New("pipeline: no dialer")
+	}
+	if t.HostTimeout > 0 {
+		providers.DialTimeout = t.HostTimeout
+	}
+	s := &Session{T: t}
+	s.Fleet, s.Obs = providers.Connect(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name)
+	return s, nil
+}
+
+// Close closes every connection.
+func (s *Session) Close() {
+	if s.Fleet != nil {
+		_ = s.Fleet.Close()
+	}
+}
+
+// Read lists deck's tasks on every host through the open connections, probes the health
+// of the running ones, and loads it all into a fresh snapshot.
+func (s *Session) Read(ctx context.Context) error {
+	providers.ListTasks(ctx, s.Fleet, s.Obs)
+	s.Health = probeAll(ctx, s.Fleet, s.Obs)
+	return s.load()
+}
+
+// ReadCapacity reads the hosts' capacity (only needed when a plan places tasks).
+func (s *Session) ReadCapacity(ctx context.Context) error {
+	providers.ReadCapacity(ctx, s.Fleet, s.Obs)
+	return s.load()
+}
+
+func (s *Session) load() error {
+	store, err := state.Load(s.Obs, s.Health)
+	if err != nil {
+		return err
+	}
+	s.Snap = store.Snapshot()
+	return nil
+}
+
+// Reachable counts the hosts that answered.
+func (s *Session) Reachable() int {
+	n := 0
+	for _, h := range s.Obs.Hosts {
+		if h.Reachable {
+			n++
+		}
+	}
+	return n
+}
+
+// Describe says in a few words what the hosts look like now.
+func (s *Session) Describe() string {
+	running := 0
+	for _, h := range s.Obs.Hosts {
+		for _, t := range h.Tasks {
+			if t.Running() {
+				running++
+			}
+		}
+	}
+	return fmt.Sprintf("%d of %d hosts reachable, %d tasks running", s.Reachable(), len(s.Obs.Hosts), running)
+}
+
+// List lists the hosts' tasks again, without probing them (for a summary).
+func (s *Session) List(ctx context.Context) error {
+	providers.ListTasks(ctx, s.Fleet, s.Obs)
+	return s.load()
+}
+
+// Endpoint is address:published port of a task's service port on its host, or "".
+func (s *Session) Endpoint(t providers.Task) string {
+	for _, h := range s.Obs.Hosts {
+		if h.Spec.Name == t.Host {
+			return taskAddress(h.Spec.Address, t)
+		}
+	}
+	return ""
+}
