@@ -142,8 +142,8 @@ func TestRecreateRerunVerifiesTasksItDidNotSeeHealthy(t *testing.T) {
 // (806cd88016a6 is what deck computed before labels were versioned).
 func TestRevisionDigestIsPinned(t *testing.T) {
 	td := manifest.TaskDef{Image: "web:1", Port: 8080, CPU: 256, Memory: 512,
-		Variables: map[string]string{"GREETING": "hello"},
-		Secrets:   []manifest.SecretRef{{Name: "TOKEN", Digest: "00ff"}},
+		Variables:   map[string]string{"GREETING": "hello"},
+		Secrets:     []manifest.SecretRef{{Name: "TOKEN", Digest: "00ff"}},
 		Healthcheck: &manifest.Healthcheck{Path: "/healthz", Interval: 10_000_000_000, Timeout: 5_000_000_000, Retries: 2}}
 	assert.Equal(t, "806cd88016a6", NewRevision("web", td).ID)
 }
