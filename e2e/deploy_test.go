@@ -184,6 +184,18 @@ func TestDeployLifecycle(t *testing.T) {
 		assert.Equal(t, 0, r.Code, "back to the manifest that runs: no changes\n%s", r.String())
 	})
 
+	t.Run("a revision that exits at start: its exit code and last log lines are shown", func(t *testing.T) {
+		before := containers(t, hosts, "hello")
+		a.write("deck/hello.yaml", strings.Replace(hello("2", "bonjour"), "GREETING: bonjour", "GREETING: bonjour\n  CRASH: \"3\"", 1))
+		r := a.deck("deploy", "--yes")
+		require.Equal(t, 1, r.Code, r.String())
+		assert.Contains(t, r.Stderr, "the container exited with code 3")
+		assert.Contains(t, r.Stderr, "last 2 log lines:")
+		assert.Contains(t, r.Stderr, "fatal: cannot start: CRASH=3 asked to exit")
+		assert.Equal(t, containerIDs(before), containerIDs(containers(t, hosts, "hello")), "nothing left behind")
+		a.write("deck/hello.yaml", hello("2", "bonjour"))
+	})
+
 	t.Run("a bad manifest: exit 1, the error, nothing changed", func(t *testing.T) {
 		before := containerIDs(containers(t, hosts, "hello"))
 		a.write("deck/hello.yaml", strings.Replace(hello("3", "bonjour"), "memory: 32", "memroy: 32", 1))
@@ -248,7 +260,7 @@ func TestDeployLifecycle(t *testing.T) {
 			a.write("deck/hello.yaml", hello("6", []string{"hallo", "hej"}[i]))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			cmd := exec.CommandContext(ctx, deckBin, "deploy", "--yes")
+			cmd := exec.CommandContext(ctx, deckBin, "deploy", "--yes", "--lock-ttl", "4s")
 			cmd.Dir, cmd.Env = a.dir, a.env
 			stderr := &lockedBuffer{}
 			cmd.Stderr = stderr
@@ -259,7 +271,8 @@ func TestDeployLifecycle(t *testing.T) {
 			err := cmd.Wait()
 			require.Error(t, err, "an interrupted deploy does not report success")
 
-			r := a.deck("deploy", "--yes")
+			// A killed deploy leaves its lock until it expires: wait for it.
+			r := a.deck("deploy", "--yes", "--lock-wait", "30s")
 			require.Equal(t, 0, r.Code, r.String())
 			r = a.deck("plan")
 			assert.Equal(t, 0, r.Code, r.String())

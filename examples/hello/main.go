@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -31,6 +32,20 @@ func main() {
 		os.Exit(0)
 	}
 
+	// READY_AFTER makes /healthz answer 503 until that long after start ("never": always),
+	// to stand for an app that is slow to become ready, or broken. CRASH=N makes the
+	// process print why and exit with code N at start. Both are for trying deploys that fail.
+	if code := os.Getenv("CRASH"); code != "" {
+		n, _ := strconv.Atoi(code)
+		log.Printf("starting hello")
+		log.Printf("fatal: cannot start: CRASH=%s asked to exit", code)
+		os.Exit(n)
+	}
+	started := time.Now()
+	readyAfter, never := time.Duration(0), os.Getenv("READY_AFTER") == "never"
+	if d, err := time.ParseDuration(os.Getenv("READY_AFTER")); err == nil {
+		readyAfter = d
+	}
 	greeting := os.Getenv("GREETING")
 	if greeting == "" {
 		greeting = "hello"
@@ -45,6 +60,10 @@ func main() {
 			os.Getenv("DECK_TASK_ID"), os.Getenv("DECK_HOST"), os.Getenv("DECK_SERVICE"), os.Getenv("DECK_REVISION"))
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if never || time.Since(started) < readyAfter {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ok")
 	})
 	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 5 * time.Second}

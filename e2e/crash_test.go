@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/executor/failpoint"
+)
+
+// crashManifest is hello with fast health checks: 3 tasks, one wave per task (max 150%)
+// so every boundary, between-waves included, is passed.
+const crashManifest = `name: hello
+type: Load Balanced Web Service
+image:
+  build: .
+  port: 8080
+cpu: 64
+memory: 32
+count: 3
+variables:
+  GREETING: %GREETING%
+  READY_AFTER: %READY%
+healthcheck:
+  path: /healthz
+  interval: 500ms
+  timeout: 1s
+  retries: 6
+deployment:
+  %DEPLOYMENT%
+stop_timeout: 2s
+`
+
+func crashHello(greeting, ready, deployment string) string {
+	return strings.NewReplacer("%GREETING%", greeting, "%READY%", ready, "%DEPLOYMENT%", deployment).Replace(crashManifest)
+}
+
+const rolling = "min_healthy_percent: 100\n  max_percent: 150"
+
+// crashCase is one row of the crash-point table.
+type crashCase struct {
+	point, app  string
+	reached     bool
+	minHealthy  int
+	converged   bool
+	orphans     int
+	rerunStatus int
+}
+
+// TestCrashAtEveryBoundary kills deck (SIGKILL, through a failpoint) at every named
+// boundary of a rolling deploy, for an app that is slow to become ready and for one that
+// never does, then runs deck again. From the crash on, the healthy tasks never drop below
+// min healthy; the rerun converges (the slow app's new revision serves; the broken one
+// fails the rerun and the old revision keeps serving) and leaves no orphaned container.
+func TestCrashAtEveryBoundary(t *testing.T) {
+	hosts := startHosts(t)
+	var table []crashCase
+	points := []string{failpoint.AfterLock, failpoint.AfterImage, failpoint.AfterCreate, failpoint.AfterStart,
+		failpoint.AfterHealthy, failpoint.AfterStopOld, failpoint.BetweenWaves}
+	for _, app := range []string{"slow", "never"} {
+		for i, point := range points {
+			t.Run(app+"/"+point, func(t *testing.T) {
+				a := newApp(t, "hello", hosts)
+				a.write("deck/hello.yaml", crashHello("v1", "0s", rolling))
+				r := a.deck("deploy", "--yes")
+				require.Equal(t, 0, r.Code, r.String())
+
+				ready := map[string]string{"slow": "1500ms", "never": "never"}[app]
+				a.write("deck/hello.yaml", crashHello(fmt.Sprintf("v2-%d", i), ready, rolling))
+				c := crashCase{point: point, app: app}
+				mon := startMonitor(t, hosts, "hello", 3)
+				crashed := a.deckEnv([]string{"DECK_FAILPOINT=" + point}, "deploy", "--yes", "--lock-ttl", "4s")
+				c.reached = strings.Contains(crashed.Stderr, "failpoint "+point)
+				if c.reached {
+					assert.Equal(t, -1, crashed.Code, "killed by SIGKILL at %s:\n%s", point, crashed)
+				} else {
+					assert.NotEqual(t, 0, crashed.Code, "the broken revision fails before %s:\n%s", point, crashed)
+				}
+				rerun := a.deck("deploy", "--yes", "--lock-wait", "30s")
+				c.minHealthy, _ = mon.stop()
+				c.rerunStatus = rerun.Code
+				all := containers(t, hosts, "hello")
+				st := a.status()
+				require.Len(t, st.Services, 1)
+				switch app {
+				case "slow":
+					assert.Equal(t, 0, rerun.Code, rerun.String())
+					assert.Equal(t, 0, a.deck("plan").Code, "converged: nothing left to do")
+					c.converged = st.Services[0].Healthy == 3 && allGreet(t, st, fmt.Sprintf("v2-%d", i))
+				case "never":
+					assert.Equal(t, 1, rerun.Code, "a rerun never reports success for tasks it has not seen healthy:\n%s", rerun)
+					assert.Contains(t, rerun.Stderr, "not healthy")
+					c.converged = st.Services[0].Healthy == 3 && allGreet(t, st, "v1")
+				}
+				c.orphans = len(all) - 3
+				assert.True(t, c.converged, "converged: %+v", st.Services[0])
+				assert.Equal(t, 0, c.orphans, "no orphaned container:\n%s", containerIDs(all))
+				assert.GreaterOrEqual(t, c.minHealthy, 3, "min healthy 100%% of 3 held from the crash on")
+				table = append(table, c)
+			})
+		}
+	}
+	t.Log("crash point x app -> min healthy seen, converged, orphans, rerun exit")
+	for _, c := range table {
+		reached := ""
+		if !c.reached {
+			reached = " (not reached: the revision failed first)"
+		}
+		t.Logf("%-16s %-5s min healthy %d, converged %v, orphans %d, rerun exit %d%s",
+			c.point, c.app, c.minHealthy, c.converged, c.orphans, c.rerunStatus, reached)
+	}
+}
+
+// TestCrashDuringRecreate: recreate (0/100) stops the old tasks first, as asked; killed
+// once the new tasks run but before deck saw them healthy, the rerun waits for their
+// health check (verify) and succeeds only once they pass; for a broken revision it fails.
+func TestCrashDuringRecreate(t *testing.T) {
+	hosts := startHosts(t)
+	for _, app := range []string{"slow", "never"} {
+		t.Run(app, func(t *testing.T) {
+			a := newApp(t, "hello", hosts)
+			a.write("deck/hello.yaml", crashHello("v1", "0s", "rolling: recreate"))
+			r := a.deck("deploy", "--yes")
+			require.Equal(t, 0, r.Code, r.String())
+			ready := map[string]string{"slow": "2s", "never": "never"}[app]
+			a.write("deck/hello.yaml", crashHello("v2", ready, "rolling: recreate"))
+			crashed := a.deckEnv([]string{"DECK_FAILPOINT=" + failpoint.AfterStart + ":3"}, "deploy", "--yes", "--lock-ttl", "4s")
+			require.Equal(t, -1, crashed.Code, crashed.String())
+
+			plan := a.deck("plan")
+			assert.Equal(t, 2, plan.Code, "tasks deck has not seen healthy are never 'No changes':\n%s", plan)
+			assert.Contains(t, plan.Stdout, "not seen healthy")
+			rerun := a.deck("deploy", "--yes", "--lock-wait", "30s")
+			st := a.status()
+			if app == "slow" {
+				require.Equal(t, 0, rerun.Code, rerun.String())
+				assert.Equal(t, 3, st.Services[0].Healthy)
+				assert.True(t, allGreet(t, st, "v2"))
+			} else {
+				assert.Equal(t, 1, rerun.Code, "never success for tasks not seen healthy:\n%s", rerun)
+				assert.Equal(t, 0, st.Services[0].Healthy)
+			}
+			assert.LessOrEqual(t, len(containers(t, hosts, "hello")), 3, "no orphans")
+		})
+	}
+}
+
+func allGreet(t *testing.T, st statusDoc, greeting string) bool {
+	t.Helper()
+	for _, task := range st.Services[0].Tasks {
+		_, body, err := get("http://" + task.Endpoint + "/")
+		if err != nil || !strings.HasPrefix(body, greeting+" from task ") {
+			t.Logf("task %s answers %q (%v), want %s", task.ID, body, err, greeting)
+			return false
+		}
+	}
+	return len(st.Services[0].Tasks) > 0
+}
+
+// deckEnv runs deck with extra environment variables.
+func (a *app) deckEnv(env []string, args ...string) result {
+	a.t.Helper()
+	saved := a.env
+	a.env = append(append([]string{}, a.env...), env...)
+	defer func() { a.env = saved }()
+	return a.deck(args...)
+}
