@@ -29,7 +29,13 @@ func (l *LockFlags) addFlags(cmd *cobra.Command) {
 // taker returns the pipeline's lock step: the environment's lock, kept on its hosts.
 func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.Session) (pipeline.Lease, error) {
 	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
-		locker, err := hostsLocker(s, lock.WithTTL(l.TTL))
+		if l.TTL < 2*time.Second {
+			return nil, flagErrorf("--lock-ttl must be at least 2s, not %s", l.TTL)
+		}
+		// The holder stops trusting its lease a margin before the hosts could expire it:
+		// a quarter of the TTL, at most 2s (the hosts' clocks read to the second).
+		locker, err := hostsLocker(s, lock.WithTTL(l.TTL), lock.WithMargin(min(2*time.Second, l.TTL/4)),
+			lock.WithHostTimeout(s.T.HostTimeout))
 		if err != nil {
 			return nil, err
 		}
