@@ -44,9 +44,10 @@ func Open(ctx context.Context, t Target) (*Session, error) {
 	if t.Dialer == nil {
 		return nil, errors.New("pipeline: no dialer")
 	}
-	if t.HostTimeout > 0 {
-		providers.DialTimeout = t.HostTimeout
+	if t.HostTimeout <= 0 {
+		t.HostTimeout = providers.DialTimeout
 	}
+	providers.DialTimeout = t.HostTimeout
 	s := &Session{T: t}
 	s.Fleet, s.Obs = providers.Connect(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name)
 	return s, nil
