@@ -2,7 +2,6 @@ package providers
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"sync"
 	"time"
@@ -163,8 +162,7 @@ func splitTasks(all []Task, app, env string) (mine []Task, otherUsed manifest.Re
 		if !t.Running() {
 			continue
 		}
-		var td manifest.TaskDef
-		if json.Unmarshal([]byte(t.Labels[LabelSpec]), &td) == nil {
+		if td := t.Meta.Spec; td != nil {
 			otherUsed.CPU += td.CPU
 			otherUsed.Memory += td.Memory
 		}
