@@ -91,6 +91,17 @@ func setup(t testing.TB) error {
 	return nil
 }
 
+// redialH2 replaces the shared connection to h2 after a test cut h2's link: its tunnel's
+// keepalive may close it up to DialTimeout after the link is back.
+func redialH2(t *testing.T) {
+	t.Helper()
+	h, err := Dialer{}.Dial(testCtx(t), env.Specs()[1])
+	require.NoError(t, err)
+	old := h2
+	h2 = h.(*Host)
+	_ = old.Close()
+}
+
 // imageContext builds the static test server into a fresh build context.
 func imageContext(t testing.TB) (string, error) {
 	dir, err := os.MkdirTemp("", "deck-podman-test-")
