@@ -23,7 +23,7 @@ func (h *Host) EnsureSecret(ctx context.Context, name string, value []byte) erro
 		return h.wrap(cctx, op, err)
 	}
 	_, err = secrets.Create(cctx, bytes.NewReader(value), new(secrets.CreateOptions).WithName(name))
-	if err != nil && apiStatus(err) == http.StatusConflict {
+	if err != nil && isNameInUse(err) {
 		// Created concurrently by another deck: same name, same value.
 		return nil
 	}
