@@ -1,10 +1,13 @@
 package podman
 
 import (
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -125,12 +128,59 @@ func TestInspectTellsHowATaskEnded(t *testing.T) {
 	oom := run(t, h, hog)
 	done = waitExited(t, h, oom.ContainerID)
 	assert.Equal(t, 137, done.ExitCode)
-	// On this machine (cgroup v1, hybrid) conmon does not notice the kernel's OOM kill
-	// ("Memory cgroup out of memory: Killed process ..." is in dmesg), so Podman reports
-	// OOMKilled=false; on cgroup v2 it reports true. Exit code 137 with a memory limit is
+	// On this machine (cgroup v1, conmon 2.1.6, Podman 4.3.1) Podman reports
+	// OOMKilled=false although the kernel logged "Memory cgroup out of memory: Killed
+	// process": conmon does see it, but writes its "oom" marker into its working directory,
+	// which is the Podman service's (here: this package's directory, where go test runs),
+	// not the container's, so Podman never finds it. Exit code 137 with a memory limit is
 	// what deck can rely on everywhere, so that is what is asserted.
+	t.Cleanup(func() { _ = os.Remove("oom") }) // conmon's stray marker; see above
 	t.Logf("OOM-killed task: exit code %d, OOMKilled %v", done.ExitCode, done.OOMKilled)
 	logs, err := h.Logs(ctx, oom.ContainerID, 0)
 	require.NoError(t, err)
 	assert.NotContains(t, strings.Join(logs, "\n"), "allocated", "killed before it finished allocating")
+}
+
+func TestFileSecrets(t *testing.T) {
+	h, _ := hosts(t)
+	ctx := testCtx(t)
+	fileSecret, envSecret := unique("deck-test-file"), unique("deck-test-env")
+	require.NoError(t, h.EnsureSecret(ctx, fileSecret, []byte("file-value-0451")))
+	require.NoError(t, h.EnsureSecret(ctx, envSecret, []byte("env-value-0452")))
+	t.Cleanup(func() {
+		_ = h.RemoveSecret(testCtx(t), fileSecret)
+		_ = h.RemoveSecret(testCtx(t), envSecret)
+	})
+
+	spec := jobSpec(unique("secrets"), "-cat", "/run/secrets/token")
+	spec.Secrets = []providers.TaskSecret{{Secret: fileSecret, File: "token"}, {Secret: envSecret, Env: "TOKEN"}}
+	task := run(t, h, spec)
+	done := waitExited(t, h, task.ContainerID)
+	require.Equal(t, 0, done.ExitCode, "the task read the file")
+	logs, err := h.Logs(ctx, task.ContainerID, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"file-value-0451"}, logs, "the file holds the value")
+
+	data, err := containers.Inspect(h.call(ctx), task.ContainerID, nil)
+	require.NoError(t, err)
+	raw, err := json.Marshal(data)
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "file-value-0451", "podman inspect does not show a file secret")
+	info, err := h.Info(ctx)
+	require.NoError(t, err)
+	if strings.HasPrefix(info.Version, "4.3.") {
+		// Why deck offers files: 4.3 shows env secrets in plain text (fixed in later Podman).
+		assert.Contains(t, string(raw), "env-value-0452", "4.3 shows an env secret in inspect")
+	}
+
+	for _, file := range []string{"a/b", "..", "/abs"} {
+		bad := jobSpec(unique("badfile"))
+		bad.Secrets = []providers.TaskSecret{{Secret: fileSecret, File: file}}
+		_, err := h.Create(ctx, bad)
+		assert.ErrorContains(t, err, "must be a plain file name", file)
+	}
+	both := jobSpec(unique("both"))
+	both.Secrets = []providers.TaskSecret{{Secret: fileSecret, File: "x", Env: "X"}}
+	_, err = h.Create(ctx, both)
+	assert.ErrorContains(t, err, "set exactly one of env and file")
 }
