@@ -43,7 +43,8 @@ func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
 	assert.Equal(t, manifest.Resources{CPU: 2048 - 100 - 300, Memory: 4096 - 200 - 400}, obs.Hosts[0].Capacity(),
 		"reported, minus reserved, minus what other apps use")
 	assert.False(t, obs.Hosts[1].Reachable)
-	assert.ErrorContains(t, obs.Hosts[1].Err, "host h2 (fake://h2): connect: connection refused")
+	assert.ErrorContains(t, obs.Hosts[1].Err, "host h2 (fake://h2): connecting: unreachable: connection refused")
+	assert.ErrorIs(t, obs.Hosts[1].Err, providers.ErrUnreachable)
 	assert.Equal(t, manifest.Resources{CPU: 512, Memory: 1024}, obs.Hosts[2].Capacity(), "configured capacity wins")
 	assert.Equal(t, []string{"h1", "h3"}, fleet.Names())
 }
