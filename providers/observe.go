@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"time"
@@ -96,8 +97,14 @@ func NewFleet(hosts ...Host) *Fleet {
 }
 
 // DialTimeout bounds connecting to and reading one host, so one dead host cannot hold up
-// the others.
+// the others. The Podman provider also notices a dead ssh connection within it (its
+// keepalive), so later calls on that host fail at once instead of each waiting it out.
 var DialTimeout = 10 * time.Second
+
+// ErrUnreachable is wrapped by the errors of a host that did not answer (no connection, no
+// answer before the deadline, the connection lost mid-call), as opposed to a host that
+// answered with an error. The message reads "unreachable: WHY".
+var ErrUnreachable = errors.New("unreachable")
 
 // Observe connects to every host concurrently, reads its capacity and deck's containers of
 // app/env, and returns the open connections with what was seen. A host that cannot be

@@ -45,7 +45,8 @@ func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
 	assert.Equal(t, manifest.Resources{CPU: 2048 - 100 - 300, Memory: 4096 - 200 - 400}, c,
 		"reported, minus reserved, minus what other apps use")
 	assert.False(t, obs.Hosts[1].Reachable)
-	assert.ErrorContains(t, obs.Hosts[1].Err, "host h2 (fake://h2): connect: connection refused")
+	assert.ErrorContains(t, obs.Hosts[1].Err, "host h2 (fake://h2): connecting: unreachable: connection refused")
+	assert.ErrorIs(t, obs.Hosts[1].Err, providers.ErrUnreachable)
 	c, known = obs.Hosts[2].Capacity()
 	assert.True(t, known)
 	assert.Equal(t, manifest.Resources{CPU: 512, Memory: 1024}, c, "configured capacity wins")

@@ -39,8 +39,11 @@ type Task struct {
 	StartedAt   time.Time
 	ExitCode    int
 	// OOMKilled is true when the kernel killed the container for exceeding its memory limit.
+	// Podman may miss it (seen with Podman 4.3.1, conmon 2.1.6, cgroup v1: conmon writes its
+	// marker to the wrong directory): such a task still shows exit code 137 (SIGKILL).
 	OOMKilled bool
 	// Error is the runtime's own error for a container that failed to start ("" if none).
+	// Podman 4.3 leaves it empty (the container stays "created"): Start's error tells why.
 	Error      string
 	FinishedAt time.Time // when it last stopped; zero while it has never stopped
 	Ports      []PortBinding
@@ -88,7 +91,9 @@ type TaskSpec struct {
 }
 
 // TaskSecret gives a task the Podman secret Secret: as the environment variable Env, or,
-// when File is set, as the file /run/secrets/File (not shown by podman inspect).
+// when File is set, as the file /run/secrets/File (not shown by podman inspect; Podman
+// 4.3 shows env secrets there in plain text). Exactly one of Env and File is set; File is
+// a plain file name.
 type TaskSecret struct {
 	Secret string
 	Env    string
@@ -102,7 +107,8 @@ type Runtime interface {
 	// both are empty), running or not.
 	List(ctx context.Context, app, env string) ([]Task, error)
 	// Create creates a container without starting it (state "created"). A failed Create
-	// leaves nothing behind.
+	// leaves nothing behind (when its answer is lost, the provider removes the container
+	// by name, best effort).
 	Create(ctx context.Context, spec TaskSpec) (Task, error)
 	// Start starts a created container; the returned Task has its ports bound. A container
 	// that fails to start is left for the caller to read (Inspect, Logs) and remove.
@@ -110,7 +116,7 @@ type Runtime interface {
 	// Inspect reads one container (any state) as a Task; ErrNotFound when it is gone.
 	Inspect(ctx context.Context, containerID string) (Task, error)
 	// Logs returns the last tail lines the container wrote (stdout and stderr merged,
-	// oldest first).
+	// oldest first; all of them when tail <= 0), in any state.
 	Logs(ctx context.Context, containerID string, tail int) ([]string, error)
 	// Stop sends SIGTERM, waits up to timeout, then SIGKILL. Stopping a stopped task is not an error.
 	Stop(ctx context.Context, containerID string, timeout time.Duration) error
@@ -166,14 +172,19 @@ type Record struct {
 // created atomically by name, never pruned by podman's prune commands.
 type Records interface {
 	// CreateRecord creates the record, or fails with ErrExists when the name is taken:
-	// of two writers creating one name at once, exactly one succeeds.
+	// of two writers creating one name at once, exactly one succeeds. Names are Podman
+	// secret names: 1 to 64 letters, digits, '.', '_' and '-', starting and ending with a
+	// letter or digit. A create that failed as unreachable may have happened all the same,
+	// and ErrExists may be this call's own earlier attempt: a caller that must know lists
+	// the record and compares its labels with what it wrote.
 	CreateRecord(ctx context.Context, name string, labels map[string]string) error
 	// ListRecords returns the records whose names start with prefix.
 	ListRecords(ctx context.Context, prefix string) ([]Record, error)
 	// RemoveRecord deletes a record; ErrNotFound when there is none.
 	RemoveRecord(ctx context.Context, name string) error
 	// Now is the host's clock (a lease expires by the clock of the host that keeps it,
-	// never by the client's).
+	// never by the client's). The Podman provider reads it to the second, truncated: it
+	// may lag the host's clock by up to a second, never lead it.
 	Now(ctx context.Context) (time.Time, error)
 }
 
@@ -194,7 +205,10 @@ type Dialer interface {
 	Dial(ctx context.Context, spec manifest.HostSpec) (Host, error)
 }
 
-// HostError is an error from one host; it names the host and its URL.
+// HostError is an error from one host; it names the host and its URL, and Op says what
+// deck was doing in plain words ("listing containers", "stopping container ID"). An
+// unanswered call wraps ErrUnreachable ("...: listing containers: unreachable: no answer
+// within 10s").
 type HostError struct {
 	Host string
 	URL  string

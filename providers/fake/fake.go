@@ -3,12 +3,9 @@
 package fake
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -60,9 +57,9 @@ func (c *Cloud) Host(name string) *Host {
 func (c *Cloud) Dial(_ context.Context, spec manifest.HostSpec) (providers.Host, error) {
 	h := c.Host(spec.Name)
 	if h == nil {
-		return nil, &providers.HostError{Host: spec.Name, URL: spec.URL, Op: "connect", Err: fmt.Errorf("no such host")}
+		return nil, &providers.HostError{Host: spec.Name, URL: spec.URL, Op: "connecting", Err: fmt.Errorf("no such host")}
 	}
-	if err := h.check("connect"); err != nil {
+	if err := h.check("connecting"); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -99,7 +96,10 @@ type Host struct {
 	Calls []string
 }
 
-// SetDown makes the host unreachable (true) or reachable again.
+// SetDown makes the host unreachable (true) or reachable again. Every call then fails as
+// the Podman provider's do for a host that does not answer: a HostError naming the host
+// and what deck was doing, wrapping providers.ErrUnreachable
+// ("host h2 (fake://h2): listing containers: unreachable: connection refused").
 func (h *Host) SetDown(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
 
 // AddImage puts an image on the host.
@@ -141,11 +141,14 @@ func (h *Host) Secret(name string) ([]byte, bool) {
 	return v, ok
 }
 
+// check fails when the host is down. op says what deck was doing, in the Podman
+// provider's words ("listing containers", "stopping container ID").
 func (h *Host) check(op string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.down {
-		return &providers.HostError{Host: h.spec.Name, URL: h.spec.URL, Op: op, Err: fmt.Errorf("connection refused")}
+		return &providers.HostError{Host: h.spec.Name, URL: h.spec.URL, Op: op,
+			Err: fmt.Errorf("%w: connection refused", providers.ErrUnreachable)}
 	}
 	return nil
 }
@@ -155,14 +158,14 @@ func (h *Host) Spec() manifest.HostSpec { return h.spec }
 func (h *Host) Close() error            { return nil }
 
 func (h *Host) Info(context.Context) (providers.HostInfo, error) {
-	if err := h.check("info"); err != nil {
+	if err := h.check("reading host info"); err != nil {
 		return providers.HostInfo{}, err
 	}
 	return h.info, nil
 }
 
 func (h *Host) List(_ context.Context, app, env string) ([]providers.Task, error) {
-	if err := h.check("list"); err != nil {
+	if err := h.check("listing containers"); err != nil {
 		return nil, err
 	}
 	var out []providers.Task
@@ -175,7 +178,7 @@ func (h *Host) List(_ context.Context, app, env string) ([]providers.Task, error
 }
 
 func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Task, error) {
-	if err := h.check("create"); err != nil {
+	if err := h.check("creating container " + spec.Name); err != nil {
 		return providers.Task{}, err
 	}
 	h.mu.Lock()
@@ -185,6 +188,9 @@ func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Tas
 		return providers.Task{}, fmt.Errorf("image %s: %w", spec.Image, providers.ErrNotFound)
 	}
 	for _, s := range spec.Secrets {
+		if err := checkSecret(s); err != nil {
+			return providers.Task{}, err
+		}
 		if _, ok := h.secrets[s.Secret]; !ok {
 			return providers.Task{}, fmt.Errorf("secret %s: %w", s.Secret, providers.ErrNotFound)
 		}
@@ -208,7 +214,7 @@ func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Tas
 
 // Start starts a created container: it binds its port and runs (or exits at once, see Exits).
 func (h *Host) Start(_ context.Context, id string) (providers.Task, error) {
-	if err := h.check("start"); err != nil {
+	if err := h.check("starting container " + id); err != nil {
 		return providers.Task{}, err
 	}
 	h.mu.Lock()
@@ -242,7 +248,7 @@ func (h *Host) Start(_ context.Context, id string) (providers.Task, error) {
 
 // Inspect returns one container.
 func (h *Host) Inspect(_ context.Context, id string) (providers.Task, error) {
-	if err := h.check("inspect"); err != nil {
+	if err := h.check("inspecting container " + id); err != nil {
 		return providers.Task{}, err
 	}
 	h.mu.Lock()
@@ -256,7 +262,7 @@ func (h *Host) Inspect(_ context.Context, id string) (providers.Task, error) {
 
 // Logs returns the tail of what Output says the container wrote.
 func (h *Host) Logs(_ context.Context, id string, tail int) ([]string, error) {
-	if err := h.check("logs"); err != nil {
+	if err := h.check("reading the logs of container " + id); err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
@@ -275,7 +281,7 @@ func (h *Host) Logs(_ context.Context, id string, tail int) ([]string, error) {
 }
 
 func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
-	if err := h.check("stop"); err != nil {
+	if err := h.check("stopping container " + id); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -295,7 +301,7 @@ func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
 }
 
 func (h *Host) Remove(_ context.Context, id string) error {
-	if err := h.check("remove"); err != nil {
+	if err := h.check("removing container " + id); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -310,7 +316,7 @@ func (h *Host) Remove(_ context.Context, id string) error {
 }
 
 func (h *Host) HealthCheck(_ context.Context, id string) (bool, error) {
-	if err := h.check("healthcheck"); err != nil {
+	if err := h.check("checking the health of container " + id); err != nil {
 		return false, err
 	}
 	h.mu.Lock()
@@ -320,111 +326,6 @@ func (h *Host) HealthCheck(_ context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
 	}
 	return t.Running() && healthy(spec), nil
-}
-
-func (h *Host) ImageExists(_ context.Context, ref string) (bool, error) {
-	if err := h.check("image exists"); err != nil {
-		return false, err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.images[ref], nil
-}
-
-func (h *Host) PullImage(_ context.Context, ref string, _ io.Writer) error {
-	if err := h.check("pull image"); err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.Calls = append(h.Calls, "pull "+ref)
-	if !h.cloud.InRegistry(ref) {
-		return fmt.Errorf("pulling %s: manifest unknown: %w", ref, providers.ErrNotFound)
-	}
-	h.images[ref] = true
-	return nil
-}
-
-func (h *Host) ExportImage(_ context.Context, ref string, w io.Writer) error {
-	if err := h.check("export image"); err != nil {
-		return err
-	}
-	h.mu.Lock()
-	ok := h.images[ref]
-	h.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("image %s: %w", ref, providers.ErrNotFound)
-	}
-	_, err := io.WriteString(w, "fake-image:"+ref)
-	return err
-}
-
-func (h *Host) LoadImage(_ context.Context, r io.Reader) error {
-	if err := h.check("load image"); err != nil {
-		return err
-	}
-	var b bytes.Buffer
-	if _, err := io.Copy(&b, r); err != nil {
-		return err
-	}
-	ref, ok := strings.CutPrefix(b.String(), "fake-image:")
-	if !ok {
-		return fmt.Errorf("fake: not an image archive")
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.Calls = append(h.Calls, "load "+ref)
-	h.images[ref] = true
-	return nil
-}
-
-func (h *Host) Build(_ context.Context, req providers.BuildRequest) error {
-	if err := h.check("build"); err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.Calls = append(h.Calls, "build "+req.Ref)
-	h.images[req.Ref] = true
-	return nil
-}
-
-func (h *Host) EnsureSecret(_ context.Context, name string, value []byte) error {
-	if err := h.check("create secret"); err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.secrets[name]; !ok {
-		h.secrets[name] = append([]byte(nil), value...)
-	}
-	return nil
-}
-
-func (h *Host) ListSecrets(_ context.Context, prefix string) ([]string, error) {
-	if err := h.check("list secrets"); err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for n := range h.secrets {
-		if strings.HasPrefix(n, prefix) {
-			out = append(out, n)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (h *Host) RemoveSecret(_ context.Context, name string) error {
-	if err := h.check("remove secret"); err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.secrets, name)
-	return nil
 }
 
 // Run creates and starts a container: a running task in one call, for tests that set a

@@ -22,9 +22,30 @@ func (h *Host) now() time.Time {
 	return time.Now()
 }
 
+// validRecordName applies Podman's rule for secret names (records are Podman secrets):
+// 1 to 64 letters, digits, '.', '_' and '-', starting and ending with a letter or digit.
+// The fake refuses what a real host would, so a bad name fails in unit tests already.
+func validRecordName(name string) error {
+	ok := len(name) >= 1 && len(name) <= 64
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		inner := (c == '.' || c == '_' || c == '-') && i > 0 && i < len(name)-1
+		ok = alnum || inner
+	}
+	if !ok {
+		return fmt.Errorf("invalid record name %q: 1 to 64 letters, digits, '.', '_' and '-', "+
+			"starting and ending with a letter or digit", name)
+	}
+	return nil
+}
+
 // CreateRecord creates a record, failing with ErrExists when the name is taken.
 func (h *Host) CreateRecord(_ context.Context, name string, labels map[string]string) error {
-	if err := h.check("create record"); err != nil {
+	if err := h.check("creating record " + name); err != nil {
+		return err
+	}
+	if err := validRecordName(name); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -39,7 +60,7 @@ func (h *Host) CreateRecord(_ context.Context, name string, labels map[string]st
 
 // ListRecords returns the records whose names start with prefix, sorted by name.
 func (h *Host) ListRecords(_ context.Context, prefix string) ([]providers.Record, error) {
-	if err := h.check("list records"); err != nil {
+	if err := h.check("listing records " + prefix + "*"); err != nil {
 		return nil, err
 	}
 	h.mu.Lock()
@@ -57,7 +78,10 @@ func (h *Host) ListRecords(_ context.Context, prefix string) ([]providers.Record
 
 // RemoveRecord deletes a record.
 func (h *Host) RemoveRecord(_ context.Context, name string) error {
-	if err := h.check("remove record"); err != nil {
+	if err := h.check("removing record " + name); err != nil {
+		return err
+	}
+	if err := validRecordName(name); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -72,7 +96,7 @@ func (h *Host) RemoveRecord(_ context.Context, name string) error {
 
 // Now is the host's clock.
 func (h *Host) Now(context.Context) (time.Time, error) {
-	if err := h.check("now"); err != nil {
+	if err := h.check("reading the host's clock"); err != nil {
 		return time.Time{}, err
 	}
 	h.mu.Lock()

@@ -3,6 +3,7 @@ package podman
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	nettypes "go.podman.io/common/libnetwork/types"
@@ -28,12 +29,8 @@ func specGenerator(t providers.TaskSpec) (*specgen.SpecGenerator, error) {
 	s.Entrypoint = t.Entrypoint
 	s.Env = t.Env
 	s.Labels = t.Labels
-	if len(t.Secrets) > 0 {
-		// Keyed by the variable, valued by the secret's name.
-		s.EnvSecrets = make(map[string]string, len(t.Secrets))
-		for _, sec := range t.Secrets {
-			s.EnvSecrets[sec.Env] = sec.Secret
-		}
+	if err := addSecrets(s, t.Secrets); err != nil {
+		return nil, err
 	}
 	if t.Port != 0 {
 		if t.Port < 1 || t.Port > 65535 || t.HostPort < 0 || t.HostPort > 65535 {
@@ -98,4 +95,44 @@ func healthConfig(cmd []string) *imgmanifest.Schema2HealthConfig {
 		test = append([]string{"CMD"}, cmd...)
 	}
 	return &imgmanifest.Schema2HealthConfig{Test: test, Timeout: healthcheckTimeout, Retries: 1}
+}
+
+// secretDir is where Podman mounts file secrets whose target is a plain name.
+const secretDir = "/run/secrets"
+
+// addSecrets gives the container its secrets: as environment variables (EnvSecrets), or,
+// when File is set, as the file /run/secrets/File (Secrets, Podman's "mount" type). File
+// secrets are not shown by podman inspect; on 4.3 env secrets are, in Config.Env, in plain
+// text (fixed in later Podman). Owner and mode are Podman's defaults, so the image's own
+// user can read the file.
+func addSecrets(s *specgen.SpecGenerator, secrets []providers.TaskSecret) error {
+	for _, sec := range secrets {
+		switch {
+		case sec.Secret == "":
+			return fmt.Errorf("a secret without a name (env %q, file %q)", sec.Env, sec.File)
+		case (sec.Env == "") == (sec.File == ""):
+			return fmt.Errorf("secret %s: set exactly one of env and file", sec.Secret)
+		case sec.File != "":
+			if err := validSecretFile(sec.File); err != nil {
+				return fmt.Errorf("secret %s: %w", sec.Secret, err)
+			}
+			// A relative target is a name under /run/secrets (4.3 and later).
+			s.Secrets = append(s.Secrets, specgen.Secret{Source: sec.Secret, Target: sec.File})
+		default:
+			if s.EnvSecrets == nil {
+				s.EnvSecrets = map[string]string{}
+			}
+			// Keyed by the variable, valued by the secret's name.
+			s.EnvSecrets[sec.Env] = sec.Secret
+		}
+	}
+	return nil
+}
+
+// validSecretFile accepts a plain file name: the file lands directly in /run/secrets.
+func validSecretFile(name string) error {
+	if name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("file %q must be a plain file name (it is mounted at %s/NAME)", name, secretDir)
+	}
+	return nil
 }

@@ -100,12 +100,16 @@ func TestDialDeadHostsFailFast(t *testing.T) {
 		_, err := Dialer{}.Dial(testCtx(t), s)
 		var he *providers.HostError
 		require.ErrorAs(t, err, &he)
+		assert.ErrorIs(t, err, providers.ErrUnreachable)
 		assert.Less(t, time.Since(start), 2*time.Second)
 	})
 
 	t.Run("partitioned ssh host", func(t *testing.T) {
 		require.NoError(t, env.Partition(2))
-		defer func() { require.NoError(t, env.Heal(2)) }()
+		defer func() {
+			require.NoError(t, env.Heal(2))
+			redialH2(t)
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -119,6 +123,7 @@ func TestDialDeadHostsFailFast(t *testing.T) {
 		start = time.Now()
 		_, err = h2.List(ctx2, "", "")
 		require.Error(t, err)
+		assert.ErrorIs(t, err, providers.ErrUnreachable)
 		assert.Less(t, time.Since(start), 3*time.Second)
 	})
 

@@ -17,9 +17,10 @@ import (
 
 // ImageExists reports whether ref is in the host's image store.
 func (h *Host) ImageExists(ctx context.Context, ref string) (bool, error) {
-	ok, err := images.Exists(h.call(ctx), ref, nil)
+	cctx := h.call(ctx)
+	ok, err := images.Exists(cctx, ref, nil)
 	if err != nil {
-		return false, h.wrap("image exists", "image "+ref, err)
+		return false, h.wrap(cctx, "looking for image "+ref, err)
 	}
 	return ok, nil
 }
@@ -30,12 +31,14 @@ func (h *Host) PullImage(ctx context.Context, ref string, output io.Writer) erro
 	if output == nil {
 		output = io.Discard
 	}
+	cctx := h.call(ctx)
+	op := "pulling image " + ref
 	opts := new(images.PullOptions).WithProgressWriter(output)
-	_, err := images.Pull(h.call(ctx), ref, opts)
-	if err != nil && isMissingInRegistry(err) {
-		return h.fail("pull image", fmt.Errorf("image %s: %w (%s)", ref, providers.ErrNotFound, errorText(err)))
+	_, err := images.Pull(cctx, ref, opts)
+	if err != nil && h.unreachable(cctx, err) == "" && isMissingInRegistry(err) {
+		return h.fail(op, fmt.Errorf("%w (%s)", providers.ErrNotFound, errorText(err)))
 	}
-	return h.wrap("pull image", "image "+ref, err)
+	return h.wrap(cctx, op, err)
 }
 
 // isMissingInRegistry recognises the registry's answer for an unknown image; the pull
@@ -49,22 +52,24 @@ func isMissingInRegistry(err error) bool {
 // ExportImage streams ref to w as a docker-archive tarball.
 func (h *Host) ExportImage(ctx context.Context, ref string, w io.Writer) error {
 	cctx := h.call(ctx)
+	op := "exporting image " + ref
 	// Checked first: a missing image would otherwise be an error in the middle of a stream.
 	ok, err := images.Exists(cctx, ref, nil)
 	if err != nil {
-		return h.wrap("export image", "image "+ref, err)
+		return h.wrap(cctx, op, err)
 	}
 	if !ok {
-		return h.wrap("export image", "image "+ref, notFoundError())
+		return h.fail(op, fmt.Errorf("%w (no such image)", providers.ErrNotFound))
 	}
 	opts := new(images.ExportOptions).WithFormat("docker-archive").WithCompress(false)
-	return h.wrap("export image", "image "+ref, images.Export(cctx, []string{ref}, w, opts))
+	return h.wrap(cctx, op, images.Export(cctx, []string{ref}, w, opts))
 }
 
 // LoadImage loads a tarball written by ExportImage.
 func (h *Host) LoadImage(ctx context.Context, r io.Reader) error {
-	_, err := images.Load(h.call(ctx), r)
-	return h.wrap("load image", "", err)
+	cctx := h.call(ctx)
+	_, err := images.Load(cctx, r)
+	return h.wrap(cctx, "loading an image", err)
 }
 
 // Build builds req.Context with req.Containerfile on the host and tags it req.Ref. The
@@ -74,9 +79,10 @@ func (h *Host) Build(ctx context.Context, req providers.BuildRequest) error {
 	if out == nil {
 		out = io.Discard
 	}
+	op := "building image " + req.Ref
 	contextDir, err := filepath.Abs(req.Context)
 	if err != nil {
-		return h.fail("build", err)
+		return h.fail(op, err)
 	}
 	req.Context = contextDir
 	containerfile := req.Containerfile
@@ -101,6 +107,7 @@ func (h *Host) Build(ctx context.Context, req providers.BuildRequest) error {
 		RemoveIntermediateCtrs:  true,
 		ForceRmIntermediateCtrs: true,
 	}}
-	_, err = images.Build(h.call(ctx), []string{containerfile}, opts)
-	return h.wrap("build", "image "+req.Ref, err)
+	cctx := h.call(ctx)
+	_, err = images.Build(cctx, []string{containerfile}, opts)
+	return h.wrap(cctx, op, err)
 }

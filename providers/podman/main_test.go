@@ -91,26 +91,40 @@ func setup(t testing.TB) error {
 	return nil
 }
 
-// imageContext builds the static test server into a fresh build context.
+// redialH2 replaces the shared connection to h2 after a test cut h2's link: its tunnel's
+// keepalive may close it up to DialTimeout after the link is back.
+func redialH2(t *testing.T) {
+	t.Helper()
+	h, err := Dialer{}.Dial(testCtx(t), env.Specs()[1])
+	require.NoError(t, err)
+	old := h2
+	h2 = h.(*Host)
+	_ = old.Close()
+}
+
+// imageContext builds the test image's static programs (testdata/httpserver, a server, and
+// testdata/task, a task that does one job and exits) into a fresh build context.
 func imageContext(t testing.TB) (string, error) {
 	dir, err := os.MkdirTemp("", "deck-podman-test-")
 	if err != nil {
 		return "", err
 	}
-	src, err := filepath.Abs("testdata/httpserver")
-	if err != nil {
-		return "", err
-	}
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "httpserver"), ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the test server: %w\n%s", err, out)
-	}
-	cf, err := os.ReadFile(filepath.Join(src, "Containerfile"))
-	if err != nil {
-		return "", err
-	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	for _, prog := range []string{"httpserver", "task"} {
+		src, err := filepath.Abs(filepath.Join("testdata", prog))
+		if err != nil {
+			return "", err
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, prog), ".")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("building testdata/%s: %w\n%s", prog, err, out)
+		}
+	}
+	cf, err := os.ReadFile(filepath.Join("testdata", "Containerfile"))
+	if err != nil {
+		return "", err
+	}
 	return dir, os.WriteFile(filepath.Join(dir, "Containerfile"), cf, 0o644)
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings"
 
@@ -39,27 +40,30 @@ type Host struct {
 // is sent: an unknown or changed key is an error, never trusted silently.
 func (Dialer) Dial(ctx context.Context, spec manifest.HostSpec) (providers.Host, error) {
 	h := &Host{spec: spec}
+	const op = "connecting"
 	u, err := url.Parse(spec.URL)
 	if err != nil {
-		return nil, h.fail("connect", fmt.Errorf("invalid URL: %w", err))
+		return nil, h.fail(op, fmt.Errorf("invalid URL: %w", err))
 	}
+	cctx := h.call(ctx)
 	uri := spec.URL
 	switch u.Scheme {
 	case "unix":
 	case "ssh":
-		t, err := dialSSH(ctx, u, spec.Identity, spec.KnownHosts)
+		t, err := dialSSH(cctx, u, spec.Identity, spec.KnownHosts)
 		if err != nil {
-			return nil, h.fail("connect", err)
+			return nil, h.wrap(cctx, op, err)
 		}
 		h.tunnel = t
 		uri = "unix://" + t.localSocket
 	default:
-		return nil, h.fail("connect", fmt.Errorf("unsupported URL scheme %q (want unix:// or ssh://)", u.Scheme))
+		return nil, h.fail(op, fmt.Errorf("unsupported URL scheme %q (want unix:// or ssh://)", u.Scheme))
 	}
-	conn, err := bindings.NewConnection(ctx, uri)
+	conn, err := bindings.NewConnection(cctx, uri)
 	if err != nil {
+		err = h.wrap(cctx, op, err)
 		_ = h.Close()
-		return nil, h.fail("connect", err)
+		return nil, err
 	}
 	h.conn = conn
 	return h, nil
@@ -87,30 +91,29 @@ func (h *Host) Close() error {
 
 // call returns the context for one API call: the caller's deadline and cancellation with
 // the bindings' connection values. Keeping the dial's context instead would tie every
-// later call to the dial's timeout.
+// later call to the dial's timeout. It also notes when the call started, so a call that
+// gets no answer can say how long deck waited (see wrap).
 func (h *Host) call(ctx context.Context) context.Context {
-	return callContext{Context: ctx, conn: h.conn}
+	return callContext{Context: ctx, conn: h.conn, start: time.Now()}
 }
 
 type callContext struct {
 	context.Context
-	conn context.Context
+	conn  context.Context // nil while dialling
+	start time.Time
 }
 
 func (c callContext) Value(key any) any {
-	if v := c.conn.Value(key); v != nil {
-		return v
+	if c.conn != nil {
+		if v := c.conn.Value(key); v != nil {
+			return v
+		}
 	}
 	return c.Context.Value(key)
 }
 
-// fail wraps err as a HostError naming this host. When the ssh connection is gone, that
-// is the real cause: the bindings only see the local end of the tunnel vanish.
-func (h *Host) fail(op string, err error) error {
-	if h.tunnel != nil {
-		if lost := h.tunnel.lostReason(); lost != nil {
-			err = fmt.Errorf("%w (%v)", err, lost)
-		}
-	}
-	return &providers.HostError{Host: h.spec.Name, URL: h.spec.URL, Op: op, Err: err}
+// callStart returns when the call made under ctx started.
+func callStart(ctx context.Context) (time.Time, bool) {
+	c, ok := ctx.(callContext)
+	return c.start, ok
 }

@@ -16,9 +16,10 @@ import (
 
 // Info reports the server's version and the host's total cpu (cpus*1024) and memory (MiB).
 func (h *Host) Info(ctx context.Context) (providers.HostInfo, error) {
-	info, err := system.Info(h.call(ctx), nil)
+	cctx := h.call(ctx)
+	info, err := system.Info(cctx, nil)
 	if err != nil {
-		return providers.HostInfo{}, h.wrap("info", "", err)
+		return providers.HostInfo{}, h.wrap(cctx, "reading host info", err)
 	}
 	out := providers.HostInfo{}
 	if info.Version.Version != "" {
@@ -44,9 +45,10 @@ func (h *Host) List(ctx context.Context, app, env string) ([]providers.Task, err
 		labels = append(labels, providers.LabelEnv+"="+env)
 	}
 	opts := new(containers.ListOptions).WithAll(true).WithFilters(map[string][]string{"label": labels})
-	list, err := containers.List(h.call(ctx), opts)
+	cctx := h.call(ctx)
+	list, err := containers.List(cctx, opts)
 	if err != nil {
-		return nil, h.wrap("list", "", err)
+		return nil, h.wrap(cctx, "listing containers", err)
 	}
 	out := make([]providers.Task, 0, len(list))
 	for _, c := range list {
@@ -103,16 +105,22 @@ func hostIP(ip string) string {
 	return ip
 }
 
-// Create creates the container without starting it. A failed Create leaves nothing behind.
+// Create creates the container without starting it. A failed Create leaves nothing behind:
+// when the call ends without an answer (deadline, Ctrl-C) the container may have been
+// created all the same, so it is removed by name, best effort.
 func (h *Host) Create(ctx context.Context, spec providers.TaskSpec) (providers.Task, error) {
 	cctx := h.call(ctx)
+	op := "creating container " + spec.Name
 	s, err := specGenerator(spec)
 	if err != nil {
-		return providers.Task{}, h.fail("create", fmt.Errorf("container %s: %w", spec.Name, err))
+		return providers.Task{}, h.fail(op, err)
 	}
 	created, err := containers.CreateWithSpec(cctx, s, nil)
 	if err != nil {
-		return providers.Task{}, h.wrap("create", "container "+spec.Name, err)
+		if apiStatus(err) == 0 && ctx.Err() != nil {
+			h.discard(cctx, spec.Name)
+		}
+		return providers.Task{}, h.wrap(cctx, op, err)
 	}
 	t := providers.TaskFromLabels(spec.Labels)
 	t.ContainerID, t.Name, t.State = created.ID, spec.Name, "created"
@@ -124,24 +132,26 @@ func (h *Host) Create(ctx context.Context, spec providers.TaskSpec) (providers.T
 func (h *Host) Start(ctx context.Context, containerID string) (providers.Task, error) {
 	cctx := h.call(ctx)
 	if err := containers.Start(cctx, containerID, nil); err != nil {
-		return providers.Task{}, h.wrap("start", "container "+containerID, err)
+		return providers.Task{}, h.wrap(cctx, "starting container "+shortID(containerID), err)
 	}
 	return h.Inspect(ctx, containerID)
 }
 
-// discard force-removes a container Create could not hand back. It uses a fresh context:
-// the caller's may be what just expired.
+// discard force-removes a container Create could not hand back. It uses a fresh context,
+// as the caller's is what just ended, bounded by DialTimeout: a host that did not answer
+// the create may not answer this either.
 func (h *Host) discard(cctx context.Context, id string) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(cctx), 30*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(cctx), providers.DialTimeout)
 	defer cancel()
 	_, _ = containers.Remove(rctx, id, new(containers.RemoveOptions).WithForce(true).WithVolumes(true))
 }
 
 // Inspect reads one container as a Task.
 func (h *Host) Inspect(ctx context.Context, id string) (providers.Task, error) {
-	data, err := containers.Inspect(h.call(ctx), id, nil)
+	cctx := h.call(ctx)
+	data, err := containers.Inspect(cctx, id, nil)
 	if err != nil {
-		return providers.Task{}, h.wrap("inspect", "container "+id, err)
+		return providers.Task{}, h.wrap(cctx, "inspecting container "+shortID(id), err)
 	}
 	var labels map[string]string
 	if data.Config != nil {
@@ -178,9 +188,10 @@ func (h *Host) Inspect(ctx context.Context, id string) (providers.Task, error) {
 
 // Stop sends SIGTERM, waits up to timeout, then SIGKILL. A stopped container is not an error.
 func (h *Host) Stop(ctx context.Context, containerID string, timeout time.Duration) error {
+	cctx := h.call(ctx)
 	opts := new(containers.StopOptions).WithTimeout(stopSeconds(timeout))
-	err := containers.Stop(h.call(ctx), containerID, opts)
-	return h.wrap("stop", "container "+containerID, err)
+	err := containers.Stop(cctx, containerID, opts)
+	return h.wrap(cctx, "stopping container "+shortID(containerID), err)
 }
 
 // stopSeconds rounds a stop timeout up to whole seconds, at least 1: Podman counts in
@@ -196,19 +207,21 @@ func stopSeconds(d time.Duration) uint {
 // Remove deletes the container and its anonymous volumes. Like the fake, it does not refuse a
 // running container: it is killed (deck stops tasks gracefully before removing them).
 func (h *Host) Remove(ctx context.Context, containerID string) error {
+	cctx := h.call(ctx)
+	op := "removing container " + shortID(containerID)
 	opts := new(containers.RemoveOptions).WithForce(true).WithVolumes(true).WithTimeout(0)
-	reports, err := containers.Remove(h.call(ctx), containerID, opts)
+	reports, err := containers.Remove(cctx, containerID, opts)
 	if err != nil {
-		return h.wrap("remove", "container "+containerID, err)
+		return h.wrap(cctx, op, err)
 	}
 	for _, r := range reports {
 		if r.Err != nil {
-			return h.wrap("remove", "container "+containerID, r.Err)
+			return h.wrap(cctx, op, r.Err)
 		}
 	}
 	// A forced remove of a missing container succeeds with nothing removed.
 	if len(reports) == 0 {
-		return h.fail("remove", fmt.Errorf("container %s: %w", containerID, providers.ErrNotFound))
+		return h.fail(op, providers.ErrNotFound)
 	}
 	return nil
 }
@@ -217,16 +230,17 @@ func (h *Host) Remove(ctx context.Context, containerID string) error {
 // unhealthy, not an error; one without a healthcheck is an error.
 func (h *Host) HealthCheck(ctx context.Context, containerID string) (bool, error) {
 	cctx := h.call(ctx)
+	op := "checking the health of container " + shortID(containerID)
 	res, err := containers.RunHealthCheck(cctx, containerID, nil)
 	if err == nil {
 		return res.Status == "healthy", nil
 	}
-	if isNotFound(err) {
-		return false, h.wrap("healthcheck", "container "+containerID, err)
+	if isNotFound(err) || h.unreachable(cctx, err) != "" {
+		return false, h.wrap(cctx, op, err)
 	}
 	t, ierr := h.Inspect(ctx, containerID)
 	if ierr == nil && !t.Running() {
 		return false, nil
 	}
-	return false, h.wrap("healthcheck", "container "+containerID, err)
+	return false, h.wrap(cctx, op, err)
 }

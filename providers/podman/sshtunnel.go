@@ -17,6 +17,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/deckhq/deck/providers"
 )
 
 // sshTunnel carries a remote host's Podman socket to a private local unix socket over one
@@ -39,9 +41,18 @@ type sshTunnel struct {
 // sshDialTimeout bounds the ssh handshake when the caller's context has no deadline.
 const sshDialTimeout = 30 * time.Second
 
-// sshKeepalive is how often an idle tunnel checks that the host still answers; a tunnel
-// whose host stops answering is closed so later calls fail fast instead of hanging.
-const sshKeepalive = 15 * time.Second
+// keepaliveEvery is how often the tunnel asks the host whether it is still there, and how
+// long it waits for the answer: half of providers.DialTimeout each, so a host that stops
+// answering is noticed within DialTimeout, not after the kernel's TCP retransmissions
+// (about 15 minutes) or the next call's own deadline. The tunnel then closes itself and
+// every later call fails at once, saying why.
+func keepaliveEvery() time.Duration { return providers.DialTimeout / 2 }
+
+// tcpKeepalive makes the kernel probe the ssh connection when it is idle, as a second
+// line behind the ssh keepalive (which a stuck ssh library could not send).
+func tcpKeepalive() net.KeepAliveConfig {
+	return net.KeepAliveConfig{Enable: true, Idle: keepaliveEvery(), Interval: time.Second, Count: 3}
+}
 
 func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile string) (*sshTunnel, error) {
 	if u.Path == "" || u.Path == "/" {
@@ -82,7 +93,7 @@ func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile string) (
 		HostKeyAlgorithms: hostKeys.algorithms(addr),
 	}
 
-	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	raw, err := (&net.Dialer{KeepAliveConfig: tcpKeepalive()}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +169,16 @@ func (t *sshTunnel) serve() {
 
 func (t *sshTunnel) forward(local net.Conn) {
 	defer local.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), sshDialTimeout)
+	// The caller's deadline is not known here: bound the channel open by DialTimeout, and
+	// end it at once when the tunnel closes.
+	ctx, cancel := context.WithTimeout(context.Background(), providers.DialTimeout)
+	go func() {
+		select {
+		case <-t.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	remote, err := t.client.DialContext(ctx, "unix", t.remotePath)
 	cancel()
 	if err != nil {
@@ -173,7 +193,8 @@ func (t *sshTunnel) forward(local net.Conn) {
 }
 
 func (t *sshTunnel) keepalive() {
-	tick := time.NewTicker(sshKeepalive)
+	every := keepaliveEvery()
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
@@ -194,8 +215,8 @@ func (t *sshTunnel) keepalive() {
 				t.closeLost(fmt.Errorf("the ssh connection was lost: %w", err))
 				return
 			}
-		case <-time.After(sshKeepalive):
-			t.closeLost(fmt.Errorf("the ssh connection was lost: no keepalive answer in %v", sshKeepalive))
+		case <-time.After(every):
+			t.closeLost(fmt.Errorf("the ssh connection was lost: no keepalive answer within %v", every))
 			return
 		}
 	}
