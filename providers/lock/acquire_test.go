@@ -41,6 +41,7 @@ func TestConcurrentAcquiresOneWins(t *testing.T) {
 	for _, n := range []int{2, 5} {
 		t.Run(fmt.Sprintf("%d contenders", n), func(t *testing.T) {
 			c := newCluster(t, 3, false)
+			c.slowDown(300 * time.Microsecond)
 			lockers := make([]*HostsLocker, n) // one per contender, as separate processes have
 			for i := range lockers {
 				lockers[i] = c.locker(t)

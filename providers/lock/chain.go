@@ -64,11 +64,21 @@ func parseChain(prefix string, recs []providers.Record) *chain {
 		}
 		g.renewals = append(g.renewals, r.Name)
 		g.seq = max(g.seq, seq)
-		if r.Created.After(g.last) {
+		if g.extendedBy(r) && r.Created.After(g.last) {
 			g.last = r.Created
 		}
 	}
 	return c
+}
+
+// extendedBy reports whether renewal r extends g: it names (label after) the activity it
+// follows, as its holder read it, and landed within the TTL of it. A renewal that landed
+// later does not revive g, for anyone: a reader may have judged g expired in between and
+// be taking the next generation. So expiry, once seen, is final.
+func (g *generation) extendedBy(r providers.Record) bool {
+	after, err := time.Parse(time.RFC3339Nano, r.Labels[keyAfter])
+	ttl := decodeHolder(g.rec.Labels, keyHolder).TTL
+	return err == nil && !after.Before(g.rec.Created) && r.Created.Sub(after) <= ttl
 }
 
 func (c *chain) topN() uint64 {

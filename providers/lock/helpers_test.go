@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,5 +114,41 @@ func waitLost(t *testing.T, lease Lease, timeout time.Duration) {
 	case <-lease.Lost():
 	case <-time.After(timeout):
 		t.Fatalf("lease not lost after %s (Check: %v)", timeout, lease.Check())
+	}
+}
+
+// slowRecords delays every record call by up to max, so contenders interleave as they
+// do over a network instead of running one after another.
+type slowRecords struct {
+	providers.Records
+	max time.Duration
+}
+
+func (s slowRecords) pause() { time.Sleep(rand.N(s.max)) }
+
+func (s slowRecords) CreateRecord(ctx context.Context, name string, labels map[string]string) error {
+	s.pause()
+	return s.Records.CreateRecord(ctx, name, labels)
+}
+
+func (s slowRecords) ListRecords(ctx context.Context, prefix string) ([]providers.Record, error) {
+	s.pause()
+	return s.Records.ListRecords(ctx, prefix)
+}
+
+func (s slowRecords) RemoveRecord(ctx context.Context, name string) error {
+	s.pause()
+	return s.Records.RemoveRecord(ctx, name)
+}
+
+func (s slowRecords) Now(ctx context.Context) (time.Time, error) {
+	s.pause()
+	return s.Records.Now(ctx)
+}
+
+// slowDown makes lockers made from now on see every host with up to max latency.
+func (c *cluster) slowDown(max time.Duration) {
+	for i := range c.named {
+		c.named[i].Records = slowRecords{Records: c.hosts[i], max: max}
 	}
 }

@@ -17,7 +17,7 @@ const namePrefix = "deck-lock."
 
 // Labels of a generation record: who created it (holder fields under deck.lock.), whether
 // it frees the lock (released), and for a break whom it broke (under deck.lock.broke.).
-// Renewal records carry only deck.lock.id.
+// Renewal records carry deck.lock.id and deck.lock.after.
 const (
 	keyHolder   = "deck.lock."
 	keyBroke    = "deck.lock.broke."
@@ -27,6 +27,7 @@ const (
 	keyID       = keyHolder + "id"
 	keyEpoch    = keyHolder + "epoch"
 	keyTTL      = keyHolder + "ttl"
+	keyAfter    = keyHolder + "after" // a renewal's: the activity it follows (RFC 3339, host clock)
 )
 
 func lockPrefix(app, env string) string {

@@ -88,15 +88,16 @@ func (ls *hostLease) renewOn(ctx context.Context, i int, had uint64, hasHad bool
 	return outcome{}
 }
 
-// extend adds renewal record g.seq+1 to our generation g on host i. It counts only if it
-// landed while g was live by the host's clock and nothing newer came: a reader that judged
-// g expired before it landed may be taking the next generation (see readOne).
+// extend adds renewal record g.seq+1 to our generation g on host i. It counts if it
+// extends g (landed within the TTL of g's last activity: see extendedBy) and nothing newer
+// came; then the older renewals go.
 func (ls *hostLease) extend(ctx context.Context, i int, g *generation) outcome {
 	ctx, cancel := context.WithTimeout(ctx, ls.l.opts.hostTimeout)
 	defer cancel()
 	r := ls.l.hosts[i].Records
 	name := renewalName(ls.l.prefix, g.n, g.seq+1)
-	if err := r.CreateRecord(ctx, name, map[string]string{keyID: ls.id}); err != nil {
+	labels := map[string]string{keyID: ls.id, keyAfter: g.last.Format(time.RFC3339Nano)}
+	if err := r.CreateRecord(ctx, name, labels); err != nil {
 		return outcome{}
 	}
 	recs, err := r.ListRecords(ctx, ls.l.prefix)
@@ -108,7 +109,7 @@ func (ls *hostLease) extend(ctx context.Context, i int, g *generation) outcome {
 		return outcome{}
 	}
 	for _, rec := range recs {
-		if rec.Name == name && rec.Created.Sub(g.last) <= ls.l.opts.ttl {
+		if rec.Name == name && c.top.extendedBy(rec) {
 			for _, old := range g.renewals {
 				_ = r.RemoveRecord(ctx, old)
 			}
