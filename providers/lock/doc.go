@@ -34,8 +34,10 @@
 // last write that reached a majority, plus the TTL, minus a margin (host record times have
 // one-second precision; clocks run at slightly different rates). A holder that was paused
 // (SIGSTOP, a sleeping laptop) finds Check failing before anyone else can take the lock.
-// A renewal counts only if it landed while its generation was still live on that host, so
-// a late renewal cannot revive a generation a contender already judged expired.
+// A renewal names the activity it follows and extends its generation only if it landed
+// within the TTL of it: expiry, once seen, is final, so a renewal delayed in the network
+// cannot revive a generation that a contender already judged expired. Each host's clock is
+// read before its records, for the same reason.
 //
 // Epochs are fencing tokens: a new holder's epoch is the highest epoch on the hosts it
 // read, plus one. Every earlier holder's epoch is on a majority, which meets the majority

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -152,19 +151,17 @@ func (ls *hostLease) Release(ctx context.Context) error {
 		return nil // nothing of ours to free
 	}
 	l := ls.l
-	var failed []string
-	var mu sync.Mutex
-	each(len(l.hosts), func(i int) {
-		if !ls.releaseOn(ctx, i, h) {
-			mu.Lock()
-			failed = append(failed, l.hosts[i].Name)
-			mu.Unlock()
+	ok := make([]bool, len(l.hosts))
+	each(len(l.hosts), func(i int) { ok[i] = ls.releaseOn(ctx, i, h) })
+	if n := count(ok); n < l.quorum {
+		var failed []string
+		for i, done := range ok {
+			if !done {
+				failed = append(failed, l.hosts[i].Name)
+			}
 		}
-	})
-	if len(l.hosts)-len(failed) < l.quorum {
-		slices.Sort(failed)
 		return fmt.Errorf("deploy lock for %s/%s: released on only %d of %d hosts, cannot reach %s; it expires by itself within %s",
-			l.app, l.env, len(l.hosts)-len(failed), len(l.hosts), strings.Join(failed, ", "), l.opts.ttl)
+			l.app, l.env, n, len(l.hosts), strings.Join(failed, ", "), l.opts.ttl)
 	}
 	return nil
 }

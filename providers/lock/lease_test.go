@@ -16,7 +16,7 @@ func short(renew time.Duration) []Option {
 
 func TestRenewalKeepsTheLeasePastSeveralTTLs(t *testing.T) {
 	c := newCluster(t, 3, false)
-	l := c.locker(t, short(100*time.Millisecond)...)
+	l := c.locker(t, short(50*time.Millisecond)...)
 	alice := acquire(t, l, "alice")
 	start := time.Now()
 	for time.Since(start) < 5*400*time.Millisecond {
