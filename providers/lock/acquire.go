@@ -50,6 +50,9 @@ func (l *HostsLocker) Acquire(ctx context.Context, req Request) (Lease, error) {
 // attempt tries once. It returns the lease; or the holder that stopped it (nil when it
 // lost a race to contenders that gave up too); or an error when too few hosts answer.
 func (l *HostsLocker) attempt(ctx context.Context, who Holder) (*hostLease, *Holder, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err // else every host would read as unreachable
+	}
 	start := time.Now() // before anything is written: the lease is trusted from here
 	views := l.readAll(ctx)
 	if err := l.needQuorum(views); err != nil {
