@@ -1,0 +1,120 @@
+package lock
+
+import (
+	"context"
+	"maps"
+	"time"
+)
+
+// outcome is what one renewal round did on one host.
+type outcome struct {
+	gen   uint64      // our generation there, renewed or joined; 0 when neither
+	last  time.Time   // its new last activity (host clock)
+	taken *generation // a newer generation that ended our hold there
+	now   time.Time   // the host's clock when taken was seen
+}
+
+// renew runs one renewal round on every host at once and reports whether a majority
+// renewed. The round is bounded by the lease's validity: a renewal that reaches a
+// majority after that is no longer one the lease can trust.
+func (ls *hostLease) renew(ctx context.Context) bool {
+	sent := time.Now()
+	ls.mu.Lock()
+	left, gens, h := ls.leftLocked(), maps.Clone(ls.gens), ls.holder
+	ls.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, left)
+	defer cancel()
+	out := make([]outcome, len(ls.l.hosts))
+	each(len(out), func(i int) {
+		had, ok := gens[i]
+		out[i] = ls.renewOn(ctx, i, had, ok, h)
+	})
+	return ls.settle(sent, out)
+}
+
+// settle applies a round: a majority renewed extends the lease from sent; newer
+// generations on so many hosts that no majority is left for us end it, naming the newest.
+func (ls *hostLease) settle(sent time.Time, out []outcome) bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	renewed, taken := 0, 0
+	var by *outcome
+	for i, o := range out {
+		if o.gen != 0 {
+			renewed++
+			ls.gens[i] = o.gen
+			if exp := o.last.Add(ls.l.opts.ttl); renewed == 1 || exp.Before(ls.holder.Expires) {
+				ls.holder.Expires = exp
+			}
+		}
+		if o.taken != nil {
+			if taken++; by == nil || o.taken.epoch() > by.taken.epoch() {
+				by = &out[i]
+			}
+		}
+	}
+	if ls.err != nil {
+		return false
+	}
+	if renewed >= ls.l.quorum {
+		ls.sent = sent
+		return true
+	}
+	if taken > len(out)-ls.l.quorum {
+		h := by.taken.holder(by.now)
+		ls.endLocked(&LostError{By: &h, Broken: by.taken.broken()})
+	}
+	return false
+}
+
+// renewOn renews on host i: a renewal record when our generation is the newest and live
+// there; a new generation of ours (joining) when the newest there is free and no newer
+// holder's (a host that was down at acquire, or where ours expired); else nothing.
+func (ls *hostLease) renewOn(ctx context.Context, i int, had uint64, hasHad bool, h Holder) outcome {
+	c := ls.l.readOne(ctx, i)
+	top := c.top
+	switch {
+	case c.err != nil:
+		return outcome{}
+	case top != nil && top.id() == ls.id && top.live(c.now):
+		return ls.extend(ctx, i, top)
+	case top != nil && (top.epoch() > ls.epoch || (hasHad && top.n > had)):
+		return outcome{taken: top, now: c.now}
+	case top == nil || (!top.live(c.now) && top.epoch() <= ls.epoch):
+		if rec := ls.l.write(ctx, i, c.topN()+1, ls.l.labels(h)); rec != nil {
+			return outcome{gen: c.topN() + 1, last: rec.Created}
+		}
+	}
+	return outcome{}
+}
+
+// extend adds renewal record g.seq+1 to our generation g on host i. It counts if it
+// extends g (landed within the TTL of g's last activity: see extendedBy) and nothing newer
+// came; then the older renewals go.
+func (ls *hostLease) extend(ctx context.Context, i int, g *generation) outcome {
+	ctx, cancel := context.WithTimeout(ctx, ls.l.opts.hostTimeout)
+	defer cancel()
+	r := ls.l.hosts[i].Records
+	name := renewalName(ls.l.prefix, g.n, g.seq+1)
+	labels := map[string]string{keyID: ls.id, keyAfter: g.last.Format(time.RFC3339Nano)}
+	if err := r.CreateRecord(ctx, name, labels); err != nil {
+		return outcome{}
+	}
+	recs, err := r.ListRecords(ctx, ls.l.prefix)
+	if err != nil {
+		return outcome{}
+	}
+	c := parseChain(ls.l.prefix, recs)
+	if c.top == nil || c.top.n != g.n {
+		return outcome{}
+	}
+	for _, rec := range recs {
+		if rec.Name == name && c.top.extendedBy(rec) {
+			for _, old := range g.renewals {
+				_ = r.RemoveRecord(ctx, old)
+			}
+			return outcome{gen: g.n, last: rec.Created}
+		}
+	}
+	return outcome{}
+}
