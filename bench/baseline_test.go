@@ -68,7 +68,7 @@ func scanHosts() []scanHost {
 	obs := benchObservation()
 	hosts := make([]scanHost, len(obs.Hosts))
 	for i, h := range obs.Hosts {
-		c := h.Capacity()
+		c, _ := h.Capacity()
 		hosts[i] = scanHost{name: h.Spec.Name, rack: h.Spec.Attributes["rack"], free: [2]int64{c.CPU, c.Memory}, rackIndex: i % benchRacks}
 	}
 	return hosts

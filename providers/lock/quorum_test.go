@@ -21,7 +21,7 @@ func TestOneHostDownStillDeploysTwoDownDoesNot(t *testing.T) {
 	require.ErrorAs(t, err, &q)
 	require.Equal(t, []string{"h2", "h3"}, q.Unreachable)
 	require.Equal(t, "deploy lock for web/production: 1 of 3 hosts reachable, need 2 (a majority); cannot reach h2, h3: "+
-		"host h2 (ssh://h2): now: connection refused; host h3 (ssh://h3): now: connection refused", err.Error())
+		"host h2 (ssh://h2): reading the host's clock: unreachable: connection refused; host h3 (ssh://h3): reading the host's clock: unreachable: connection refused", err.Error())
 	_, err = l.Status(context.Background())
 	require.ErrorAs(t, err, &q)
 }
