@@ -292,3 +292,21 @@ func TestDeployRefusesWhenTheHostsChangedWhileAtThePrompt(t *testing.T) {
 	assert.Contains(t, errOut.String(), "Nothing was changed")
 	assert.Equal(t, 1, h.tasks(), "only the other deploy's task runs")
 }
+
+// `deck status 2>/dev/null | cat` printed colour codes: colour on stdout must follow
+// stdout's terminal, not stderr's.
+func TestColourFollowsTheStreamItIsWrittenTo(t *testing.T) {
+	h := newHarness(t)
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	status := func(outTTY, errTTY bool) string {
+		ios, _, out, _ := iostreams.Test()
+		ios.SetStreamTTY(false, outTTY, errTTY)
+		deps := Deps{IO: ios, Dialer: h.cloud, LookupEnv: func(string) (string, bool) { return "", false }}
+		args := []string{"--file", filepath.Join(h.dir, "deck.yaml"), "--config", filepath.Join(h.dir, "config.yaml"), "status"}
+		require.Equal(t, 0, Main(context.Background(), args, deps))
+		return out.String()
+	}
+	assert.NotContains(t, status(false, true), "\x1b[", "stdout piped, stderr on a terminal: no colour on stdout")
+	assert.Contains(t, status(true, false), "\x1b[32mhealthy", "stdout on a terminal: colour")
+}

@@ -43,6 +43,10 @@ func isTerminal(f *os.File) bool {
 // SetTTY marks every stream as a terminal or not (for tests of terminal behaviour).
 func (s *IOStreams) SetTTY(tty bool) { s.inTTY, s.outTTY, s.errTTY = tty, tty, tty }
 
+// SetStreamTTY marks each stream as a terminal or not, as when stdout is piped while
+// stderr stays on the terminal.
+func (s *IOStreams) SetStreamTTY(in, out, errOut bool) { s.inTTY, s.outTTY, s.errTTY = in, out, errOut }
+
 // DisableColor turns colour off (--no-color).
 func (s *IOStreams) DisableColor() { s.colorDisabled = true }
 
