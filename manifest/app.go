@@ -3,12 +3,12 @@ package manifest
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -220,14 +220,13 @@ func (l *appLoader) hostsFile(env *yaml.Node, envPath string, v vars, deferred *
 		abs = filepath.Join(l.app.Dir, n.Value)
 	}
 	path := joinPath(envPath, "hosts_file")
-	data, err := os.ReadFile(abs)
-	if err != nil {
-		reason := err.Error()
-		if pe, ok := err.(*fs.PathError); ok {
-			reason = pe.Err.Error()
+	data, reason := readFile(abs)
+	if reason != "" {
+		if !strings.Contains(reason, ";") {
+			reason += "; want a YAML list of hosts, relative to deck.yaml's directory"
 		}
 		*deferred = append(*deferred, &Error{File: l.d.file, Line: n.Line, Column: n.Column, Path: path,
-			Msg: fmt.Sprintf("hosts file %s cannot be read: %s; want a YAML list of hosts, relative to deck.yaml's directory", display, reason)})
+			Msg: fmt.Sprintf("hosts file %s %s", display, reason)})
 		return nil, nil
 	}
 	root, perr := parseYAML(display, data)
