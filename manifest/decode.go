@@ -70,7 +70,10 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
+// joinPath is path.key; a key longer than a name could be is clipped, so a huge misspelt
+// key does not make a huge path in its error.
 func joinPath(path, key string) string {
+	key = clip(key)
 	if path == "" {
 		return key
 	}
@@ -102,9 +105,9 @@ func describe(n *yaml.Node) string {
 		return "a list"
 	}
 	if n.ShortTag() == "!!str" {
-		return strconv.Quote(n.Value)
+		return quote(n.Value)
 	}
-	return n.Value
+	return clip(n.Value)
 }
 
 // field decodes the value of one key of a map; path is the key's full path.
@@ -129,7 +132,7 @@ func (d *decoder) pairs(n *yaml.Node, path, want string, fn func(key, val *yaml.
 			continue
 		}
 		if line, dup := seen[k.Value]; dup {
-			d.errorf(k, joinPath(path, k.Value), "key %q is given twice (first on line %d); keep one", k.Value, line)
+			d.errorf(k, joinPath(path, k.Value), "key %s is given twice (first on line %d); keep one", quote(k.Value), line)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -158,7 +161,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
 			f.decode(v, keyPath)
 			return
 		}
-		d.errorf(k, keyPath, "unknown key %q;%s valid keys: %s", k.Value, suggest(k.Value, keys), strings.Join(keys, ", "))
+		d.errorf(k, keyPath, "unknown key %s;%s valid keys: %s", quote(k.Value), suggest(k.Value, keys), strings.Join(keys, ", "))
 	})
 }
 

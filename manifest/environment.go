@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strings"
 )
 
 // Environment returns the named environment. name "" means the only one when exactly one is
@@ -17,17 +16,17 @@ func (a *App) Environment(name string) (*Environment, error) {
 		if name == "" || name == LocalEnvironment {
 			return a.implicitEnvironment(), nil
 		}
-		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %q is not configured: this deck.yaml has no environments; leave the environment unset to use the local Podman socket, or add environments: {%s: {hosts: [...]}}", name, name)}
+		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %s is not configured: this deck.yaml has no environments; leave the environment unset to use the local Podman socket, or add environments: {%s: {hosts: [...]}}", quote(name), clip(name))}
 	}
 	if name == "" {
 		if len(names) > 1 {
-			return nil, &Error{File: a.File, Msg: fmt.Sprintf("%d environments are configured (%s); choose one with --env (or DECK_ENV)", len(names), strings.Join(names, ", "))}
+			return nil, &Error{File: a.File, Msg: fmt.Sprintf("%d environments are configured (%s); choose one with --env (or DECK_ENV)", len(names), nameList(names))}
 		}
 		name = names[0]
 	}
 	env, ok := a.Environments[name]
 	if !ok {
-		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %q is not configured;%s valid: %s", name, suggest(name, names), strings.Join(names, ", "))}
+		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %s is not configured;%s valid: %s", quote(name), suggest(name, names), nameList(names))}
 	}
 	if errs := a.deferred[name]; len(errs) > 0 {
 		return nil, errs.err()

@@ -50,7 +50,7 @@ func (s *serviceLoader) decode(doc *yaml.Node) {
 
 func checkVarName(k string) string {
 	if !isVarName(k) {
-		return fmt.Sprintf("%q is not a valid variable name; want letters, digits and _, not starting with a digit", k)
+		return fmt.Sprintf("%s is not a valid variable name; want letters, digits and _, not starting with a digit", quote(k))
 	}
 	return ""
 }
@@ -60,7 +60,7 @@ func checkLabelKey(k string) string {
 	case strings.TrimSpace(k) == "":
 		return "a label key is empty; want a key such as team"
 	case strings.HasPrefix(k, "deck."):
-		return fmt.Sprintf("label %q starts with \"deck.\", which deck keeps for its own labels; choose another key, such as %q", k, strings.TrimPrefix(k, "deck."))
+		return fmt.Sprintf("label %s starts with \"deck.\", which deck keeps for its own labels; choose another key, such as %s", quote(k), quote(strings.TrimPrefix(k, "deck.")))
 	}
 	return ""
 }
@@ -71,7 +71,7 @@ func (s *serviceLoader) image(n *yaml.Node, path string) {
 		{"location", func(n *yaml.Node, p string) {
 			if v, ok := s.str(n, p); ok {
 				if v == "" || strings.ContainsAny(v, " \t") {
-					s.errorf(n, p, "%q is not an image reference; want one such as registry.example.com/web:1.2", v)
+					s.errorf(n, p, "%s is not an image reference; want one such as registry.example.com/web:1.2", quote(v))
 				}
 				s.spec.Image.Location, s.spec.Task.Image = v, v
 			}

@@ -41,7 +41,7 @@ func (s *serviceLoader) secrets(n *yaml.Node, path string) {
 			return
 		}
 		if sec.FromEnv != "" && !isVarName(sec.FromEnv) {
-			s.errorf(v, kp, "%q is not a variable name; %s", sec.FromEnv, want)
+			s.errorf(v, kp, "%s is not a variable name; %s", quote(sec.FromEnv), want)
 			return
 		}
 		out = append(out, sec)
@@ -96,7 +96,7 @@ func (s *serviceLoader) volumes(n *yaml.Node, path string) {
 	s.pairs(n, path, "a map of volume names to {path: /mount/point} or {host_path: /dir, path: /mount/point}", func(k, v *yaml.Node, kp string) {
 		s.nodes[kp] = v
 		if !volumeName(k.Value) {
-			s.errorf(k, kp, "%q is not a valid volume name; want letters, digits, _, . and -, starting with a letter or digit", k.Value)
+			s.errorf(k, kp, "%s is not a valid volume name; want letters, digits, _, . and -, starting with a letter or digit", quote(k.Value))
 			return
 		}
 		vol := Volume{Type: "volume", Source: k.Value}
@@ -106,7 +106,7 @@ func (s *serviceLoader) volumes(n *yaml.Node, path string) {
 				vol.Type = "bind"
 				vol.Source, _ = s.str(n, p)
 				if !filepath.IsAbs(vol.Source) {
-					s.errorf(n, p, "%q is not an absolute path; want a directory on the host such as /var/log/web", vol.Source)
+					s.errorf(n, p, "%s is not an absolute path; want a directory on the host such as /var/log/web", quote(vol.Source))
 				}
 			}},
 			{"read_only", func(n *yaml.Node, p string) { vol.ReadOnly, _ = s.boolean(n, p) }},
@@ -119,7 +119,7 @@ func (s *serviceLoader) volumes(n *yaml.Node, path string) {
 		case !s.has(tp):
 			s.errorf(v, tp, "volume %s has no path; want path: <mount point in the container>, such as path: /data", k.Value)
 		case !strings.HasPrefix(vol.Target, "/") || vol.Target == "/":
-			s.at(tp, "%q is not an absolute path below /; want a mount point in the container such as /data", vol.Target)
+			s.at(tp, "%s is not an absolute path below /; want a mount point in the container such as /data", quote(vol.Target))
 		}
 		out = append(out, vol)
 	})

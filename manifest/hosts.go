@@ -87,7 +87,7 @@ func (l *appLoader) host(d *decoder, n *yaml.Node, path string) HostSpec {
 	case !d.has(joinPath(path, "name")):
 		d.at(joinPath(path, "name"), "the host has no name; want name: <name>, such as name: h1")
 	case !hostNamePattern.MatchString(h.Name):
-		d.at(joinPath(path, "name"), "%q is not a valid host name; want lowercase letters, digits and -", h.Name)
+		d.at(joinPath(path, "name"), "%s is not a valid host name; want lowercase letters, digits and -", quote(h.Name))
 	}
 	if !d.has(joinPath(path, "url")) {
 		d.at(joinPath(path, "url"), "the host has no url; %s", urlWant)
@@ -106,12 +106,12 @@ type hostProblem struct{ path, text string }
 func (l *appLoader) fillHost(h *HostSpec) hostProblem {
 	u, err := url.Parse(h.URL)
 	if err != nil {
-		return hostProblem{"url", fmt.Sprintf("%q is not a URL; %s", h.URL, urlWant)}
+		return hostProblem{"url", fmt.Sprintf("%s is not a URL; %s", quote(h.URL), urlWant)}
 	}
 	switch u.Scheme {
 	case "unix":
 		if u.Host != "" || !strings.HasPrefix(u.Path, "/") {
-			return hostProblem{"url", fmt.Sprintf("%q does not hold an absolute socket path; %s (note the three slashes)", h.URL, urlWant)}
+			return hostProblem{"url", fmt.Sprintf("%s does not hold an absolute socket path; %s (note the three slashes)", quote(h.URL), urlWant)}
 		}
 		if h.Identity != "" {
 			return hostProblem{"identity", "identity applies only to ssh:// hosts; remove it, or use an ssh:// url"}
@@ -125,14 +125,14 @@ func (l *appLoader) fillHost(h *HostSpec) hostProblem {
 		return hostProblem{}
 	case "ssh":
 		if u.User == nil || u.User.Username() == "" || u.Hostname() == "" || !strings.HasPrefix(u.Path, "/") {
-			return hostProblem{"url", fmt.Sprintf("%q needs a user, a host and an absolute socket path; %s", h.URL, urlWant)}
+			return hostProblem{"url", fmt.Sprintf("%s needs a user, a host and an absolute socket path; %s", quote(h.URL), urlWant)}
 		}
 		if _, hasPass := u.User.Password(); hasPass {
 			return hostProblem{"url", fmt.Sprintf("the url of host %s holds a password; remove it and use identity: <ssh key file>", h.Name)}
 		}
 		if p := u.Port(); p != "" {
 			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-				return hostProblem{"url", fmt.Sprintf("%q has port %s; want a port from 1 to 65535", h.URL, p)}
+				return hostProblem{"url", fmt.Sprintf("%s has port %s; want a port from 1 to 65535", quote(h.URL), clip(p))}
 			}
 		}
 		if h.Identity == "" {
@@ -153,7 +153,7 @@ func (l *appLoader) fillHost(h *HostSpec) hostProblem {
 		}
 		return hostProblem{}
 	}
-	return hostProblem{"url", fmt.Sprintf("%q has scheme %q; %s", h.URL, u.Scheme, urlWant)}
+	return hostProblem{"url", fmt.Sprintf("%s has scheme %s; %s", quote(h.URL), quote(u.Scheme), urlWant)}
 }
 
 // localPath makes a path on deck's machine absolute: ~ is the home directory, and a relative
@@ -164,7 +164,7 @@ func (l *appLoader) localPath(p string) (string, string) {
 		if !ok || home == "" {
 			var err error
 			if home, err = os.UserHomeDir(); err != nil {
-				return "", fmt.Sprintf("%q starts with ~ but the home directory is unknown; set HOME or give an absolute path", p)
+				return "", fmt.Sprintf("%s starts with ~ but the home directory is unknown; set HOME or give an absolute path", quote(p))
 			}
 		}
 		return filepath.Join(home, strings.TrimPrefix(p, "~")), ""

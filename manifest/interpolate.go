@@ -105,12 +105,12 @@ func expand(s string, v vars) (string, error) {
 		case strings.HasPrefix(rest, "${"):
 			end := strings.Index(rest, "}")
 			if end < 0 {
-				return "", fmt.Errorf("%q has a ${ that is not closed; want ${NAME} or ${NAME:-default} (write $${ for a literal ${)", s)
+				return "", fmt.Errorf("%s has a ${ that is not closed; want ${NAME} or ${NAME:-default} (write $${ for a literal ${)", quote(s))
 			}
 			expr := rest[2:end]
 			name, def, hasDef := strings.Cut(expr, ":-")
 			if !isVarName(name) {
-				return "", fmt.Errorf("${%s} does not name a variable; want ${NAME} or ${NAME:-default} with NAME made of letters, digits and _", expr)
+				return "", fmt.Errorf("${%s} does not name a variable; want ${NAME} or ${NAME:-default} with NAME made of letters, digits and _", clip(expr))
 			}
 			val, ok := v.get(name)
 			switch {

@@ -140,6 +140,6 @@ func (s *serviceLoader) validateHealthcheck() {
 	case t.Port == 0 && !s.has("image.port"):
 		s.at("healthcheck.path", "a healthcheck path is probed on the container's port, and image.port is not set; set image.port, or use healthcheck.command")
 	case !strings.HasPrefix(hc.Path, "/"):
-		s.at("healthcheck.path", "%q does not start with /; want a path such as /healthz", hc.Path)
+		s.at("healthcheck.path", "%s does not start with /; want a path such as /healthz", quote(hc.Path))
 	}
 }
