@@ -30,6 +30,9 @@ type App struct {
 	// (unset ${VAR}s, a missing hosts_file). They are reported only when that environment
 	// is chosen, so deploying to test does not need prod's variables.
 	deferred map[string]ErrorList
+	// fileErrs are the problems finding the service manifests (a glob that matches nothing,
+	// a dangling symbolic link), reported with the services rather than with deck.yaml.
+	fileErrs ErrorList
 }
 
 // Environment is a named set of Podman hosts.
