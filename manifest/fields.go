@@ -145,7 +145,9 @@ func (s *serviceLoader) count(n *yaml.Node, path string) {
 	case yaml.ScalarNode:
 		var v int
 		if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
-			s.errorf(n, path, "%s is not a count; %s", describe(n), countWant)
+			if !s.quoted(n, path, "!!int") {
+				s.errorf(n, path, "%s is not a count; %s", describe(n), countWant)
+			}
 			return
 		}
 		if v < 0 {
