@@ -31,7 +31,8 @@
 // image (build: <dir> | {context, containerfile, args}, or location; port, host_port),
 // command and entrypoint (a list or a shell-like string), cpu (ECS units), memory (MiB),
 // count (a number, or {range: 1-10 | {min, max}, cpu_percentage, memory_percentage,
-// requests, cooldown}), variables, secrets (NAME: VAR, {from_env: VAR} or {file: path}),
+// requests, cooldown}), variables (not DECK_*), secrets (NAME: VAR, {from_env: VAR} or
+// {file: path}, with type: env, an environment variable, or mount, /run/secrets/NAME),
 // healthcheck (a path, or {path | command, interval, timeout, retries, start_period}),
 // deployment ({rolling: default | recreate, min_healthy_percent, max_percent}),
 // placement ({strategy: spread | binpack, spread_by, constraints: {distinct_host,
@@ -42,6 +43,10 @@
 // replace; setting image.build or image.location drops the other, likewise
 // healthcheck.path and healthcheck.command; placement.constraints replaces the base's
 // constraints as a whole, so an environment can lift or change one, not only add one).
+//
+// A null in an override is an error: it would reset the key to deck's default, not keep the
+// base's value. YAML anchors, aliases and merge keys (<<: *base) work anywhere; custom tags
+// (!Ref) are errors, and a quoted number or boolean ("3") is a string.
 //
 // Durations are Go durations (10s, 1m30s) or a bare number of seconds. Relative paths
 // resolve from deck.yaml's directory. The type is read first and the document is decoded

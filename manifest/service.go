@@ -228,10 +228,33 @@ func (s *serviceLoader) override(envs *yaml.Node, env string) *yaml.Node {
 		}
 		over.Content = append(over.Content, copyTree(key), copyTree(n.Content[i+1]))
 	}
+	s.nullsIn(&over, kp)
 	s.overridden = map[*yaml.Node]bool{}
 	markAll(&over, s.overridden)
 	s.prefix = kp + "."
 	return &over
+}
+
+// nullsIn reports the null values of an override. In the base a null keeps the default;
+// in an override it replaces the base's value with that default, which a count: ~ meant as
+// "as in the base" would do silently.
+func (s *serviceLoader) nullsIn(n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := joinPath(path, k.Value)
+		if isNull(v) {
+			at := v
+			if v.Value == "" {
+				at = k // `count:` with nothing after it: point at the key
+			}
+			s.errorf(at, p, "a null value in an override resets %s to deck's default, not to the base's value; remove the key to keep the base's value, or give a value", clip(k.Value))
+			continue
+		}
+		s.nullsIn(v, p)
+	}
 }
 
 // workloadType reads type before anything else, because the type decides the defaults the
