@@ -52,7 +52,7 @@ func Resolve(app, env string, specs []manifest.ServiceSpec, deckFiles []string, 
 				return nil, fmt.Errorf("service %s: %w", s.Name, err)
 			}
 			digest := SecretDigest(app, env, s.Name, sec.Name, val)
-			td.Secrets = append(td.Secrets, manifest.SecretRef{Name: sec.Name, Digest: digest})
+			td.Secrets = append(td.Secrets, manifest.SecretRef{Name: sec.Name, Digest: digest, Type: sec.Type})
 			r.Secrets[SecretName(app, env, s.Name, sec.Name, digest)] = val
 		}
 		sort.Slice(td.Secrets, func(i, j int) bool { return td.Secrets[i].Name < td.Secrets[j].Name })

@@ -31,7 +31,7 @@ func (s *serviceLoader) decode(doc *yaml.Node) {
 			}
 		}},
 		{"count", s.count},
-		{"variables", func(n *yaml.Node, p string) { t.Variables = s.stringMap(n, p, checkVarName) }},
+		{"variables", func(n *yaml.Node, p string) { t.Variables = s.stringMap(n, p, checkVariableName) }},
 		{"secrets", s.secrets},
 		{"healthcheck", s.healthcheck},
 		{"deployment", s.deployment},
@@ -53,6 +53,28 @@ func checkVarName(k string) string {
 		return fmt.Sprintf("%s is not a valid variable name; want letters, digits and _, not starting with a digit", quote(k))
 	}
 	return ""
+}
+
+// checkVariableName validates a name in variables, which the container sees beside the
+// variables deck sets itself.
+func checkVariableName(k string) string {
+	if msg := checkVarName(k); msg != "" {
+		return msg
+	}
+	return checkDeckPrefix(k, "variable")
+}
+
+// deckVariables are the variables deck sets in every task's container.
+var deckVariables = []string{"DECK_APP", "DECK_ENV", "DECK_SERVICE", "DECK_REVISION", "DECK_TASK_ID", "DECK_HOST"}
+
+// checkDeckPrefix refuses names starting with DECK_: deck sets those in every container,
+// and one of the service's own would clash with them, now or when deck adds another.
+func checkDeckPrefix(k, what string) string {
+	if !strings.HasPrefix(k, "DECK_") {
+		return ""
+	}
+	return fmt.Sprintf("%s %s starts with DECK_, which deck keeps for the variables it sets (%s); choose another name, such as %s",
+		what, clip(k), strings.Join(deckVariables, ", "), clip(strings.TrimPrefix(k, "DECK_")))
 }
 
 func checkLabelKey(k string) string {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -9,42 +10,19 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// secrets reads NAME: VAR (shorthand for from_env) or NAME: {from_env: VAR} / {file: path}.
+// secrets reads NAME: VAR (shorthand for from_env) or NAME: {from_env: VAR | file: path,
+// type: env | mount}.
 func (s *serviceLoader) secrets(n *yaml.Node, path string) {
-	const want = "want a variable name such as DB_PASSWORD, or a map with one of from_env or file"
 	var out []Secret
 	s.pairs(n, path, "a map of secret names to their source", func(k, v *yaml.Node, kp string) {
 		s.nodes[kp] = v
-		if msg := checkVarName(k.Value); msg != "" {
+		if msg := checkSecretName(k.Value); msg != "" {
 			s.errorf(k, kp, "%s", msg)
 			return
 		}
-		sec := Secret{Name: k.Value}
-		switch v.Kind {
-		case yaml.ScalarNode:
-			sec.FromEnv = v.Value
-		case yaml.MappingNode:
-			s.mapping(v, kp, []field{
-				{"from_env", func(n *yaml.Node, p string) { sec.FromEnv, _ = s.str(n, p) }},
-				{"file", func(n *yaml.Node, p string) {
-					if f, ok := s.str(n, p); ok && f != "" {
-						sec.File = s.appPath(f)
-					}
-				}},
-			})
-			if s.has(joinPath(kp, "from_env")) == s.has(joinPath(kp, "file")) {
-				s.errorf(v, kp, "secret %s needs exactly one of from_env or file; %s", k.Value, want)
-				return
-			}
-		default:
-			s.errorf(v, kp, "found %s; %s", describe(v), want)
-			return
+		if sec, ok := s.secret(k.Value, v, kp); ok {
+			out = append(out, sec)
 		}
-		if sec.FromEnv != "" && !isVarName(sec.FromEnv) {
-			s.errorf(v, kp, "%s is not a variable name; %s", quote(sec.FromEnv), want)
-			return
-		}
-		out = append(out, sec)
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	s.spec.Secrets = out
@@ -52,8 +30,67 @@ func (s *serviceLoader) secrets(n *yaml.Node, path string) {
 	for _, sec := range out {
 		// The digest is filled by whoever reads the value (executor.Resolve, with ReadSecret):
 		// loading a manifest never needs the secret itself.
-		s.spec.Task.Secrets = append(s.spec.Task.Secrets, SecretRef{Name: sec.Name})
+		s.spec.Task.Secrets = append(s.spec.Task.Secrets, SecretRef{Name: sec.Name, Type: sec.Type})
 	}
+}
+
+const secretWant = "want a variable name such as DB_PASSWORD, or a map with one of from_env or file"
+
+// secret reads one secret's source and type.
+func (s *serviceLoader) secret(name string, v *yaml.Node, kp string) (Secret, bool) {
+	sec := Secret{Name: name}
+	switch v.Kind {
+	case yaml.ScalarNode:
+		sec.FromEnv = v.Value
+	case yaml.MappingNode:
+		s.mapping(v, kp, []field{
+			{"from_env", func(n *yaml.Node, p string) { sec.FromEnv, _ = s.str(n, p) }},
+			{"file", func(n *yaml.Node, p string) {
+				if f, ok := s.str(n, p); ok && f != "" {
+					sec.File = s.appPath(f)
+				}
+			}},
+			{"type", func(n *yaml.Node, p string) { sec.Type, _ = s.secretType(n, p) }},
+		})
+		if s.has(joinPath(kp, "from_env")) == s.has(joinPath(kp, "file")) {
+			s.errorf(v, kp, "secret %s needs exactly one of from_env or file; %s", name, secretWant)
+			return sec, false
+		}
+	default:
+		s.errorf(v, kp, "found %s; %s", describe(v), secretWant)
+		return sec, false
+	}
+	if sec.FromEnv != "" && !isVarName(sec.FromEnv) {
+		s.errorf(v, kp, "%s is not a variable name; %s", quote(sec.FromEnv), secretWant)
+		return sec, false
+	}
+	return sec, true
+}
+
+// secretType reads type: env (the default, kept as "" so that the revisions of existing
+// secrets do not change) or mount.
+func (s *serviceLoader) secretType(n *yaml.Node, path string) (string, bool) {
+	v, ok := s.str(n, path)
+	switch {
+	case !ok:
+		return "", false
+	case v == "env":
+		return "", true
+	case v == SecretMount:
+		return v, true
+	}
+	s.errorf(n, path, "%s is not a secret type;%s want env (an environment variable) or mount (a file at /run/secrets/NAME)",
+		quote(v), suggest(v, []string{"env", SecretMount}))
+	return "", false
+}
+
+// checkSecretName validates a secret's name: the variable it is injected as, or the name of
+// its file under /run/secrets, and part of the Podman secret's name.
+func checkSecretName(k string) string {
+	if !isVarName(k) || len(k) > 63 {
+		return fmt.Sprintf("%s is not a valid secret name; want letters, digits and _, not starting with a digit, at most 63 characters", quote(k))
+	}
+	return checkDeckPrefix(k, "secret")
 }
 
 // healthcheck reads a path (the string shorthand) or a map; unset fields keep the defaults.

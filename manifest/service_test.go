@@ -119,13 +119,18 @@ func TestFields(t *testing.T) {
 		{"variables become strings", img + "variables: {LOG_LEVEL: info, N: 3, ON: true, PI: 3.14, EMPTY: }\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, map[string]string{"LOG_LEVEL": "info", "N": "3", "ON": "true", "PI": "3.14", "EMPTY": ""}, s.Task.Variables)
 		}},
-		{"secrets in all shapes, sorted", img + "secrets:\n  DB: DB_VAR\n  API: {from_env: API_VAR}\n  CERT: {file: ./secrets/cert}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+		{"secrets in all shapes, sorted", img + "secrets:\n  DB: DB_VAR\n  API: {from_env: API_VAR, type: env}\n  CERT: {file: ./secrets/cert, type: mount}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, []Secret{
 				{Name: "API", FromEnv: "API_VAR"},
-				{Name: "CERT", File: filepath.Join(dir, "secrets", "cert")},
+				{Name: "CERT", File: filepath.Join(dir, "secrets", "cert"), Type: SecretMount},
 				{Name: "DB", FromEnv: "DB_VAR"},
 			}, s.Secrets)
-			assert.Equal(t, []SecretRef{{Name: "API"}, {Name: "CERT"}, {Name: "DB"}}, s.Task.Secrets)
+			assert.Equal(t, []SecretRef{{Name: "API"}, {Name: "CERT", Type: SecretMount}, {Name: "DB"}}, s.Task.Secrets,
+				"type: env is the default, kept empty so existing revisions keep their digests")
+		}},
+		{"a mounted secret may share a variable's name", img + "variables: {TOKEN: plain}\nsecrets: {TOKEN: {from_env: T, type: mount}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, "plain", s.Task.Variables["TOKEN"])
+			assert.Equal(t, SecretMount, s.Secrets[0].Type)
 		}},
 		{"healthcheck as a string", img + "healthcheck: /healthz\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, &Healthcheck{Path: "/healthz", Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 2}, s.Task.Healthcheck)

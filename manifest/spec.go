@@ -115,19 +115,29 @@ type TaskDef struct {
 	Volumes     []Volume          `json:"volumes,omitempty"`
 }
 
-// Secret is a declared secret: the variable it is injected as and where its value comes from.
+// Secret is a declared secret: how the container gets it and where its value comes from.
 // The value itself is never held in a spec.
 type Secret struct {
-	Name    string `json:"name"`               // the environment variable in the container
+	Name    string `json:"name"`               // the environment variable, or the file under /run/secrets
 	FromEnv string `json:"from_env,omitempty"` // read from this variable of deck's own environment
 	File    string `json:"file,omitempty"`     // or read from this file (absolute after loading)
+	// Type is "" (type: env, the default: an environment variable) or SecretMount (a file at
+	// /run/secrets/NAME). env is kept as "" so that specs, and the revisions made from them,
+	// are the same as before types existed.
+	Type string `json:"type,omitempty"`
 }
 
-// SecretRef is what a task definition keeps of a secret: its name and a digest of its
-// value, so a changed value makes a new revision without the value being stored anywhere.
+// SecretMount is the Secret.Type of a secret mounted as a file at /run/secrets/NAME.
+const SecretMount = "mount"
+
+// SecretRef is what a task definition keeps of a secret: its name, how it is exposed and a
+// digest of its value, so a changed value makes a new revision without the value being
+// stored anywhere. Type is set only for a mount, so the digest of a revision with env
+// secrets is what it was before types existed.
 type SecretRef struct {
 	Name   string `json:"name"`
 	Digest string `json:"digest"`
+	Type   string `json:"type,omitempty"`
 }
 
 // Healthcheck is an HTTP path probed on the task's published port, or a command run in it.

@@ -18,7 +18,8 @@ func (s *serviceLoader) validate() {
 
 	for name := range t.Variables {
 		for _, sec := range sp.Secrets {
-			if sec.Name == name {
+			// A mounted secret is a file, which cannot clash with a variable.
+			if sec.Name == name && sec.Type == "" {
 				s.at(joinPath("secrets", name), "%s is both a variable and a secret; keep one", name)
 			}
 		}
