@@ -50,6 +50,9 @@ type appLoader struct {
 	vars vars
 	// appInfo is deck.yaml's, so a services glob that matches it can leave it out.
 	appInfo os.FileInfo
+	// deferred collects, while an environment's hosts are decoded, the problems that depend
+	// on this machine (a missing ssh key), reported only when that environment is used.
+	deferred *ErrorList
 }
 
 // loadApp returns the app even when it has errors (nil only when the file could not be
@@ -145,6 +148,7 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 	}
 
 	var hosts []hostEntry
+	l.deferred = &deferred // where a missing identity file goes (see checkIdentity)
 	if !isNull(n) {
 		l.d.mapping(n, path, []field{
 			{"hosts_file", func(n *yaml.Node, p string) { l.d.str(n, p) }},
@@ -154,21 +158,13 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 	if fileHosts != nil {
 		hosts = append(hosts, l.hostList(hostsDecoder, fileHosts, "")...)
 	}
+	l.deferred = nil
 	if len(hosts) == 0 {
 		l.d.errorf(key, path, "environment %s has no hosts; want hosts: [{name: h1, url: unix:///run/podman/podman.sock}] or hosts_file: <file>", name)
 	}
-	byName := map[string]hostEntry{}
-	for _, h := range hosts {
-		if h.spec.Name == "" {
-			continue
-		}
-		if first, dup := byName[h.spec.Name]; dup {
-			h.d.at(joinPath(h.path, "name"), "host name %s is used twice in environment %s (first at %s:%d); host names must be unique",
-				quote(h.spec.Name), name, first.d.file, first.d.node(joinPath(first.path, "name")).Line)
-			continue
-		}
-		byName[h.spec.Name] = h
-		env.Hosts = append(env.Hosts, h.spec)
+	env.Hosts = uniqueHosts(name, hosts)
+	if len(deferred) > 0 {
+		l.app.deferred[name] = deferred
 	}
 }
 

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -128,9 +129,10 @@ func (s *serviceLoader) durationOr(n *yaml.Node, path string, allowZero bool, ol
 }
 
 // volumes reads NAME: {path} (a named volume) or NAME: {host_path, path} (a bind mount).
-func (s *serviceLoader) volumes(n *yaml.Node, path string) {
+func (s *serviceLoader) volumes(n *yaml.Node, p string) {
 	var out []Volume
-	s.pairs(n, path, "a map of volume names to {path: /mount/point} or {host_path: /dir, path: /mount/point}", func(k, v *yaml.Node, kp string) {
+	targets := map[string]string{} // mount point -> the volume first mounted there
+	s.pairs(n, p, "a map of volume names to {path: /mount/point} or {host_path: /dir, path: /mount/point}", func(k, v *yaml.Node, kp string) {
 		s.nodes[kp] = v
 		if !volumeName(k.Value) {
 			s.errorf(k, kp, "%s is not a valid volume name; want letters, digits, _, . and -, starting with a letter or digit", quote(k.Value))
@@ -158,6 +160,11 @@ func (s *serviceLoader) volumes(n *yaml.Node, path string) {
 		case !strings.HasPrefix(vol.Target, "/") || vol.Target == "/":
 			s.at(tp, "%s is not an absolute path below /; want a mount point in the container such as /data", quote(vol.Target))
 		}
+		if first, dup := targets[path.Clean(vol.Target)]; dup && vol.Target != "" {
+			s.at(tp, "%s is also the path of volume %s; each volume needs its own path in the container", quote(vol.Target), first)
+			return
+		}
+		targets[path.Clean(vol.Target)] = k.Value
 		out = append(out, vol)
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })

@@ -302,7 +302,7 @@ func TestServicesSortedAndDuplicatesAcrossFiles(t *testing.T) {
 }
 
 func TestLoadServicesUsesTheEnvironmentRules(t *testing.T) {
-	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/w.yaml": "name: w\ntype: Worker Service\nimage: {location: x}\n"})
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, testKey: "", "deck/w.yaml": "name: w\ntype: Worker Service\nimage: {location: x}\n"})
 	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
 	require.NoError(t, err)
 	_, err = LoadServices(app, "", nil)

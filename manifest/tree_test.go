@@ -50,6 +50,7 @@ environments:
       - &h {name: h1, url: "unix:///run/h1.sock", attributes: {zone: a}}
       - <<: *h
         name: h2
+        url: "unix:///run/h2.sock"
 `})
 	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
 	require.NoError(t, err)
