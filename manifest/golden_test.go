@@ -14,7 +14,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/bad")
 
 // TestBadManifests loads each testdata/bad/NAME (deck.yaml plus deck/*.yaml) and compares
-// the error text with NAME.golden. An optional NAME/env file names the environment to load.
+// the error text with NAME.golden. An optional NAME/env file names the environment to load,
+// and an optional NAME/vars file sets variables (NAME=VALUE lines) besides HOME.
 // Paths under the case's directory are shown relative to it, so goldens are stable.
 func TestBadManifests(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join("testdata", "bad"))
@@ -32,7 +33,7 @@ func TestBadManifests(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(dir, "env")); err == nil {
 				env = strings.TrimSpace(string(b))
 			}
-			lookup := mapLookup(map[string]string{"HOME": "/home/deck"})
+			lookup := mapLookup(caseVars(t, dir))
 			_, _, _, loadErr := Load(filepath.Join(dir, "deck.yaml"), env, lookup)
 			require.Error(t, loadErr, "a bad manifest must not load")
 
@@ -59,4 +60,19 @@ func mapLookup(m map[string]string) func(string) (string, bool) {
 		v, ok := m[k]
 		return v, ok
 	}
+}
+
+// caseVars is the environment a case is loaded with: HOME, and the case's vars file.
+func caseVars(t *testing.T, dir string) map[string]string {
+	vars := map[string]string{"HOME": "/home/deck"}
+	b, err := os.ReadFile(filepath.Join(dir, "vars"))
+	if err != nil {
+		return vars
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		require.True(t, ok, "vars lines are NAME=VALUE: %q", line)
+		vars[k] = v
+	}
+	return vars
 }

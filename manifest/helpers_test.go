@@ -38,10 +38,11 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// loadService1 loads one service manifest next to testApp for env.
+// loadService1 loads one service manifest next to testApp for env, with a build context
+// ./web.
 func loadService1(t *testing.T, svc, env string, lookup map[string]string) (ServiceSpec, string, error) {
 	t.Helper()
-	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/svc.yaml": svc, testKey: ""})
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/svc.yaml": svc, testKey: "", "web/Containerfile": "FROM scratch\n"})
 	_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), env, mapLookup(lookup))
 	if err != nil {
 		return ServiceSpec{}, dir, err

@@ -28,7 +28,8 @@ func TestREADMEManifestsLoad(t *testing.T) {
 	write("hosts.yaml", "- name: extra\n  url: unix:///run/extra.sock\n")
 	write("api/Containerfile", "FROM scratch\n")
 	write(".ssh/deck", "")
-	env := map[string]string{"HOSTS_FILE": "hosts.yaml", "HOME": dir}
+	write("secrets/tls.key", "key")
+	env := map[string]string{"HOSTS_FILE": "hosts.yaml", "HOME": dir, "DB_PASSWORD": "pw"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 
 	app, e, services, err := Load(filepath.Join(dir, "deck.yaml"), "prod", lookup)

@@ -199,6 +199,7 @@ func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts int, err
 	s.spec.App, s.spec.Env, s.spec.File = sl.app.Name, env, f.display
 	s.decode(doc)
 	s.validate()
+	s.checkLocal()
 	return s
 }
 

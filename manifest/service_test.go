@@ -79,14 +79,14 @@ func TestFields(t *testing.T) {
 			assert.Equal(t, "example.com/web:1", s.Task.Image)
 			assert.Nil(t, s.Image.Build)
 		}},
-		{"build as a string, Dockerfile when there is no Containerfile", "image: {build: ./web}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+		{"build as a string, Dockerfile when there is no Containerfile", "image: {build: ./web}\n", map[string]string{"web/Dockerfile": "FROM scratch\n"}, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, &BuildSpec{Context: filepath.Join(dir, "web"), Containerfile: filepath.Join(dir, "web", "Dockerfile")}, s.Image.Build)
 			assert.Empty(t, s.Task.Image, "the builder fills the image")
 		}},
 		{"build as a string finds a Containerfile", "image: {build: web}\n", map[string]string{"web/Containerfile": "FROM scratch\n"}, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, filepath.Join(dir, "web", "Containerfile"), s.Image.Build.Containerfile)
 		}},
-		{"build as a map", "image:\n  build: {context: ./web, containerfile: ./web/Containerfile.prod, args: {GO: '1.26'}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+		{"build as a map", "image:\n  build: {context: ./web, containerfile: ./web/Containerfile.prod, args: {GO: '1.26'}}\n", map[string]string{"web/Containerfile.prod": "FROM scratch\n"}, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, &BuildSpec{Context: filepath.Join(dir, "web"), Containerfile: filepath.Join(dir, "web", "Containerfile.prod"), Args: map[string]string{"GO": "1.26"}}, s.Image.Build)
 		}},
 		{"ports", "image: {location: x, port: 8080, host_port: 18080}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
@@ -119,7 +119,7 @@ func TestFields(t *testing.T) {
 		{"variables become strings", img + "variables: {LOG_LEVEL: info, N: 3, ON: true, PI: 3.14, EMPTY: }\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, map[string]string{"LOG_LEVEL": "info", "N": "3", "ON": "true", "PI": "3.14", "EMPTY": ""}, s.Task.Variables)
 		}},
-		{"secrets in all shapes, sorted", img + "secrets:\n  DB: DB_VAR\n  API: {from_env: API_VAR, type: env}\n  CERT: {file: ./secrets/cert, type: mount}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+		{"secrets in all shapes, sorted", img + "secrets:\n  DB: DB_VAR\n  API: {from_env: API_VAR, type: env}\n  CERT: {file: ./secrets/cert, type: mount}\n", map[string]string{"secrets/cert": "c"}, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, []Secret{
 				{Name: "API", FromEnv: "API_VAR"},
 				{Name: "CERT", File: filepath.Join(dir, "secrets", "cert"), Type: SecretMount},
@@ -187,7 +187,8 @@ func TestFields(t *testing.T) {
 				files[k] = v
 			}
 			dir := writeFiles(t, files)
-			_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), "test", mapLookup(nil))
+			vars := map[string]string{"DB_VAR": "d", "API_VAR": "a", "T": "t"}
+			_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), "test", mapLookup(vars))
 			require.NoError(t, err)
 			require.Len(t, specs, 1)
 			assert.Equal(t, filepath.Join(dir, "deck", "svc.yaml"), specs[0].File)
