@@ -11,6 +11,13 @@ import (
 // configured; when none is configured, an implicit "local" environment (Implicit: true) with
 // one host named "local" at LocalURL. An unknown name is an error listing the valid ones.
 func (a *App) Environment(name string) (*Environment, error) {
+	// A configured name is looked up first: deck validate asks for each of thousands.
+	if env, ok := a.Environments[name]; ok {
+		if errs := a.deferred[name]; len(errs) > 0 {
+			return nil, errs.err()
+		}
+		return env, nil
+	}
 	names := a.EnvironmentNames()
 	if len(names) == 0 {
 		if name == "" || name == LocalEnvironment {

@@ -43,7 +43,7 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	if e.Env != "" && !strings.HasPrefix(e.Path+".", "environments."+e.Env+".") {
+	if e.Env != "" && !e.namesEnv() {
 		fmt.Fprintf(&b, " (environment %s)", e.Env)
 	}
 	return b.String()
@@ -124,20 +124,20 @@ func asList(err error) ErrorList {
 func Suggest(got string, valid []string) string {
 	// About one typo per three letters; further than that the hint is noise. A name longer
 	// than any key is no misspelling, and skipping it keeps a huge key from costing much.
-	n := utf8.RuneCountInString(got)
-	if n > maxSuggestLen {
+	a := []rune(strings.ToLower(got))
+	if len(a) > maxSuggestLen {
 		return ""
 	}
-	limit := max(2, n/3)
+	limit := max(2, len(a)/3)
 	best, bestDist := "", limit+1
-	lower := strings.ToLower(got)
+	var rows [2][]int
 	for _, v := range valid {
 		// The distance is at least the difference in length: most names are skipped here,
 		// so thousands of valid names cost little.
-		if abs(utf8.RuneCountInString(v)-n) >= bestDist {
+		if abs(utf8.RuneCountInString(v)-len(a)) >= bestDist {
 			continue
 		}
-		if d := editDistance(lower, strings.ToLower(v), bestDist); d < bestDist {
+		if d := editDistance(a, []rune(strings.ToLower(v)), bestDist, &rows); d < bestDist {
 			best, bestDist = v, d
 		}
 	}
@@ -162,20 +162,25 @@ func abs(n int) int {
 }
 
 // editDistance is the Levenshtein distance between a and b, or bound when it is bound or
-// more (it stops as soon as a whole row is past bound).
-func editDistance(a, b string, bound int) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+// more (it stops as soon as a whole row is past bound). rows is scratch space, reused
+// across calls.
+func editDistance(a, b []rune, bound int, rows *[2][]int) int {
+	for i := range rows {
+		if cap(rows[i]) < len(b)+1 {
+			rows[i] = make([]int, len(b)+1)
+		}
+		rows[i] = rows[i][:len(b)+1]
+	}
+	prev, cur := rows[0], rows[1]
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
+	for i := 1; i <= len(a); i++ {
 		cur[0] = i
 		rowMin := i
-		for j := 1; j <= len(rb); j++ {
+		for j := 1; j <= len(b); j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
@@ -186,7 +191,7 @@ func editDistance(a, b string, bound int) int {
 		}
 		prev, cur = cur, prev
 	}
-	return min(prev[len(rb)], bound)
+	return min(prev[len(b)], bound)
 }
 
 // maxEcho is how much of a value a message repeats; a 10 MB value echoed whole would bury

@@ -13,8 +13,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/bad")
 
-// TestBadManifests loads each testdata/bad/NAME (deck.yaml plus deck/*.yaml) and compares
-// the error text with NAME.golden. An optional NAME/env file names the environment to load,
+// TestBadManifests validates each testdata/bad/NAME (deck.yaml plus deck/*.yaml), as deck
+// validate does, and compares the error text with NAME.golden. An optional NAME/env file
+// names the environment to check (else every environment is checked),
 // and an optional NAME/vars file sets variables (NAME=VALUE lines) besides HOME.
 // Paths under the case's directory are shown relative to it, so goldens are stable.
 func TestBadManifests(t *testing.T) {
@@ -34,8 +35,8 @@ func TestBadManifests(t *testing.T) {
 				env = strings.TrimSpace(string(b))
 			}
 			lookup := mapLookup(caseVars(t, dir))
-			_, _, _, loadErr := Load(filepath.Join(dir, "deck.yaml"), env, lookup)
-			require.Error(t, loadErr, "a bad manifest must not load")
+			loadErr := Validate(filepath.Join(dir, "deck.yaml"), env, lookup).Err()
+			require.Error(t, loadErr, "a bad manifest must not validate")
 
 			abs, err := filepath.Abs(dir)
 			require.NoError(t, err)

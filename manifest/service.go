@@ -126,8 +126,12 @@ func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
 	if len(valid) == 0 {
 		valid = []string{LocalEnvironment}
 	}
+	declared := map[string]bool{}
+	for _, v := range valid {
+		declared[v] = true
+	}
 	d.pairs(envs, "environments", "a map of environment names to the keys they override", func(k, _ *yaml.Node, kp string) {
-		if !slices.Contains(valid, k.Value) {
+		if !declared[k.Value] {
 			d.errorf(k, kp, "environment %s is not in deck.yaml;%s valid: %s", quote(k.Value), suggest(k.Value, valid), nameList(valid))
 		}
 	})

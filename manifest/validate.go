@@ -73,7 +73,8 @@ func (s *serviceLoader) validate() {
 // port can be taken once a host, so the count cannot be more than the hosts.
 func (s *serviceLoader) validateHostPort() {
 	sp := &s.spec
-	if sp.Task.HostPort == 0 || s.hosts < 0 || sp.Count.Value <= s.hosts {
+	// With no hosts (unknown, or none: reported with the environment) there is no count to check.
+	if sp.Task.HostPort == 0 || s.hosts <= 0 || sp.Count.Value <= s.hosts {
 		return
 	}
 	path := "image.host_port"
