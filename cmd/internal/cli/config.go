@@ -64,6 +64,7 @@ func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
 	g.Yes = v.GetBool("yes")
 	g.NoColor = v.GetBool("no-color")
 	g.Builder = v.GetString("builder")
+	recordOutput(deps.IO, g.Output)
 	if g.Output != "table" && g.Output != "json" {
 		return flagErrorf("--output must be table or json, not %q", g.Output)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -46,23 +45,6 @@ func loadManifests(deps Deps, g *Globals, withServices bool) (*world, error) {
 		}
 	}
 	return nil, manifestError(deps, err)
-}
-
-// manifestError prints every manifest error, one a line, and a count.
-func manifestError(deps Deps, err error) error {
-	var list manifest.ErrorList
-	if !errors.As(err, &list) {
-		return err
-	}
-	for _, e := range list {
-		fmt.Fprintln(deps.IO.ErrOut, e.Error())
-	}
-	noun := "errors"
-	if len(list) == 1 {
-		noun = "error"
-	}
-	fmt.Fprintf(deps.IO.ErrOut, "%d manifest %s; nothing was changed.\n", len(list), noun)
-	return &ExitError{Code: 1}
 }
 
 func (deps Deps) dialer() providers.Dialer {
