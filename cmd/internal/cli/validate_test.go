@@ -83,3 +83,15 @@ func TestManifestErrorsAreCapped(t *testing.T) {
 	assert.Equal(t, "and 10 more errors", lines[50])
 	assert.Equal(t, "60 manifest errors; nothing was changed.", lines[51])
 }
+
+func TestConfigFileRefusesUnknownKeys(t *testing.T) {
+	h := newHarness(t)
+	h.write("config.yaml", "outptu: json\nenv: test\n")
+	code, _, errOut := h.run("hosts")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `config.yaml: unknown key "outptu"; did you mean "output"? valid keys: builder, config, env, file, no-color, output, yes`)
+
+	h.write("config.yaml", "output: json\nno-color: true\n")
+	code, _, errOut = h.run("hosts")
+	assert.Equal(t, 0, code, errOut)
+}
