@@ -22,8 +22,14 @@
 //
 // With no environments, App.Environment("") is an implicit "local" one holding the local
 // Podman socket (LocalURL). Problems that depend on the machine deck runs on (an unset
-// ${VAR} or a missing hosts_file inside an environment) are reported only when that
-// environment is chosen.
+// ${VAR}, a missing hosts_file or ssh identity inside an environment) are reported only
+// when that environment is chosen, so deploying to test needs nothing of prod's. Validate,
+// which deck validate runs, checks every environment (or one) and reports them for each.
+//
+// Manifests are read only from regular files of at most MaxFileSize, each exactly one YAML
+// document. The services globs must match service manifests: a .yml file beside the .yaml
+// ones, a dangling symbolic link, a directory, or no service at all is an error, reported
+// with the services (LoadServices), so LoadApp works while they are broken.
 //
 // # Service manifests (deck/<name>.yaml)
 //
@@ -61,6 +67,7 @@
 // override is merged, so only the values that environment uses need their variables set:
 // not other environments' overrides, nor a base value the override replaces.
 //
-// Secrets are never read while loading: ReadSecret reads a value when it is needed, and
+// Secrets are never read while loading, only checked for a source (a set, non-empty
+// variable; an existing, non-empty file): ReadSecret reads a value when it is needed, and
 // the executor's Resolve fills the digest kept in TaskDef.Secrets.
 package manifest

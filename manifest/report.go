@@ -69,9 +69,9 @@ func validateEnv(app *App, sl *servicesLoader, name string) (EnvReport, ErrorLis
 	} else {
 		er.Name, er.Environment, hosts = e.Name, e, len(e.Hosts)
 	}
-	specs, serrs := sl.load(er.Name, hosts)
+	specs, serrs, local := sl.load(er.Name, hosts)
 	er.Services = specs
-	return er, append(list, serrs...)
+	return er, append(append(list, serrs...), local...)
 }
 
 // mergeEnvErrors lists each problem once: without Env when every environment has it (a

@@ -64,3 +64,21 @@ func TestValidateManyEnvironments(t *testing.T) {
 	assert.Contains(t, text, `environment "nev-0" is not in deck.yaml; did you mean "env-0"? valid: env-0, env-1,`)
 	assert.Contains(t, text, "env-1014 and 1980 more\n", "valid names are listed up to 20")
 }
+
+// TestLoadServicesWithOnlyLocalProblems: an unset secret variable fails the load, but the
+// services come with the error, for deck status, which needs no secret.
+func TestLoadServicesWithOnlyLocalProblems(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"deck.yaml": "app: hello\n",
+		"deck/web.yaml": "name: web\ntype: Worker Service\nimage: {location: x}\ncount: 2\nsecrets: {TOKEN: TOKEN}\n"})
+	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
+	require.NoError(t, err)
+	specs, err := LoadServices(app, "", mapLookup(nil))
+	require.EqualError(t, err, filepath.Join(dir, "deck/web.yaml")+":5:18: secrets.TOKEN: variable TOKEN is not set; set it to the secret's value in the environment that runs deck")
+	require.Len(t, specs, 1)
+	assert.Equal(t, 2, specs[0].Count.Value)
+
+	app.ServiceFiles = append(app.ServiceFiles, "deck/missing.yaml")
+	specs, err = LoadServices(app, "", mapLookup(nil))
+	require.Error(t, err)
+	assert.Nil(t, specs, "with a manifest problem, there are no services to show")
+}

@@ -19,14 +19,19 @@ var serviceKeys = []string{"name", "type", "image", "command", "entrypoint", "cp
 // LoadServices reads every service manifest of the app for env (overrides applied) and
 // returns them sorted by name. env is resolved as App.Environment resolves it. Problems that
 // depend on this machine and would fail the deploy (an unset from_env variable, a missing
-// secret file or build context) are reported too, at the line that names them.
+// secret file or Containerfile) are reported too, at the line that names them; when they
+// are the only problems, the services are returned with the error, since deck status,
+// which only shows their counts, needs no secret.
 func LoadServices(app *App, env string, lookupEnv func(string) (string, bool)) ([]ServiceSpec, error) {
 	e, err := app.Environment(env)
 	if err != nil {
 		return nil, err
 	}
-	specs, errs := loadServices(app, e.Name, len(e.Hosts), lookupEnv)
+	specs, errs, onlyLocal := loadServices(app, e.Name, len(e.Hosts), lookupEnv)
 	if err := errs.err(); err != nil {
+		if onlyLocal {
+			return specs, err
+		}
 		return nil, err
 	}
 	return specs, nil
@@ -49,7 +54,7 @@ func Load(path, env string, lookupEnv func(string) (string, bool)) (*App, *Envir
 	} else {
 		hosts = len(e.Hosts)
 	}
-	specs, serr := loadServices(app, e.Name, hosts, lookupEnv)
+	specs, serr, _ := loadServices(app, e.Name, hosts, lookupEnv)
 	errs = append(errs, serr...)
 	if err := errs.err(); err != nil {
 		return nil, nil, nil, err
@@ -57,11 +62,12 @@ func Load(path, env string, lookupEnv func(string) (string, bool)) (*App, *Envir
 	return app, e, specs, nil
 }
 
-// loadServices loads the services for env, which has hosts hosts (-1: unknown).
-func loadServices(app *App, env string, hosts int, lookupEnv func(string) (string, bool)) ([]ServiceSpec, ErrorList) {
+// loadServices loads the services for env, which has hosts hosts (-1: unknown). onlyLocal
+// is true when every problem is one of this machine's (see checkLocal).
+func loadServices(app *App, env string, hosts int, lookupEnv func(string) (string, bool)) ([]ServiceSpec, ErrorList, bool) {
 	sl := newServicesLoader(app, lookupEnv)
-	specs, errs := sl.load(env, hosts)
-	return specs, append(sl.errs, errs...)
+	specs, errs, local := sl.load(env, hosts)
+	return specs, append(append(sl.errs, errs...), local...), len(sl.errs)+len(errs) == 0
 }
 
 // servicesLoader loads the services for one environment after another. Each file is read,
@@ -138,13 +144,11 @@ func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
 }
 
 // load decodes every file for env, which has hosts hosts (-1: unknown, as when the
-// environment has errors).
-func (sl *servicesLoader) load(env string, hosts int) ([]ServiceSpec, ErrorList) {
-	var errs ErrorList
-	var specs []ServiceSpec
+// environment has errors). local holds the problems of this machine (see checkLocal).
+func (sl *servicesLoader) load(env string, hosts int) (specs []ServiceSpec, errs, local ErrorList) {
 	first := map[string]*decoder{}
 	for _, f := range sl.files {
-		s := sl.loadService(f, env, hosts, &errs)
+		s := sl.loadService(f, env, hosts, &errs, &local)
 		if s.spec.Name != "" {
 			if other, dup := first[s.spec.Name]; dup {
 				s.at("name", "service %s is also defined in %s:%d; service names must be unique across files",
@@ -156,7 +160,7 @@ func (sl *servicesLoader) load(env string, hosts int) ([]ServiceSpec, ErrorList)
 		specs = append(specs, s.spec)
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
-	return specs, errs
+	return specs, errs, local
 }
 
 // serviceLoader decodes one service manifest into spec.
@@ -174,8 +178,9 @@ type serviceLoader struct {
 	badPercent bool
 }
 
-// loadService decodes a copy of one manifest for env.
-func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts int, errs *ErrorList) *serviceLoader {
+// loadService decodes a copy of one manifest for env, reporting to errs, and what this
+// machine lacks to local.
+func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts int, errs, local *ErrorList) *serviceLoader {
 	s := &serviceLoader{decoder: newDecoder(f.display, errs), app: sl.app, hosts: hosts, lookup: sl.lookup, strict: sl.strict}
 	v := vars{lookup: sl.lookup}.with("DECK_APP", sl.app.Name).with("DECK_ENV", env)
 	if n := lookupKey(f.root, "name"); n != nil && n.Kind == yaml.ScalarNode {
@@ -203,7 +208,9 @@ func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts int, err
 	s.spec.App, s.spec.Env, s.spec.File = sl.app.Name, env, f.display
 	s.decode(doc)
 	s.validate()
+	s.errs = local
 	s.checkLocal()
+	s.errs = errs
 	return s
 }
 

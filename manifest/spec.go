@@ -27,7 +27,7 @@ type App struct {
 	// lookupEnv is the lookup LoadApp was given, kept for the implicit local environment.
 	lookupEnv func(string) (string, bool)
 	// deferred holds, per environment, the errors that depend on the machine deck runs on
-	// (unset ${VAR}s, a missing hosts_file). They are reported only when that environment
+	// (unset ${VAR}s, a missing hosts_file or ssh identity). They are reported only when that environment
 	// is chosen, so deploying to test does not need prod's variables.
 	deferred map[string]ErrorList
 	// fileErrs are the problems finding the service manifests (a glob that matches nothing,
