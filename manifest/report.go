@@ -17,7 +17,7 @@ type EnvReport struct {
 	Name        string
 	Environment *Environment // nil when the environment itself has errors
 	Services    []ServiceSpec
-	Errors      int // the problems found in this environment, shared ones included
+	Errors      int // the problems that affect this environment, shared ones included
 }
 
 // Err returns the report's problems as an ErrorList, or nil.
@@ -52,9 +52,30 @@ func Validate(path, env string, lookupEnv func(string) (string, bool)) *Report {
 		r.Envs = append(r.Envs, er)
 		perEnv[i] = list
 	}
-	r.Errors = append(append(errs, sl.errs...), mergeEnvErrors(r.Envs, perEnv)...)
+	shared := append(errs, sl.errs...)
+	countShared(r.Envs, shared)
+	r.Errors = append(shared, mergeEnvErrors(r.Envs, perEnv)...)
 	r.Errors.sort()
 	return r
+}
+
+// countShared counts the problems of deck.yaml and of the service files in the
+// environments they affect: the one an environments.NAME path names, else every one.
+func countShared(envs []EnvReport, shared ErrorList) {
+	for _, e := range shared {
+		named := false
+		for i := range envs {
+			if strings.HasPrefix(e.Path+".", "environments."+envs[i].Name+".") {
+				envs[i].Errors++
+				named = true
+			}
+		}
+		if !named {
+			for i := range envs {
+				envs[i].Errors++
+			}
+		}
+	}
 }
 
 // validateEnv checks one environment and its services; the environment-independent problems

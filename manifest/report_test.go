@@ -82,3 +82,12 @@ func TestLoadServicesWithOnlyLocalProblems(t *testing.T) {
 	require.Error(t, err)
 	assert.Nil(t, specs, "with a manifest problem, there are no services to show")
 }
+
+func TestValidateCountsSharedErrorsInEachEnvironment(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp + "extra: 1\n", testKey: "",
+		"deck/web.yaml": "name: web\ntype: Worker Service\nimage: {location: x}\n"})
+	r := Validate(filepath.Join(dir, "deck.yaml"), "", mapLookup(nil))
+	require.Len(t, r.Envs, 2)
+	assert.Equal(t, 1, r.Envs[0].Errors, "a mistake in deck.yaml affects prod")
+	assert.Equal(t, 1, r.Envs[1].Errors, "and test")
+}
