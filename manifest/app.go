@@ -3,12 +3,10 @@ package manifest
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -29,7 +27,7 @@ func checkName(s, what string) string {
 		return fmt.Sprintf("the %s name is empty; want lowercase letters, digits and -, starting with a letter", what)
 	}
 	if !namePattern.MatchString(s) || len(s) > 40 {
-		return fmt.Sprintf("%q is not a valid %s name; want lowercase letters, digits and -, starting with a letter, at most 40 characters", s, what)
+		return fmt.Sprintf("%s is not a valid %s name; want lowercase letters, digits and -, starting with a letter, at most 40 characters", quote(s), what)
 	}
 	return ""
 }
@@ -50,6 +48,11 @@ type appLoader struct {
 	d    *decoder
 	errs *ErrorList
 	vars vars
+	// appInfo is deck.yaml's, so a services glob that matches it can leave it out.
+	appInfo os.FileInfo
+	// deferred collects, while an environment's hosts are decoded, the problems that depend
+	// on this machine (a missing ssh key), reported only when that environment is used.
+	deferred *ErrorList
 }
 
 // loadApp returns the app even when it has errors (nil only when the file could not be
@@ -70,6 +73,7 @@ func loadApp(path string, lookupEnv func(string) (string, bool)) (*App, ErrorLis
 		return nil, ErrorList{{File: path, Msg: "the file is empty; want at least `app: <name>`"}}
 	}
 	var errs ErrorList
+	root = newDecoder(path, &errs).flatten(root)
 	l := &appLoader{
 		app: &App{
 			File: path, Dir: filepath.Dir(abs), Environments: map[string]*Environment{},
@@ -79,6 +83,7 @@ func loadApp(path string, lookupEnv func(string) (string, bool)) (*App, ErrorLis
 		errs: &errs,
 		vars: vars{lookup: lookupEnv},
 	}
+	l.appInfo, _ = os.Stat(abs)
 	l.d.nodes[""] = root
 	if n := lookupKey(root, "app"); n != nil && n.Kind == yaml.ScalarNode {
 		l.vars = l.vars.with("DECK_APP", n.Value)
@@ -121,42 +126,6 @@ func loadApp(path string, lookupEnv func(string) (string, bool)) (*App, ErrorLis
 	return l.app, errs
 }
 
-// serviceFiles expands the services globs into paths relative to deck.yaml's directory.
-// A glob the user wrote that matches nothing is an error (most likely a typo); the default
-// glob matching nothing just means no services yet.
-func (l *appLoader) serviceFiles(patterns []string) []string {
-	given := l.d.has("services")
-	if !given {
-		patterns = []string{DefaultServiceGlob}
-	}
-	var files []string
-	for i, p := range patterns {
-		path := indexPath("services", i)
-		matches, err := filepath.Glob(filepath.Join(l.app.Dir, p))
-		if err != nil {
-			l.d.at(path, "%q is not a valid glob: %v; want a pattern such as deck/*.yaml", p, err)
-			continue
-		}
-		n := 0
-		for _, m := range matches {
-			if fi, err := os.Stat(m); err != nil || fi.IsDir() {
-				continue
-			}
-			rel, err := filepath.Rel(l.app.Dir, m)
-			if err != nil {
-				rel = m
-			}
-			files = append(files, rel)
-			n++
-		}
-		if n == 0 && given {
-			l.d.at(path, "%q matches no files; want globs relative to deck.yaml's directory, such as deck/*.yaml", p)
-		}
-	}
-	sort.Strings(files)
-	return slices.Compact(files)
-}
-
 // environment decodes one environment. Problems that depend on the machine deck runs on
 // (an unset ${VAR}, an unreadable hosts_file) are kept in app.deferred; the rest are
 // reported now.
@@ -179,6 +148,7 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 	}
 
 	var hosts []hostEntry
+	l.deferred = &deferred // where a missing identity file goes (see checkIdentity)
 	if !isNull(n) {
 		l.d.mapping(n, path, []field{
 			{"hosts_file", func(n *yaml.Node, p string) { l.d.str(n, p) }},
@@ -188,21 +158,13 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 	if fileHosts != nil {
 		hosts = append(hosts, l.hostList(hostsDecoder, fileHosts, "")...)
 	}
+	l.deferred = nil
 	if len(hosts) == 0 {
 		l.d.errorf(key, path, "environment %s has no hosts; want hosts: [{name: h1, url: unix:///run/podman/podman.sock}] or hosts_file: <file>", name)
 	}
-	byName := map[string]hostEntry{}
-	for _, h := range hosts {
-		if h.spec.Name == "" {
-			continue
-		}
-		if first, dup := byName[h.spec.Name]; dup {
-			h.d.at(joinPath(h.path, "name"), "host name %q is used twice in environment %s (first at %s:%d); host names must be unique",
-				h.spec.Name, name, first.d.file, first.d.node(joinPath(first.path, "name")).Line)
-			continue
-		}
-		byName[h.spec.Name] = h
-		env.Hosts = append(env.Hosts, h.spec)
+	env.Hosts = uniqueHosts(name, hosts)
+	if len(deferred) > 0 {
+		l.app.deferred[name] = deferred
 	}
 }
 
@@ -220,20 +182,22 @@ func (l *appLoader) hostsFile(env *yaml.Node, envPath string, v vars, deferred *
 		abs = filepath.Join(l.app.Dir, n.Value)
 	}
 	path := joinPath(envPath, "hosts_file")
-	data, err := os.ReadFile(abs)
-	if err != nil {
-		reason := err.Error()
-		if pe, ok := err.(*fs.PathError); ok {
-			reason = pe.Err.Error()
+	data, reason := readFile(abs)
+	if reason != "" {
+		if !strings.Contains(reason, ";") {
+			reason += "; want a YAML list of hosts, relative to deck.yaml's directory"
 		}
 		*deferred = append(*deferred, &Error{File: l.d.file, Line: n.Line, Column: n.Column, Path: path,
-			Msg: fmt.Sprintf("hosts file %s cannot be read: %s; want a YAML list of hosts, relative to deck.yaml's directory", display, reason)})
+			Msg: fmt.Sprintf("hosts file %s %s", display, reason)})
 		return nil, nil
 	}
 	root, perr := parseYAML(display, data)
 	if perr != nil {
 		*deferred = append(*deferred, perr)
 		return nil, nil
+	}
+	if root != nil {
+		root = newDecoder(display, deferred).flatten(root)
 	}
 	if root == nil {
 		*deferred = append(*deferred, &Error{File: display, Msg: "the hosts file is empty; want a list of hosts such as - {name: h1, url: ssh://deck@10.0.0.1/run/podman/podman.sock, identity: ~/.ssh/deck}"})

@@ -30,8 +30,10 @@ environments:
         address: 10.77.0.13
 `,
 		"hosts/test.yaml": "- name: f1\n  url: unix:///run/${DECK_ENV}/f1.sock\n",
+		"home/.ssh/deck":  "", "keys/deck": "",
 	})
-	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(map[string]string{"HOME": "/home/u", "HOSTS_FILE": "hosts/test.yaml"}))
+	home := filepath.Join(dir, "home")
+	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(map[string]string{"HOME": home, "HOSTS_FILE": "hosts/test.yaml"}))
 	require.NoError(t, err)
 	assert.Equal(t, "hello", app.Name)
 	assert.Equal(t, dir, app.Dir)
@@ -42,7 +44,7 @@ environments:
 		{Name: "h1", URL: "unix:///run/h1/podman.sock", Address: "127.0.0.1", Attributes: map[string]string{"zone": "a"},
 			Reserved: Resources{CPU: 100, Memory: 256}, Capacity: &Resources{CPU: 2048, Memory: 4096}},
 		{Name: "h2", URL: "ssh://deck@10.77.0.12:2222/run/podman/podman.sock", Address: "10.77.0.12",
-			Identity: "/home/u/.ssh/deck", KnownHosts: "/home/u/.ssh/known_hosts"},
+			Identity: filepath.Join(home, ".ssh/deck"), KnownHosts: filepath.Join(home, ".ssh/known_hosts")},
 		{Name: "h3", URL: "ssh://core@node3/run/user/1000/podman/podman.sock", Address: "10.77.0.13",
 			Identity: filepath.Join(dir, "keys/deck"), KnownHosts: filepath.Join(dir, "known")},
 		{Name: "f1", URL: "unix:///run/test/f1.sock", Address: "127.0.0.1"},
@@ -75,7 +77,7 @@ func TestEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := writeFiles(t, map[string]string{"deck.yaml": tt.deck})
+			dir := writeFiles(t, map[string]string{"deck.yaml": tt.deck, testKey: ""})
 			app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(tt.lookup))
 			require.NoError(t, err, "problems of one environment do not stop the others")
 			env, err := app.Environment(tt.env)

@@ -36,7 +36,7 @@ func checkSchedule(s string) string {
 	if rest, ok := strings.CutPrefix(s, "@every"); ok {
 		d, err := time.ParseDuration(strings.TrimSpace(rest))
 		if err != nil || d <= 0 {
-			return fmt.Sprintf("%q has no valid duration after @every; want a positive duration such as @every 30m", s)
+			return fmt.Sprintf("%s has no valid duration after @every; want a positive duration such as @every 30m", quote(s))
 		}
 		return ""
 	}
@@ -46,15 +46,15 @@ func checkSchedule(s string) string {
 				return ""
 			}
 		}
-		return fmt.Sprintf("%q is not a schedule shorthand;%s %s", s, suggest(s, cronDescriptors), want)
+		return fmt.Sprintf("%s is not a schedule shorthand;%s %s", quote(s), suggest(s, cronDescriptors), want)
 	}
 	fields := strings.Fields(s)
 	if len(fields) != len(cronFields) {
-		return fmt.Sprintf("%q has %d fields; %s", s, len(fields), want)
+		return fmt.Sprintf("%s has %d fields; %s", quote(s), len(fields), want)
 	}
 	for i, f := range fields {
 		if msg := cronFields[i].check(f); msg != "" {
-			return fmt.Sprintf("%q: %s", s, msg)
+			return fmt.Sprintf("%s: %s", quote(s), msg)
 		}
 	}
 	return ""
@@ -67,7 +67,7 @@ func (c cronField) check(field string) string {
 		if hasStep {
 			n, err := strconv.Atoi(step)
 			if err != nil || n < 1 || n > c.hi {
-				return fmt.Sprintf("%s step %q is not valid; want a number from 1 to %d", c.name, step, c.hi)
+				return fmt.Sprintf("%s step %s is not valid; want a number from 1 to %d", c.name, quote(step), c.hi)
 			}
 		}
 		if span == "*" {
@@ -84,7 +84,7 @@ func (c cronField) check(field string) string {
 				return msg
 			}
 			if hi < lo {
-				return fmt.Sprintf("%s range %q runs backwards; want the smaller value first", c.name, span)
+				return fmt.Sprintf("%s range %s runs backwards; want the smaller value first", c.name, quote(span))
 			}
 		}
 	}
@@ -104,7 +104,7 @@ func (c cronField) value(s string) (int, string) {
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		return 0, fmt.Sprintf("%s %q is not a number; %s", c.name, s, want)
+		return 0, fmt.Sprintf("%s %s is not a number; %s", c.name, quote(s), want)
 	}
 	if v < c.lo || v > c.hi {
 		return 0, fmt.Sprintf("%s %d is out of range; %s", c.name, v, want)

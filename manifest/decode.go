@@ -70,7 +70,10 @@ func parentPath(p string) string {
 	return p[:i]
 }
 
+// joinPath is path.key; a key longer than a name could be is clipped, so a huge misspelt
+// key does not make a huge path in its error.
 func joinPath(path, key string) string {
+	key = clip(key)
 	if path == "" {
 		return key
 	}
@@ -102,9 +105,9 @@ func describe(n *yaml.Node) string {
 		return "a list"
 	}
 	if n.ShortTag() == "!!str" {
-		return strconv.Quote(n.Value)
+		return quote(n.Value)
 	}
-	return n.Value
+	return clip(n.Value)
 }
 
 // field decodes the value of one key of a map; path is the key's full path.
@@ -129,7 +132,7 @@ func (d *decoder) pairs(n *yaml.Node, path, want string, fn func(key, val *yaml.
 			continue
 		}
 		if line, dup := seen[k.Value]; dup {
-			d.errorf(k, joinPath(path, k.Value), "key %q is given twice (first on line %d); keep one", k.Value, line)
+			d.errorf(k, joinPath(path, k.Value), "key %s is given twice (first on line %d); keep one", quote(k.Value), line)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -158,7 +161,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, fields []field) {
 			f.decode(v, keyPath)
 			return
 		}
-		d.errorf(k, keyPath, "unknown key %q;%s valid keys: %s", k.Value, suggest(k.Value, keys), strings.Join(keys, ", "))
+		d.errorf(k, keyPath, "unknown key %s;%s valid keys: %s", quote(k.Value), suggest(k.Value, keys), strings.Join(keys, ", "))
 	})
 }
 
@@ -178,10 +181,34 @@ func (d *decoder) str(n *yaml.Node, path string) (string, bool) {
 func (d *decoder) integer(n *yaml.Node, path, want string) (int, bool) {
 	var v int
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+		if d.quoted(n, path, "!!int") {
+			return 0, false
+		}
 		d.errorf(n, path, "%s is not a whole number; want %s", describe(n), want)
 		return 0, false
 	}
 	return v, true
+}
+
+// quoted reports a quoted value that would be right without its quotes ("3" where a number
+// is wanted) and returns true. A number and a string are different things in YAML, as in
+// Copilot's manifests, and every number, boolean and count of a manifest is read the same
+// way; the message says what the value is and gives the fix, since "3" looks like 3.
+func (d *decoder) quoted(n *yaml.Node, path, tag string) bool {
+	if n.Kind != yaml.ScalarNode || n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) == 0 {
+		return false
+	}
+	if (&yaml.Node{Kind: yaml.ScalarNode, Value: n.Value}).ShortTag() != tag {
+		return false
+	}
+	what := map[string]string{"!!int": "a number", "!!float": "a number", "!!bool": "a boolean"}[tag]
+	d.errorf(n, path, "%s is a string, not %s; remove the quotes: %s: %s", quote(n.Value), what, lastKey(path), clip(n.Value))
+	return true
+}
+
+// lastKey is the key a path ends with: count for environments.prod.count.
+func lastKey(path string) string {
+	return path[strings.LastIndex(path, ".")+1:]
 }
 
 // intRange decodes a whole number in lo..hi; unit explains the number to someone who got it wrong.
@@ -204,6 +231,9 @@ func (d *decoder) intRange(n *yaml.Node, path string, lo, hi int, unit string) (
 func (d *decoder) boolean(n *yaml.Node, path string) (bool, bool) {
 	var v bool
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+		if d.quoted(n, path, "!!bool") {
+			return false, false
+		}
 		d.errorf(n, path, "%s is not a boolean; want true or false", describe(n))
 		return false, false
 	}
@@ -230,6 +260,9 @@ func (d *decoder) duration(n *yaml.Node, path string, allowZero bool) (time.Dura
 	default:
 		var err error
 		if v, err = time.ParseDuration(n.Value); err != nil {
+			if d.quoted(n, path, "!!int") || d.quoted(n, path, "!!float") {
+				return 0, false // "10": a number of seconds, but quoted
+			}
 			d.errorf(n, path, "%s is not a duration; want %s", describe(n), want)
 			return 0, false
 		}

@@ -22,8 +22,14 @@
 //
 // With no environments, App.Environment("") is an implicit "local" one holding the local
 // Podman socket (LocalURL). Problems that depend on the machine deck runs on (an unset
-// ${VAR} or a missing hosts_file inside an environment) are reported only when that
-// environment is chosen.
+// ${VAR}, a missing hosts_file or ssh identity inside an environment) are reported only
+// when that environment is chosen, so deploying to test needs nothing of prod's. Validate,
+// which deck validate runs, checks every environment (or one) and reports them for each.
+//
+// Manifests are read only from regular files of at most MaxFileSize, each exactly one YAML
+// document. The services globs must match service manifests: a .yml file beside the .yaml
+// ones, a dangling symbolic link, a directory, or no service at all is an error, reported
+// with the services (LoadServices), so LoadApp works while they are broken.
 //
 // # Service manifests (deck/<name>.yaml)
 //
@@ -31,7 +37,8 @@
 // image (build: <dir> | {context, containerfile, args}, or location; port, host_port),
 // command and entrypoint (a list or a shell-like string), cpu (ECS units), memory (MiB),
 // count (a number, or {range: 1-10 | {min, max}, cpu_percentage, memory_percentage,
-// requests, cooldown}), variables, secrets (NAME: VAR, {from_env: VAR} or {file: path}),
+// requests, cooldown}), variables (not DECK_*), secrets (NAME: VAR, {from_env: VAR} or
+// {file: path}, with type: env, an environment variable, or mount, /run/secrets/NAME),
 // healthcheck (a path, or {path | command, interval, timeout, retries, start_period}),
 // deployment ({rolling: default | recreate, min_healthy_percent, max_percent}),
 // placement ({strategy: spread | binpack, spread_by, constraints: {distinct_host,
@@ -42,6 +49,10 @@
 // replace; setting image.build or image.location drops the other, likewise
 // healthcheck.path and healthcheck.command; placement.constraints replaces the base's
 // constraints as a whole, so an environment can lift or change one, not only add one).
+//
+// A null in an override is an error: it would reset the key to deck's default, not keep the
+// base's value. YAML anchors, aliases and merge keys (<<: *base) work anywhere; custom tags
+// (!Ref) are errors, and a quoted number or boolean ("3") is a string.
 //
 // Durations are Go durations (10s, 1m30s) or a bare number of seconds. Relative paths
 // resolve from deck.yaml's directory. The type is read first and the document is decoded
@@ -56,6 +67,7 @@
 // override is merged, so only the values that environment uses need their variables set:
 // not other environments' overrides, nor a base value the override replaces.
 //
-// Secrets are never read while loading: ReadSecret reads a value when it is needed, and
+// Secrets are never read while loading, only checked for a source (a set, non-empty
+// variable; an existing, non-empty file): ReadSecret reads a value when it is needed, and
 // the executor's Resolve fills the digest kept in TaskDef.Secrets.
 package manifest

@@ -5,29 +5,35 @@ import (
 	"net/url"
 	"os"
 	"sort"
-	"strings"
 )
 
 // Environment returns the named environment. name "" means the only one when exactly one is
 // configured; when none is configured, an implicit "local" environment (Implicit: true) with
 // one host named "local" at LocalURL. An unknown name is an error listing the valid ones.
 func (a *App) Environment(name string) (*Environment, error) {
+	// A configured name is looked up first: deck validate asks for each of thousands.
+	if env, ok := a.Environments[name]; ok {
+		if errs := a.deferred[name]; len(errs) > 0 {
+			return nil, errs.err()
+		}
+		return env, nil
+	}
 	names := a.EnvironmentNames()
 	if len(names) == 0 {
 		if name == "" || name == LocalEnvironment {
 			return a.implicitEnvironment(), nil
 		}
-		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %q is not configured: this deck.yaml has no environments; leave the environment unset to use the local Podman socket, or add environments: {%s: {hosts: [...]}}", name, name)}
+		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %s is not configured: this deck.yaml has no environments; leave the environment unset to use the local Podman socket, or add environments: {%s: {hosts: [...]}}", quote(name), clip(name))}
 	}
 	if name == "" {
 		if len(names) > 1 {
-			return nil, &Error{File: a.File, Msg: fmt.Sprintf("%d environments are configured (%s); choose one with --env (or DECK_ENV)", len(names), strings.Join(names, ", "))}
+			return nil, &Error{File: a.File, Msg: fmt.Sprintf("%d environments are configured (%s); choose one with --env (or DECK_ENV)", len(names), nameList(names))}
 		}
 		name = names[0]
 	}
 	env, ok := a.Environments[name]
 	if !ok {
-		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %q is not configured;%s valid: %s", name, suggest(name, names), strings.Join(names, ", "))}
+		return nil, &Error{File: a.File, Msg: fmt.Sprintf("environment %s is not configured;%s valid: %s", quote(name), suggest(name, names), nameList(names))}
 	}
 	if errs := a.deferred[name]; len(errs) > 0 {
 		return nil, errs.err()

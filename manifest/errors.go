@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error is one problem in a manifest, placed at a file, line, column and YAML path so an
@@ -15,6 +17,9 @@ type Error struct {
 	Column int
 	Path   string // e.g. healthcheck.interval, environments.prod.count, hosts[1].url
 	Msg    string
+	// Env names the environment the problem was found in, when deck validate checked
+	// several and not all of them have it (an unset ${VAR} only prod's values use).
+	Env string
 }
 
 // Error renders FILE:LINE:COL: PATH: MSG, leaving out the parts that are unknown (a missing
@@ -38,6 +43,9 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
+	if e.Env != "" && !e.namesEnv() {
+		fmt.Fprintf(&b, " (environment %s)", e.Env)
+	}
 	return b.String()
 }
 
@@ -45,15 +53,31 @@ func (e *Error) Error() string {
 // per run.
 type ErrorList []*Error
 
-// Error renders one problem per line, ordered by file and position.
+// MaxShown is how many errors are rendered; past it, a count says how many more there are.
+// A mistake repeated in each of thousands of environments must not print megabytes.
+const MaxShown = 50
+
+// Error renders one problem per line, ordered by file and position, at most MaxShown.
 func (l ErrorList) Error() string {
 	sorted := append(ErrorList(nil), l...) // Error must not reorder the caller's list
 	sorted.sort()
-	lines := make([]string, len(sorted))
+	var lines []string
 	for i, e := range sorted {
-		lines[i] = e.Error()
+		if i == MaxShown {
+			lines = append(lines, MoreErrors(len(sorted)-MaxShown))
+			break
+		}
+		lines = append(lines, e.Error())
 	}
 	return strings.Join(lines, "\n")
+}
+
+// MoreErrors is the line that stands for the n errors not shown.
+func MoreErrors(n int) string {
+	if n == 1 {
+		return "and 1 more error"
+	}
+	return fmt.Sprintf("and %d more errors", n)
 }
 
 func (l ErrorList) sort() {
@@ -65,7 +89,10 @@ func (l ErrorList) sort() {
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
-		return a.Column < b.Column
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.Env < b.Env
 	})
 }
 
@@ -92,50 +119,113 @@ func asList(err error) ErrorList {
 	return ErrorList{{Msg: err.Error()}}
 }
 
-// suggest returns ` did you mean "x"?` when one of valid is a likely misspelling of got.
-func suggest(got string, valid []string) string {
-	best, bestDist := "", -1
+// Suggest returns the name in valid that got is most likely a misspelling of, or "". deck's
+// CLI uses it for its own config file.
+func Suggest(got string, valid []string) string {
+	// About one typo per three letters; further than that the hint is noise. A name longer
+	// than any key is no misspelling, and skipping it keeps a huge key from costing much.
+	a := []rune(strings.ToLower(got))
+	if len(a) > maxSuggestLen {
+		return ""
+	}
+	limit := max(2, len(a)/3)
+	best, bestDist := "", limit+1
+	var rows [2][]int
 	for _, v := range valid {
-		d := editDistance(strings.ToLower(got), strings.ToLower(v))
-		if bestDist < 0 || d < bestDist {
+		// The distance is at least the difference in length: most names are skipped here,
+		// so thousands of valid names cost little.
+		if abs(utf8.RuneCountInString(v)-len(a)) >= bestDist {
+			continue
+		}
+		if d := editDistance(a, []rune(strings.ToLower(v)), bestDist, &rows); d < bestDist {
 			best, bestDist = v, d
 		}
 	}
-	// Allow about one typo per three letters; further than that the hint is noise.
-	limit := max(2, len(got)/3)
-	if bestDist < 0 || bestDist > limit {
-		return ""
-	}
-	return fmt.Sprintf(" did you mean %q?", best)
+	return best
 }
 
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+const maxSuggestLen = 64
+
+// suggest returns ` did you mean "x"?` when one of valid is a likely misspelling of got.
+func suggest(got string, valid []string) string {
+	if best := Suggest(got, valid); best != "" {
+		return fmt.Sprintf(" did you mean %q?", best)
+	}
+	return ""
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// editDistance is the Levenshtein distance between a and b, or bound when it is bound or
+// more (it stops as soon as a whole row is past bound). rows is scratch space, reused
+// across calls.
+func editDistance(a, b []rune, bound int, rows *[2][]int) int {
+	for i := range rows {
+		if cap(rows[i]) < len(b)+1 {
+			rows[i] = make([]int, len(b)+1)
+		}
+		rows[i] = rows[i][:len(b)+1]
+	}
+	prev, cur := rows[0], rows[1]
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(ra); i++ {
+	for i := 1; i <= len(a); i++ {
 		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
+		rowMin := i
+		for j := 1; j <= len(b); j++ {
 			cost := 1
-			if ra[i-1] == rb[j-1] {
+			if a[i-1] == b[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			rowMin = min(rowMin, cur[j])
+		}
+		if rowMin >= bound {
+			return bound
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(rb)]
+	return min(prev[len(b)], bound)
+}
+
+// maxEcho is how much of a value a message repeats; a 10 MB value echoed whole would bury
+// the message (and a terminal).
+const maxEcho = 60
+
+// clip shortens s to maxEcho characters, marking the cut with "…".
+func clip(s string) string {
+	if utf8.RuneCountInString(s) <= maxEcho {
+		return s
+	}
+	return string([]rune(s)[:maxEcho]) + "…"
+}
+
+// quote is %q of a value from a manifest, clipped.
+func quote(s string) string {
+	return strconv.Quote(clip(s))
+}
+
+// nameList renders valid names for a message, at most maxNames of them: an app with
+// thousands of environments would otherwise repeat them all in every error.
+func nameList(names []string) string {
+	const maxNames = 20
+	if len(names) <= maxNames {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:maxNames], ", "), len(names)-maxNames)
 }
 
 // quoteList renders names for a message: "a", "b", "c".
 func quoteList[T ~string](names []T) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", string(n))
+		q[i] = quote(string(n))
 	}
 	return strings.Join(q, ", ")
 }

@@ -1,9 +1,13 @@
 package manifest
 
 import (
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestErrorText(t *testing.T) {
@@ -28,4 +32,33 @@ func TestSuggest(t *testing.T) {
 	assert.Equal(t, ` did you mean "healthcheck"?`, suggest("health_check", keys))
 	assert.Equal(t, ` did you mean "memory"?`, suggest("Memory", keys))
 	assert.Equal(t, "", suggest("image_pull", keys))
+}
+
+func TestLongValuesAreClipped(t *testing.T) {
+	long, key := strings.Repeat("x", 10000), strings.Repeat("x", 1000) // YAML keys end at 1024
+	_, dir, err := loadService1(t, "name: web\ntype: Backend Service\nimage: {location: x}\nmemory: "+long+"\n"+key+": 1\n", "test", nil)
+	require.Error(t, err)
+	clipped := `"` + strings.Repeat("x", 60) + `…"`
+	assert.Equal(t, filepath.Join(dir, "deck/svc.yaml")+":4:9: memory: "+clipped+" is not a whole number; want 6 or more MiB\n"+
+		filepath.Join(dir, "deck/svc.yaml")+":5:1: "+strings.Repeat("x", 60)+"…: unknown key "+clipped+"; valid keys: "+strings.Join(serviceKeys, ", "), err.Error())
+}
+
+func TestErrorListShowsAtMostMaxShown(t *testing.T) {
+	var list ErrorList
+	for i := range MaxShown + 7 {
+		list = append(list, &Error{File: "a.yaml", Line: i + 1, Msg: "bad"})
+	}
+	lines := strings.Split(list.Error(), "\n")
+	require.Len(t, lines, MaxShown+1)
+	assert.Equal(t, "and 7 more errors", lines[MaxShown])
+}
+
+func TestSuggestIsBounded(t *testing.T) {
+	assert.Equal(t, "", suggest(strings.Repeat("count", 1000), []string{"count"}), "a huge key is no misspelling")
+	names := make([]string, 5000)
+	for i := range names {
+		names[i] = fmt.Sprintf("environment-%d", i)
+	}
+	assert.Equal(t, ` did you mean "environment-42"?`, suggest("enviroment-42", names))
+	assert.Equal(t, strings.Join(names[:20], ", ")+" and 4980 more", nameList(names))
 }

@@ -31,7 +31,7 @@ func (s *serviceLoader) decode(doc *yaml.Node) {
 			}
 		}},
 		{"count", s.count},
-		{"variables", func(n *yaml.Node, p string) { t.Variables = s.stringMap(n, p, checkVarName) }},
+		{"variables", func(n *yaml.Node, p string) { t.Variables = s.stringMap(n, p, checkVariableName) }},
 		{"secrets", s.secrets},
 		{"healthcheck", s.healthcheck},
 		{"deployment", s.deployment},
@@ -50,9 +50,31 @@ func (s *serviceLoader) decode(doc *yaml.Node) {
 
 func checkVarName(k string) string {
 	if !isVarName(k) {
-		return fmt.Sprintf("%q is not a valid variable name; want letters, digits and _, not starting with a digit", k)
+		return fmt.Sprintf("%s is not a valid variable name; want letters, digits and _, not starting with a digit", quote(k))
 	}
 	return ""
+}
+
+// checkVariableName validates a name in variables, which the container sees beside the
+// variables deck sets itself.
+func checkVariableName(k string) string {
+	if msg := checkVarName(k); msg != "" {
+		return msg
+	}
+	return checkDeckPrefix(k, "variable")
+}
+
+// deckVariables are the variables deck sets in every task's container.
+var deckVariables = []string{"DECK_APP", "DECK_ENV", "DECK_SERVICE", "DECK_REVISION", "DECK_TASK_ID", "DECK_HOST"}
+
+// checkDeckPrefix refuses names starting with DECK_: deck sets those in every container,
+// and one of the service's own would clash with them, now or when deck adds another.
+func checkDeckPrefix(k, what string) string {
+	if !strings.HasPrefix(k, "DECK_") {
+		return ""
+	}
+	return fmt.Sprintf("%s %s starts with DECK_, which deck keeps for the variables it sets (%s); choose another name, such as %s",
+		what, clip(k), strings.Join(deckVariables, ", "), clip(strings.TrimPrefix(k, "DECK_")))
 }
 
 func checkLabelKey(k string) string {
@@ -60,7 +82,7 @@ func checkLabelKey(k string) string {
 	case strings.TrimSpace(k) == "":
 		return "a label key is empty; want a key such as team"
 	case strings.HasPrefix(k, "deck."):
-		return fmt.Sprintf("label %q starts with \"deck.\", which deck keeps for its own labels; choose another key, such as %q", k, strings.TrimPrefix(k, "deck."))
+		return fmt.Sprintf("label %s starts with \"deck.\", which deck keeps for its own labels; choose another key, such as %s", quote(k), quote(strings.TrimPrefix(k, "deck.")))
 	}
 	return ""
 }
@@ -71,7 +93,7 @@ func (s *serviceLoader) image(n *yaml.Node, path string) {
 		{"location", func(n *yaml.Node, p string) {
 			if v, ok := s.str(n, p); ok {
 				if v == "" || strings.ContainsAny(v, " \t") {
-					s.errorf(n, p, "%q is not an image reference; want one such as registry.example.com/web:1.2", v)
+					s.errorf(n, p, "%s is not an image reference; want one such as registry.example.com/web:1.2", quote(v))
 				}
 				s.spec.Image.Location, s.spec.Task.Image = v, v
 			}
@@ -145,7 +167,9 @@ func (s *serviceLoader) count(n *yaml.Node, path string) {
 	case yaml.ScalarNode:
 		var v int
 		if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
-			s.errorf(n, path, "%s is not a count; %s", describe(n), countWant)
+			if !s.quoted(n, path, "!!int") {
+				s.errorf(n, path, "%s is not a count; %s", describe(n), countWant)
+			}
 			return
 		}
 		if v < 0 {

@@ -17,7 +17,7 @@ func (s *serviceLoader) deployment(n *yaml.Node, path string) {
 				return
 			}
 			if _, known := rollingPresets[v]; !known {
-				s.errorf(n, p, "%q is not a rolling strategy;%s want default (keep all tasks, start new ones first) or recreate (stop all, then start)", v, suggest(v, []string{"default", "recreate"}))
+				s.errorf(n, p, "%s is not a rolling strategy;%s want default (keep all tasks, start new ones first) or recreate (stop all, then start)", quote(v), suggest(v, []string{"default", "recreate"}))
 				return
 			}
 			s.rolling = v
@@ -47,7 +47,7 @@ func (s *serviceLoader) placement(n *yaml.Node, path string) {
 				return
 			}
 			if v != "spread" && v != "binpack" {
-				s.errorf(n, p, "%q is not a placement strategy;%s want spread (tasks over as many hosts as possible) or binpack (fill hosts one by one)", v, suggest(v, []string{"spread", "binpack"}))
+				s.errorf(n, p, "%s is not a placement strategy;%s want spread (tasks over as many hosts as possible) or binpack (fill hosts one by one)", quote(v), suggest(v, []string{"spread", "binpack"}))
 				return
 			}
 			pl.Strategy = v

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"fmt"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -9,42 +11,19 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// secrets reads NAME: VAR (shorthand for from_env) or NAME: {from_env: VAR} / {file: path}.
+// secrets reads NAME: VAR (shorthand for from_env) or NAME: {from_env: VAR | file: path,
+// type: env | mount}.
 func (s *serviceLoader) secrets(n *yaml.Node, path string) {
-	const want = "want a variable name such as DB_PASSWORD, or a map with one of from_env or file"
 	var out []Secret
 	s.pairs(n, path, "a map of secret names to their source", func(k, v *yaml.Node, kp string) {
 		s.nodes[kp] = v
-		if msg := checkVarName(k.Value); msg != "" {
+		if msg := checkSecretName(k.Value); msg != "" {
 			s.errorf(k, kp, "%s", msg)
 			return
 		}
-		sec := Secret{Name: k.Value}
-		switch v.Kind {
-		case yaml.ScalarNode:
-			sec.FromEnv = v.Value
-		case yaml.MappingNode:
-			s.mapping(v, kp, []field{
-				{"from_env", func(n *yaml.Node, p string) { sec.FromEnv, _ = s.str(n, p) }},
-				{"file", func(n *yaml.Node, p string) {
-					if f, ok := s.str(n, p); ok && f != "" {
-						sec.File = s.appPath(f)
-					}
-				}},
-			})
-			if s.has(joinPath(kp, "from_env")) == s.has(joinPath(kp, "file")) {
-				s.errorf(v, kp, "secret %s needs exactly one of from_env or file; %s", k.Value, want)
-				return
-			}
-		default:
-			s.errorf(v, kp, "found %s; %s", describe(v), want)
-			return
+		if sec, ok := s.secret(k.Value, v, kp); ok {
+			out = append(out, sec)
 		}
-		if sec.FromEnv != "" && !isVarName(sec.FromEnv) {
-			s.errorf(v, kp, "%q is not a variable name; %s", sec.FromEnv, want)
-			return
-		}
-		out = append(out, sec)
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	s.spec.Secrets = out
@@ -52,8 +31,67 @@ func (s *serviceLoader) secrets(n *yaml.Node, path string) {
 	for _, sec := range out {
 		// The digest is filled by whoever reads the value (executor.Resolve, with ReadSecret):
 		// loading a manifest never needs the secret itself.
-		s.spec.Task.Secrets = append(s.spec.Task.Secrets, SecretRef{Name: sec.Name})
+		s.spec.Task.Secrets = append(s.spec.Task.Secrets, SecretRef{Name: sec.Name, Type: sec.Type})
 	}
+}
+
+const secretWant = "want a variable name such as DB_PASSWORD, or a map with one of from_env or file"
+
+// secret reads one secret's source and type.
+func (s *serviceLoader) secret(name string, v *yaml.Node, kp string) (Secret, bool) {
+	sec := Secret{Name: name}
+	switch v.Kind {
+	case yaml.ScalarNode:
+		sec.FromEnv = v.Value
+	case yaml.MappingNode:
+		s.mapping(v, kp, []field{
+			{"from_env", func(n *yaml.Node, p string) { sec.FromEnv, _ = s.str(n, p) }},
+			{"file", func(n *yaml.Node, p string) {
+				if f, ok := s.str(n, p); ok && f != "" {
+					sec.File = s.appPath(f)
+				}
+			}},
+			{"type", func(n *yaml.Node, p string) { sec.Type, _ = s.secretType(n, p) }},
+		})
+		if s.has(joinPath(kp, "from_env")) == s.has(joinPath(kp, "file")) {
+			s.errorf(v, kp, "secret %s needs exactly one of from_env or file; %s", name, secretWant)
+			return sec, false
+		}
+	default:
+		s.errorf(v, kp, "found %s; %s", describe(v), secretWant)
+		return sec, false
+	}
+	if sec.FromEnv != "" && !isVarName(sec.FromEnv) {
+		s.errorf(v, kp, "%s is not a variable name; %s", quote(sec.FromEnv), secretWant)
+		return sec, false
+	}
+	return sec, true
+}
+
+// secretType reads type: env (the default, kept as "" so that the revisions of existing
+// secrets do not change) or mount.
+func (s *serviceLoader) secretType(n *yaml.Node, path string) (string, bool) {
+	v, ok := s.str(n, path)
+	switch {
+	case !ok:
+		return "", false
+	case v == "env":
+		return "", true
+	case v == SecretMount:
+		return v, true
+	}
+	s.errorf(n, path, "%s is not a secret type;%s want env (an environment variable) or mount (a file at /run/secrets/NAME)",
+		quote(v), suggest(v, []string{"env", SecretMount}))
+	return "", false
+}
+
+// checkSecretName validates a secret's name: the variable it is injected as, or the name of
+// its file under /run/secrets, and part of the Podman secret's name.
+func checkSecretName(k string) string {
+	if !isVarName(k) || len(k) > 63 {
+		return fmt.Sprintf("%s is not a valid secret name; want letters, digits and _, not starting with a digit, at most 63 characters", quote(k))
+	}
+	return checkDeckPrefix(k, "secret")
 }
 
 // healthcheck reads a path (the string shorthand) or a map; unset fields keep the defaults.
@@ -91,12 +129,13 @@ func (s *serviceLoader) durationOr(n *yaml.Node, path string, allowZero bool, ol
 }
 
 // volumes reads NAME: {path} (a named volume) or NAME: {host_path, path} (a bind mount).
-func (s *serviceLoader) volumes(n *yaml.Node, path string) {
+func (s *serviceLoader) volumes(n *yaml.Node, p string) {
 	var out []Volume
-	s.pairs(n, path, "a map of volume names to {path: /mount/point} or {host_path: /dir, path: /mount/point}", func(k, v *yaml.Node, kp string) {
+	targets := map[string]string{} // mount point -> the volume first mounted there
+	s.pairs(n, p, "a map of volume names to {path: /mount/point} or {host_path: /dir, path: /mount/point}", func(k, v *yaml.Node, kp string) {
 		s.nodes[kp] = v
 		if !volumeName(k.Value) {
-			s.errorf(k, kp, "%q is not a valid volume name; want letters, digits, _, . and -, starting with a letter or digit", k.Value)
+			s.errorf(k, kp, "%s is not a valid volume name; want letters, digits, _, . and -, starting with a letter or digit", quote(k.Value))
 			return
 		}
 		vol := Volume{Type: "volume", Source: k.Value}
@@ -106,7 +145,7 @@ func (s *serviceLoader) volumes(n *yaml.Node, path string) {
 				vol.Type = "bind"
 				vol.Source, _ = s.str(n, p)
 				if !filepath.IsAbs(vol.Source) {
-					s.errorf(n, p, "%q is not an absolute path; want a directory on the host such as /var/log/web", vol.Source)
+					s.errorf(n, p, "%s is not an absolute path; want a directory on the host such as /var/log/web", quote(vol.Source))
 				}
 			}},
 			{"read_only", func(n *yaml.Node, p string) { vol.ReadOnly, _ = s.boolean(n, p) }},
@@ -119,8 +158,13 @@ func (s *serviceLoader) volumes(n *yaml.Node, path string) {
 		case !s.has(tp):
 			s.errorf(v, tp, "volume %s has no path; want path: <mount point in the container>, such as path: /data", k.Value)
 		case !strings.HasPrefix(vol.Target, "/") || vol.Target == "/":
-			s.at(tp, "%q is not an absolute path below /; want a mount point in the container such as /data", vol.Target)
+			s.at(tp, "%s is not an absolute path below /; want a mount point in the container such as /data", quote(vol.Target))
 		}
+		if first, dup := targets[path.Clean(vol.Target)]; dup && vol.Target != "" {
+			s.at(tp, "%s is also the path of volume %s; each volume needs its own path in the container", quote(vol.Target), first)
+			return
+		}
+		targets[path.Clean(vol.Target)] = k.Value
 		out = append(out, vol)
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Target < out[j].Target })

@@ -13,8 +13,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/bad")
 
-// TestBadManifests loads each testdata/bad/NAME (deck.yaml plus deck/*.yaml) and compares
-// the error text with NAME.golden. An optional NAME/env file names the environment to load.
+// TestBadManifests validates each testdata/bad/NAME (deck.yaml plus deck/*.yaml), as deck
+// validate does, and compares the error text with NAME.golden. An optional NAME/env file
+// names the environment to check (else every environment is checked),
+// and an optional NAME/vars file sets variables (NAME=VALUE lines) besides HOME.
 // Paths under the case's directory are shown relative to it, so goldens are stable.
 func TestBadManifests(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join("testdata", "bad"))
@@ -32,9 +34,9 @@ func TestBadManifests(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(dir, "env")); err == nil {
 				env = strings.TrimSpace(string(b))
 			}
-			lookup := mapLookup(map[string]string{"HOME": "/home/deck"})
-			_, _, _, loadErr := Load(filepath.Join(dir, "deck.yaml"), env, lookup)
-			require.Error(t, loadErr, "a bad manifest must not load")
+			lookup := mapLookup(caseVars(t, dir))
+			loadErr := Validate(filepath.Join(dir, "deck.yaml"), env, lookup).Err()
+			require.Error(t, loadErr, "a bad manifest must not validate")
 
 			abs, err := filepath.Abs(dir)
 			require.NoError(t, err)
@@ -59,4 +61,19 @@ func mapLookup(m map[string]string) func(string) (string, bool) {
 		v, ok := m[k]
 		return v, ok
 	}
+}
+
+// caseVars is the environment a case is loaded with: HOME, and the case's vars file.
+func caseVars(t *testing.T, dir string) map[string]string {
+	vars := map[string]string{"HOME": "/home/deck"}
+	b, err := os.ReadFile(filepath.Join(dir, "vars"))
+	if err != nil {
+		return vars
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		require.True(t, ok, "vars lines are NAME=VALUE: %q", line)
+		vars[k] = v
+	}
+	return vars
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testApp is a deck.yaml with two environments, test and prod.
+// testApp is a deck.yaml with two environments, test and prod. prod's ssh key, keys/deck,
+// must exist beside it (testKey).
 const testApp = `app: hello
 environments:
   test:
@@ -19,8 +20,11 @@ environments:
     hosts:
       - name: p1
         url: ssh://deck@10.0.0.1/run/podman/podman.sock
-        identity: /keys/deck
+        identity: keys/deck
 `
+
+// testKey is prod's ssh key in testApp.
+const testKey = "keys/deck"
 
 // writeFiles writes files (path relative to a new temp dir -> content) and returns the dir.
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -34,10 +38,11 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// loadService1 loads one service manifest next to testApp for env.
+// loadService1 loads one service manifest next to testApp for env, with a build context
+// ./web.
 func loadService1(t *testing.T, svc, env string, lookup map[string]string) (ServiceSpec, string, error) {
 	t.Helper()
-	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/svc.yaml": svc})
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/svc.yaml": svc, testKey: "", "web/Containerfile": "FROM scratch\n"})
 	_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), env, mapLookup(lookup))
 	if err != nil {
 		return ServiceSpec{}, dir, err

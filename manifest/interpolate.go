@@ -32,16 +32,15 @@ func (v vars) with(name, value string) vars {
 }
 
 // interpolate expands ${VAR} in every scalar value under n. Keys are left alone: a key says
-// what its value means and must read the same in every environment. Aliases are skipped
-// because their anchor is expanded where it is defined (expanding twice would undo $${).
+// what its value means and must read the same in every environment. Documents are plain
+// trees by now (see flatten): an alias is a copy, expanded in its own place.
 func (d *decoder) interpolate(n *yaml.Node, path string, v vars) {
 	d.expandTree(n, path, v, nil)
 }
 
 // interpolateMerged expands a service document after its override was merged in. merge
-// shares nodes: an alias's target can sit where the alias was and under its anchor too, and
-// an anchor may hang under a base value the override dropped while an alias to it is kept.
-// So aliases are followed and each node is expanded once, wherever it is reached first.
+// shares nodes between its result and its inputs, so each node is expanded once, wherever
+// it is reached first (expanding twice would undo $${).
 func (d *decoder) interpolateMerged(n *yaml.Node, v vars) {
 	d.expandTree(n, "", v, map[*yaml.Node]bool{})
 }
@@ -105,12 +104,12 @@ func expand(s string, v vars) (string, error) {
 		case strings.HasPrefix(rest, "${"):
 			end := strings.Index(rest, "}")
 			if end < 0 {
-				return "", fmt.Errorf("%q has a ${ that is not closed; want ${NAME} or ${NAME:-default} (write $${ for a literal ${)", s)
+				return "", fmt.Errorf("%s has a ${ that is not closed; want ${NAME} or ${NAME:-default} (write $${ for a literal ${)", quote(s))
 			}
 			expr := rest[2:end]
 			name, def, hasDef := strings.Cut(expr, ":-")
 			if !isVarName(name) {
-				return "", fmt.Errorf("${%s} does not name a variable; want ${NAME} or ${NAME:-default} with NAME made of letters, digits and _", expr)
+				return "", fmt.Errorf("${%s} does not name a variable; want ${NAME} or ${NAME:-default} with NAME made of letters, digits and _", clip(expr))
 			}
 			val, ok := v.get(name)
 			switch {

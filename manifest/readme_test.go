@@ -27,7 +27,9 @@ func TestREADMEManifestsLoad(t *testing.T) {
 	write("deck/api.yaml", blocks[1][1])
 	write("hosts.yaml", "- name: extra\n  url: unix:///run/extra.sock\n")
 	write("api/Containerfile", "FROM scratch\n")
-	env := map[string]string{"HOSTS_FILE": "hosts.yaml"}
+	write(".ssh/deck", "")
+	write("secrets/tls.key", "key")
+	env := map[string]string{"HOSTS_FILE": "hosts.yaml", "HOME": dir, "DB_PASSWORD": "pw"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 
 	app, e, services, err := Load(filepath.Join(dir, "deck.yaml"), "prod", lookup)

@@ -17,14 +17,21 @@ var serviceKeys = []string{"name", "type", "image", "command", "entrypoint", "cp
 	"volumes", "schedule", "environments"}
 
 // LoadServices reads every service manifest of the app for env (overrides applied) and
-// returns them sorted by name. env is resolved as App.Environment resolves it.
+// returns them sorted by name. env is resolved as App.Environment resolves it. Problems that
+// depend on this machine and would fail the deploy (an unset from_env variable, a missing
+// secret file or Containerfile) are reported too, at the line that names them; when they
+// are the only problems, the services are returned with the error, since deck status,
+// which only shows their counts, needs no secret.
 func LoadServices(app *App, env string, lookupEnv func(string) (string, bool)) ([]ServiceSpec, error) {
 	e, err := app.Environment(env)
 	if err != nil {
 		return nil, err
 	}
-	specs, errs := loadServices(app, e.Name, lookupEnv)
+	specs, errs, onlyLocal := loadServices(app, e.Name, len(e.Hosts), lookupEnv)
 	if err := errs.err(); err != nil {
+		if onlyLocal {
+			return specs, err
+		}
 		return nil, err
 	}
 	return specs, nil
@@ -38,13 +45,16 @@ func Load(path, env string, lookupEnv func(string) (string, bool)) (*App, *Envir
 		return nil, nil, nil, errs.err()
 	}
 	e, err := app.Environment(env)
+	hosts := -1
 	if err != nil {
 		errs = append(errs, asList(err)...)
-		// Without an environment the services can still be checked against the default one,
-		// so their errors are reported in the same run.
+		// Without an environment the services can still be checked, without its hosts, so
+		// their errors are reported in the same run.
 		e = &Environment{Name: env}
+	} else {
+		hosts = len(e.Hosts)
 	}
-	specs, serr := loadServices(app, e.Name, lookupEnv)
+	specs, serr, _ := loadServices(app, e.Name, hosts, lookupEnv)
 	errs = append(errs, serr...)
 	if err := errs.err(); err != nil {
 		return nil, nil, nil, err
@@ -52,22 +62,97 @@ func Load(path, env string, lookupEnv func(string) (string, bool)) (*App, *Envir
 	return app, e, specs, nil
 }
 
-func loadServices(app *App, env string, lookupEnv func(string) (string, bool)) ([]ServiceSpec, ErrorList) {
+// loadServices loads the services for env, which has hosts hosts (-1: unknown). onlyLocal
+// is true when every problem is one of this machine's (see checkLocal).
+func loadServices(app *App, env string, hosts int, lookupEnv func(string) (string, bool)) ([]ServiceSpec, ErrorList, bool) {
+	sl := newServicesLoader(app, lookupEnv)
+	specs, errs, local := sl.load(env, hosts)
+	return specs, append(append(sl.errs, errs...), local...), len(sl.errs)+len(errs) == 0
+}
+
+// servicesLoader loads the services for one environment after another. Each file is read,
+// and its environment-independent problems reported, once.
+type servicesLoader struct {
+	app    *App
+	lookup func(string) (string, bool)
+	files  []*serviceFile
+	errs   ErrorList // the problems that are the same in every environment
+	// strict adds the checks deck validate makes and loading does not (see checkBuild).
+	strict bool
+}
+
+// serviceFile is a service manifest as parsed, with aliases and merge keys expanded. root
+// is never modified: each environment decodes a copy.
+type serviceFile struct {
+	display string
+	root    *yaml.Node
+}
+
+func newServicesLoader(app *App, lookupEnv func(string) (string, bool)) *servicesLoader {
 	if lookupEnv == nil {
 		lookupEnv = app.lookupEnv
 	}
-	var errs ErrorList
-	var specs []ServiceSpec
-	first := map[string]*decoder{}
+	sl := &servicesLoader{app: app, lookup: lookupEnv, errs: append(ErrorList(nil), app.fileErrs...)}
 	for _, rel := range app.ServiceFiles {
-		s, ok := loadService(app, env, rel, lookupEnv, &errs)
-		if !ok {
-			continue
+		if f := sl.readFile(rel); f != nil {
+			sl.files = append(sl.files, f)
 		}
+	}
+	return sl
+}
+
+// readFile parses one manifest and checks what does not depend on the environment. It
+// returns nil when the file gives nothing to decode.
+func (sl *servicesLoader) readFile(rel string) *serviceFile {
+	display := filepath.Join(filepath.Dir(sl.app.File), rel)
+	root, perr := parseFile(display, filepath.Join(sl.app.Dir, rel))
+	if perr != nil {
+		sl.errs = append(sl.errs, perr)
+		return nil
+	}
+	if root == nil {
+		sl.errs = append(sl.errs, &Error{File: display, Msg: "the file is empty; want a service manifest with at least name, type and image (deck init writes one)"})
+		return nil
+	}
+	d := newDecoder(display, &sl.errs)
+	root = d.flatten(root)
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "", "found %s; want a map with keys %s", describe(root), strings.Join(serviceKeys, ", "))
+		return nil
+	}
+	if envs := lookupKey(root, "environments"); envs != nil && !isNull(envs) {
+		sl.checkOverrideNames(d, envs)
+	}
+	return &serviceFile{display: display, root: root}
+}
+
+// checkOverrideNames checks that every environment a manifest overrides is in deck.yaml.
+func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
+	valid := sl.app.EnvironmentNames()
+	if len(valid) == 0 {
+		valid = []string{LocalEnvironment}
+	}
+	declared := map[string]bool{}
+	for _, v := range valid {
+		declared[v] = true
+	}
+	d.pairs(envs, "environments", "a map of environment names to the keys they override", func(k, _ *yaml.Node, kp string) {
+		if !declared[k.Value] {
+			d.errorf(k, kp, "environment %s is not in deck.yaml;%s valid: %s", quote(k.Value), suggest(k.Value, valid), nameList(valid))
+		}
+	})
+}
+
+// load decodes every file for env, which has hosts hosts (-1: unknown, as when the
+// environment has errors). local holds the problems of this machine (see checkLocal).
+func (sl *servicesLoader) load(env string, hosts int) (specs []ServiceSpec, errs, local ErrorList) {
+	first := map[string]*decoder{}
+	for _, f := range sl.files {
+		s := sl.loadService(f, env, hosts, &errs, &local)
 		if s.spec.Name != "" {
 			if other, dup := first[s.spec.Name]; dup {
-				s.at("name", "service %q is also defined in %s:%d; service names must be unique across files",
-					s.spec.Name, other.file, other.node("name").Line)
+				s.at("name", "service %s is also defined in %s:%d; service names must be unique across files",
+					quote(s.spec.Name), other.file, other.node("name").Line)
 				continue
 			}
 			first[s.spec.Name] = s.decoder
@@ -75,7 +160,7 @@ func loadServices(app *App, env string, lookupEnv func(string) (string, bool)) (
 		specs = append(specs, s.spec)
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
-	return specs, errs
+	return specs, errs, local
 }
 
 // serviceLoader decodes one service manifest into spec.
@@ -83,102 +168,105 @@ type serviceLoader struct {
 	*decoder
 	app  *App
 	spec ServiceSpec
+	// hosts is the number of hosts of the environment, or -1 when they are unknown.
+	hosts  int
+	lookup func(string) (string, bool)
+	strict bool
 	// rolling is the deployment preset as written, kept until the percents are known.
 	rolling string
 	// badPercent is set when a rolling limit was reported as wrong.
 	badPercent bool
 }
 
-// loadService reads one manifest. ok is false when the file gave nothing to check further.
-func loadService(app *App, env, rel string, lookupEnv func(string) (string, bool), errs *ErrorList) (*serviceLoader, bool) {
-	display := filepath.Join(filepath.Dir(app.File), rel)
-	root, perr := parseFile(display, filepath.Join(app.Dir, rel))
-	if perr != nil {
-		*errs = append(*errs, perr)
-		return nil, false
-	}
-	if root == nil {
-		*errs = append(*errs, &Error{File: display, Msg: "the file is empty; want a service manifest with at least name, type and image (deck init writes one)"})
-		return nil, false
-	}
-	s := &serviceLoader{decoder: newDecoder(display, errs), app: app}
-	s.nodes[""] = root
-	if root.Kind != yaml.MappingNode {
-		s.errorf(root, "", "found %s; want a map with keys %s", describe(root), strings.Join(serviceKeys, ", "))
-		return nil, false
-	}
-
-	v := vars{lookup: lookupEnv}.with("DECK_APP", app.Name).with("DECK_ENV", env)
-	if n := lookupKey(root, "name"); n != nil && n.Kind == yaml.ScalarNode {
+// loadService decodes a copy of one manifest for env, reporting to errs, and what this
+// machine lacks to local.
+func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts int, errs, local *ErrorList) *serviceLoader {
+	s := &serviceLoader{decoder: newDecoder(f.display, errs), app: sl.app, hosts: hosts, lookup: sl.lookup, strict: sl.strict}
+	v := vars{lookup: sl.lookup}.with("DECK_APP", sl.app.Name).with("DECK_ENV", env)
+	if n := lookupKey(f.root, "name"); n != nil && n.Kind == yaml.ScalarNode {
 		v = v.with("DECK_SERVICE", n.Value)
 	}
 	// The chosen environment's override is merged in before ${VAR} is expanded, and only the
 	// merged document is expanded: deploying to test needs neither prod's variables nor those
 	// of a base value test replaces. Errors still point at the node holding the ${VAR}, with
 	// the override's path when it came from the override (see override and errorf).
-	base := *root
+	base := *f.root
 	base.Content = nil
-	var envs *yaml.Node
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		if root.Content[i].Value == "environments" {
-			envs = deref(root.Content[i+1])
-			continue
+	for i := 0; i+1 < len(f.root.Content); i += 2 {
+		if f.root.Content[i].Value != "environments" {
+			base.Content = append(base.Content, copyTree(f.root.Content[i]), copyTree(f.root.Content[i+1]))
 		}
-		base.Content = append(base.Content, root.Content[i], root.Content[i+1])
 	}
 	doc := &base
-	if envs != nil && !isNull(envs) {
-		s.nodes["environments"] = envs
-		if over := s.override(envs, env); over != nil {
-			doc = merge(&base, over, "")
-		}
+	if over := s.override(lookupKey(f.root, "environments"), env); over != nil {
+		doc = merge(&base, over, "")
 	}
 	s.interpolateMerged(doc, v)
 	s.nodes[""] = doc
 
 	s.spec = defaults(s.workloadType(doc))
-	s.spec.App, s.spec.Env, s.spec.File = app.Name, env, display
+	s.spec.App, s.spec.Env, s.spec.File = sl.app.Name, env, f.display
 	s.decode(doc)
 	s.validate()
-	return s, true
+	s.errs = local
+	s.checkLocal()
+	s.errs = errs
+	return s
 }
 
-// override checks every environment named under environments and returns the chosen
-// environment's block, marked so that errors in it (${VAR} ones included) point at it.
+// override returns a copy of the chosen environment's block, marked so that errors in it
+// (${VAR} ones included) point at it. Whether the names under environments are in deck.yaml
+// was checked once for the file (checkOverrideNames).
 func (s *serviceLoader) override(envs *yaml.Node, env string) *yaml.Node {
-	valid := s.app.EnvironmentNames()
-	if len(valid) == 0 {
-		valid = []string{LocalEnvironment}
+	if envs == nil || envs.Kind != yaml.MappingNode {
+		return nil
 	}
-	var chosen *yaml.Node
-	s.pairs(envs, "environments", "a map of environment names to the keys they override", func(k, n *yaml.Node, kp string) {
-		if !slices.Contains(valid, k.Value) {
-			s.errorf(k, kp, "environment %q is not in deck.yaml;%s valid: %s", k.Value, suggest(k.Value, valid), strings.Join(valid, ", "))
-			return
+	i := keyIndex(envs, env)
+	if i < 0 || isNull(envs.Content[i+1]) {
+		return nil
+	}
+	n, kp := envs.Content[i+1], joinPath("environments", env)
+	if n.Kind != yaml.MappingNode {
+		s.errorf(n, kp, "found %s; want a map of the keys to override, such as count: 3", describe(n))
+		return nil
+	}
+	over := *n
+	over.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		if slices.Contains([]string{"name", "type", "environments"}, key.Value) {
+			s.errorf(key, joinPath(kp, key.Value), "%s cannot differ between environments; set it once at the top of the file", key.Value)
+			continue
 		}
-		if k.Value != env || isNull(n) {
-			return
-		}
-		if n.Kind != yaml.MappingNode {
-			s.errorf(n, kp, "found %s; want a map of the keys to override, such as count: 3", describe(n))
-			return
-		}
-		over := *n
-		over.Content = nil
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := n.Content[i]
-			if slices.Contains([]string{"name", "type", "environments"}, key.Value) {
-				s.errorf(key, joinPath(kp, key.Value), "%s cannot differ between environments; set it once at the top of the file", key.Value)
-				continue
+		over.Content = append(over.Content, copyTree(key), copyTree(n.Content[i+1]))
+	}
+	s.nullsIn(&over, kp)
+	s.overridden = map[*yaml.Node]bool{}
+	markAll(&over, s.overridden)
+	s.prefix = kp + "."
+	return &over
+}
+
+// nullsIn reports the null values of an override. In the base a null keeps the default;
+// in an override it replaces the base's value with that default, which a count: ~ meant as
+// "as in the base" would do silently.
+func (s *serviceLoader) nullsIn(n *yaml.Node, path string) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := joinPath(path, k.Value)
+		if isNull(v) {
+			at := v
+			if v.Value == "" {
+				at = k // `count:` with nothing after it: point at the key
 			}
-			over.Content = append(over.Content, key, n.Content[i+1])
+			s.errorf(at, p, "a null value in an override resets %s to deck's default, not to the base's value; remove the key to keep the base's value, or give a value", clip(k.Value))
+			continue
 		}
-		s.overridden = map[*yaml.Node]bool{}
-		markAll(&over, s.overridden)
-		s.prefix = kp + "."
-		chosen = &over
-	})
-	return chosen
+		s.nullsIn(v, p)
+	}
 }
 
 // workloadType reads type before anything else, because the type decides the defaults the

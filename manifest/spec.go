@@ -27,9 +27,12 @@ type App struct {
 	// lookupEnv is the lookup LoadApp was given, kept for the implicit local environment.
 	lookupEnv func(string) (string, bool)
 	// deferred holds, per environment, the errors that depend on the machine deck runs on
-	// (unset ${VAR}s, a missing hosts_file). They are reported only when that environment
+	// (unset ${VAR}s, a missing hosts_file or ssh identity). They are reported only when that environment
 	// is chosen, so deploying to test does not need prod's variables.
 	deferred map[string]ErrorList
+	// fileErrs are the problems finding the service manifests (a glob that matches nothing,
+	// a dangling symbolic link), reported with the services rather than with deck.yaml.
+	fileErrs ErrorList
 }
 
 // Environment is a named set of Podman hosts.
@@ -112,21 +115,29 @@ type TaskDef struct {
 	Volumes     []Volume          `json:"volumes,omitempty"`
 }
 
-// Secret is a declared secret: the variable it is injected as and where its value comes from.
+// Secret is a declared secret: how the container gets it and where its value comes from.
 // The value itself is never held in a spec.
 type Secret struct {
-	Name    string `json:"name"`               // the environment variable in the container
+	Name    string `json:"name"`               // the environment variable, or the file under /run/secrets
 	FromEnv string `json:"from_env,omitempty"` // read from this variable of deck's own environment
 	File    string `json:"file,omitempty"`     // or read from this file (absolute after loading)
-	Type    string `json:"type,omitempty"`     // "" or "env": a variable; "mount": /run/secrets/NAME
+	// Type is "" (type: env, the default: an environment variable) or SecretMount (a file at
+	// /run/secrets/NAME). env is kept as "" so that specs, and the revisions made from them,
+	// are the same as before types existed.
+	Type string `json:"type,omitempty"`
 }
 
-// SecretRef is what a task definition keeps of a secret: its name and a digest of its
-// value, so a changed value makes a new revision without the value being stored anywhere.
+// SecretMount is the Secret.Type of a secret mounted as a file at /run/secrets/NAME.
+const SecretMount = "mount"
+
+// SecretRef is what a task definition keeps of a secret: its name, how it is exposed and a
+// digest of its value, so a changed value makes a new revision without the value being
+// stored anywhere. Type is set only for a mount, so the digest of a revision with env
+// secrets is what it was before types existed.
 type SecretRef struct {
 	Name   string `json:"name"`
 	Digest string `json:"digest"`
-	Type   string `json:"type,omitempty"` // "" (env) or "mount"
+	Type   string `json:"type,omitempty"`
 }
 
 // Healthcheck is an HTTP path probed on the task's published port, or a command run in it.

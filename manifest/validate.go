@@ -1,6 +1,9 @@
 package manifest
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // validate checks the rules that span several keys, once the document is decoded.
 func (s *serviceLoader) validate() {
@@ -18,7 +21,8 @@ func (s *serviceLoader) validate() {
 
 	for name := range t.Variables {
 		for _, sec := range sp.Secrets {
-			if sec.Name == name {
+			// A mounted secret is a file, which cannot clash with a variable.
+			if sec.Name == name && sec.Type == "" {
 				s.at(joinPath("secrets", name), "%s is both a variable and a secret; keep one", name)
 			}
 		}
@@ -62,6 +66,31 @@ func (s *serviceLoader) validate() {
 		s.at("schedule", "only a Scheduled Job has a schedule, and this is a %s; remove schedule, or use type: %s", sp.Type, ScheduledJob)
 	}
 	s.validateHealthcheck()
+	s.validateHostPort()
+}
+
+// validateHostPort checks that a service with a fixed host port fits the environment: the
+// port can be taken once a host, so the count cannot be more than the hosts.
+func (s *serviceLoader) validateHostPort() {
+	sp := &s.spec
+	// With no hosts (unknown, or none: reported with the environment) there is no count to check.
+	if sp.Task.HostPort == 0 || s.hosts <= 0 || sp.Count.Value <= s.hosts {
+		return
+	}
+	path := "image.host_port"
+	if s.has("count") {
+		path = "count"
+	}
+	s.at(path, "count %d does not fit: host_port %d can be taken by one task a host, and environment %s has %s; want a count of at most %d, or no host_port",
+		sp.Count.Value, sp.Task.HostPort, sp.Env, plural(s.hosts, "host"), s.hosts)
+}
+
+// plural is "1 host" or "3 hosts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (s *serviceLoader) validateImage() {
@@ -140,6 +169,6 @@ func (s *serviceLoader) validateHealthcheck() {
 	case t.Port == 0 && !s.has("image.port"):
 		s.at("healthcheck.path", "a healthcheck path is probed on the container's port, and image.port is not set; set image.port, or use healthcheck.command")
 	case !strings.HasPrefix(hc.Path, "/"):
-		s.at("healthcheck.path", "%q does not start with /; want a path such as /healthz", hc.Path)
+		s.at("healthcheck.path", "%s does not start with /; want a path such as /healthz", quote(hc.Path))
 	}
 }

@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/deckhq/deck/manifest"
 )
 
 // Globals are the options every command shares.
@@ -62,6 +66,9 @@ func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
 		if err := v.ReadInConfig(); err != nil {
 			return fmt.Errorf("reading config file %s: %w", cfg, err)
 		}
+		if err := checkConfigKeys(cmd.Root(), cfg); err != nil {
+			return err
+		}
 	}
 	g.File = v.GetString("file")
 	g.Env = v.GetString("env")
@@ -80,6 +87,40 @@ func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
 		deps.IO.DisableColor()
 	}
 	return nil
+}
+
+// checkConfigKeys refuses keys of the config file that are no setting: viper would ignore
+// them, and a misspelt `outptu: json` would silently do nothing. The settings are the root
+// command's persistent flags, so a flag added there is a valid key at once.
+func checkConfigKeys(root *cobra.Command, cfg string) error {
+	var valid []string
+	root.PersistentFlags().VisitAll(func(f *pflag.Flag) { valid = append(valid, f.Name) })
+	sort.Strings(valid)
+	// A viper of the file alone: the other one also holds the flags and DECK_* variables.
+	file := viper.New()
+	file.SetConfigFile(cfg)
+	if err := file.ReadInConfig(); err != nil {
+		return fmt.Errorf("reading config file %s: %w", cfg, err)
+	}
+	var problems []string
+	for _, key := range file.AllKeys() {
+		if slices.Contains(valid, key) {
+			continue
+		}
+		hint := ""
+		if s := manifest.Suggest(key, valid); s != "" {
+			hint = fmt.Sprintf(" did you mean %q?", s)
+		}
+		if len(key) > 60 {
+			key = key[:60] + "…"
+		}
+		problems = append(problems, fmt.Sprintf("unknown key %q;%s valid keys: %s", key, hint, strings.Join(valid, ", ")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return fmt.Errorf("config file %s: %s", cfg, strings.Join(problems, "\nconfig file "+cfg+": "))
 }
 
 func fileExists(p string) bool {

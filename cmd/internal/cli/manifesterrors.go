@@ -7,19 +7,63 @@ import (
 	"github.com/deckhq/deck/manifest"
 )
 
-// manifestError prints every manifest error, one a line, and a count.
+// manifestError reports manifest errors and ends the command with status 1: as text on
+// stderr, one a line, or, with --output json, as one JSON document on stdout, so a CI step
+// reads them the way it reads the rest of deck's JSON. Other errors are returned as they are.
 func manifestError(deps Deps, g *Globals, err error) error {
 	var list manifest.ErrorList
 	if !errors.As(err, &list) {
 		return err
 	}
-	for _, e := range list {
+	if g.Output == "json" {
+		if err := writeJSON(deps, errorsJSON(list)); err != nil {
+			return err
+		}
+		return &ExitError{Code: 1}
+	}
+	printManifestErrors(deps, list, nil)
+	return &ExitError{Code: 1}
+}
+
+// printManifestErrors prints at most manifest.MaxShown errors, then how many more there are
+// (a mistake repeated in thousands of environments must not print megabytes), then what
+// more, if more is not nil, then the count.
+func printManifestErrors(deps Deps, list manifest.ErrorList, more func()) {
+	for i, e := range list {
+		if i == manifest.MaxShown {
+			fmt.Fprintln(deps.IO.ErrOut, manifest.MoreErrors(len(list)-i))
+			break
+		}
 		fmt.Fprintln(deps.IO.ErrOut, e.Error())
 	}
-	noun := "errors"
-	if len(list) == 1 {
-		noun = "error"
+	if more != nil {
+		more()
 	}
-	fmt.Fprintf(deps.IO.ErrOut, "%d manifest %s; nothing was changed.\n", len(list), noun)
-	return &ExitError{Code: 1}
+	fmt.Fprintf(deps.IO.ErrOut, "%s; nothing was changed.\n", countErrors(len(list)))
+}
+
+func countErrors(n int) string {
+	if n == 1 {
+		return "1 manifest error"
+	}
+	return fmt.Sprintf("%d manifest errors", n)
+}
+
+// errorJSON is one manifest error in -o json output.
+type errorJSON struct {
+	File        string `json:"file"`
+	Line        int    `json:"line"`
+	Column      int    `json:"column"`
+	Path        string `json:"path"`
+	Message     string `json:"message"`
+	Environment string `json:"environment,omitempty"`
+}
+
+// errorsJSON is the document: the first manifest.MaxShown errors and how many there are.
+func errorsJSON(list manifest.ErrorList) map[string]any {
+	out := make([]errorJSON, 0, min(len(list), manifest.MaxShown))
+	for _, e := range list[:min(len(list), manifest.MaxShown)] {
+		out = append(out, errorJSON{File: e.File, Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg, Environment: e.Env})
+	}
+	return map[string]any{"errors": out, "count": len(list)}
 }

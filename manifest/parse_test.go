@@ -1,0 +1,69 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadOnlyRegularFiles: a FIFO would block forever and /dev/zero never ends, so only
+// regular files are read, and only up to MaxFileSize.
+func TestReadOnlyRegularFiles(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"big.yaml": "app: x\n" + strings.Repeat("# padding\n", MaxFileSize/10)})
+	fifo := filepath.Join(dir, "fifo.yaml")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	link := filepath.Join(dir, "link.yaml")
+	require.NoError(t, os.Symlink(fifo, link))
+	tests := map[string]string{
+		fifo:                           "file is a named pipe (FIFO), not a regular file; want a YAML file saved on disk",
+		link:                           "file is a named pipe (FIFO), not a regular file; want a YAML file saved on disk",
+		"/dev/zero":                    "file is a device, not a regular file; want a YAML file saved on disk",
+		dir:                            "file is a directory, not a regular file; want a YAML file saved on disk",
+		filepath.Join(dir, "big.yaml"): "file is larger than 1 MiB; a manifest is a small YAML file",
+		filepath.Join(dir, "no.yaml"):  "file does not exist",
+	}
+	for path, want := range tests {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { _, err := LoadApp(path, mapLookup(nil)); done <- err }()
+			select {
+			case err := <-done:
+				assert.EqualError(t, err, path+": "+want)
+			case <-time.After(5 * time.Second):
+				t.Fatal("reading blocked")
+			}
+		})
+	}
+}
+
+func TestParseYAML(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"a second document", "name: web\n---\nname: api\n", "f.yaml:2:1: a second YAML document (after ---) is not allowed; want one document per file"},
+		{"a second document that does not parse", "name: web\n---\ngarbage: [\n", "f.yaml:2:1: a second YAML document (after ---) is not allowed; want one document per file"},
+		{"text after the end marker", "name: web\n...\ngarbage: [\n", "f.yaml:2:1: text after ... (the end of the YAML document) is not allowed; want one document per file"},
+		{"a leading --- is one document", "---\nname: web\n...\n# a comment only\n", ""},
+		{"a tab that breaks the indentation is on its own line", "name: web\nimage:\n  location: x\n\tport: 1\n",
+			"f.yaml:4:1: invalid YAML: found a tab character that violates indentation; indent with spaces, not tabs"},
+		{"a tab that starts a line", "name: web\nimage:\n  \tport: 1\n",
+			"f.yaml:3:3: invalid YAML: found character that cannot start any token; indent with spaces, not tabs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseYAML("f.yaml", []byte(tt.yaml))
+			if tt.want == "" {
+				assert.Nil(t, err)
+				return
+			}
+			require.NotNil(t, err)
+			assert.Equal(t, tt.want, err.Error())
+		})
+	}
+}
