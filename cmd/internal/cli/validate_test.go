@@ -89,7 +89,7 @@ func TestConfigFileRefusesUnknownKeys(t *testing.T) {
 	h.write("config.yaml", "outptu: json\nenv: test\n")
 	code, _, errOut := h.run("hosts")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, `config.yaml: unknown key "outptu"; did you mean "output"? valid keys: builder, config, env, file, no-color, output, yes`)
+	assert.Contains(t, errOut, `config.yaml: unknown key "outptu"; did you mean "output"? valid keys: builder, config, env, file, host-timeout, no-color, output, yes`)
 
 	h.write("config.yaml", "output: json\nno-color: true\n")
 	code, _, errOut = h.run("hosts")
