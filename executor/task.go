@@ -17,11 +17,7 @@ import (
 // On failure the new container is removed (after its stop reason and last log lines are
 // kept in the error), so nothing is left behind.
 func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, error) {
-	rev, ok := a.plan.Revisions[c.Revision]
-	if !ok {
-		return NewTask{}, fmt.Errorf("plan has no revision %s", c.Revision)
-	}
-	h, err := a.host(c.Host)
+	rev, h, err := a.target(c)
 	if err != nil {
 		return NewTask{}, err
 	}
@@ -38,6 +34,16 @@ func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, err
 		return NewTask{}, err
 	}
 	return a.gate(ctx, h, c, rev.Task, t)
+}
+
+// target is the revision a change runs and the host it runs on.
+func (a *applier) target(c planner.Change) (planner.Revision, providers.Host, error) {
+	rev, ok := a.plan.Revisions[c.Revision]
+	if !ok {
+		return rev, nil, fmt.Errorf("plan has no revision %s", c.Revision)
+	}
+	h, err := a.host(c.Host)
+	return rev, h, err
 }
 
 // createAndStart creates the container, then starts it. When it exists but did not start,
@@ -65,11 +71,7 @@ func (a *applier) createAndStart(ctx context.Context, h providers.Host, spec pro
 // verifyTask waits for a task an earlier run started to pass its health check; a task
 // that does not is removed like a new task that fails.
 func (a *applier) verifyTask(ctx context.Context, c planner.Change) (NewTask, error) {
-	rev, ok := a.plan.Revisions[c.Revision]
-	if !ok {
-		return NewTask{}, fmt.Errorf("plan has no revision %s", c.Revision)
-	}
-	h, err := a.host(c.Host)
+	rev, h, err := a.target(c)
 	if err != nil {
 		return NewTask{}, err
 	}
