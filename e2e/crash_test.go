@@ -61,18 +61,22 @@ func TestCrashAtEveryBoundary(t *testing.T) {
 	points := []string{failpoint.AfterLock, failpoint.AfterImage, failpoint.AfterCreate, failpoint.AfterStart,
 		failpoint.AfterHealthy, failpoint.AfterStopOld, failpoint.BetweenWaves}
 	for _, app := range []string{"slow", "never"} {
+		// One app per kind: each case starts from where the last one converged (for the
+		// slow app, its new revision; for the broken one, v1 still).
+		a := newApp(t, "hello", hosts)
+		a.write("deck/hello.yaml", crashHello("v1", "0s", rolling))
+		r := a.deck("deploy", "--yes")
+		require.Equal(t, 0, r.Code, r.String())
+		serving := "v1"
 		for i, point := range points {
 			t.Run(app+"/"+point, func(t *testing.T) {
-				a := newApp(t, "hello", hosts)
-				a.write("deck/hello.yaml", crashHello("v1", "0s", rolling))
-				r := a.deck("deploy", "--yes")
-				require.Equal(t, 0, r.Code, r.String())
-
+				a.t = t
 				ready := map[string]string{"slow": "1500ms", "never": "never"}[app]
-				a.write("deck/hello.yaml", crashHello(fmt.Sprintf("v2-%d", i), ready, rolling))
+				next := fmt.Sprintf("v2-%d", i)
+				a.write("deck/hello.yaml", crashHello(next, ready, rolling))
 				c := crashCase{point: point, app: app}
 				mon := startMonitor(t, hosts, "hello", 3)
-				crashed := a.deckEnv([]string{"DECK_FAILPOINT=" + point}, "deploy", "--yes", "--lock-ttl", "4s")
+				crashed := a.deckEnv([]string{"DECK_FAILPOINT=" + point}, "deploy", "--yes", "--lock-ttl", "3s")
 				c.reached = strings.Contains(crashed.Stderr, "failpoint "+point)
 				if c.reached {
 					assert.Equal(t, -1, crashed.Code, "killed by SIGKILL at %s:\n%s", point, crashed)
@@ -89,14 +93,14 @@ func TestCrashAtEveryBoundary(t *testing.T) {
 				case "slow":
 					assert.Equal(t, 0, rerun.Code, rerun.String())
 					assert.Equal(t, 0, a.deck("plan").Code, "converged: nothing left to do")
-					c.converged = st.Services[0].Healthy == 3 && allGreet(t, st, fmt.Sprintf("v2-%d", i))
+					serving = next
 				case "never":
 					assert.Equal(t, 1, rerun.Code, "a rerun never reports success for tasks it has not seen healthy:\n%s", rerun)
 					assert.Contains(t, rerun.Stderr, "not healthy")
-					c.converged = st.Services[0].Healthy == 3 && allGreet(t, st, "v1")
 				}
+				c.converged = st.Services[0].Healthy == 3 && allGreet(t, st, serving)
 				c.orphans = len(all) - 3
-				assert.True(t, c.converged, "converged: %+v", st.Services[0])
+				assert.True(t, c.converged, "converged on %s: %+v", serving, st.Services[0])
 				assert.Equal(t, 0, c.orphans, "no orphaned container:\n%s", containerIDs(all))
 				assert.GreaterOrEqual(t, c.minHealthy, 3, "min healthy 100%% of 3 held from the crash on")
 				table = append(table, c)
@@ -127,7 +131,7 @@ func TestCrashDuringRecreate(t *testing.T) {
 			require.Equal(t, 0, r.Code, r.String())
 			ready := map[string]string{"slow": "2s", "never": "never"}[app]
 			a.write("deck/hello.yaml", crashHello("v2", ready, "rolling: recreate"))
-			crashed := a.deckEnv([]string{"DECK_FAILPOINT=" + failpoint.AfterStart + ":3"}, "deploy", "--yes", "--lock-ttl", "4s")
+			crashed := a.deckEnv([]string{"DECK_FAILPOINT=" + failpoint.AfterStart + ":3"}, "deploy", "--yes", "--lock-ttl", "3s")
 			require.Equal(t, -1, crashed.Code, crashed.String())
 
 			plan := a.deck("plan")
@@ -167,4 +171,39 @@ func (a *app) deckEnv(env []string, args ...string) result {
 	a.env = append(append([]string{}, a.env...), env...)
 	defer func() { a.env = saved }()
 	return a.deck(args...)
+}
+
+// TestCrashBetweenServices kills deck after the first of two services is rolled out and
+// before the second begins: the rerun rolls out the second, the first is left as it is,
+// and neither drops below min healthy.
+func TestCrashBetweenServices(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	two := func(greeting string) {
+		for _, name := range []string{"alpha", "beta"} {
+			a.write("deck/"+name+".yaml", strings.Replace(crashHello(greeting, "300ms", rolling), "name: hello", "name: "+name, 1))
+		}
+	}
+	two("v1")
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	two("v2")
+	mon := startMonitor(t, hosts, "hello", 6)
+	crashed := a.deckEnv([]string{"DECK_FAILPOINT=" + failpoint.BetweenServices}, "deploy", "--yes", "--lock-ttl", "3s")
+	require.Equal(t, -1, crashed.Code, crashed.String())
+	plan := a.deck("plan")
+	assert.Equal(t, 2, plan.Code)
+	assert.Contains(t, plan.Stdout, "service beta", "only the second service is left to do:\n%s", plan.Stdout)
+	assert.NotContains(t, plan.Stdout, "service alpha")
+	rerun := a.deck("deploy", "--yes", "--lock-wait", "30s")
+	minHealthy, _ := mon.stop()
+	require.Equal(t, 0, rerun.Code, rerun.String())
+	assert.GreaterOrEqual(t, minHealthy, 6, "both services kept 3 healthy tasks each")
+	st := a.status()
+	require.Len(t, st.Services, 2)
+	for _, s := range st.Services {
+		assert.Equal(t, 3, s.Healthy, s.Name)
+	}
+	assert.Len(t, containers(t, hosts, "hello"), 6, "no orphans")
+	assert.Equal(t, 0, a.deck("plan").Code)
 }
