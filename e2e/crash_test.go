@@ -180,7 +180,7 @@ func TestCrashBetweenServices(t *testing.T) {
 	hosts := startHosts(t)
 	a := newApp(t, "hello", hosts)
 	two := func(greeting string) {
-		for _, name := range []string{"alpha", "beta"} {
+		for _, name := range []string{"beta", "hello"} { // applied in name order: beta first
 			a.write("deck/"+name+".yaml", strings.Replace(crashHello(greeting, "300ms", rolling), "name: hello", "name: "+name, 1))
 		}
 	}
@@ -193,8 +193,8 @@ func TestCrashBetweenServices(t *testing.T) {
 	require.Equal(t, -1, crashed.Code, crashed.String())
 	plan := a.deck("plan")
 	assert.Equal(t, 2, plan.Code)
-	assert.Contains(t, plan.Stdout, "service beta", "only the second service is left to do:\n%s", plan.Stdout)
-	assert.NotContains(t, plan.Stdout, "service alpha")
+	assert.Contains(t, plan.Stdout, "service hello", "only the second service is left to do:\n%s", plan.Stdout)
+	assert.NotContains(t, plan.Stdout, "service beta")
 	rerun := a.deck("deploy", "--yes", "--lock-wait", "30s")
 	minHealthy, _ := mon.stop()
 	require.Equal(t, 0, rerun.Code, rerun.String())

@@ -106,7 +106,27 @@ func newApp(t *testing.T, example string, hosts *testhosts.Env, extraEnv ...stri
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 	env := append(os.Environ(), "DECK_HOSTS_FILE="+hosts.HostsFile, "NO_COLOR=1")
+	// The hosts are shared by the package's tests and every test's app has the example's
+	// name: leave nothing of it behind for the next test.
+	t.Cleanup(func() { removeApp(t, hosts, example) })
 	return &app{t: t, dir: dir, env: append(env, extraEnv...), name: example}
+}
+
+// removeApp removes every container of app from every reachable host.
+func removeApp(t *testing.T, hosts *testhosts.Env, app string) {
+	fleet, obs := providers.Observe(context.Background(), podman.Dialer{}, hosts.Specs(), app, "")
+	defer fleet.Close()
+	for _, h := range obs.Hosts {
+		c := fleet.Host(h.Spec.Name)
+		if c == nil {
+			continue
+		}
+		for _, task := range h.Tasks {
+			if err := c.Remove(context.Background(), task.ContainerID); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+		}
+	}
 }
 
 func (a *app) write(rel, content string) {

@@ -93,9 +93,11 @@ start_service() {
 	local i=$1 hd="$DIR/h$1"
 	rm -f "$hd/podman.sock"
 	# nsenter, not `ip netns exec`: the latter remounts /sys and runc then finds no cgroups.
-	nohup nsenter --net="/var/run/netns/$(ns_name "$i")" \
+	# Run from the host's own folder: conmon writes files (an "oom" marker) into the
+	# service's working directory, which must not be the caller's checkout.
+	(cd "$hd" && exec nohup nsenter --net="/var/run/netns/$(ns_name "$i")" \
 		env CONTAINERS_CONF="$hd/containers.conf" CONTAINERS_STORAGE_CONF="$hd/storage.conf" \
-		podman --tmpdir "$hd/tmp" system service --time=0 "unix://$hd/podman.sock" \
+		podman --tmpdir "$hd/tmp" system service --time=0 "unix://$hd/podman.sock") \
 		>>"$hd/service.log" 2>&1 </dev/null &
 	echo $! >"$hd/service.pid"
 }
