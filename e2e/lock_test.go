@@ -129,9 +129,10 @@ func TestKilledHolderExpires(t *testing.T) {
 	a.write("deck/hello.yaml", crashHello("base", "0s", rolling))
 	require.Equal(t, 0, a.deck("deploy", "--yes").Code)
 
+	// The lock is taken only when there is something to do: change the service first.
+	a.write("deck/hello.yaml", crashHello("after", "0s", rolling))
 	killed := a.deckEnv([]string{"DECK_FAILPOINT=" + failpoint.AfterLock}, "deploy", "--yes", "--lock-ttl", "6s")
 	require.Equal(t, -1, killed.Code, killed.String())
-	a.write("deck/hello.yaml", crashHello("after", "0s", rolling))
 	refused := a.deck("deploy", "--yes")
 	require.Equal(t, 1, refused.Code, refused.String())
 	assert.Contains(t, refused.Stderr, "deploy lock")
@@ -142,6 +143,7 @@ func TestKilledHolderExpires(t *testing.T) {
 	require.Equal(t, 0, r.Code, r.String())
 	t.Logf("the next deploy got the lock %s after the killed one's last renewal expired", time.Since(start).Round(100*time.Millisecond))
 
+	a.write("deck/hello.yaml", crashHello("again", "0s", rolling))
 	killed = a.deckEnv([]string{"DECK_FAILPOINT=" + failpoint.AfterLock}, "deploy", "--yes", "--lock-ttl", "5m")
 	require.Equal(t, -1, killed.Code)
 	assert.Equal(t, 1, a.deck("lock", "release").Code, "release needs --force")
@@ -152,4 +154,22 @@ func TestKilledHolderExpires(t *testing.T) {
 	assert.Contains(t, st.Stdout, "The deploy lock is free.")
 	assert.Contains(t, st.Stdout, "Last broken by")
 	require.Equal(t, 0, a.deck("deploy", "--yes").Code)
+	assert.True(t, allGreet(t, a.status(), "again"))
+}
+
+// TestNoOpDeployTakesNoLock: with nothing to change, deploy neither waits for nor takes
+// the lock, so a plan-only CI step never blocks a deploy.
+func TestNoOpDeployTakesNoLock(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	a.write("deck/hello.yaml", crashHello("base", "0s", rolling))
+	require.Equal(t, 0, a.deck("deploy", "--yes").Code)
+	a.write("deck/hello.yaml", crashHello("next", "0s", rolling))
+	killed := a.deckEnv([]string{"DECK_FAILPOINT=" + failpoint.AfterLock}, "deploy", "--yes", "--lock-ttl", "5m")
+	require.Equal(t, -1, killed.Code)
+	a.write("deck/hello.yaml", crashHello("base", "0s", rolling))
+	r := a.deck("deploy", "--yes")
+	assert.Equal(t, 0, r.Code, "the lock is held, but there is nothing to do:\n%s", r)
+	assert.Contains(t, r.Stdout, "No changes")
+	require.Equal(t, 0, a.deck("lock", "release", "--force").Code)
 }

@@ -14,6 +14,7 @@ type EventKind string
 const (
 	EventImageBuild    EventKind = "image-build"    // an image is being built
 	EventImageLoad     EventKind = "image-load"     // an image is being copied to a host
+	EventReplan        EventKind = "replan"         // the hosts changed before the lock was held: planning again
 	EventWave          EventKind = "wave"           // a service's wave starts
 	EventTaskCreating  EventKind = "task-creating"  // a new task's container is being created
 	EventTaskStarted   EventKind = "task-started"   // it runs; health is being checked

@@ -60,9 +60,11 @@ type Outcome struct {
 	Result  *executor.Result
 }
 
-// Run carries the deploy out: resolve images and secrets, connect, lock, read the hosts,
-// plan (or check the saved plan), show it, recheck, record the desired state and apply.
-// The returned Outcome's Session must be closed by the caller (also on error).
+// Run carries the deploy out: resolve images and secrets, connect, read the hosts, plan
+// (or check the saved plan) and show it; then, when there is something to do, take the
+// lock, check that nothing changed while deck waited for it (planning again when it did),
+// record the desired state and apply. A deploy with nothing to do takes no lock and writes
+// nothing. The returned Outcome's Session must be closed by the caller (also on error).
 func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
 	t := d.Target
 	res, err := Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
@@ -74,21 +76,35 @@ func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
 	if err != nil {
 		return out, err
 	}
+	if err := s.Read(ctx); err != nil {
+		return out, err
+	}
+	if out.Plan, err = d.planAndShow(ctx, s, res); err != nil {
+		return out, err
+	}
+	if out.Plan.Empty() || d.PlanOnly {
+		return out, nil
+	}
+	var lease Lease
 	if d.Lock != nil {
-		lease, err := d.Lock(ctx, s)
-		if err != nil {
+		if lease, err = d.Lock(ctx, s); err != nil {
 			return out, err
 		}
 		defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 		failpoint.Hit(failpoint.AfterLock)
-		return out, d.apply(ctx, out, res, lease)
 	}
-	return out, d.apply(ctx, out, res, nil)
+	if err := d.recheck(ctx, out, res, lease); err != nil || out.Plan.Empty() {
+		return out, err
+	}
+	return out, d.apply(ctx, out, res, lease)
 }
 
-func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
+// recheck lists the hosts again, now that the lock is held (or, unlocked, just before
+// applying): another deploy, or a long look at the prompt, may have changed them since
+// the plan. A saved plan is then refused; a fresh one is made again and shown again.
+func (d Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
 	s := out.Session
-	if err := s.Read(ctx); err != nil {
+	if err := s.List(ctx); err != nil {
 		return err
 	}
 	if lease != nil {
@@ -96,22 +112,42 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 			return err
 		}
 	}
-	plan, err := d.plan(ctx, s, res)
+	if s.Snap.Fingerprint() == out.Plan.Fingerprint {
+		return nil
+	}
+	if d.Saved != nil || lease == nil {
+		return fmt.Errorf("%w: the plan was made from snapshot %s, the hosts now give %s (%s). Nothing was changed; run deck deploy again",
+			executor.ErrStalePlan, out.Plan.Fingerprint, s.Snap.Fingerprint(), s.Describe())
+	}
+	if d.Events != nil {
+		d.Events(executor.Event{Kind: executor.EventReplan, Message: "the hosts changed while deck waited for the lock (" + s.Describe() + "); planning again"})
+	}
+	if err := s.Read(ctx); err != nil {
+		return err
+	}
+	plan, err := d.planAndShow(ctx, s, res)
 	if err != nil {
 		return err
 	}
 	out.Plan = plan
+	return nil
+}
+
+func (d Deploy) planAndShow(ctx context.Context, s *Session, res *Resolved) (*planner.Plan, error) {
+	plan, err := d.plan(ctx, s, res)
+	if err != nil {
+		return nil, err
+	}
 	if d.Planned != nil {
 		if err := d.Planned(plan); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if plan.Empty() || d.PlanOnly {
-		return nil
-	}
-	if err := s.Recheck(ctx, plan); err != nil {
-		return err
-	}
+	return plan, nil
+}
+
+func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
+	s, plan := out.Session, out.Plan
 	if err := WriteDesired(ctx, s, d.Target.Services, d.Delete); err != nil {
 		return err
 	}
@@ -133,6 +169,7 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 			opts.Builder = b
 		}
 	}
+	var err error
 	out.Result, err = executor.Apply(ctx, plan, opts)
 	return err
 }

@@ -23,20 +23,6 @@ func (s *Session) Plan(ctx context.Context, desired []planner.Desired, opts plan
 	return plan, err
 }
 
-// Recheck lists the hosts' tasks again, through the same connections, and refuses a
-// plan made from another snapshot: one confirmed after a while at the prompt, or raced by
-// a change made by hand, is not applied to hosts it was not made from.
-func (s *Session) Recheck(ctx context.Context, plan *planner.Plan) error {
-	if err := s.Read(ctx); err != nil {
-		return err
-	}
-	if fp := s.Snap.Fingerprint(); fp != plan.Fingerprint {
-		return fmt.Errorf("%w: the plan was made from snapshot %s, the hosts now give %s (%s). Nothing was changed; run deck deploy again",
-			executor.ErrStalePlan, plan.Fingerprint, fp, s.Describe())
-	}
-	return nil
-}
-
 // CheckSaved checks that a saved plan still applies: same app and environment, the
 // hosts unchanged since it was made, the same images and secrets.
 func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, path string) error {

@@ -272,11 +272,11 @@ func (a *actReader) Read(p []byte) (int, error) {
 	return a.r.Read(p)
 }
 
-func TestDeployRefusesWhenTheHostsChangedWhileAtThePrompt(t *testing.T) {
+func TestDeployPlansAgainWhenTheHostsChangedWhileAtThePrompt(t *testing.T) {
 	h := newHarness(t)
 	ios, _, out, errOut := iostreams.Test()
 	ios.SetTTY(true)
-	ios.In = &actReader{r: strings.NewReader("y\n"), act: func() {
+	ios.In = &actReader{r: strings.NewReader("y\nn\n"), act: func() {
 		// Another deploy starts a task of the app in the meantime.
 		h.cloud.Host("h2").AddImage("registry.example/api:1")
 		_, err := h.cloud.Host("h2").Run(context.Background(), providers.TaskSpec{Name: "other", Image: "registry.example/api:1",
@@ -287,9 +287,9 @@ func TestDeployRefusesWhenTheHostsChangedWhileAtThePrompt(t *testing.T) {
 	code := Main(context.Background(), []string{"--file", filepath.Join(h.dir, "deck.yaml"), "--config", filepath.Join(h.dir, "config.yaml"), "deploy"}, deps)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out.String(), "3 to create, 0 to replace")
-	assert.Contains(t, errOut.String(), "Apply this plan? [y/N]")
-	assert.Contains(t, errOut.String(), "the hosts changed since the plan was made")
-	assert.Contains(t, errOut.String(), "Nothing was changed")
+	assert.Contains(t, errOut.String(), "the hosts changed while deck waited for the lock")
+	assert.Equal(t, 2, strings.Count(errOut.String(), "Apply this plan? [y/N]"), "the new plan is shown and asked about again")
+	assert.Contains(t, errOut.String(), "Cancelled; nothing was changed.")
 	assert.Equal(t, 1, h.tasks(), "only the other deploy's task runs")
 }
 

@@ -19,6 +19,8 @@ type IOStreams struct {
 
 	outTTY, errTTY, inTTY bool
 	colorDisabled         bool
+	reader                *bufio.Reader
+	readerOf              io.Reader
 }
 
 // System returns streams on the process's stdin, stdout and stderr.
@@ -65,10 +67,19 @@ func (s *IOStreams) ColorEnabled() bool { return s.outTTY && !s.colorDisabled }
 // ErrColorEnabled reports whether ErrOut may carry colour.
 func (s *IOStreams) ErrColorEnabled() bool { return s.errTTY && !s.colorDisabled }
 
+// lineReader reads answers from In through one buffer for the whole run: a reader made
+// per question would swallow the answers typed (or piped) ahead of the next question.
+func (s *IOStreams) lineReader() *bufio.Reader {
+	if s.reader == nil || s.readerOf != s.In {
+		s.reader, s.readerOf = bufio.NewReader(s.In), s.In
+	}
+	return s.reader
+}
+
 // Confirm asks a yes/no question on ErrOut and reads the answer from In.
 func (s *IOStreams) Confirm(question string) (bool, error) {
 	fmt.Fprintf(s.ErrOut, "%s [y/N] ", question)
-	line, err := bufio.NewReader(s.In).ReadString('\n')
+	line, err := s.lineReader().ReadString('\n')
 	if err != nil && line == "" {
 		return false, err
 	}
@@ -83,7 +94,7 @@ func (s *IOStreams) Prompt(question, def string) (string, error) {
 	} else {
 		fmt.Fprintf(s.ErrOut, "%s: ", question)
 	}
-	line, err := bufio.NewReader(s.In).ReadString('\n')
+	line, err := s.lineReader().ReadString('\n')
 	if err != nil && line == "" {
 		return "", err
 	}
