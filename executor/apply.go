@@ -52,6 +52,8 @@ type ServiceResult struct {
 	Name    string
 	Created []NewTask
 	Stopped int
+	// StoppedIDs are the container ids of the tasks stopped, as "host/container".
+	StoppedIDs []string
 	Left    int // old tasks left running because their host is unreachable
 	Err     error
 }
@@ -187,12 +189,14 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 // the planner counted on its room (a port, memory) being free.
 func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *ServiceResult) error {
 	var mu sync.Mutex
-	record := func(stopped bool, err error) error {
+	record := func(c planner.Change) error {
+		stopped, err := a.stopOld(ctx, c)
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
 		case stopped:
 			res.Stopped++
+			res.StoppedIDs = append(res.StoppedIDs, c.Old.Host+"/"+c.Old.ContainerID)
 		case err == nil:
 			res.Left++ // its host is unreachable: the next plan sees it when the host returns
 		}
@@ -205,7 +209,7 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		}
 	}
 	if err := errors.Join(a.parallel(first, func(c planner.Change) error {
-		return record(a.stopOld(ctx, c))
+		return record(c)
 	})...); err != nil {
 		return fmt.Errorf("stopping tasks before the wave's new tasks start: %w", err)
 	}
@@ -237,7 +241,7 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		mu.Unlock()
 		if c.Old != nil && !c.StopFirst {
 			// The next wave was placed on this task's room: failing to stop it fails the wave.
-			return record(a.stopOld(ctx, c))
+			return record(c)
 		}
 		return nil
 	})

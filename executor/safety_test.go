@@ -111,3 +111,23 @@ func TestSecretNamesFitPodmansLimitWhateverTheNames(t *testing.T) {
 	assert.Regexp(t, `^deck\.[0-9a-f]{12}\.[0-9a-f]{8}\.[0-9a-f]{32}$`, name)
 	assert.NotEqual(t, SecretPrefix("app", "prod", "web"), SecretPrefix("app", "prod", "web-api"))
 }
+
+func TestARandomPortTakenBeforeStartIsRetriedOnce(t *testing.T) {
+	w, h, _, plan := replaceOne(t)
+	starts := 0
+	h.FailStart = func(s providers.TaskSpec) error {
+		if s.Labels[providers.LabelTask] != "new1" {
+			return nil
+		}
+		starts++
+		if starts == 1 {
+			return errors.New("rootlessport listen tcp 0.0.0.0:41234: bind: address already in use")
+		}
+		return nil
+	}
+	res, err := Apply(context.Background(), plan, w.opts())
+	require.NoError(t, err)
+	assert.Len(t, res.Services[0].Created, 1)
+	assert.Equal(t, 2, starts)
+	assert.Len(t, h.Tasks(), 1, "the container that lost the race was removed")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/deckhq/deck/executor/failpoint"
@@ -26,6 +27,14 @@ func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, err
 	a.emit(Event{Kind: EventTaskCreating, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: "revision " + rev.ID})
 	release := a.acquire(c.Host)
 	t, err := a.createAndStart(ctx, h, spec)
+	if err != nil && t.ContainerID != "" && portRace(spec, err) {
+		// Podman picks a free random port at create and binds it at start; containers
+		// created at once can be given the same one. Only the start fails: make it again.
+		a.removeFailed(h, t.ContainerID, 0)
+		a.emit(Event{Kind: EventTaskCreating, Service: c.Service, Host: c.Host, TaskID: c.TaskID,
+			Message: "its random host port was taken before it started; creating it again"})
+		t, err = a.createAndStart(ctx, h, spec)
+	}
 	release()
 	if err != nil {
 		if t.ContainerID != "" {
@@ -175,4 +184,10 @@ func (a *applier) desired(service string) *providers.DesiredState {
 		return &d
 	}
 	return nil
+}
+
+// portRace reports whether a start failed because the random host port Podman chose was
+// bound by another container meanwhile.
+func portRace(spec providers.TaskSpec, err error) bool {
+	return spec.Port != 0 && spec.HostPort == 0 && strings.Contains(err.Error(), "address already in use")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/executor/failpoint"
@@ -197,4 +198,36 @@ func (s *Session) refuseNewerEpochs(epoch uint64) error {
 		}
 	}
 	return nil
+}
+
+// Endpoints are address:port of the service's running tasks after the apply: those that
+// ran before and were not stopped, and those it started. Worked out from what the run
+// already knows, so a summary costs no second read of the hosts.
+func (o *Outcome) Endpoints(service string) []string {
+	var eps []string
+	stopped := map[string]bool{}
+	if o.Result != nil {
+		for _, sr := range o.Result.Services {
+			if sr.Name != service {
+				continue
+			}
+			for _, id := range sr.StoppedIDs {
+				stopped[id] = true
+			}
+			for _, t := range sr.Created {
+				if t.Address != "" {
+					eps = append(eps, t.Address)
+				}
+			}
+		}
+	}
+	for _, t := range o.Session.Snap.TasksByService(service) {
+		if t.Running() && t.HostReachable && !stopped[t.ID] {
+			if ep := o.Session.Endpoint(t.Task); ep != "" {
+				eps = append(eps, ep)
+			}
+		}
+	}
+	sort.Strings(eps)
+	return eps
 }

@@ -90,6 +90,9 @@ type Host struct {
 	Exits func(providers.TaskSpec) (code int, ok bool)
 	// Output, when set, is what a container wrote (Logs returns its tail).
 	Output func(providers.TaskSpec) []string
+	// FailStart, when set, makes Start fail with the error it returns (the container
+	// stays created, as Podman leaves it).
+	FailStart func(providers.TaskSpec) error
 	// FailStop, when set, makes Stop fail for the containers it returns true for.
 	FailStop func(containerID string) bool
 	// Calls records every mutating call, in order ("create NAME", "stop ID", ...).
@@ -223,6 +226,11 @@ func (h *Host) Start(_ context.Context, id string) (providers.Task, error) {
 	t, spec := h.containers[id], h.specs[id]
 	if t == nil {
 		return providers.Task{}, fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
+	}
+	if h.FailStart != nil {
+		if err := h.FailStart(spec); err != nil {
+			return providers.Task{}, err
+		}
 	}
 	if spec.Port != 0 {
 		hp := spec.HostPort

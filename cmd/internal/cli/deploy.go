@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,7 +79,7 @@ func runPipeline(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, 
 		}
 		return err
 	}
-	printSummary(ctx, deps, g, out)
+	printSummary(deps, g, out)
 	if err != nil {
 		printFailures(deps, err)
 		after := "Every task that was running before keeps serving"
@@ -129,13 +128,8 @@ func printFailures(deps Deps, err error) {
 }
 
 // printSummary lists, per service, what was done and the endpoints of its running tasks.
-func printSummary(ctx context.Context, deps Deps, g *Globals, out *pipeline.Outcome) {
+func printSummary(deps Deps, g *Globals, out *pipeline.Outcome) {
 	if g.Output == "json" {
-		return
-	}
-	// List again: the summary shows what runs now, not what the plan hoped for.
-	s := out.Session
-	if err := s.List(context.WithoutCancel(ctx)); err != nil {
 		return
 	}
 	c := colors(deps)
@@ -145,21 +139,12 @@ func printSummary(ctx context.Context, deps Deps, g *Globals, out *pipeline.Outc
 		if sr.Err != nil {
 			mark = c.Red("✗")
 		}
-		var eps []string
-		for _, t := range s.Snap.TasksByService(sr.Name) {
-			if t.Running() {
-				if ep := s.Endpoint(t.Task); ep != "" {
-					eps = append(eps, ep)
-				}
-			}
-		}
-		sort.Strings(eps)
 		fmt.Fprintf(deps.IO.Out, "%s %s: %d started, %d stopped", mark, sr.Name, len(sr.Created), sr.Stopped)
 		if sr.Left > 0 {
 			fmt.Fprintf(deps.IO.Out, ", %d left on unreachable hosts", sr.Left)
 		}
 		fmt.Fprintln(deps.IO.Out)
-		if len(eps) > 0 {
+		if eps := out.Endpoints(sr.Name); len(eps) > 0 {
 			fmt.Fprintf(deps.IO.Out, "  endpoints: %s\n", strings.Join(eps, " "))
 		}
 	}
