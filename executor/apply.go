@@ -54,8 +54,8 @@ type ServiceResult struct {
 	Stopped int
 	// StoppedIDs are the container ids of the tasks stopped, as "host/container".
 	StoppedIDs []string
-	Left    int // old tasks left running because their host is unreachable
-	Err     error
+	Left       int // old tasks left running because their host is unreachable
+	Err        error
 }
 
 // NewTask is a task Apply started and saw healthy.
