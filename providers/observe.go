@@ -188,7 +188,7 @@ func ReadCapacity(ctx context.Context, fleet *Fleet, obs *Observation) {
 		}
 		hctx, cancel := context.WithTimeout(ctx, DialTimeout)
 		defer cancel()
-		info, err := h.Info(hctx)
+		info, err := hostInfo(hctx, h)
 		if err != nil {
 			ho.Reachable, ho.Err, ho.Tasks = false, err, nil
 			fleet.drop(ho.Spec.Name)

@@ -3,6 +3,7 @@ package providers_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,4 +74,30 @@ func TestObserveTasksLeavesCapacityUnknownUntilRead(t *testing.T) {
 	assert.Equal(t, "fake", obs.Hosts[0].Info.Version)
 	assert.False(t, obs.Hosts[1].Reachable, "a host that stops answering is unreachable")
 	assert.Equal(t, []string{"h1"}, fleet.Names())
+}
+
+func TestCapacityIsReadOnceAndKeptOnTheHost(t *testing.T) {
+	cloud := fake.NewCloud()
+	specs := []manifest.HostSpec{{Name: "h1"}}
+	h := cloud.AddHost(specs[0], manifest.Resources{CPU: 2048, Memory: 4096})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h.SetClock(func() time.Time { return now })
+	read := func() (manifest.Resources, int) {
+		fleet, obs := providers.Observe(context.Background(), cloud, specs, "shop", "prod")
+		defer fleet.Close()
+		c, known := obs.Hosts[0].Capacity()
+		require.True(t, known)
+		return c, h.InfoCalls()
+	}
+	c, calls := read()
+	assert.Equal(t, manifest.Resources{CPU: 2048, Memory: 4096}, c)
+	assert.Equal(t, 1, calls)
+	_, calls = read()
+	assert.Equal(t, 1, calls, "the recorded capacity is used while it is fresh")
+	now = now.Add(providers.HostInfoMaxAge + time.Second)
+	_, calls = read()
+	assert.Equal(t, 2, calls, "read again once stale")
+	recs, err := h.ListRecords(context.Background(), "deck-hostinfo.")
+	require.NoError(t, err)
+	assert.Len(t, recs, 1, "older readings are removed")
 }

@@ -79,6 +79,7 @@ type Host struct {
 	secrets    map[string][]byte
 	records    map[string]providers.Record
 	clock      func() time.Time
+	infoCalls  int
 	nextPort   int
 
 	// Healthy decides whether a task passes its health check. Tests replace it.
@@ -164,8 +165,14 @@ func (h *Host) Info(context.Context) (providers.HostInfo, error) {
 	if err := h.check("reading host info"); err != nil {
 		return providers.HostInfo{}, err
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.infoCalls++
 	return h.info, nil
 }
+
+// InfoCalls counts the calls of Info (the costly call deck avoids repeating).
+func (h *Host) InfoCalls() int { h.mu.Lock(); defer h.mu.Unlock(); return h.infoCalls }
 
 func (h *Host) List(_ context.Context, app, env string) ([]providers.Task, error) {
 	if err := h.check("listing containers"); err != nil {
