@@ -14,7 +14,8 @@ import (
 // waitHealthy waits until the task passes its health check (see package health for the
 // rule). A task with no health check counts once it has stayed running for MinRunning.
 // A task whose container exits fails at once. Probes start fast and back off to the
-// poll interval, so a task that is ready at once is seen ready at once.
+// poll interval (10 ms, then half as long again each time), so a task that is ready at
+// once is seen ready at once.
 func (a *applier) waitHealthy(ctx context.Context, h providers.Host, td manifest.TaskDef, t providers.Task, addr string) error {
 	hc := td.Healthcheck
 	limit := health.Deadline(hc)
@@ -31,7 +32,7 @@ func (a *applier) waitHealthy(ctx context.Context, h providers.Host, td manifest
 		return a.checkRunning(ctx, h, t)
 	}
 	prober := health.Prober{Client: a.client}
-	wait, last := 25*time.Millisecond, ""
+	wait, last := 10*time.Millisecond, ""
 	lastStateCheck := time.Now()
 	for {
 		r := prober.Probe(ctx, h, t, hc, addr)
@@ -52,7 +53,7 @@ func (a *applier) waitHealthy(ctx context.Context, h providers.Host, td manifest
 		if !sleepCtx(ctx, wait) {
 			return fmt.Errorf("not healthy: %w (last: %s)", ctx.Err(), last)
 		}
-		wait = min(wait*2, a.opts.PollInterval)
+		wait = min(wait*3/2, a.opts.PollInterval)
 	}
 }
 
