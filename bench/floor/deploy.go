@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -85,9 +86,29 @@ func startHostTasks(ctx context.Context, h *host, cfg config, tasks []int, start
 	return <-errs
 }
 
+// portRetries bounds the attempts of one task whose random host port was taken.
+const portRetries = 3
+
+// portsRetried counts those retries, for -v.
+var portsRetried atomic.Int64
+
 // startTask is the floor's whole work for one task: create, start, and inspect for the
-// host port Podman picked. Deck's provider makes the same three calls.
+// host port Podman picked (deck's provider makes the same three calls). Podman 4.3 picks
+// a random host port at create time without reserving it, so two containers created at
+// once on a host can get the same one and the later fails to start ("address already in
+// use"). Any deployer has to cope with that, so the floor does too, the cheapest way:
+// remove the container and create it again.
 func startTask(ctx context.Context, h *host, cfg config, t int) (int, error) {
+	for attempt := 1; ; attempt++ {
+		port, err := createAndStart(ctx, h, cfg, t)
+		if err == nil || attempt == portRetries || !strings.Contains(err.Error(), "address already in use") {
+			return port, err
+		}
+		portsRetried.Add(1)
+	}
+}
+
+func createAndStart(ctx context.Context, h *host, cfg config, t int) (int, error) {
 	cctx := h.call(ctx)
 	s := taskSpec(cfg, h.spec.Name, t)
 	created, err := containers.CreateWithSpec(cctx, s, nil)
@@ -95,6 +116,7 @@ func startTask(ctx context.Context, h *host, cfg config, t int) (int, error) {
 		return 0, fmt.Errorf("creating %s: %w", s.Name, err)
 	}
 	if err := containers.Start(cctx, created.ID, nil); err != nil {
+		_, _ = containers.Remove(cctx, created.ID, new(containers.RemoveOptions).WithForce(true))
 		return 0, fmt.Errorf("starting %s: %w", s.Name, err)
 	}
 	data, err := containers.Inspect(cctx, created.ID, nil)

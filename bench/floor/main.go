@@ -98,8 +98,9 @@ func run(cfg config) error {
 	}
 	elapsed := time.Since(cfg.programTime)
 	if cfg.verbose {
-		fmt.Fprintf(os.Stderr, "floor: %d tasks on %d hosts: connected %d ms, last started %d ms, last healthy %d ms\n",
-			cfg.tasks, len(hosts), connected.Milliseconds(), started.Sub(cfg.programTime).Milliseconds(), elapsed.Milliseconds())
+		fmt.Fprintf(os.Stderr, "floor: %d tasks on %d hosts: connected %d ms, last started %d ms, last healthy %d ms, %d port retries\n",
+			cfg.tasks, len(hosts), connected.Milliseconds(), started.Sub(cfg.programTime).Milliseconds(), elapsed.Milliseconds(),
+			portsRetried.Load())
 	}
 	fmt.Println(elapsed.Milliseconds())
 	return nil
