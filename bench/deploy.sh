@@ -54,6 +54,8 @@ work=$(mktemp -d)
 table="$work/table"
 hosts_are_up=0
 cleanup() {
+	# A run that stops half way still shows what it measured.
+	[ -s "$table" ] && print_table "partial, the run stopped"
 	[ "$hosts_are_up" = 1 ] && "$hosts_sh" down --dir "$dir" >/dev/null 2>&1 9>&- || true
 	cd /
 	rm -rf "$work"
@@ -138,9 +140,20 @@ set_count() { sed -i "s/^count: .*/count: $1/" "$app/deck/hello.yaml"; }
 deck_do() {
 	if ! (cd "$app" && "$deck" "$@") >"$work/deck.log" 2>&1; then
 		log "deck $* failed:"
-		tail -n 20 "$work/deck.log" >&2
+		grep -v '^  endpoints:' "$work/deck.log" | tail -n 8 | cut -c1-300 >&2
 		return 1
 	fi
+}
+
+# deck_converge deploys until deck succeeds (up to 3 times): a deploy that lost a task to a
+# transient failure leaves the rest running, and the next one starts what is missing.
+deck_converge() {
+	local i
+	for i in 1 2 3; do
+		deck_do deploy --yes && return 0
+		log "deploy $i of 3 failed; deploying again"
+	done
+	return 1
 }
 
 deck_delete() { deck_do delete hello --yes; sleep "$settle"; }
@@ -173,8 +186,11 @@ time_deck_cold() {
 time_floor() {
 	local n=$1 t0 t1 ok=1
 	t0=$(now_ms)
-	"$floor" -n "$n" -image "$image" -memory "$memory" -cpu "$cpu" >/dev/null || ok=0
+	"$floor" -v -n "$n" -image "$image" -memory "$memory" -cpu "$cpu" >/dev/null 2>"$work/floor.log" || ok=0
 	t1=$(now_ms)
+	[ "$ok" = 1 ] || cut -c1-300 "$work/floor.log" >&2
+	# The floor retries a task whose random host port was taken (a Podman race); count them.
+	sed -n 's/.* \([0-9]*\) port retries$/\1/p' "$work/floor.log" >>"$work/port-retries"
 	"$floor" -cleanup
 	sleep "$settle"
 	elapsed "$ok" "$t0" "$t1"
@@ -259,6 +275,7 @@ cold_row() {
 	local n=$1 target=$2 with_podman=${3:-} r d f p
 	local deck_ms=() floor_ms=() pod_ms=()
 	set_count "$n"
+	: >"$work/port-retries"
 	for r in $(seq "$rounds"); do
 		d=$(time_deck_cold)
 		f=$(time_floor "$n")
@@ -275,7 +292,7 @@ cold_row() {
 	fm=$(printf '%s\n' "${floor_ms[@]}" | median)
 	[ "$target" != - ] || kind=-
 	row "cold deploy ${nhosts} hosts x $n tasks" "$dm" "$fm" "$kind" "$target" \
-		"rounds: deck ${deck_ms[*]} | floor ${floor_ms[*]}"
+		"rounds: deck ${deck_ms[*]} | floor ${floor_ms[*]} (floor port retries: $(awk '{s+=$1} END {print s+0}' "$work/port-retries"))"
 	if [ -n "$with_podman" ]; then
 		pm=$(printf '%s\n' "${pod_ms[@]}" | median)
 		row "  podman run -d, serial per host" "$pm" - - - \
@@ -296,7 +313,7 @@ repeat_row() {
 steady_rows() {
 	local n=$1 noop_target=$2 status_target=$3
 	set_count "$n"
-	deck_do deploy --yes
+	deck_converge
 	repeat_row "no-op deploy, $n running on $nhosts hosts" "$noop_target" deploy --yes
 	repeat_row "deck status, $n on $nhosts hosts" "$status_target" status
 	deck_delete
@@ -328,7 +345,7 @@ section_scale() {
 # (its task-healthy events) against the containers of the app that answer 200 on /healthz,
 # counted by the floor program straight from the hosts.
 section_loss() {
-	local i reported healthy total lost=0 all=0 failed=0
+	local i reported healthy total lost=0 all=0 failed=0 short=0
 	hosts_up 12
 	warm_up
 	set_count 240
@@ -339,11 +356,13 @@ section_loss() {
 		read -r healthy total < <("$floor" -healthy deck.app=hello) || log "the floor could not count the tasks"
 		all=$((all + reported))
 		[ "$healthy" -ge "$reported" ] || lost=$((lost + reported - healthy))
+		[ "$healthy" -ge 240 ] || short=$((short + 240 - healthy))
 		log "loss deploy $i/$loss_deploys: deck reported $reported healthy; $healthy of $total containers answer 200"
 		deck_delete
 	done
 	echo
-	echo "lost $lost of $all (tasks deck reported healthy but not answering after; $loss_deploys cold deploys of 240 on 12 hosts; $failed deploys failed; target: 0)"
+	echo "lost $lost of $all (tasks deck reported healthy that did not answer 200 after; target: 0)"
+	echo "  $loss_deploys cold deploys of 240 tasks on 12 hosts; $failed failed, leaving $short tasks short of 240 in all"
 	hosts_down
 }
 
