@@ -38,8 +38,11 @@ unit:
 e2e: deps examples
 	$(GO) test $(GOTAGS) -count=1 -timeout 30m -v ./e2e/
 
+# Deploy speed against a floor (bench/floor) on real hosts; see bench/deploy.sh.
+# SCALE=1 adds 12 hosts x 30/120/240 tasks; LOSS=1 adds 20 cold deploys of 240 tasks.
 bench: deps build examples
 	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchtime 3x ./bench/
+	$(GO) build $(GOTAGS) -o bin/floor ./bench/floor
 	./bench/deploy.sh
 
 lint:
