@@ -260,7 +260,7 @@ print_table() {
     {
       ratio = "-"; target = "-"; verdict = ""
       num = ($2 ~ /^[0-9]+$/) && ($3 == "-" || $3 ~ /^[1-9][0-9]*$/)
-      if (num && $3 != "-") ratio = sprintf("%.2f", $2 / $3)
+      if (num && $3 != "-") ratio = sprintf("%.3f", $2 / $3)
       if ($4 == "ratio") { target = "<= " $5 "x"; verdict = (num && $2 / $3 <= $5) ? "ok" : "MISS" }
       if ($4 == "ms")    { target = "< " $5 " ms"; verdict = (num && $2 < $5) ? "ok" : "MISS" }
       printf "%-36s %8s %8s %7s %9s  %s\n", $1, $2, $3, ratio, target, verdict
