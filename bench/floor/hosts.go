@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"reflect"
 	"sync"
-	"unsafe"
 
 	"github.com/containers/podman/v5/pkg/bindings"
 	"gopkg.in/yaml.v3"
@@ -83,23 +81,17 @@ func dial(_ context.Context, spec manifest.HostSpec) (*host, error) {
 	return &host{spec: spec, deck: h, conn: conn}, nil
 }
 
-// bindingsConn returns the bindings connection inside a host deck's Dialer connected.
-// deck's provider keeps it unexported, and the floor must not call the provider's Create
-// and Start instead: a floor that moves whenever deck's code does measures nothing. So it
-// is read by reflection; if the provider renames the field this fails loudly, never
-// silently.
+// bindingsConn returns the bindings connection inside a host deck's Dialer connected. The
+// floor makes its own API calls on it, never the provider's Create and Start: a floor
+// that moves whenever deck's code does measures nothing.
 func bindingsConn(h providers.Host) (context.Context, error) {
 	ph, ok := h.(*podman.Host)
 	if !ok {
 		return nil, fmt.Errorf("deck's Dialer returned a %T, not a *podman.Host", h)
 	}
-	f := reflect.ValueOf(ph).Elem().FieldByName("conn")
-	if !f.IsValid() || f.Type() != reflect.TypeFor[context.Context]() {
-		return nil, fmt.Errorf("podman.Host has no conn context.Context field: update bench/floor")
-	}
-	conn := *(*context.Context)(unsafe.Pointer(f.UnsafeAddr()))
+	conn := ph.Connection()
 	if _, err := bindings.GetClient(conn); err != nil {
-		return nil, fmt.Errorf("podman.Host.conn is not a bindings connection: %w", err)
+		return nil, fmt.Errorf("not a bindings connection: %w", err)
 	}
 	return conn, nil
 }

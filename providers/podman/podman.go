@@ -69,6 +69,11 @@ func (Dialer) Dial(ctx context.Context, spec manifest.HostSpec) (providers.Host,
 	return h, nil
 }
 
+// Connection is the bindings connection, for tools that call the Podman API directly (the
+// speed floor in bench/floor measures the API without deck's provider in between). Calls
+// on it are not bounded by deck's host timeout.
+func (h *Host) Connection() context.Context { return h.conn }
+
 // Name returns the host's name from its spec.
 func (h *Host) Name() string { return h.spec.Name }
 
