@@ -68,16 +68,21 @@ type Outcome struct {
 // nothing. The returned Outcome's Session must be closed by the caller (also on error).
 func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
 	t := d.Target
-	res, err := Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
-	if err != nil {
-		return &Outcome{}, err
-	}
-	s, err := Open(ctx, t)
+	// Resolving (digesting build contexts and secrets) is local work: do it while the
+	// hosts are dialled and read.
+	var res *Resolved
+	resolved := make(chan error, 1)
+	go func() {
+		var err error
+		res, err = Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
+		resolved <- err
+	}()
+	s, err := OpenRead(ctx, t)
 	out := &Outcome{Session: s}
-	if err != nil {
-		return out, err
+	if rerr := <-resolved; rerr != nil {
+		return out, rerr
 	}
-	if err := s.Read(ctx); err != nil {
+	if err != nil {
 		return out, err
 	}
 	if out.Plan, err = d.planAndShow(ctx, s, res); err != nil {

@@ -11,46 +11,69 @@ import (
 	"github.com/deckhq/deck/providers/health"
 )
 
-// probeParallelism bounds the probes in flight at once across the fleet.
-const probeParallelism = 32
+// probeParallelism bounds the probes in flight at once across the fleet. A probe mostly
+// waits on the network, so a whole fleet's worth go at once.
+const probeParallelism = 256
 
-// probeAll probes every running task once, concurrently, and classifies it: a task deck
-// has not seen healthy now is starting (while younger than its health deadline) or
-// unhealthy, never serving. This is what lets a rerun after a killed deploy tell the new
-// tasks it never saw healthy from the old ones that serve.
-func probeAll(ctx context.Context, fleet *providers.Fleet, obs *providers.Observation) map[string]state.TaskHealth {
-	out := map[string]state.TaskHealth{}
-	var mu sync.Mutex
+// prober probes running tasks, bounded to probeParallelism at once across the fleet, and
+// keeps what it saw by task id. A task deck has not seen healthy now is starting (while
+// younger than its health deadline) or unhealthy, never serving. This is what lets a rerun
+// after a killed deploy tell the new tasks it never saw healthy from the old ones that serve.
+type prober struct {
+	sem  chan struct{}
+	mu   sync.Mutex
+	seen map[string]state.TaskHealth
+	p    health.Prober
+}
+
+func newProber() *prober {
+	return &prober{sem: make(chan struct{}, probeParallelism), seen: map[string]state.TaskHealth{}}
+}
+
+// host probes one host's running tasks concurrently and returns when all are probed.
+func (pr *prober) host(ctx context.Context, h providers.Host, ho *providers.HostObservation) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, probeParallelism)
-	prober := health.Prober{}
-	for _, ho := range obs.Hosts {
+	for _, t := range ho.Tasks {
+		id := state.TaskID(ho.Spec.Name, t.ContainerID)
+		if !t.Running() {
+			pr.put(id, state.TaskHealth{State: health.StateUnhealthy, Detail: t.State})
+			continue
+		}
+		wg.Add(1)
+		go func(t providers.Task, addr string) {
+			defer wg.Done()
+			pr.sem <- struct{}{}
+			defer func() { <-pr.sem }()
+			pr.put(id, probeOne(ctx, pr.p, h, t, addr))
+		}(t, taskAddress(ho.Spec.Address, t))
+	}
+	wg.Wait()
+}
+
+func (pr *prober) put(id string, th state.TaskHealth) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	pr.seen[id] = th
+}
+
+// probeAll probes every running task of obs, hosts in parallel.
+func probeAll(ctx context.Context, fleet *providers.Fleet, obs *providers.Observation) map[string]state.TaskHealth {
+	pr := newProber()
+	var wg sync.WaitGroup
+	for i := range obs.Hosts {
+		ho := &obs.Hosts[i]
 		h := fleet.Host(ho.Spec.Name)
 		if !ho.Reachable || h == nil {
 			continue
 		}
-		for _, t := range ho.Tasks {
-			id := state.TaskID(ho.Spec.Name, t.ContainerID)
-			if !t.Running() {
-				mu.Lock()
-				out[id] = state.TaskHealth{State: health.StateUnhealthy, Detail: t.State}
-				mu.Unlock()
-				continue
-			}
-			wg.Add(1)
-			go func(t providers.Task, addr string) {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				th := probeOne(ctx, prober, h, t, addr)
-				mu.Lock()
-				out[id] = th
-				mu.Unlock()
-			}(t, taskAddress(ho.Spec.Address, t))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr.host(ctx, h, ho)
+		}()
 	}
 	wg.Wait()
-	return out
+	return pr.seen
 }
 
 func probeOne(ctx context.Context, p health.Prober, rt providers.Runtime, t providers.Task, addr string) state.TaskHealth {

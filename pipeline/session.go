@@ -44,13 +44,36 @@ func Open(ctx context.Context, t Target) (*Session, error) {
 	if t.Dialer == nil {
 		return nil, errors.New("pipeline: no dialer")
 	}
+	setHostTimeout(&t)
+	s := &Session{T: t}
+	s.Fleet, s.Obs = providers.Connect(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name)
+	return s, nil
+}
+
+// OpenRead connects to every host and reads it (its tasks and their health), each host as
+// soon as it is connected: the unix hosts' reads do not wait for an ssh handshake.
+func OpenRead(ctx context.Context, t Target) (*Session, error) {
+	if t.Dialer == nil {
+		return nil, errors.New("pipeline: no dialer")
+	}
+	setHostTimeout(&t)
+	s := &Session{T: t}
+	pr := newProber()
+	s.Fleet, s.Obs = providers.ConnectEach(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name, true,
+		func(h providers.Host, ho *providers.HostObservation) { pr.host(ctx, h, ho) })
+	s.Health = pr.seen
+	if err := s.load(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func setHostTimeout(t *Target) {
 	if t.HostTimeout <= 0 {
 		t.HostTimeout = providers.DialTimeout
 	}
 	providers.DialTimeout = t.HostTimeout
-	s := &Session{T: t}
-	s.Fleet, s.Obs = providers.Connect(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name)
-	return s, nil
 }
 
 // Close closes every connection.

@@ -130,22 +130,34 @@ func ObserveTasks(ctx context.Context, d Dialer, specs []manifest.HostSpec, app,
 // connections; the observation marks the hosts that did not answer. Nothing is listed
 // yet: one command connects once and lists as often as it needs (ListTasks).
 func Connect(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
+	return ConnectEach(ctx, d, specs, app, env, false, nil)
+}
+
+// ConnectEach is Connect that, when list is set, also lists each host's tasks as soon as
+// that host is connected, and then calls then (when not nil) on that host's goroutine, so
+// the work that follows a host's listing (probing its tasks) does not wait for the
+// slowest host's handshake. then must be safe to call concurrently.
+func ConnectEach(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string, list bool,
+	then func(h Host, ho *HostObservation)) (*Fleet, *Observation) {
 	obs := &Observation{App: app, Env: env, Hosts: make([]HostObservation, len(specs))}
 	fleet := NewFleet()
 	forEach(len(specs), func(i int) {
-		ho := HostObservation{Spec: specs[i], InfoUnread: true}
+		ho := &obs.Hosts[i]
+		*ho = HostObservation{Spec: specs[i], InfoUnread: true}
 		hctx, cancel := context.WithTimeout(ctx, DialTimeout)
 		defer cancel()
 		h, err := d.Dial(hctx, specs[i])
 		if err != nil {
 			ho.Err = err
-		} else {
-			ho.Reachable = true
-			fleet.mu.Lock()
-			fleet.hosts[specs[i].Name] = h
-			fleet.mu.Unlock()
+			return
 		}
-		obs.Hosts[i] = ho
+		ho.Reachable = true
+		fleet.mu.Lock()
+		fleet.hosts[specs[i].Name] = h
+		fleet.mu.Unlock()
+		if list && listHost(hctx, fleet, h, ho, obs) && then != nil {
+			then(h, ho)
+		}
 	})
 	return fleet, obs
 }
@@ -162,19 +174,25 @@ func ListTasks(ctx context.Context, fleet *Fleet, obs *Observation) {
 		}
 		hctx, cancel := context.WithTimeout(ctx, DialTimeout)
 		defer cancel()
-		all, err := h.List(hctx, "", "")
-		if err != nil {
-			ho.Reachable, ho.Err, ho.Tasks, ho.Listed = false, err, nil, false
-			fleet.drop(ho.Spec.Name)
-			return
-		}
-		ho.Tasks, ho.OtherUsed = splitTasks(all, obs.App, obs.Env)
-		for j := range ho.Tasks {
-			ho.Tasks[j].Host = ho.Spec.Name
-		}
-		sort.Slice(ho.Tasks, func(a, b int) bool { return ho.Tasks[a].Name < ho.Tasks[b].Name })
-		ho.Listed = true
+		listHost(hctx, fleet, h, ho, obs)
 	})
+}
+
+// listHost lists one host's tasks into ho; false when the host failed to answer.
+func listHost(ctx context.Context, fleet *Fleet, h Host, ho *HostObservation, obs *Observation) bool {
+	all, err := h.List(ctx, "", "")
+	if err != nil {
+		ho.Reachable, ho.Err, ho.Tasks, ho.Listed = false, err, nil, false
+		fleet.drop(ho.Spec.Name)
+		return false
+	}
+	ho.Tasks, ho.OtherUsed = splitTasks(all, obs.App, obs.Env)
+	for j := range ho.Tasks {
+		ho.Tasks[j].Host = ho.Spec.Name
+	}
+	sort.Slice(ho.Tasks, func(a, b int) bool { return ho.Tasks[a].Name < ho.Tasks[b].Name })
+	ho.Listed = true
+	return true
 }
 
 // ReadCapacity reads the capacity of every reachable host of obs concurrently, through

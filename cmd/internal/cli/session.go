@@ -52,15 +52,7 @@ func (w *world) target(deps Deps, g *Globals) pipeline.Target {
 
 // open connects to the environment's hosts and reads them.
 func (w *world) open(ctx context.Context, deps Deps, g *Globals) (*pipeline.Session, error) {
-	s, err := pipeline.Open(ctx, w.target(deps, g))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.Read(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return pipeline.OpenRead(ctx, w.target(deps, g))
 }
 
 // builder returns how images are built: on --builder when given, else on the first host.
