@@ -77,18 +77,18 @@ func probeAll(ctx context.Context, fleet *providers.Fleet, obs *providers.Observ
 }
 
 func probeOne(ctx context.Context, p health.Prober, rt providers.Runtime, t providers.Task, addr string) state.TaskHealth {
-	var hc = t.Meta.Spec
-	if hc == nil {
+	td := t.Meta.Spec
+	if td == nil {
 		// No readable task definition: deck cannot know how to check it, so it never
 		// counts as serving (it is replaced, like a task of another revision).
 		return state.TaskHealth{State: health.StateUnhealthy, Detail: "no readable task definition"}
 	}
-	r := p.Probe(ctx, rt, t, hc.Healthcheck, addr)
+	r := p.Probe(ctx, rt, t, td.Healthcheck, addr)
 	age := time.Since(t.StartedAt)
 	if t.StartedAt.IsZero() {
 		age = 0
 	}
-	return state.TaskHealth{State: health.Classify(r, true, age, hc.Healthcheck), Detail: r.Detail}
+	return state.TaskHealth{State: health.Classify(r, true, age, td.Healthcheck), Detail: r.Detail}
 }
 
 // taskAddress is address:published port of the task's service port, or "".
