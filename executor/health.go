@@ -57,9 +57,6 @@ func (a *applier) waitHealthy(ctx context.Context, h providers.Host, td manifest
 	}
 }
 
-// errExited marks a task whose container stopped while deck waited on it.
-var errExited = errors.New("the container stopped")
-
 // checkRunning fails when the task's container is no longer running.
 func (a *applier) checkRunning(ctx context.Context, h providers.Host, t providers.Task) error {
 	now, err := h.Inspect(ctx, t.ContainerID)
@@ -72,7 +69,7 @@ func (a *applier) checkRunning(ctx context.Context, h providers.Host, t provider
 	if now.Running() {
 		return nil
 	}
-	return fmt.Errorf("%w (%s)", errExited, now.State)
+	return fmt.Errorf("the container stopped (%s)", now.State)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

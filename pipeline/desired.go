@@ -19,12 +19,13 @@ import (
 // hosts as records, one generation per change, so a controller can rebuild what should
 // run from the hosts alone, without the manifests. Task labels carry it too, but they are
 // fixed when a task is created; a count change that creates nothing would leave them stale.
+// The records use the task labels' keys (providers.Label*) for what they share with them.
 const (
 	recordPrefix   = "deck-desired."
-	labelDesired   = "deck.desired"
-	labelService   = "deck.service"
-	labelApp       = "deck.app"
-	labelEnv       = "deck.env"
+	labelDesired   = providers.LabelDesired
+	labelService   = providers.LabelService
+	labelApp       = providers.LabelApp
+	labelEnv       = providers.LabelEnv
 	labelDeleted   = "deck.deleted"
 	labelRecordGen = "deck.generation"
 )

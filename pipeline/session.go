@@ -130,7 +130,8 @@ func (s *Session) Describe() string {
 	return fmt.Sprintf("%d of %d hosts reachable, %d tasks running", s.Reachable(), len(s.Obs.Hosts), running)
 }
 
-// List lists the hosts' tasks again, without probing them (for a summary).
+// List lists the hosts' tasks again, without probing them: enough to tell whether they
+// changed since the plan (the fingerprint leaves health out).
 func (s *Session) List(ctx context.Context) error {
 	providers.ListTasks(ctx, s.Fleet, s.Obs)
 	return s.load()

@@ -16,10 +16,8 @@ type HostObservation struct {
 	Reachable bool
 	Err       error // why it is unreachable
 	Info      HostInfo
-	// InfoUnread is true when Info was not asked for (ObserveTasks): see Capacity.
+	// InfoUnread is true while Info was not read (Connect without ReadCapacity): see Capacity.
 	InfoUnread bool
-	// Listed is true once the host's tasks were listed (a host only connected is not).
-	Listed bool
 	// Tasks are the containers of the observed app and environment.
 	Tasks []Task
 	// OtherUsed is what the running tasks of deck's other apps and environments on the
@@ -31,7 +29,7 @@ type HostObservation struct {
 // else what the host reported, minus reservations and what the running tasks of deck's
 // other apps and environments take (deck sees those through their labels; anything else
 // on the host is for reservations to cover). known is false when the host's capacity was
-// not read (ObserveTasks, with no configured capacity): nothing may be placed on it until
+// not read (connected and listed, but no ReadCapacity, and no configured capacity): nothing may be placed on it until
 // it is (the planner refuses, see planner.ErrCapacityUnknown).
 func (h HostObservation) Capacity() (c manifest.Resources, known bool) {
 	c = h.Info.Capacity
@@ -116,16 +114,6 @@ func Observe(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env 
 	return fleet, obs
 }
 
-// ObserveTasks is Observe without reading each host's capacity. Podman's info call costs
-// about 150 ms a host while listing containers costs about 1 ms, and a deploy with nothing
-// to change places nothing, so deck plans from this first and reads the capacity
-// (ReadCapacity) only when the plan places tasks.
-func ObserveTasks(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, env string) (*Fleet, *Observation) {
-	fleet, obs := Connect(ctx, d, specs, app, env)
-	ListTasks(ctx, fleet, obs)
-	return fleet, obs
-}
-
 // Connect dials every host concurrently, each within DialTimeout, and returns the open
 // connections; the observation marks the hosts that did not answer. Nothing is listed
 // yet: one command connects once and lists as often as it needs (ListTasks).
@@ -182,7 +170,7 @@ func ListTasks(ctx context.Context, fleet *Fleet, obs *Observation) {
 func listHost(ctx context.Context, fleet *Fleet, h Host, ho *HostObservation, obs *Observation) bool {
 	all, err := h.List(ctx, "", "")
 	if err != nil {
-		ho.Reachable, ho.Err, ho.Tasks, ho.Listed = false, err, nil, false
+		ho.Reachable, ho.Err, ho.Tasks = false, err, nil
 		fleet.drop(ho.Spec.Name)
 		return false
 	}
@@ -191,7 +179,6 @@ func listHost(ctx context.Context, fleet *Fleet, h Host, ho *HostObservation, ob
 		ho.Tasks[j].Host = ho.Spec.Name
 	}
 	sort.Slice(ho.Tasks, func(a, b int) bool { return ho.Tasks[a].Name < ho.Tasks[b].Name })
-	ho.Listed = true
 	return true
 }
 

@@ -54,13 +54,14 @@ func TestObserveReportsEachHostAndKeepsReachableConnections(t *testing.T) {
 	assert.Equal(t, []string{"h1", "h3"}, fleet.Names())
 }
 
-func TestObserveTasksLeavesCapacityUnknownUntilRead(t *testing.T) {
+func TestListingLeavesCapacityUnknownUntilRead(t *testing.T) {
 	cloud := fake.NewCloud()
 	specs := []manifest.HostSpec{{Name: "h1"}, {Name: "h2"}}
 	for _, s := range specs {
 		cloud.AddHost(s, manifest.Resources{CPU: 2048, Memory: 4096})
 	}
-	fleet, obs := providers.ObserveTasks(context.Background(), cloud, specs, "shop", "prod")
+	fleet, obs := providers.Connect(context.Background(), cloud, specs, "shop", "prod")
+	providers.ListTasks(context.Background(), fleet, obs)
 	defer fleet.Close()
 	_, known := obs.Hosts[0].Capacity()
 	assert.False(t, known, "capacity not read is not a number")

@@ -310,3 +310,11 @@ func TestColourFollowsTheStreamItIsWrittenTo(t *testing.T) {
 	assert.NotContains(t, status(false, true), "\x1b[", "stdout piped, stderr on a terminal: no colour on stdout")
 	assert.Contains(t, status(true, false), "\x1b[32mhealthy", "stdout on a terminal: colour")
 }
+
+func TestBadLockFlagsAreRefusedBeforeAnythingRuns(t *testing.T) {
+	h := newHarness(t)
+	code, _, errOut := h.run("deploy", "--yes", "--lock-ttl", "500ms")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "--lock-ttl must be at least 2s")
+	assert.Equal(t, 0, h.tasks(), "nothing was deployed")
+}

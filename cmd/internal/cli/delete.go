@@ -40,6 +40,9 @@ The service's manifest is not needed, so a service whose manifest was removed ca
 
 func runDelete(cmd *cobra.Command, o *DeleteOptions) error {
 	deps, g := o.Deps, o.Globals
+	if err := o.Lock.check(); err != nil {
+		return err
+	}
 	w, err := loadManifests(deps, g, false)
 	if err != nil {
 		return err

@@ -47,6 +47,9 @@ and last log lines shown, and the service keeps serving from the tasks it had.`,
 
 func runDeploy(ctx context.Context, o *DeployOptions) error {
 	deps, g := o.Deps, o.Globals
+	if err := o.Lock.check(); err != nil {
+		return err
+	}
 	w, err := loadManifests(deps, g, true)
 	if err != nil {
 		return err

@@ -26,12 +26,20 @@ func (l *LockFlags) addFlags(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&l.TTL, "lock-ttl", 30*time.Second, "how long the lock outlives a deploy that stops renewing it (killed)")
 }
 
+// check refuses bad lock flags before anything is read or planned.
+func (l LockFlags) check() error {
+	if l.TTL < 2*time.Second {
+		return flagErrorf("--lock-ttl must be at least 2s (the lock hosts' clocks read to the second), not %s", l.TTL)
+	}
+	if l.Wait < 0 {
+		return flagErrorf("--lock-wait must be 0 (fail at once) or a positive duration such as 5m, not %s", l.Wait)
+	}
+	return nil
+}
+
 // taker returns the pipeline's lock step: the environment's lock, kept on its hosts.
 func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.Session) (pipeline.Lease, error) {
 	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
-		if l.TTL < 2*time.Second {
-			return nil, flagErrorf("--lock-ttl must be at least 2s, not %s", l.TTL)
-		}
 		// The holder stops trusting its lease a margin before the hosts could expire it:
 		// a quarter of the TTL, at most 2s (the hosts' clocks read to the second).
 		locker, err := hostsLocker(s, lock.WithTTL(l.TTL), lock.WithMargin(min(2*time.Second, l.TTL/4)),
