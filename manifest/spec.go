@@ -39,9 +39,34 @@ type App struct {
 type Environment struct {
 	Name  string     `json:"name"`
 	Hosts []HostSpec `json:"hosts"`
+	// LoadBalancers front the environment's Load Balanced Web Services; every one of them
+	// gets the same routes (several give redundancy). Empty: services are reached at their
+	// tasks' published ports only.
+	LoadBalancers []LoadBalancerSpec `json:"load_balancers,omitempty"`
 	// Implicit is true when no environment was configured and deck uses the local socket.
 	Implicit bool `json:"implicit,omitempty"`
 }
+
+// LoadBalancerSpec names one load balancer of an environment and how deck reaches it.
+type LoadBalancerSpec struct {
+	Name string `json:"name"`
+	// Host is the environment host that runs it. deck reaches its admin API through its
+	// connection to that host (the unix socket Admin, locally or through the ssh tunnel),
+	// so the admin API is never exposed on a network.
+	Host string `json:"host"`
+	// Provider is LBCaddy (the default) or LBHAProxy.
+	Provider string `json:"provider"`
+	// Listen is the address clients use, host:port (default: the host's address, port 80).
+	Listen string `json:"listen"`
+	// Admin is the absolute path of the admin API's unix socket on Host.
+	Admin string `json:"admin"`
+}
+
+// Load balancer providers.
+const (
+	LBCaddy   = "caddy"
+	LBHAProxy = "haproxy"
+)
 
 // HostSpec is one Podman API endpoint.
 type HostSpec struct {
@@ -81,6 +106,39 @@ type ServiceSpec struct {
 	Placement  Placement  `json:"placement"`
 	Secrets    []Secret   `json:"secrets,omitempty"`
 	Schedule   string     `json:"schedule,omitempty"` // Scheduled Job only: cron expression or @every/@hourly...
+	// HTTP is the route on the environment's load balancers (Load Balanced Web Service
+	// only; nil for the other types). It is not part of the task definition: changing it
+	// changes the route, never the tasks.
+	HTTP *HTTP `json:"http,omitempty"`
+}
+
+// HTTP is a Load Balanced Web Service's route and target group, with Copilot's field names.
+type HTTP struct {
+	// Path is the path prefix the route matches (default "/": everything).
+	Path string `json:"path"`
+	// Aliases are the host names the route matches (http.alias); empty matches any.
+	Aliases []string `json:"aliases,omitempty"`
+	// DeregistrationDelay bounds how long a deregistered target drains its in-flight
+	// requests before its task is stopped (default 60s).
+	DeregistrationDelay time.Duration `json:"deregistration_delay"`
+	// Stickiness keeps a client on one target with a cookie.
+	Stickiness  bool              `json:"stickiness,omitempty"`
+	Healthcheck TargetHealthcheck `json:"healthcheck"`
+}
+
+// TargetHealthcheck is the target group's health check. deck runs it itself before it
+// registers a target (HealthyThreshold passes in a row); the load balancer's own active
+// check (Interval, Timeout) is a safety net that takes failing targets out between deploys.
+type TargetHealthcheck struct {
+	Path               string        `json:"path"`          // default: the task's HTTP health check path, else "/"
+	SuccessCodes       string        `json:"success_codes"` // default "200-399"
+	HealthyThreshold   int           `json:"healthy_threshold"`
+	UnhealthyThreshold int           `json:"unhealthy_threshold"`
+	Interval           time.Duration `json:"interval"`
+	Timeout            time.Duration `json:"timeout"`
+	// GracePeriod is how long after its start a new task has to pass the check before it
+	// counts as failed (ECS's health check grace period; default 60s).
+	GracePeriod time.Duration `json:"grace_period"`
 }
 
 // ImageSpec says where the image comes from: built from a context, or an existing reference.
@@ -184,6 +242,25 @@ type Deployment struct {
 	Strategy          string `json:"strategy"` // "default" (100/200), "recreate" (0/100) or "custom"
 	MinHealthyPercent int    `json:"min_healthy_percent"`
 	MaxPercent        int    `json:"max_percent"`
+	// CircuitBreaker stops a rollout whose tasks keep failing.
+	CircuitBreaker CircuitBreaker `json:"circuit_breaker"`
+}
+
+// CircuitBreaker is ECS's deployment circuit breaker: once Threshold new tasks have failed
+// (failed to start, exited, were OOM-killed or failed health within their grace period)
+// the rollout stops and, with Rollback, the service goes back to its last completed
+// revision. Threshold 0 means ECS's: half the desired count, clamped to [3, 200].
+type CircuitBreaker struct {
+	Threshold int  `json:"threshold,omitempty"`
+	Rollback  bool `json:"rollback"`
+}
+
+// BreakerThreshold is the number of failed tasks that trips the breaker of a rollout to count tasks.
+func (c CircuitBreaker) BreakerThreshold(count int) int {
+	if c.Threshold > 0 {
+		return c.Threshold
+	}
+	return min(max((count+1)/2, 3), 200)
 }
 
 // Placement chooses hosts: spread (default) or binpack, filtered by constraints.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"time"
 
 	"github.com/deckhq/deck/manifest"
@@ -135,6 +136,30 @@ type Images interface {
 	ExportImage(ctx context.Context, ref string, w io.Writer) error
 	// LoadImage loads a tarball written by ExportImage.
 	LoadImage(ctx context.Context, r io.Reader) error
+	// ListImages returns the images with a name starting with prefix (all named ones
+	// when prefix is ""), one entry per name.
+	ListImages(ctx context.Context, prefix string) ([]Image, error)
+	// RemoveImage untags ref and deletes the image when no other name or container uses
+	// it. An image a container still uses is left (not an error); a missing one is ErrNotFound.
+	RemoveImage(ctx context.Context, ref string) error
+	// PruneImages deletes dangling images (build leftovers with no name) and returns how
+	// many it removed.
+	PruneImages(ctx context.Context) (int, error)
+}
+
+// Image is one named image on a host.
+type Image struct {
+	Ref     string // the name, such as localhost/deck/hello/web:3f2a...
+	ID      string
+	Created time.Time
+	Size    int64
+}
+
+// SocketDialer opens a connection to a unix socket on the host, such as a load balancer's
+// admin API: directly for a unix:// host, through the ssh tunnel for an ssh:// one, so
+// the socket is never exposed on a network.
+type SocketDialer interface {
+	DialSocket(ctx context.Context, path string) (net.Conn, error)
 }
 
 // Builder builds images from a Containerfile.

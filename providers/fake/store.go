@@ -145,3 +145,46 @@ func (h *Host) Files(containerID string) map[string][]byte {
 	}
 	return out
 }
+
+// ListImages lists the host's images named with prefix. The fake keeps no ids or sizes:
+// an image's id is its name.
+func (h *Host) ListImages(_ context.Context, prefix string) ([]providers.Image, error) {
+	if err := h.check("listing images"); err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []providers.Image
+	for ref := range h.images {
+		if strings.HasPrefix(ref, prefix) {
+			out = append(out, providers.Image{Ref: ref, ID: ref})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref < out[j].Ref })
+	return out, nil
+}
+
+// RemoveImage removes ref unless a container of the host uses it.
+func (h *Host) RemoveImage(_ context.Context, ref string) error {
+	if err := h.check("removing image " + ref); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.images[ref] {
+		return fmt.Errorf("image %s: %w", ref, providers.ErrNotFound)
+	}
+	for _, sp := range h.specs {
+		if sp.Image == ref {
+			return nil
+		}
+	}
+	h.Calls = append(h.Calls, "rmi "+ref)
+	delete(h.images, ref)
+	return nil
+}
+
+// PruneImages has nothing to do: the fake's builds leave no dangling images.
+func (h *Host) PruneImages(context.Context) (int, error) {
+	return 0, h.check("pruning images")
+}

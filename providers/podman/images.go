@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	buildahdefine "github.com/containers/buildah/define"
 	"github.com/containers/podman/v5/pkg/bindings/images"
@@ -110,4 +111,62 @@ func (h *Host) Build(ctx context.Context, req providers.BuildRequest) error {
 	cctx := h.call(ctx)
 	_, err = images.Build(cctx, []string{containerfile}, opts)
 	return h.wrap(cctx, op, err)
+}
+
+// ListImages lists the host's named images whose name starts with prefix.
+func (h *Host) ListImages(ctx context.Context, prefix string) ([]providers.Image, error) {
+	cctx := h.call(ctx)
+	list, err := images.List(cctx, nil)
+	if err != nil {
+		return nil, h.wrap(cctx, "listing images", err)
+	}
+	var out []providers.Image
+	for _, im := range list {
+		for _, ref := range im.RepoTags {
+			if strings.HasPrefix(ref, prefix) {
+				out = append(out, providers.Image{Ref: ref, ID: im.ID, Created: time.Unix(im.Created, 0), Size: im.Size})
+			}
+		}
+	}
+	return out, nil
+}
+
+// RemoveImage untags ref; Podman deletes the image with its last name. An image that a
+// container (running or not) still uses is left as it is.
+func (h *Host) RemoveImage(ctx context.Context, ref string) error {
+	cctx := h.call(ctx)
+	op := "removing image " + ref
+	_, errs := images.Remove(cctx, []string{ref}, nil)
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if h.unreachable(cctx, err) == "" {
+			msg := strings.ToLower(errorText(err))
+			switch {
+			case strings.Contains(msg, "image not known") || strings.Contains(msg, "no such image"):
+				return h.fail(op, fmt.Errorf("%w (no such image)", providers.ErrNotFound))
+			case strings.Contains(msg, "in use") || strings.Contains(msg, "being used"):
+				return nil
+			}
+		}
+		return h.wrap(cctx, op, err)
+	}
+	return nil
+}
+
+// PruneImages removes dangling images (build layers and replaced builds with no name).
+func (h *Host) PruneImages(ctx context.Context) (int, error) {
+	cctx := h.call(ctx)
+	reps, err := images.Prune(cctx, nil)
+	if err != nil {
+		return 0, h.wrap(cctx, "pruning dangling images", err)
+	}
+	n := 0
+	for _, r := range reps {
+		if r.Err == nil {
+			n++
+		}
+	}
+	return n, nil
 }
