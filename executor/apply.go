@@ -15,6 +15,7 @@ import (
 	"github.com/deckhq/deck/planner"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/health"
+	"github.com/deckhq/deck/providers/lb"
 )
 
 // Options are what Apply needs besides the plan.
@@ -40,6 +41,12 @@ type Options struct {
 	Fence func() error
 	// Desired is each service's desired state, recorded on the tasks it creates.
 	Desired map[string]providers.DesiredState
+	// KeepSecrets names Podman secrets that pruning must leave: those of the revisions
+	// kept for rollback.
+	KeepSecrets map[string]bool
+	// Balancers are the environment's load balancers (see routes.go); every one gets the
+	// same routes.
+	Balancers []lb.Balancer
 }
 
 // Result is what Apply did, service by service.
@@ -56,6 +63,9 @@ type ServiceResult struct {
 	StoppedIDs []string
 	Left       int // old tasks left running because their host is unreachable
 	Err        error
+	// Tripped is true when the service's circuit breaker stopped its rollout (Err is a
+	// *BreakerError).
+	Tripped bool
 }
 
 // NewTask is a task Apply started and saw healthy.
@@ -111,9 +121,10 @@ func (r *Result) Stopped() int {
 type applier struct {
 	plan   *planner.Plan
 	opts   Options
-	mu     sync.Mutex // serialises Events
+	mu     sync.Mutex // serialises Events; guards routes
 	slots  map[string]chan struct{}
 	client *http.Client
+	routes map[string]*routing // the routed services' routes, while applied
 }
 
 func newApplier(plan *planner.Plan, opts Options) *applier {
@@ -126,7 +137,8 @@ func newApplier(plan *planner.Plan, opts Options) *applier {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 200 * time.Millisecond
 	}
-	a := &applier{plan: plan, opts: opts, slots: map[string]chan struct{}{}, client: opts.HTTPClient}
+	a := &applier{plan: plan, opts: opts, slots: map[string]chan struct{}{}, client: opts.HTTPClient,
+		routes: map[string]*routing{}}
 	if a.client == nil {
 		a.client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	}
@@ -158,6 +170,29 @@ func (a *applier) host(name string) (providers.Host, error) {
 
 func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) ServiceResult {
 	res := ServiceResult{Name: sp.Name}
+	failed := func(err error) ServiceResult {
+		res.Err = err
+		var be *BreakerError
+		res.Tripped = errors.As(err, &be)
+		a.emit(Event{Kind: EventServiceFailed, Service: sp.Name, Message: err.Error()})
+		return res
+	}
+	rt := a.routingFor(sp)
+	a.mu.Lock()
+	a.routes[sp.Name] = rt
+	a.mu.Unlock()
+	if rt != nil {
+		// Restore the route first (a balancer restarted empty, targets of tasks that are
+		// gone): the old tasks serve through it while the rollout runs.
+		if err := rt.flush(ctx); err != nil {
+			return failed(err)
+		}
+	}
+	unrouted, err := a.unroute(ctx, sp)
+	if err != nil {
+		return failed(err)
+	}
+	br := newBreaker(sp.BreakerThreshold)
 	for wave := 0; wave < sp.Waves || wave == 0; wave++ {
 		changes := a.plan.ServiceChanges(sp.Name, wave)
 		if len(changes) == 0 {
@@ -169,11 +204,17 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 		if sp.Waves > 1 {
 			a.emit(Event{Kind: EventWave, Service: sp.Name, Wave: wave + 1, Message: fmt.Sprintf("wave %d of %d", wave+1, sp.Waves)})
 		}
-		if err := a.applyWave(ctx, changes, &res); err != nil {
-			res.Err = err
-			a.emit(Event{Kind: EventServiceFailed, Service: sp.Name, Message: err.Error()})
-			return res
+		if err := a.applyWave(ctx, changes, &res, rt, br); err != nil {
+			return failed(err)
 		}
+	}
+	if rt != nil {
+		if err := rt.flush(ctx); err != nil { // drop the drained targets
+			return failed(err)
+		}
+	}
+	if err := a.deleteRoutes(ctx, unrouted); err != nil {
+		return failed(err)
 	}
 	if sp.Delete || sp.Revision != "" {
 		a.pruneSecrets(ctx, sp)
@@ -183,11 +224,13 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 	return res
 }
 
-// applyWave stops the StopFirst tasks, starts the new tasks and waits for them to be
-// healthy, then stops the tasks they replace. A failed new task is removed and its old task
-// kept. If a task that had to stop first could not be stopped, nothing of the wave starts:
-// the planner counted on its room (a port, memory) being free.
-func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *ServiceResult) error {
+// applyWave runs one rollout step. Tasks that must stop first are deregistered, drained
+// and stopped; then the wave's new tasks start, each retried while the circuit breaker
+// allows; the healthy ones are registered in the same load-balancer change that
+// deregisters the old tasks they replace, which drain and stop. A failed new task is
+// removed and its old task kept. If a task that had to stop first could not be stopped,
+// nothing of the wave starts: the planner counted on its room (a port, memory) being free.
+func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *ServiceResult, rt *routing, br *breaker) error {
 	var mu sync.Mutex
 	record := func(c planner.Change) error {
 		stopped, err := a.stopOld(ctx, c)
@@ -202,53 +245,137 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		}
 		return err
 	}
+	stopAll := func(olds []planner.Change) error {
+		if rt != nil {
+			if err := rt.drain(ctx, oldAddresses(olds)); err != nil {
+				return err
+			}
+		}
+		err := errors.Join(a.parallel(olds, record)...)
+		if rt != nil {
+			rt.gone(oldAddresses(olds)...)
+		}
+		return err
+	}
 	var first []planner.Change
 	for _, c := range changes {
-		if c.Old != nil && (c.StopFirst || c.Action == planner.Destroy) {
+		if c.Kind == planner.KindTask && c.Old != nil && (c.StopFirst || c.Action == planner.Destroy) {
 			first = append(first, c)
 		}
 	}
-	if err := errors.Join(a.parallel(first, func(c planner.Change) error {
-		return record(c)
-	})...); err != nil {
+	if err := stopAll(first); err != nil {
 		return fmt.Errorf("stopping tasks before the wave's new tasks start: %w", err)
 	}
 
 	var starts []planner.Change
 	for _, c := range changes {
-		if c.Action != planner.Destroy {
+		if c.Kind == planner.KindTask && c.Action != planner.Destroy {
 			starts = append(starts, c)
 		}
 	}
+	type ok struct {
+		c planner.Change
+		t NewTask
+	}
+	var healthy []ok
 	errs := a.parallel(starts, func(c planner.Change) error {
-		var t NewTask
-		var err error
-		if c.Action == planner.Verify {
-			t, err = a.verifyTask(ctx, c)
-		} else {
-			t, err = a.startTask(ctx, c)
-		}
-		if err != nil {
+		for {
+			var t NewTask
+			var err error
+			if c.Action == planner.Verify {
+				t, err = a.verifyTask(ctx, c)
+			} else {
+				t, err = a.startTask(ctx, c)
+			}
+			if err == nil {
+				mu.Lock()
+				healthy = append(healthy, ok{c, t})
+				mu.Unlock()
+				return nil
+			}
 			a.emit(Event{Kind: EventTaskFailed, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: err.Error()})
 			var f *TaskFailure
-			if errors.As(err, &f) {
-				return err // it names the task and host itself
+			if !errors.As(err, &f) {
+				err = fmt.Errorf("task %s on %s: %w", c.TaskID, c.Host, err)
 			}
-			return fmt.Errorf("task %s on %s: %w", c.TaskID, c.Host, err)
+			if !br.fail(err) || ctx.Err() != nil {
+				return err
+			}
+			// Start a replacement in its place: a fresh task of the same revision.
+			if c.Action == planner.Verify {
+				c.Action, c.Existing = planner.Create, ""
+				if c.Old != nil {
+					c.Action = planner.Replace
+				}
+			}
+			c.TaskID = a.newTaskID()
+			a.emit(Event{Kind: EventRetry, Service: c.Service, Host: c.Host, TaskID: c.TaskID,
+				Message: "starting a replacement for the failed task"})
 		}
-		mu.Lock()
-		res.Created = append(res.Created, t)
-		mu.Unlock()
-		if c.Old != nil && !c.StopFirst {
-			// The next wave was placed on this task's room: failing to stop it fails the wave.
-			return record(c)
-		}
-		return nil
 	})
+	if br.isTripped() {
+		// Take back what this wave started: the tasks it was to replace keep serving, and
+		// nothing of the failing revision was registered.
+		a.parallel(okChanges(healthy, func(o ok) planner.Change { return o.c }), func(c planner.Change) error {
+			for _, o := range healthy {
+				if o.c.TaskID == c.TaskID {
+					if h := a.opts.Fleet.Host(o.t.Host); h != nil {
+						a.removeFailed(h, o.t.ContainerID, 0)
+					}
+				}
+			}
+			return nil
+		})
+		be := br.err(healthyService(changes))
+		a.emit(Event{Kind: EventBreaker, Service: be.Service, Message: be.Error()})
+		return be
+	}
+	var olds []planner.Change
+	var addrs []string
+	for _, o := range healthy {
+		res.Created = append(res.Created, o.t)
+		addrs = append(addrs, o.t.Address)
+		if o.c.Old != nil && !o.c.StopFirst {
+			olds = append(olds, o.c)
+		}
+	}
+	if rt != nil {
+		rt.register(addrs...)
+	}
+	// One change registers the new tasks and deregisters the old ones (drain flushes it).
+	stopErr := stopAll(olds)
+	if rt != nil && len(olds) == 0 {
+		stopErr = errors.Join(stopErr, rt.flush(ctx))
+	}
 	sort.Slice(res.Created, func(i, j int) bool {
 		return res.Created[i].Host+res.Created[i].TaskID < res.Created[j].Host+res.Created[j].TaskID
 	})
-	return errors.Join(errs...)
+	return errors.Join(append(errs, stopErr)...)
+}
+
+func oldAddresses(cs []planner.Change) []string {
+	var out []string
+	for _, c := range cs {
+		if c.Old != nil && c.Old.Address != "" {
+			out = append(out, c.Old.Address)
+		}
+	}
+	return out
+}
+
+func okChanges[T any](xs []T, f func(T) planner.Change) []planner.Change {
+	out := make([]planner.Change, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+func healthyService(cs []planner.Change) string {
+	if len(cs) > 0 {
+		return cs[0].Service
+	}
+	return ""
 }
 
 // parallel runs fn for every change at once (per-host limits are taken inside) and returns
@@ -281,6 +408,15 @@ func (a *applier) acquire(host string) func() {
 // one that lacks what its action needs.
 func Check(plan *planner.Plan) error {
 	for i, c := range plan.Changes {
+		if c.Kind == planner.KindRoute || c.Kind == planner.KindTarget {
+			if c.LB == "" {
+				return fmt.Errorf("change %d (service %s, %s %s) names no load balancer", i+1, c.Service, c.Action, c.Kind)
+			}
+			if c.Kind == planner.KindRoute && c.Action != planner.Destroy && c.Route == nil {
+				return fmt.Errorf("change %d (service %s, %s route) lacks the route", i+1, c.Service, c.Action)
+			}
+			continue
+		}
 		if c.Kind != planner.KindTask {
 			return fmt.Errorf("change %d (service %s) acts on a %q, which this deck cannot apply; update deck", i+1, c.Service, c.Kind)
 		}

@@ -12,19 +12,23 @@ import (
 type EventKind string
 
 const (
-	EventImageBuild    EventKind = "image-build"    // an image is being built
-	EventImageLoad     EventKind = "image-load"     // an image is being copied to a host
-	EventReplan        EventKind = "replan"         // the hosts changed before the lock was held: planning again
-	EventWave          EventKind = "wave"           // a service's wave starts
-	EventTaskCreating  EventKind = "task-creating"  // a new task's container is being created
-	EventTaskStarted   EventKind = "task-started"   // it runs; health is being checked
-	EventTaskVerifying EventKind = "task-verifying" // a task an earlier run started is being checked
-	EventTaskHealthy   EventKind = "task-healthy"   // it passed its health check; it counts now
-	EventTaskFailed    EventKind = "task-failed"    // it did not start or did not become healthy
-	EventTaskStopping  EventKind = "task-stopping"  // an old task is being stopped (SIGTERM)
-	EventTaskStopped   EventKind = "task-stopped"   // it is stopped and removed
-	EventTaskLeft      EventKind = "task-left"      // it could not be stopped (host unreachable)
-	EventServiceDone   EventKind = "service-done"   // every wave of the service succeeded
+	EventImageBuild    EventKind = "image-build"     // an image is being built
+	EventImageLoad     EventKind = "image-load"      // an image is being copied to a host
+	EventReplan        EventKind = "replan"          // the hosts changed before the lock was held: planning again
+	EventWave          EventKind = "wave"            // a service's wave starts
+	EventTaskCreating  EventKind = "task-creating"   // a new task's container is being created
+	EventTaskStarted   EventKind = "task-started"    // it runs; health is being checked
+	EventTaskVerifying EventKind = "task-verifying"  // a task an earlier run started is being checked
+	EventTaskHealthy   EventKind = "task-healthy"    // it passed its health check; it counts now
+	EventTaskFailed    EventKind = "task-failed"     // it did not start or did not become healthy
+	EventTaskStopping  EventKind = "task-stopping"   // an old task is being stopped (SIGTERM)
+	EventTaskStopped   EventKind = "task-stopped"    // it is stopped and removed
+	EventTaskLeft      EventKind = "task-left"       // it could not be stopped (host unreachable)
+	EventRoute         EventKind = "route"           // a service's route changed on the load balancers
+	EventDraining      EventKind = "draining"        // old targets take no new requests; in-flight ones finish
+	EventRetry         EventKind = "retry"           // a failed task is started again (the breaker has not tripped)
+	EventBreaker       EventKind = "circuit-breaker" // too many tasks failed: the rollout stops
+	EventServiceDone   EventKind = "service-done"    // every wave of the service succeeded
 	EventServiceFailed EventKind = "service-failed"
 )
 

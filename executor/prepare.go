@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -183,7 +184,13 @@ func (a *applier) ensureSecrets(ctx context.Context, h providers.Host, rev plann
 		name := SecretName(a.plan.App, a.plan.Env, rev.Service, s.Name, s.Digest)
 		val, ok := a.opts.Secrets[name]
 		if !ok {
-			return fmt.Errorf("secret %s of service %s: its value is not available here (read it again from its source with deck deploy)", s.Name, rev.Service)
+			// A kept revision (a rollback) whose secret value has changed at its source
+			// since: the host still holds the old value under its digest's name.
+			if names, err := h.ListSecrets(ctx, name); err == nil && slices.Contains(names, name) {
+				continue
+			}
+			return fmt.Errorf("secret %s of service %s: this revision's value is not on host %s any more and its source now has another value; deploy the current manifests instead",
+				s.Name, rev.Service, h.Name())
 		}
 		if err := h.EnsureSecret(ctx, name, val); err != nil {
 			return fmt.Errorf("secret %s of service %s: %w", s.Name, rev.Service, err)
@@ -197,6 +204,9 @@ func (a *applier) ensureSecrets(ctx context.Context, h providers.Host, rev plann
 // into a container when it is created, so running tasks do not need them.
 func (a *applier) pruneSecrets(ctx context.Context, sp planner.ServicePlan) {
 	keep := map[string]bool{}
+	for n := range a.opts.KeepSecrets {
+		keep[n] = true // the kept revisions' secrets: a rollback creates tasks from them
+	}
 	if rev, ok := a.plan.Revisions[sp.Revision]; ok {
 		for _, s := range rev.Task.Secrets {
 			keep[SecretName(a.plan.App, a.plan.Env, sp.Name, s.Name, s.Digest)] = true

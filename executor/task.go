@@ -2,6 +2,8 @@ package executor
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -102,8 +104,15 @@ func (a *applier) gate(ctx context.Context, h providers.Host, c planner.Change, 
 		}
 	}
 	a.emit(Event{Kind: EventTaskStarted, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: nt.Address})
+	started := time.Now()
 	if err := a.waitHealthy(ctx, h, td, t, nt.Address); err != nil {
 		return NewTask{}, a.fail(h, c, t, err)
+	}
+	if rt := a.routing(c.Service); rt != nil && nt.Address != "" {
+		// The target group's own check, which must pass before the task is registered.
+		if err := rt.targetGate(ctx, nt.Address, started); err != nil {
+			return NewTask{}, a.fail(h, c, t, err)
+		}
 	}
 	failpoint.Hit(failpoint.AfterHealthy)
 	a.emit(Event{Kind: EventTaskHealthy, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: nt.Address})
@@ -190,4 +199,11 @@ func (a *applier) desired(service string) *providers.DesiredState {
 // bound by another container meanwhile.
 func portRace(spec providers.TaskSpec, err error) bool {
 	return spec.Port != 0 && spec.HostPort == 0 && strings.Contains(err.Error(), "address already in use")
+}
+
+// newTaskID makes the id of a task started in place of a failed one.
+func (a *applier) newTaskID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

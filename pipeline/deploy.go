@@ -158,7 +158,7 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		return err
 	}
 	opts := executor.Options{Fleet: s.Fleet, Builds: res.Builds, Secrets: res.Secrets, Events: d.Events,
-		BuildOutput: d.BuildOutput, Desired: map[string]providers.DesiredState{}}
+		BuildOutput: d.BuildOutput, Desired: map[string]providers.DesiredState{}, Balancers: s.OpenedBalancers()}
 	for _, svc := range d.Target.Services {
 		opts.Desired[svc.Name] = providers.DesiredStateOf(svc)
 	}

@@ -106,6 +106,8 @@ func TestRerunVerifiesATaskItHasNotSeenHealthy(t *testing.T) {
 	_, err := r.deploy(t, webService(1))
 	require.NoError(t, err)
 	h := r.cloud.Host("h1")
+	require.Len(t, h.Tasks(), 1)
+	first := h.Tasks()[0].TaskID
 	h.Healthy = func(providers.TaskSpec) bool { return false }
 	// A new task that an interrupted run left: same revision, never seen healthy.
 	res, err := Resolve("shop", "prod", []manifest.ServiceSpec{webService(2)}, nil, nil)
@@ -113,7 +115,9 @@ func TestRerunVerifiesATaskItHasNotSeenHealthy(t *testing.T) {
 	rev := res.Desired[0].Revision
 	_, err = h.Run(context.Background(), executor.TaskSpec(executor.TaskInput{App: "shop", Env: "prod", Host: "h1", TaskID: "left", Rev: rev}))
 	require.NoError(t, err)
-	h.Healthy = func(s providers.TaskSpec) bool { return s.Labels[providers.LabelTask] != "left" }
+	// Only the first task ever passes: the task left behind fails, and so does every
+	// replacement the circuit breaker starts for it, until the breaker trips.
+	h.Healthy = func(s providers.TaskSpec) bool { return s.Labels[providers.LabelTask] == first }
 
 	var planned *planner.Plan
 	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{webService(2)}, Dialer: r.cloud},
@@ -121,6 +125,9 @@ func TestRerunVerifiesATaskItHasNotSeenHealthy(t *testing.T) {
 	out, err := d.Run(context.Background())
 	out.Session.Close()
 	require.Error(t, err, "the task never passes: the deploy does not report success")
+	var be *executor.BreakerError
+	require.ErrorAs(t, err, &be)
+	assert.Len(t, be.Failed, 3, "the left task and two replacements failed: ECS's minimum threshold")
 	require.NotNil(t, planned)
 	assert.Equal(t, map[planner.Action]int{planner.Verify: 1}, planned.Counts())
 	assert.Len(t, h.Tasks(), 1, "the task that failed its check was removed; the healthy one serves")

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
@@ -45,7 +44,7 @@ func (pr *prober) host(ctx context.Context, h providers.Host, ho *providers.Host
 			pr.sem <- struct{}{}
 			defer func() { <-pr.sem }()
 			pr.put(id, probeOne(ctx, pr.p, h, t, addr))
-		}(t, taskAddress(ho.Spec.Address, t))
+		}(t, t.Address(ho.Spec.Address))
 	}
 	wg.Wait()
 }
@@ -89,15 +88,4 @@ func probeOne(ctx context.Context, p health.Prober, rt providers.Runtime, t prov
 		age = 0
 	}
 	return state.TaskHealth{State: health.Classify(r, true, age, td.Healthcheck), Detail: r.Detail}
-}
-
-// taskAddress is address:published port of the task's service port, or "".
-func taskAddress(address string, t providers.Task) string {
-	if t.Meta.Port == 0 {
-		return ""
-	}
-	if hp := t.HostPort(t.Meta.Port); hp != 0 {
-		return address + ":" + strconv.Itoa(hp)
-	}
-	return ""
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner/state"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/lb"
 )
 
 // Target is what a session works on.
@@ -26,6 +27,9 @@ type Target struct {
 	// HostTimeout bounds connecting to and each read of one host (default 10s): a host
 	// that does not answer within it is unreachable.
 	HostTimeout time.Duration
+	// OpenBalancer reaches the environment's load balancers (nil: an environment with
+	// load balancers cannot be planned).
+	OpenBalancer OpenBalancer
 }
 
 // Session holds one connection per host for a whole command, and what was last read.
@@ -36,6 +40,9 @@ type Session struct {
 	Snap  *state.Snapshot
 	// Health is what the last read's probe saw of each task, by state.TaskID.
 	Health map[string]state.TaskHealth
+	// Balancers are the environment's load balancers, in its order (nil entries could
+	// not be opened; see Obs.Balancers for why).
+	Balancers []lb.Balancer
 }
 
 // Open connects to every host of the environment, concurrently. Hosts that do not answer
@@ -62,6 +69,7 @@ func OpenRead(ctx context.Context, t Target) (*Session, error) {
 	s.Fleet, s.Obs = providers.ConnectEach(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name, true,
 		func(h providers.Host, ho *providers.HostObservation) { pr.host(ctx, h, ho) })
 	s.Health = pr.seen
+	s.readBalancers(ctx)
 	if err := s.load(); err != nil {
 		s.Close()
 		return nil, err
@@ -78,6 +86,7 @@ func setHostTimeout(t *Target) {
 
 // Close closes every connection.
 func (s *Session) Close() {
+	s.closeBalancers()
 	if s.Fleet != nil {
 		_ = s.Fleet.Close()
 	}
@@ -88,6 +97,7 @@ func (s *Session) Close() {
 func (s *Session) Read(ctx context.Context) error {
 	providers.ListTasks(ctx, s.Fleet, s.Obs)
 	s.Health = probeAll(ctx, s.Fleet, s.Obs)
+	s.readBalancers(ctx)
 	return s.load()
 }
 
@@ -141,7 +151,7 @@ func (s *Session) List(ctx context.Context) error {
 func (s *Session) Endpoint(t providers.Task) string {
 	for _, h := range s.Obs.Hosts {
 		if h.Spec.Name == t.Host {
-			return taskAddress(h.Spec.Address, t)
+			return t.Address(h.Spec.Address)
 		}
 	}
 	return ""

@@ -77,6 +77,9 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 	if c.cluster.capacityWanted {
 		return nil, ErrCapacityUnknown
 	}
+	if err := c.planRoutes(desired, deletes, opts.Partial); err != nil {
+		return nil, err
+	}
 	if !opts.Partial {
 		c.warnUnmanaged(desired, deletes)
 	}
@@ -150,7 +153,8 @@ func (c *computer) destroy(t state.TaskState, reason Reason) {
 }
 
 func taskRef(t state.TaskState) TaskRef {
-	ref := TaskRef{Host: t.Host, TaskID: t.TaskID, ContainerID: t.ContainerID, Revision: t.Revision}
+	ref := TaskRef{Host: t.Host, TaskID: t.TaskID, ContainerID: t.ContainerID, Revision: t.Revision,
+		Address: t.Address(t.HostAddress)}
 	if t.Spec != nil {
 		ref.StopTimeout = t.Spec.StopTimeout // stop the old task as its own revision asked
 	}
@@ -208,7 +212,7 @@ func (c *computer) planService(d Desired) error {
 	}
 
 	sp := ServicePlan{Name: svc.Name, Type: svc.Type, Revision: rev.ID, Desired: count, Running: b.running,
-		Keep: len(b.keep), Deployment: dep}
+		Keep: len(b.keep), Deployment: dep, HTTP: svc.HTTP, BreakerThreshold: dep.CircuitBreaker.BreakerThreshold(count)}
 	if len(b.destroy) > 0 || len(b.verify) > 0 || r.placed > 0 {
 		sp.Waves = max(r.waves, 1)
 	}

@@ -53,6 +53,16 @@ func Describe(r Reason) string {
 			r.From, r.To, strings.Join(r.Hosts, ", "), verb)
 	case ReasonServiceDeleted:
 		return "service deleted"
+	case ReasonRouteMissing:
+		return "the load balancer has no route for the service: restore it"
+	case ReasonRouteChanged:
+		return strings.Join(r.Fields, ", ") + " changed"
+	case ReasonRouteUnwanted:
+		return "the service has no route any more"
+	case ReasonTargetStale:
+		return "registered, but " + r.Detail + ": deregister it"
+	case ReasonTargetMissing:
+		return "a serving task that is not registered"
 	}
 	return string(r.Code)
 }

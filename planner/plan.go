@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/lb"
 )
 
 // FormatVersion is the version of the Plan's JSON form; a saved plan of another version is
 // refused. 2: reasons are typed (a code and its facts), and verify joined the actions.
-const FormatVersion = 2
+// 3: load-balancer routes and targets joined the changes.
+const FormatVersion = 3
 
 // Action is what a change does.
 type Action string
@@ -44,8 +46,8 @@ func (a Action) Symbol() string {
 	return "!"
 }
 
-// Kind is what a change acts on. Tasks now; load-balancer targets next. The executor
-// refuses a kind it does not know rather than guess.
+// Kind is what a change acts on: a task, a load-balancer route or target (routes.go). The
+// executor refuses a kind it does not know rather than guess.
 type Kind string
 
 const KindTask Kind = "task"
@@ -65,6 +67,8 @@ type TaskRef struct {
 	Revision    string `json:"revision"`
 	// StopTimeout is the old task's own stop timeout (from its revision), 0 when unknown.
 	StopTimeout time.Duration `json:"stop_timeout,omitempty"`
+	// Address is where the load balancer reaches it (host address:published port), or "".
+	Address string `json:"address,omitempty"`
 }
 
 // Change is one thing the executor will do.
@@ -78,7 +82,12 @@ type Change struct {
 	Old      *TaskRef `json:"old,omitempty"`      // the task stopped (destroy, replace)
 	// Existing is the container a verify waits on (the task TaskID on Host).
 	Existing string `json:"existing,omitempty"`
-	Reason   Reason `json:"reason"`
+	// LB is the load balancer a route or target change acts on; Route the route it
+	// creates or replaces; Target the address it registers or deregisters.
+	LB     string    `json:"lb,omitempty"`
+	Route  *lb.Route `json:"route,omitempty"`
+	Target string    `json:"target,omitempty"`
+	Reason Reason    `json:"reason"`
 	// Wave orders the work within a service: wave N starts only once wave N-1 is done.
 	Wave int `json:"wave"`
 	// StopFirst stops Old before the wave's new tasks start (to stay within max percent, or
@@ -97,6 +106,10 @@ type ServicePlan struct {
 	Deployment manifest.Deployment   `json:"deployment"`
 	Waves      int                   `json:"waves"`
 	Delete     bool                  `json:"delete,omitempty"`
+	// HTTP is the service's route and target health check (Load Balanced Web Services).
+	HTTP *manifest.HTTP `json:"http,omitempty"`
+	// BreakerThreshold is how many failed new tasks stop the rollout (0: no breaker).
+	BreakerThreshold int `json:"breaker_threshold,omitempty"`
 }
 
 // Plan is the full diff between what is desired and what runs.
@@ -108,17 +121,33 @@ type Plan struct {
 	Services      []ServicePlan       `json:"services"`
 	Changes       []Change            `json:"changes"`
 	Revisions     map[string]Revision `json:"revisions"` // revisions the changes create, by id
-	Warnings      []string            `json:"warnings,omitempty"`
+	// Routes are the routed services' routes as the manifests want them, with the
+	// addresses of the tasks that serve now as targets: where the rollout starts from.
+	Routes   map[string]lb.Route `json:"routes,omitempty"`
+	Warnings []string            `json:"warnings,omitempty"`
+}
+
+// TaskChanges counts the changes that act on tasks.
+func (p *Plan) TaskChanges() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Kind == KindTask {
+			n++
+		}
+	}
+	return n
 }
 
 // Empty reports whether the plan changes nothing.
 func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
 
-// Counts returns how many changes there are of each action.
+// Counts returns how many task changes there are of each action.
 func (p *Plan) Counts() map[Action]int {
 	n := map[Action]int{}
 	for _, c := range p.Changes {
-		n[c.Action]++
+		if c.Kind == KindTask {
+			n[c.Action]++
+		}
 	}
 	return n
 }

@@ -22,7 +22,7 @@ func TestNoChangesWhenTasksMatch(t *testing.T) {
 	require.Len(t, p.Services, 1)
 	assert.Equal(t, ServicePlan{Name: "web", Type: manifest.LoadBalancedWebService, Revision: web.Revision.ID,
 		Desired: 2, Running: 2, Keep: 2,
-		Deployment: manifest.Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200}}, p.Services[0])
+		Deployment: manifest.Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200}, BreakerThreshold: 3}, p.Services[0])
 	assert.Empty(t, p.Revisions)
 	assert.Equal(t, FormatVersion, p.FormatVersion)
 	assert.Equal(t, testApp, p.App)

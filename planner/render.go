@@ -89,6 +89,9 @@ func RenderText(w io.Writer, p *Plan, st Style) error {
 	if n[Verify] > 0 {
 		fmt.Fprintf(&b, ", %d to verify", n[Verify])
 	}
+	if lbn := len(p.Changes) - p.TaskChanges(); lbn > 0 {
+		fmt.Fprintf(&b, "; %d load balancer change%s", lbn, map[bool]string{true: "", false: "s"}[lbn == 1])
+	}
 	b.WriteString(".\n")
 	_, err := w.Write(b.Bytes())
 	return err
@@ -125,6 +128,9 @@ func tasksWord(n int) string {
 
 // changeText is what a change does, before its reason: the task stopped and the one started.
 func changeText(c Change) string {
+	if c.Kind != KindTask {
+		return routeText(c)
+	}
 	switch c.Action {
 	case Create:
 		return "task " + c.TaskID + " on " + c.Host

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/lb"
 )
 
 // HostObservation is what was seen on one host.
@@ -47,6 +48,17 @@ func (h HostObservation) Capacity() (c manifest.Resources, known bool) {
 type Observation struct {
 	App, Env string
 	Hosts    []HostObservation // in the order the environment lists them
+	// Balancers is what each of the environment's load balancers holds for app/env.
+	Balancers []BalancerObservation
+}
+
+// BalancerObservation is what was read from one load balancer.
+type BalancerObservation struct {
+	Spec      manifest.LoadBalancerSpec
+	Reachable bool
+	Err       error // why its admin API could not be read
+	// Routes are its routes of the observed app and environment, by service.
+	Routes map[string]lb.Route
 }
 
 // Fleet holds the open connections to an environment's reachable hosts.

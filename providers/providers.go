@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/deckhq/deck/manifest"
@@ -64,6 +65,18 @@ func (t Task) HostPort(containerPort int) int {
 		}
 	}
 	return 0
+}
+
+// Address is hostAddress:the host port published for the task's service port (the one
+// its labels name), or "" when it publishes none.
+func (t Task) Address(hostAddress string) string {
+	if t.Meta.Port == 0 {
+		return ""
+	}
+	if hp := t.HostPort(t.Meta.Port); hp != 0 {
+		return net.JoinHostPort(hostAddress, strconv.Itoa(hp))
+	}
+	return ""
 }
 
 // PortBinding is one published port.

@@ -6,6 +6,8 @@ import memdb "github.com/hashicorp/go-memdb"
 const (
 	TableHosts = "hosts"
 	TableTasks = "tasks"
+	// TableRoutes holds one RouteState per load balancer and service.
+	TableRoutes = "routes"
 )
 
 // Index names. Every table has "id"; the others are named for the query they serve.
@@ -22,8 +24,9 @@ const (
 // schema is the whole go-memdb schema: one function per table.
 func schema() *memdb.DBSchema {
 	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
-		TableHosts: hostsTableSchema(),
-		TableTasks: tasksTableSchema(),
+		TableHosts:  hostsTableSchema(),
+		TableTasks:  tasksTableSchema(),
+		TableRoutes: routesTableSchema(),
 	}}
 }
 
@@ -96,6 +99,24 @@ func tasksTableSchema() *memdb.TableSchema {
 						&memdb.StringFieldIndex{Field: "Revision"},
 					},
 				},
+			},
+		},
+	}
+}
+
+// routesTableSchema holds one RouteState per load balancer and service of the app.
+func routesTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableRoutes,
+		Indexes: map[string]*memdb.IndexSchema{
+			IndexID: {
+				Name:    IndexID,
+				Unique:  true,
+				Indexer: &memdb.StringFieldIndex{Field: "ID"},
+			},
+			IndexService: {
+				Name:    IndexService,
+				Indexer: &memdb.StringFieldIndex{Field: "Service"},
 			},
 		},
 	}

@@ -10,6 +10,7 @@ type Snapshot struct {
 	txn         *memdb.Txn
 	app, env    string
 	fingerprint string
+	balancers   []BalancerState
 }
 
 // App is the app the observation was made for.

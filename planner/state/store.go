@@ -51,6 +51,8 @@ type TaskState struct {
 	Health health.State
 	// HealthDetail is the probe's own words ("GET /healthz: 503 ...").
 	HealthDetail string
+	// HostAddress is where the task's host publishes ports (its spec's Address).
+	HostAddress string
 }
 
 // Serving reports whether the task runs and was seen healthy when the hosts were read.
@@ -72,6 +74,7 @@ type Store struct {
 	db          *memdb.MemDB
 	app, env    string
 	fingerprint string
+	balancers   []BalancerState
 }
 
 // Load builds a store from an observation and what the read-time probe saw of each
@@ -102,7 +105,7 @@ func Load(obs *providers.Observation, seen map[string]TaskHealth) (*Store, error
 				t.Host = ho.Spec.Name
 			}
 			ts := &TaskState{ID: TaskID(t.Host, t.ContainerID), Task: t, Spec: t.Meta.Spec,
-				HostReachable: ho.Reachable}
+				HostReachable: ho.Reachable, HostAddress: ho.Spec.Address}
 			if h, ok := seen[ts.ID]; ok {
 				ts.Health, ts.HealthDetail = h.State, h.Detail
 			}
@@ -111,8 +114,12 @@ func Load(obs *providers.Observation, seen map[string]TaskHealth) (*Store, error
 			}
 		}
 	}
+	balancers, err := loadBalancers(txn, obs.Balancers)
+	if err != nil {
+		return nil, err
+	}
 	txn.Commit()
-	s := &Store{db: db, app: obs.App, env: obs.Env}
+	s := &Store{db: db, app: obs.App, env: obs.Env, balancers: balancers}
 	s.fingerprint = s.Snapshot().computeFingerprint()
 	return s, nil
 }
@@ -143,5 +150,5 @@ func upsertTaskTxn(txn *memdb.Txn, t *TaskState) error {
 
 // Snapshot returns a read-only view of the store.
 func (s *Store) Snapshot() *Snapshot {
-	return &Snapshot{txn: s.db.Txn(false), app: s.app, env: s.env, fingerprint: s.fingerprint}
+	return &Snapshot{txn: s.db.Txn(false), app: s.app, env: s.env, fingerprint: s.fingerprint, balancers: s.balancers}
 }

@@ -1,0 +1,249 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/lb"
+)
+
+// Load-balancer changes. A Load Balanced Web Service has a route on every load balancer of
+// its environment; the route's targets are the addresses of its serving tasks. The plan
+// shows what differs on each balancer now: a missing route (a balancer restarted empty),
+// a route whose settings changed, targets that point at no serving task (a crash between
+// register and deregister), serving tasks that are not registered. New tasks are
+// registered by the rollout once they pass the target health check, and old ones are
+// deregistered and drained before they stop: those show as task changes.
+const (
+	KindRoute  Kind = "route"
+	KindTarget Kind = "target"
+)
+
+const (
+	// ReasonRouteMissing: the balancer has no route for the service.
+	ReasonRouteMissing ReasonCode = "route_missing"
+	// ReasonRouteChanged: the route's settings differ from the manifest (Fields).
+	ReasonRouteChanged ReasonCode = "route_changed"
+	// ReasonRouteUnwanted: the service is deleted, or no longer a Load Balanced Web Service.
+	ReasonRouteUnwanted ReasonCode = "route_unwanted"
+	// ReasonTargetStale: the address is registered but no serving task has it (Detail).
+	ReasonTargetStale ReasonCode = "target_stale"
+	// ReasonTargetMissing: a serving task's address is not registered.
+	ReasonTargetMissing ReasonCode = "target_missing"
+)
+
+// ErrBalancerUnreachable is wrapped when a load balancer the plan needs could not be read.
+var ErrBalancerUnreachable = fmt.Errorf("load balancer unreachable")
+
+// RouteOf is the route the manifest asks for, without targets.
+func RouteOf(app, env string, svc manifest.ServiceSpec) lb.Route {
+	r := lb.Route{App: app, Env: env, Service: svc.Name, Path: "/"}
+	if h := svc.HTTP; h != nil {
+		if h.Path != "" {
+			r.Path = h.Path
+		}
+		r.Hosts = slices.Clone(h.Aliases)
+		r.Sticky = h.Stickiness
+		r.Health = lb.HealthCheck{Path: h.Healthcheck.Path, Interval: h.Healthcheck.Interval, Timeout: h.Healthcheck.Timeout}
+	}
+	return r
+}
+
+// planRoutes adds the load-balancer changes and each routed service's route to the plan.
+func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool) error {
+	balancers := c.snap.Balancers()
+	if len(balancers) == 0 {
+		return nil
+	}
+	routed := map[string]Desired{}
+	for _, d := range desired {
+		if d.Service.HTTP != nil {
+			routed[d.Service.Name] = d
+		}
+	}
+	if len(routed) > 0 || len(c.snap.Routes()) > 0 {
+		for _, b := range balancers {
+			if !b.Reachable {
+				return fmt.Errorf("%w: %s on host %s: %s; deck changes nothing until it can reach every load balancer of the environment",
+					ErrBalancerUnreachable, b.Spec.Name, b.Spec.Host, b.Err)
+			}
+		}
+	}
+	if c.plan.Routes == nil {
+		c.plan.Routes = map[string]lb.Route{}
+	}
+	for _, name := range sortedKeys(routed) {
+		d := routed[name]
+		want := RouteOf(c.snap.App(), c.snap.Env(), d.Service)
+		want.Targets = c.servingAddresses(name)
+		c.plan.Routes[name] = want
+		for _, b := range balancers {
+			c.diffRoute(b.Spec.Name, want)
+		}
+	}
+	deleted := map[string]bool{}
+	for _, n := range deletes {
+		deleted[n] = true
+	}
+	wanted := map[string]bool{}
+	for _, d := range desired {
+		wanted[d.Service.Name] = true
+	}
+	for _, rs := range c.snap.Routes() {
+		if _, ok := routed[rs.Service]; ok {
+			continue
+		}
+		// A route of a service that is deleted, or desired without a route; a route of a
+		// service the manifests do not know is left (its tasks are too), unless this plan
+		// covers every service.
+		if deleted[rs.Service] || wanted[rs.Service] || (!partial && len(c.byService[rs.Service]) == 0) {
+			if !deleted[rs.Service] && !wanted[rs.Service] && !c.planned(rs.Service) {
+				c.plan.Services = append(c.plan.Services, ServicePlan{Name: rs.Service, Delete: true})
+			}
+			r := rs.Route
+			c.addRouteChange(Change{Action: Destroy, Kind: KindRoute, Service: rs.Service, LB: rs.LB, Route: &r,
+				Reason: Reason{Code: ReasonRouteUnwanted}})
+		}
+	}
+	return nil
+}
+
+// servingAddresses are the addresses of the service's tasks that serve now: they belong
+// in its route until the rollout drains them.
+func (c *computer) servingAddresses(service string) []string {
+	var out []string
+	for _, t := range c.byService[service] {
+		if !t.Serving() {
+			continue
+		}
+		if a := t.Address(t.HostAddress); a != "" {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (c *computer) diffRoute(name string, want lb.Route) {
+	rs, ok := c.snap.Route(name, want.Service)
+	if !ok {
+		r := want
+		c.addRouteChange(Change{Action: Create, Kind: KindRoute, Service: want.Service, LB: name, Route: &r,
+			Reason: Reason{Code: ReasonRouteMissing}})
+		return
+	}
+	if fields := routeFieldsChanged(rs.Route, want); len(fields) > 0 {
+		r := want
+		c.addRouteChange(Change{Action: Replace, Kind: KindRoute, Service: want.Service, LB: name, Route: &r,
+			Reason: Reason{Code: ReasonRouteChanged, Fields: fields}})
+	}
+	serving := map[string]bool{}
+	for _, a := range want.Targets {
+		serving[a] = true
+	}
+	registered := map[string]bool{}
+	for _, a := range rs.Route.Targets {
+		registered[a] = true
+		if !serving[a] {
+			c.addRouteChange(Change{Action: Destroy, Kind: KindTarget, Service: want.Service, LB: name, Target: a,
+				Reason: Reason{Code: ReasonTargetStale, Detail: c.whyStale(want.Service, a)}})
+		}
+	}
+	for _, a := range rs.Route.Draining {
+		if !serving[a] && !registered[a] {
+			c.addRouteChange(Change{Action: Destroy, Kind: KindTarget, Service: want.Service, LB: name, Target: a,
+				Reason: Reason{Code: ReasonTargetStale, Detail: "left draining by an earlier run; " + c.whyStale(want.Service, a)}})
+		}
+	}
+	for _, a := range want.Targets {
+		if !registered[a] {
+			c.addRouteChange(Change{Action: Create, Kind: KindTarget, Service: want.Service, LB: name, Target: a,
+				Reason: Reason{Code: ReasonTargetMissing}})
+		}
+	}
+}
+
+// whyStale says what became of the task that had addr.
+func (c *computer) whyStale(service, addr string) string {
+	for _, t := range c.byService[service] {
+		if t.Address(t.HostAddress) != addr {
+			continue
+		}
+		switch {
+		case !t.HostReachable:
+			return "its task " + t.TaskID + "'s host is unreachable"
+		case !t.Running():
+			return "its task " + t.TaskID + " is " + t.State
+		default:
+			return "its task " + t.TaskID + " is not healthy (" + t.HealthDetail + ")"
+		}
+	}
+	return "no task of the service has it"
+}
+
+func routeFieldsChanged(have, want lb.Route) []string {
+	var out []string
+	if have.Path != want.Path {
+		out = append(out, "path")
+	}
+	if !slices.Equal(sortedCopy(have.Hosts), sortedCopy(want.Hosts)) {
+		out = append(out, "alias")
+	}
+	if have.Sticky != want.Sticky {
+		out = append(out, "stickiness")
+	}
+	if have.Health != want.Health {
+		out = append(out, "healthcheck")
+	}
+	return out
+}
+
+func (c *computer) planned(service string) bool {
+	for _, sp := range c.plan.Services {
+		if sp.Name == service {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *computer) addRouteChange(ch Change) {
+	c.plan.Changes = append(c.plan.Changes, ch)
+}
+
+func sortedCopy(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// routeText is what a route or target change does.
+func routeText(c Change) string {
+	switch c.Kind {
+	case KindRoute:
+		if c.Route == nil {
+			return "route on " + c.LB
+		}
+		s := "route on " + c.LB + ": " + c.Route.Path
+		if len(c.Route.Hosts) > 0 {
+			s += " (host " + strings.Join(c.Route.Hosts, ", ") + ")"
+		}
+		if c.Action == Create {
+			s += fmt.Sprintf(" -> %d targets", len(c.Route.Targets))
+		}
+		return s
+	default:
+		return "target " + c.Target + " on " + c.LB
+	}
+}
