@@ -59,7 +59,7 @@ func TestCrashAtEveryBoundary(t *testing.T) {
 	hosts := startHosts(t)
 	var table []crashCase
 	points := []string{failpoint.AfterLock, failpoint.AfterImage, failpoint.AfterCreate, failpoint.AfterStart,
-		failpoint.AfterHealthy, failpoint.AfterStopOld, failpoint.BetweenWaves}
+		failpoint.AfterHealthy, failpoint.AfterRegister, failpoint.AfterStopOld, failpoint.BetweenWaves}
 	for _, app := range []string{"slow", "never"} {
 		// One app per kind: each case starts from where the last one converged (for the
 		// slow app, its new revision; for the broken one, v1 still).

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deckhq/deck/executor/failpoint"
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
 	"github.com/deckhq/deck/providers/lb"
@@ -163,6 +164,7 @@ func (rt *routing) drain(ctx context.Context, addrs []string) error {
 	if err := rt.flush(ctx); err != nil {
 		return err
 	}
+	failpoint.Hit(failpoint.AfterRegister)
 	if len(moved) == 0 {
 		return nil
 	}

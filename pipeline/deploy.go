@@ -11,6 +11,7 @@ import (
 	"github.com/deckhq/deck/executor/failpoint"
 	"github.com/deckhq/deck/planner"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/history"
 )
 
 // Lease is a held deploy lock (lock.Lease satisfies it; the controller's etcd lease will
@@ -49,6 +50,17 @@ type Deploy struct {
 	Events  func(executor.Event)
 	// Output receives image build logs (nil: discarded).
 	BuildOutput io.Writer
+	// Meta says who deploys from where (recorded with each revision).
+	Meta history.Meta
+	// Rollback, when set, deploys a kept revision of one service instead of its manifest's
+	// task definition (deck rollback); Target.Services still gives its count, route and
+	// rollout settings.
+	Rollback *RollbackTarget
+	// KeepRevisions is how many revisions' images and secrets stay on the hosts
+	// (default DefaultKeepRevisions).
+	KeepRevisions int
+
+	rollbackTo int // the revision number Rollback resolved to
 }
 
 // BuilderFunc opens the host images are built on; nil host means the first host.
@@ -59,6 +71,10 @@ type Outcome struct {
 	Session *Session
 	Plan    *planner.Plan
 	Result  *executor.Result
+	// Rollbacks are what automatic rollbacks did, per service rolled back.
+	Rollbacks []executor.ServiceResult
+	// Revisions are the revision numbers the planned services were deployed as.
+	Revisions map[string]int
 }
 
 // Run carries the deploy out: resolve images and secrets, connect, read the hosts, plan
@@ -84,6 +100,12 @@ func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
 	}
 	if err != nil {
 		return out, err
+	}
+	if d.Rollback != nil {
+		if err := d.resolveRollback(ctx, s, res); err != nil {
+			return out, err
+		}
+		d.Partial = true
 	}
 	if out.Plan, err = d.planAndShow(ctx, s, res); err != nil {
 		return out, err
@@ -165,6 +187,15 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 	if lease != nil {
 		opts.Epoch, opts.Fence = lease.Epoch(), lease.Check
 	}
+	hist, err := s.readHistory(ctx, plan)
+	if err != nil {
+		return err
+	}
+	keep := d.KeepRevisions
+	if keep <= 0 {
+		keep = DefaultKeepRevisions
+	}
+	opts.KeepSecrets = keepSecrets(s.T.App.Name, s.T.Env.Name, hist, keep)
 	if d.Builder != nil {
 		b, err := d.Builder(ctx)
 		if err != nil {
@@ -175,8 +206,17 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 			opts.Builder = b
 		}
 	}
-	var err error
+	nums, err := d.startRevisions(ctx, s, plan, hist)
+	if err != nil {
+		return err
+	}
+	out.Revisions = nums
 	out.Result, err = executor.Apply(ctx, plan, opts)
+	if out.Result == nil || len(out.Result.Services) == 0 {
+		return err // nothing was applied (a refused plan, images that could not be made)
+	}
+	err = d.finish(ctx, out, opts, nums, hist, err)
+	d.pruneImages(ctx, s, plan, keep)
 	return err
 }
 
@@ -235,4 +275,25 @@ func (o *Outcome) Endpoints(service string) []string {
 	}
 	sort.Strings(eps)
 	return eps
+}
+
+// URLs are the addresses clients use to reach a routed service through each of the
+// environment's load balancers.
+func (o *Outcome) URLs(service string) []string {
+	if o.Plan == nil || o.Session == nil {
+		return nil
+	}
+	r, ok := o.Plan.Routes[service]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, b := range o.Session.T.Env.LoadBalancers {
+		u := "http://" + b.Listen + r.Path
+		if len(r.Hosts) > 0 {
+			u += " (Host: " + r.Hosts[0] + ")"
+		}
+		out = append(out, u)
+	}
+	return out
 }

@@ -24,13 +24,14 @@ const (
 	AfterCreate     = "after-create"     // a task's container exists, not started
 	AfterStart      = "after-start"      // it runs, not yet seen healthy
 	AfterHealthy    = "after-healthy"    // it passed its health gate
+	AfterRegister   = "after-register"   // the load balancers route to the wave's new tasks; the old ones drain
 	AfterStopOld    = "after-stop-old"   // an old task was stopped and removed
 	BetweenWaves    = "between-waves"    // a wave is done, the next not begun
 	BetweenServices = "between-services" // a service is done, the next not begun
 )
 
 // Points lists every point, for tests that walk them all.
-var Points = []string{AfterLock, AfterImage, AfterCreate, AfterStart, AfterHealthy, AfterStopOld, BetweenWaves, BetweenServices}
+var Points = []string{AfterLock, AfterImage, AfterCreate, AfterStart, AfterHealthy, AfterRegister, AfterStopOld, BetweenWaves, BetweenServices}
 
 var (
 	once   sync.Once

@@ -12,6 +12,7 @@ import (
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/planner"
+	"github.com/deckhq/deck/providers/history"
 )
 
 // DeployOptions are deck deploy's inputs.
@@ -54,8 +55,10 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 	if err != nil {
 		return err
 	}
+	meta := history.CollectMeta(w.app.Dir, lookupString(deps))
+	meta.Trigger = "deck deploy"
 	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(),
-		Lock: o.Lock.taker(deps, "deploy"), Builder: w.builder(deps, g),
+		Lock: o.Lock.taker(deps, "deploy"), Builder: w.builder(deps, g), Meta: meta,
 		Planned: func(p *planner.Plan) error { return showAndConfirm(deps, g, p, "Apply this plan?") }}
 	if o.PlanFile != "" {
 		if d.Saved, err = readPlan(o.PlanFile); err != nil {
@@ -85,6 +88,10 @@ func runPipeline(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, 
 	printSummary(deps, g, out)
 	if err != nil {
 		printFailures(deps, err)
+		var rb *pipeline.RolledBackError
+		if errors.As(err, &rb) && rb.Rollback == nil {
+			return fmt.Errorf("%s failed: %w.\nThe old revision served throughout. Fix the cause and run deck %s again", verb, err, verb)
+		}
 		after := "Every task that was running before keeps serving"
 		if n := out.Result.Stopped(); n > 0 {
 			after = fmt.Sprintf("%d old tasks were stopped as planned before it failed; deck status shows what runs now", n)
@@ -150,6 +157,16 @@ func printSummary(deps Deps, g *Globals, out *pipeline.Outcome) {
 		if eps := out.Endpoints(sr.Name); len(eps) > 0 {
 			fmt.Fprintf(deps.IO.Out, "  endpoints: %s\n", strings.Join(eps, " "))
 		}
+		if urls := out.URLs(sr.Name); len(urls) > 0 {
+			fmt.Fprintf(deps.IO.Out, "  through the load balancer: %s\n", strings.Join(urls, " "))
+		}
+	}
+	for _, sr := range out.Rollbacks {
+		mark := c.Green("↩")
+		if sr.Err != nil {
+			mark = c.Red("✗")
+		}
+		fmt.Fprintf(deps.IO.Out, "%s %s rolled back: %d started, %d stopped\n", mark, sr.Name, len(sr.Created), sr.Stopped)
 	}
 }
 

@@ -1,0 +1,346 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner"
+	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/history"
+)
+
+// Revisions. Every deploy that starts tasks of a task definition the service's newest
+// revision does not have records a numbered revision of the service on the hosts (the
+// rendered task definition, with the image reference, and who deployed it from where), and
+// its outcome once the run ends: completed, rolled back or failed. A rollback, automatic
+// (the circuit breaker tripped) or asked for (deck rollback), deploys a kept revision's
+// task definition as it was recorded: nothing is built again.
+
+// DefaultKeepRevisions is how many revisions' images (and secrets) stay on the hosts.
+const DefaultKeepRevisions = 5
+
+// RollbackTarget asks a run to return a service to one of its kept revisions.
+type RollbackTarget struct {
+	Service string
+	// To is the revision number; 0 means the completed revision before the current one.
+	To int
+}
+
+// RolledBackError is returned when a service's rollout tripped its circuit breaker and
+// deck rolled it back: the deploy failed, whatever the rollback did.
+type RolledBackError struct {
+	Service  string
+	Failed   int // the revision that failed
+	To       int // the revision returned to
+	Breaker  *executor.BreakerError
+	Rollback error // nil when the rollback completed
+}
+
+func (e *RolledBackError) Error() string {
+	s := fmt.Sprintf("service %s: revision %d: %v", e.Service, e.Failed, e.Breaker)
+	if e.Rollback != nil {
+		return s + fmt.Sprintf("; rolling back to revision %d failed too: %v", e.To, e.Rollback)
+	}
+	return s + fmt.Sprintf("; rolled back to revision %d, which serves again", e.To)
+}
+
+func (e *RolledBackError) Unwrap() []error {
+	return []error{e.Breaker, e.Rollback}
+}
+
+// store is the session's revision history.
+func (s *Session) history() *history.Store {
+	var hosts []providers.Host
+	for _, n := range s.Fleet.Names() {
+		hosts = append(hosts, s.Fleet.Host(n))
+	}
+	return history.New(hosts, s.T.App.Name, s.T.Env.Name)
+}
+
+// startRevisions records a revision for each service whose plan starts tasks of a task
+// definition its newest revision does not have, and returns the revision number each
+// planned service is deployed as (0 when it has none: a deleted service, or history that
+// could not be written).
+func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Plan, hist map[string][]history.Entry) (map[string]int, error) {
+	store := s.history()
+	nums := map[string]int{}
+	for _, sp := range plan.Services {
+		if sp.Delete || sp.Revision == "" {
+			continue
+		}
+		entries := hist[sp.Name]
+		if n := len(entries); n > 0 && entries[n-1].ID == sp.Revision {
+			nums[sp.Name] = entries[n-1].Number // a rerun, a count change: the same revision
+			continue
+		}
+		rev, ok := plan.Revisions[sp.Revision]
+		if !ok {
+			continue // no task of it starts: the tasks that run are the newest revision's
+		}
+		r := history.Revision{Service: sp.Name, ID: rev.ID, Task: rev.Task, Kind: "deploy", Meta: d.Meta}
+		if d.Rollback != nil && d.Rollback.Service == sp.Name {
+			r.Kind, r.RollbackOf = "rollback", d.rollbackTo
+		}
+		created, err := store.Create(ctx, r)
+		if err != nil {
+			return nil, fmt.Errorf("recording revision of service %s: %w", sp.Name, err)
+		}
+		nums[sp.Name] = created.Number
+	}
+	return nums, nil
+}
+
+// readHistory reads the kept revisions of every planned service.
+func (s *Session) readHistory(ctx context.Context, plan *planner.Plan) (map[string][]history.Entry, error) {
+	store := s.history()
+	out := map[string][]history.Entry{}
+	for _, sp := range plan.Services {
+		if sp.Delete {
+			continue
+		}
+		entries, err := store.List(ctx, sp.Name)
+		if err != nil {
+			return nil, fmt.Errorf("reading the revisions of service %s: %w", sp.Name, err)
+		}
+		out[sp.Name] = entries
+	}
+	return out, nil
+}
+
+// keepSecrets names the secrets of the revisions kept for rollback.
+func keepSecrets(app, env string, hist map[string][]history.Entry, keep int) map[string]bool {
+	out := map[string]bool{}
+	for svc, entries := range hist {
+		for i := max(len(entries)-keep, 0); i < len(entries); i++ {
+			for _, sec := range entries[i].Task.Secrets {
+				out[executor.SecretName(app, env, svc, sec.Name, sec.Digest)] = true
+			}
+		}
+	}
+	return out
+}
+
+// finish records each service's outcome and, for a service whose circuit breaker tripped,
+// rolls it back to its last completed revision when its manifest asks for that.
+func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options, nums map[string]int,
+	hist map[string][]history.Entry, applyErr error) error {
+	s := out.Session
+	store := s.history()
+	ctx = context.WithoutCancel(ctx) // an interrupted run still says how it ended
+	var errs []error
+	for _, sr := range out.Result.Services {
+		num := nums[sr.Name]
+		if sr.Err == nil {
+			if num > 0 {
+				errs = append(errs, store.Finish(ctx, sr.Name, num, history.Completed, ""))
+			}
+			continue
+		}
+		var be *executor.BreakerError
+		spec, known := d.spec(sr.Name)
+		if !errors.As(sr.Err, &be) || !known || !spec.Deployment.CircuitBreaker.Rollback {
+			if num > 0 {
+				errs = append(errs, store.Finish(ctx, sr.Name, num, history.Failed, oneLine(sr.Err)))
+			}
+			continue
+		}
+		to, ok := history.LastCompleted(hist[sr.Name], num)
+		if !ok {
+			if num > 0 {
+				errs = append(errs, store.Finish(ctx, sr.Name, num, history.Failed,
+					be.Error()+"; no completed revision to roll back to"))
+			}
+			continue
+		}
+		rb := &RolledBackError{Service: sr.Name, Failed: num, To: to.Number, Breaker: be}
+		if d.Events != nil {
+			d.Events(executor.Event{Kind: executor.EventBreaker, Service: sr.Name,
+				Message: fmt.Sprintf("rolling back to revision %d", to.Number)})
+		}
+		res, err := d.rollbackService(ctx, s, opts, spec, to)
+		if res != nil {
+			out.Rollbacks = append(out.Rollbacks, res.Services...)
+		}
+		rb.Rollback = err
+		outcome, detail := history.RolledBack, fmt.Sprintf("%s; rolled back to revision %d", be.Error(), to.Number)
+		if err != nil {
+			outcome, detail = history.Failed, fmt.Sprintf("%s; rolling back to revision %d failed: %s", be.Error(), to.Number, oneLine(err))
+		}
+		if num > 0 {
+			errs = append(errs, store.Finish(ctx, sr.Name, num, outcome, detail))
+		}
+		applyErr = replaceServiceErr(applyErr, sr.Err, rb)
+	}
+	if err := errors.Join(errs...); err != nil && applyErr == nil {
+		return fmt.Errorf("the deploy completed, but its outcome could not be recorded: %w", err)
+	}
+	return applyErr
+}
+
+// rollbackService deploys a kept revision of one service, as recorded, with the lock the
+// run holds: the hosts are read again and the service alone is planned and applied.
+func (d Deploy) rollbackService(ctx context.Context, s *Session, opts executor.Options, spec manifest.ServiceSpec, to history.Entry) (*executor.Result, error) {
+	if err := s.Read(ctx); err != nil {
+		return nil, err
+	}
+	spec.Task = to.Task
+	desired := []planner.Desired{{Service: spec, Revision: planner.NewRevision(spec.Name, to.Task)}}
+	plan, err := s.Plan(ctx, desired, planner.Options{Partial: true})
+	if err != nil {
+		return nil, err
+	}
+	if plan.Empty() {
+		return &executor.Result{}, nil
+	}
+	return executor.Apply(ctx, plan, opts)
+}
+
+func (d Deploy) spec(service string) (manifest.ServiceSpec, bool) {
+	for _, s := range d.Target.Services {
+		if s.Name == service {
+			return s, true
+		}
+	}
+	return manifest.ServiceSpec{}, false
+}
+
+// replaceServiceErr swaps one service's error in the joined apply error for rb.
+func replaceServiceErr(joined, old error, rb *RolledBackError) error {
+	u, ok := joined.(interface{ Unwrap() []error })
+	if !ok {
+		return rb
+	}
+	var out []error
+	for _, e := range u.Unwrap() {
+		if errors.Is(e, old) {
+			out = append(out, rb)
+		} else {
+			out = append(out, e)
+		}
+	}
+	return errors.Join(out...)
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// resolveRollback replaces the rolled-back service's desired revision with the kept one,
+// and drops the other services from the run.
+func (d *Deploy) resolveRollback(ctx context.Context, s *Session, res *Resolved) error {
+	svc := d.Rollback.Service
+	entries, err := s.history().List(ctx, svc)
+	if err != nil {
+		return fmt.Errorf("reading the revisions of service %s: %w", svc, err)
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("service %s has no recorded revisions on the hosts: deck rollback returns to a revision deck deploy recorded", svc)
+	}
+	var to history.Entry
+	if d.Rollback.To > 0 {
+		found := false
+		for _, e := range entries {
+			if e.Number == d.Rollback.To {
+				to, found = e, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("service %s has no revision %d; kept revisions: %s (deck history %s lists them)",
+				svc, d.Rollback.To, numbers(entries), svc)
+		}
+	} else {
+		cur := current(entries, s.Snap.TasksByService(svc))
+		var ok bool
+		if to, ok = history.LastCompleted(entries, cur); !ok {
+			return fmt.Errorf("service %s has no completed revision before revision %d to return to; kept revisions: %s",
+				svc, cur, numbers(entries))
+		}
+	}
+	d.rollbackTo = to.Number
+	var desired []planner.Desired
+	for _, dd := range res.Desired {
+		if dd.Service.Name == svc {
+			dd.Service.Task = to.Task
+			dd.Revision = planner.NewRevision(svc, to.Task)
+			desired = append(desired, dd)
+		}
+	}
+	if len(desired) == 0 {
+		return fmt.Errorf("service %s has no manifest in this environment: deck rollback takes its count, route and rollout settings from it", svc)
+	}
+	res.Desired = desired
+	d.Target.Services = []manifest.ServiceSpec{desired[0].Service}
+	return nil
+}
+
+// current is the number of the revision the service's running tasks run: the newest
+// entry with their revision id (0 when none matches).
+func current(entries []history.Entry, tasks []state.TaskState) int {
+	running := map[string]bool{}
+	for _, t := range tasks {
+		if t.Running() {
+			running[t.Revision] = true
+		}
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if running[entries[i].ID] {
+			return entries[i].Number
+		}
+	}
+	return 0
+}
+
+func numbers(entries []history.Entry) string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, fmt.Sprintf("%d (%s)", e.Number, e.Outcome))
+	}
+	return strings.Join(out, ", ")
+}
+
+// pruneImages removes, on every host, the service images of revisions older than the
+// kept ones, and dangling build leftovers. Best effort: a failure leaves images, never
+// fails the deploy.
+func (d Deploy) pruneImages(ctx context.Context, s *Session, plan *planner.Plan, keep int) {
+	hist, err := s.readHistory(ctx, plan)
+	if err != nil {
+		return
+	}
+	var hosts []providers.Host
+	for _, n := range s.Fleet.Names() {
+		hosts = append(hosts, s.Fleet.Host(n))
+	}
+	for svc, entries := range hist {
+		keepRefs := map[string]bool{}
+		for _, ref := range history.KeepImages(entries, keep) {
+			keepRefs[ref] = true
+		}
+		for _, t := range s.Snap.TasksByService(svc) {
+			if t.Spec != nil {
+				keepRefs[t.Spec.Image] = true
+			}
+		}
+		if rev, ok := plan.Revisions[planServiceRevision(plan, svc)]; ok {
+			keepRefs[rev.Task.Image] = true
+		}
+		_, _ = history.PruneImages(ctx, hosts, "localhost/deck/"+s.T.App.Name+"-"+svc+":", keepRefs)
+	}
+}
+
+func planServiceRevision(plan *planner.Plan, svc string) string {
+	for _, sp := range plan.Services {
+		if sp.Name == svc {
+			return sp.Revision
+		}
+	}
+	return ""
+}
