@@ -12,6 +12,7 @@ all: build
 
 build:
 	$(GO) build $(GOTAGS) -ldflags "-s -w -X main.version=$(VERSION)" -o bin/deck ./cmd/deck
+	$(GO) build -ldflags "-s -w" -o bin/loadgen ./bench/loadgen
 
 # The example services are static binaries copied into FROM scratch images.
 examples:
