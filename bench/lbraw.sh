@@ -69,7 +69,8 @@ done
 
 # Caddy starts with nothing but its admin socket; the proxy comes in one POST /load.
 # On a unix socket, Caddy 2.6.2 allows only an empty Host header unless origins says
-# otherwise, and Go's HTTP client cannot send an empty one: hence origins.
+# otherwise; Go's HTTP client sends the URL's host in place of an empty one (Caddy's own
+# CLI sends " ", a hack), so origins names the host every client can send.
 sock="$dir/admin.sock"
 admin=$(jq -n --arg l "unix/$sock" '{listen: $l, origins: ["localhost"], config: {persist: false}}')
 jq -n --argjson admin "$admin" '{admin: $admin}' >"$dir/boot.json"
