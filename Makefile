@@ -6,12 +6,13 @@ GOTAGS  := -tags "$(TAGS)"
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 0
 
-.PHONY: all build examples deps demo test unit e2e bench lint clean
+.PHONY: all build examples deps demo test unit e2e bench bench-lb lint clean
 
 all: build
 
 build:
 	$(GO) build $(GOTAGS) -ldflags "-s -w -X main.version=$(VERSION)" -o bin/deck ./cmd/deck
+	$(GO) build -ldflags "-s -w" -o bin/loadgen ./bench/loadgen
 
 # The example services are static binaries copied into FROM scratch images.
 examples:
@@ -40,10 +41,17 @@ e2e: deps examples
 
 # Deploy speed against a floor (bench/floor) on real hosts; see bench/deploy.sh.
 # SCALE=1 adds 12 hosts x 30/120/240 tasks; LOSS=1 adds 20 cold deploys of 240 tasks.
+# Then the load balancer's floor (bench-lb).
 bench: deps build examples
 	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchtime 3x ./bench/
 	$(GO) build $(GOTAGS) -o bin/floor ./bench/floor
 	./bench/deploy.sh
+	./bench/lbraw.sh
+
+# What Caddy costs per request: loadgen straight to examples/hello vs through a private
+# Caddy on this machine; see bench/lbraw.sh.
+bench-lb: build examples
+	./bench/lbraw.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

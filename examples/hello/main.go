@@ -1,14 +1,18 @@
 // Command hello is deck's example web service: / says which task answered, /healthz says
-// it is healthy. It stops gracefully on SIGTERM, finishing the requests it has.
+// it is healthy, /slow?d=2s answers like / after that long (at most a minute). On SIGTERM
+// it stops taking connections and exits once the requests in hand are answered, or after
+// SHUTDOWN_TIMEOUT (30s), whichever comes first.
 // Run with -check to probe /healthz from inside the container (a health check command for
 // an image that has no curl).
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -32,52 +36,82 @@ func main() {
 		os.Exit(0)
 	}
 
-	// READY_AFTER makes /healthz answer 503 until that long after start ("never": always),
-	// to stand for an app that is slow to become ready, or broken. CRASH=N makes the
-	// process print why and exit with code N at start. Both are for trying deploys that fail.
+	// CRASH=N makes the process print why and exit with code N at start, for trying
+	// deploys that fail.
 	if code := os.Getenv("CRASH"); code != "" {
 		n, _ := strconv.Atoi(code)
 		log.Printf("starting hello")
 		log.Printf("fatal: cannot start: CRASH=%s asked to exit", code)
 		os.Exit(n)
 	}
-	started := time.Now()
-	readyAfter, never := time.Duration(0), os.Getenv("READY_AFTER") == "never"
-	if d, err := time.ParseDuration(os.Getenv("READY_AFTER")); err == nil {
-		readyAfter = d
+	c, err := configFromEnv(os.Getenv)
+	if err != nil {
+		log.Fatalf("fatal: %v", err)
 	}
-	greeting := os.Getenv("GREETING")
-	if greeting == "" {
-		greeting = "hello"
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "%s from task %s on host %s (service %s, revision %s)\n", greeting,
-			os.Getenv("DECK_TASK_ID"), os.Getenv("DECK_HOST"), os.Getenv("DECK_SERVICE"), os.Getenv("DECK_REVISION"))
-	})
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		if never || time.Since(started) < readyAfter {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-	}()
-	log.Printf("listening on :%s", port)
-	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+	ln, err := net.Listen("tcp", ":"+port)
+	if err != nil {
 		log.Fatal(err)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log.Printf("listening on %s", ln.Addr())
+	if err := serve(ctx, ln, c.handler(), c.shutdownTimeout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// configFromEnv reads the settings that stand for apps that misbehave:
+//   - READY_AFTER=10s: /healthz answers 503 until that long after start ("never": always),
+//     an app slow to become ready, or broken;
+//   - HEALTH_STATUS=500: /healthz always answers that status, a revision whose health
+//     check fails;
+//   - SHUTDOWN_TIMEOUT=30s: how long requests in hand may take after SIGTERM (raise it
+//     past 60s to let every /slow request finish).
+func configFromEnv(env func(string) string) (config, error) {
+	c := config{started: time.Now(), shutdownTimeout: 30 * time.Second, greeting: env("GREETING"),
+		never: env("READY_AFTER") == "never"}
+	if c.greeting == "" {
+		c.greeting = "hello"
+	}
+	if d, err := time.ParseDuration(env("READY_AFTER")); err == nil {
+		c.readyAfter = d
+	}
+	if v := env("SHUTDOWN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("SHUTDOWN_TIMEOUT=%q is not a duration such as 30s", v)
+		}
+		c.shutdownTimeout = d
+	}
+	if v := env("HEALTH_STATUS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 200 || n > 599 {
+			return c, fmt.Errorf("HEALTH_STATUS=%q is not an HTTP status from 200 to 599", v)
+		}
+		c.healthStatus = n
+	}
+	c.task = fmt.Sprintf("task %s on host %s (service %s, revision %s)",
+		env("DECK_TASK_ID"), env("DECK_HOST"), env("DECK_SERVICE"), env("DECK_REVISION"))
+	return c, nil
+}
+
+// serve answers on ln until ctx ends, then stops taking connections and returns once the
+// requests in hand are answered or the timeout has passed. (ListenAndServe returns as soon
+// as Shutdown begins: returning from main then would cut those requests.)
+func serve(ctx context.Context, ln net.Listener, h http.Handler, timeout time.Duration) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		done <- srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("requests still in hand after %s: %w", timeout, err)
+	}
+	return nil
 }

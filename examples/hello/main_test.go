@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func get(t *testing.T, h http.Handler, target string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	return rec.Code, rec.Body.String()
+}
+
+func TestHandler(t *testing.T) {
+	c, err := configFromEnv(env(map[string]string{"GREETING": "hi", "DECK_TASK_ID": "t1", "DECK_HOST": "h1",
+		"DECK_SERVICE": "web", "DECK_REVISION": "3"}))
+	require.NoError(t, err)
+	h := c.handler()
+	const hello = "hi from task t1 on host h1 (service web, revision 3)\n"
+	for _, tc := range []struct {
+		target string
+		code   int
+		body   string
+	}{
+		{"/", 200, hello},
+		{"/slow?d=1ms", 200, hello},
+		{"/slow?d=-1s", 400, "want /slow?d=2s\n"},
+		{"/slow", 400, "want /slow?d=2s\n"},
+		{"/healthz", 200, "ok\n"},
+		{"/other", 404, "404 page not found\n"},
+	} {
+		code, body := get(t, h, tc.target)
+		assert.Equal(t, tc.code, code, tc.target)
+		assert.Equal(t, tc.body, body, tc.target)
+	}
+}
+
+func TestSlowEndsWhenTheClientGoesAway(t *testing.T) {
+	c, err := configFromEnv(env(nil))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	c.handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/slow?d=1h", nil))
+	assert.Empty(t, rec.Body.String())
+}
+
+func TestHealth(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		code int
+	}{
+		{map[string]string{"HEALTH_STATUS": "500"}, 500},
+		{map[string]string{"HEALTH_STATUS": "200", "READY_AFTER": "never"}, 200},
+		{map[string]string{"READY_AFTER": "never"}, 503},
+		{map[string]string{"READY_AFTER": "1h"}, 503},
+		{map[string]string{"READY_AFTER": "0s"}, 200},
+		{map[string]string{"READY_AFTER": "soon"}, 200}, // ignored, as it always was
+	} {
+		c, err := configFromEnv(env(tc.env))
+		require.NoError(t, err)
+		code, _ := get(t, c.handler(), "/healthz")
+		assert.Equal(t, tc.code, code, "%v", tc.env)
+	}
+}
+
+func TestBadEnv(t *testing.T) {
+	for _, tc := range []struct{ k, v, want string }{
+		{"HEALTH_STATUS", "oops", `HEALTH_STATUS="oops" is not an HTTP status from 200 to 599`},
+		{"HEALTH_STATUS", "99", `HEALTH_STATUS="99" is not an HTTP status from 200 to 599`},
+		{"SHUTDOWN_TIMEOUT", "1", `SHUTDOWN_TIMEOUT="1" is not a duration such as 30s`},
+	} {
+		_, err := configFromEnv(env(map[string]string{tc.k: tc.v}))
+		assert.EqualError(t, err, tc.want)
+	}
+	c, err := configFromEnv(env(map[string]string{"SHUTDOWN_TIMEOUT": "90s"}))
+	require.NoError(t, err)
+	assert.Equal(t, 90*time.Second, c.shutdownTimeout)
+}
+
+// TestServeFinishesRequestsInHand: after the signal, serve stops taking connections but
+// returns only once the request in hand has its answer.
+func TestServeFinishesRequestsInHand(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = io.WriteString(w, "done\n")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, ln, h, time.Minute) }()
+
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			answered <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answered <- string(b)
+	}()
+	<-started
+	stop()
+	require.Eventually(t, func() bool { // shutting down: no new connections
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	}, 10*time.Second, time.Millisecond)
+	select {
+	case err := <-served:
+		t.Fatalf("serve returned with a request in hand: %v", err)
+	default:
+	}
+	close(release)
+	assert.Equal(t, "done\n", <-answered)
+	assert.NoError(t, <-served)
+}
+
+func TestServeGivesUpAfterTheTimeout(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { close(started); <-release })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, ln, h, time.Millisecond) }()
+	go func() {
+		if resp, err := http.Get("http://" + ln.Addr().String() + "/"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	stop()
+	assert.ErrorContains(t, <-served, "requests still in hand after 1ms")
+}
