@@ -321,8 +321,12 @@ func defaultHealthcheck() Healthcheck {
 	return Healthcheck{Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 2}
 }
 
-// rollingPresets are the deployment.rolling values, as ECS's rolling-update limits.
+// rollingPresets are the deployment.rolling values, as ECS's rolling-update limits, with
+// the circuit breaker's defaults.
 var rollingPresets = map[string]Deployment{
-	"default":  {Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200},
-	"recreate": {Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100},
+	"default":  {Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: defaultBreaker},
+	"recreate": {Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: defaultBreaker},
 }
+
+// defaultBreaker is ECS's: the threshold follows the count, and a tripped rollout rolls back.
+var defaultBreaker = CircuitBreaker{Rollback: true}

@@ -114,6 +114,8 @@ func (s *serviceLoader) validateDeployment() {
 	if s.rolling != "" {
 		preset = rollingPresets[s.rolling]
 	}
+	// The preset sets the percents only; the breaker is as decoded (or its defaults).
+	preset.CircuitBreaker = d.CircuitBreaker
 	*d = preset
 	minSet, maxSet := s.has("deployment.min_healthy_percent"), s.has("deployment.max_percent")
 	if !minSet && !maxSet {
