@@ -13,7 +13,7 @@ import (
 // serviceKeys are the top-level keys of a service manifest, in the order they are listed
 // to a user who misspelt one.
 var serviceKeys = []string{"name", "type", "image", "command", "entrypoint", "cpu", "memory", "count",
-	"variables", "secrets", "healthcheck", "deployment", "placement", "stop_timeout", "labels",
+	"variables", "secrets", "healthcheck", "http", "deployment", "placement", "stop_timeout", "labels",
 	"volumes", "schedule", "environments"}
 
 // LoadServices reads every service manifest of the app for env (overrides applied) and

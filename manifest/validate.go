@@ -66,6 +66,7 @@ func (s *serviceLoader) validate() {
 		s.at("schedule", "only a Scheduled Job has a schedule, and this is a %s; remove schedule, or use type: %s", sp.Type, ScheduledJob)
 	}
 	s.validateHealthcheck()
+	s.fillHTTP() // after the healthcheck: the target health check takes its path
 	s.validateHostPort()
 }
 
