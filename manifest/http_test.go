@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +122,38 @@ func TestShortDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{0: "0s", time.Hour: "1h", 5 * time.Minute: "5m", 90 * time.Second: "1m30s",
 		time.Hour + 30*time.Minute: "1h30m", time.Hour + time.Second: "1h0m1s", 500 * time.Millisecond: "500ms"} {
 		assert.Equal(t, want, shortDuration(d))
+	}
+}
+
+func TestRouteClashes(t *testing.T) {
+	web := func(name, http string) string {
+		return "name: " + name + "\ntype: Load Balanced Web Service\nimage: {location: x, port: 80}\n" + http
+	}
+	tests := []struct {
+		name, a, b, want string
+	}{
+		{"both on every default", web("a", ""), web("b", ""),
+			`deck/b.yaml:1:1: http.path: service b's route (path / for any host) is also service a's, in deck/a.yaml:1, and the load balancers could not tell their requests apart; give one a different http.path or http.alias`},
+		{"a shared alias", web("a", "http: {path: /api, alias: [x.example.com, y.example.com]}\n"), web("b", "http:\n  path: /api\n  alias: Y.example.com\n"),
+			`deck/b.yaml:5:9: http.path: service b's route (path /api for host y.example.com) is also service a's, in deck/a.yaml:4`},
+		{"only in one environment", web("a", "http: {path: /api}\n"), web("b", "http: {path: /b}\nenvironments:\n  test:\n    http: {path: /api}\n"),
+			`deck/b.yaml:7:18: environments.test.http.path: service b's route (path /api for any host) is also service a's, in deck/a.yaml:4`},
+		{"different paths", web("a", "http: {path: /a}\n"), web("b", "http: {path: /b}\n"), ""},
+		{"different aliases", web("a", "http: {alias: a.example.com}\n"), web("b", "http: {alias: b.example.com}\n"), ""},
+		{"an alias is more specific than none", web("a", ""), web("b", "http: {alias: b.example.com}\n"), ""},
+		{"only web services have routes", web("a", ""), "name: b\ntype: Backend Service\nimage: {location: x, port: 80}\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"deck.yaml": testApp, testKey: "", "deck/a.yaml": tt.a, "deck/b.yaml": tt.b})
+			_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), "test", mapLookup(nil))
+			if tt.want == "" {
+				require.NoError(t, err)
+				assert.Len(t, specs, 2)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""), tt.want)
+		})
 	}
 }

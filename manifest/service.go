@@ -147,6 +147,7 @@ func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
 // environment has errors). local holds the problems of this machine (see checkLocal).
 func (sl *servicesLoader) load(env string, hosts int) (specs []ServiceSpec, errs, local ErrorList) {
 	first := map[string]*decoder{}
+	var routes routeTable
 	for _, f := range sl.files {
 		s := sl.loadService(f, env, hosts, &errs, &local)
 		if s.spec.Name != "" {
@@ -157,6 +158,7 @@ func (sl *servicesLoader) load(env string, hosts int) (specs []ServiceSpec, errs
 			}
 			first[s.spec.Name] = s.decoder
 		}
+		routes.add(s)
 		specs = append(specs, s.spec)
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
