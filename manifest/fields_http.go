@@ -120,15 +120,7 @@ func (s *serviceLoader) targetHealthcheck(hc *TargetHealthcheck, n *yaml.Node, p
 	timing := true // interval and timeout are both valid, so they can be compared
 	s.mapping(n, p, []field{
 		{"path", readPath},
-		{"success_codes", func(n *yaml.Node, p string) {
-			if v, ok := s.str(n, p); ok {
-				v = strings.ReplaceAll(v, " ", "")
-				if msg := checkSuccessCodes(v); msg != "" {
-					s.errorf(n, p, "%s", msg)
-				}
-				hc.SuccessCodes = v
-			}
-		}},
+		{"success_codes", func(n *yaml.Node, p string) { hc.SuccessCodes = s.successCodes(n, p, hc.SuccessCodes) }},
 		{"healthy_threshold", threshold(&hc.HealthyThreshold)},
 		{"unhealthy_threshold", threshold(&hc.UnhealthyThreshold)},
 		{"interval", func(n *yaml.Node, p string) {
@@ -148,6 +140,20 @@ func (s *serviceLoader) targetHealthcheck(hc *TargetHealthcheck, n *yaml.Node, p
 	if timing && hc.Timeout >= hc.Interval {
 		s.timeoutNotBelowInterval(hc, p)
 	}
+}
+
+// successCodes reads success_codes (spaces dropped), keeping old when it is wrong.
+func (s *serviceLoader) successCodes(n *yaml.Node, p, old string) string {
+	v, ok := s.str(n, p)
+	if !ok {
+		return old
+	}
+	v = strings.ReplaceAll(v, " ", "")
+	if msg := checkSuccessCodes(v); msg != "" {
+		s.errorf(n, p, "%s", msg)
+		return old
+	}
+	return v
 }
 
 // timeoutNotBelowInterval reports a check that would still be waiting when the next one

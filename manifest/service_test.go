@@ -17,6 +17,7 @@ func TestDefaultsByType(t *testing.T) {
 		assert.Equal(t, Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
 		assert.Equal(t, Placement{Strategy: "spread"}, s.Placement)
 		assert.Equal(t, 10*time.Second, s.Task.StopTimeout)
+		assert.Equal(t, s.Type == LoadBalancedWebService, s.HTTP != nil, "only a Load Balanced Web Service has a route")
 	}
 	tests := []struct {
 		name  string
