@@ -45,6 +45,7 @@ func (s *serviceLoader) http(n *yaml.Node, p string) {
 			if v, ok := s.str(n, p); ok {
 				if msg := checkRoutePath(v); msg != "" {
 					s.errorf(n, p, "%s", msg)
+					return
 				}
 				h.Path = v
 			}
@@ -101,6 +102,7 @@ func (s *serviceLoader) targetHealthcheck(hc *TargetHealthcheck, n *yaml.Node, p
 		if v, ok := s.str(n, p); ok {
 			if msg := checkProbePath(v); msg != "" {
 				s.errorf(n, p, "%s", msg)
+				return
 			}
 			hc.Path = v
 		}
