@@ -148,11 +148,13 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 	}
 
 	var hosts []hostEntry
+	var lbs []lbEntry
 	l.deferred = &deferred // where a missing identity file goes (see checkIdentity)
 	if !isNull(n) {
 		l.d.mapping(n, path, []field{
 			{"hosts_file", func(n *yaml.Node, p string) { l.d.str(n, p) }},
 			{"hosts", func(n *yaml.Node, p string) { hosts = append(hosts, l.hostList(l.d, n, p)...) }},
+			{"load_balancers", func(n *yaml.Node, p string) { lbs = l.loadBalancerList(n, p) }},
 		})
 	}
 	if fileHosts != nil {
@@ -163,6 +165,7 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 		l.d.errorf(key, path, "environment %s has no hosts; want hosts: [{name: h1, url: unix:///run/podman/podman.sock}] or hosts_file: <file>", name)
 	}
 	env.Hosts = uniqueHosts(name, hosts)
+	env.LoadBalancers = l.checkLoadBalancers(env, lbs, fileHosts != nil, &deferred)
 	if len(deferred) > 0 {
 		l.app.deferred[name] = deferred
 	}

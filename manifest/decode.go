@@ -278,6 +278,32 @@ func (d *decoder) duration(n *yaml.Node, path string, allowZero bool) (time.Dura
 	return v, true
 }
 
+// durationIn decodes a duration in lo..hi (zero allowed when lo is 0), returning old and
+// false when the value is wrong (the error is reported).
+func (d *decoder) durationIn(n *yaml.Node, path string, lo, hi, old time.Duration) (time.Duration, bool) {
+	v, ok := d.duration(n, path, lo == 0)
+	if !ok {
+		return old, false
+	}
+	if v < lo || v > hi {
+		d.errorf(n, path, "%s is out of range; want %s to %s", shortDuration(v), shortDuration(lo), shortDuration(hi))
+		return old, false
+	}
+	return v, true
+}
+
+// shortDuration is d as a manifest would write it: 1h, 5m, 1m30s, not 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
 // stringList decodes a list of scalars.
 func (d *decoder) stringList(n *yaml.Node, path string) ([]string, bool) {
 	if n.Kind != yaml.SequenceNode {

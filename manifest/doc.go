@@ -19,12 +19,19 @@
 //	        attributes: {zone: a}
 //	        reserved: {cpu: 100, memory: 256}
 //	        capacity: {cpu: 2048, memory: 4096}  # overrides what podman reports
+//	    load_balancers:              # each gets the routes of every Load Balanced Web Service
+//	      - name: edge               # required, unique in the environment, [a-z0-9-]
+//	        host: h1                 # required: the environment's host that runs it
+//	        provider: caddy          # the default and, for now, the only one
+//	        listen: 10.0.0.1:80      # default: the host's address, port 80; unique per host
+//	        admin: /run/caddy/admin.sock  # required: the admin API's unix socket on that host
 //
 // With no environments, App.Environment("") is an implicit "local" one holding the local
 // Podman socket (LocalURL). Problems that depend on the machine deck runs on (an unset
-// ${VAR}, a missing hosts_file or ssh identity inside an environment) are reported only
-// when that environment is chosen, so deploying to test needs nothing of prod's. Validate,
-// which deck validate runs, checks every environment (or one) and reports them for each.
+// ${VAR}, a missing hosts_file or ssh identity, a load balancer's host that is not in the
+// hosts_file, inside an environment) are reported only when that environment is chosen,
+// so deploying to test needs nothing of prod's. Validate, which deck validate runs, checks
+// every environment (or one) and reports them for each.
 //
 // Manifests are read only from regular files of at most MaxFileSize, each exactly one YAML
 // document. The services globs must match service manifests: a .yml file beside the .yaml
@@ -40,7 +47,15 @@
 // requests, cooldown}), variables (not DECK_*), secrets (NAME: VAR, {from_env: VAR} or
 // {file: path}, with type: env, an environment variable, or mount, /run/secrets/NAME),
 // healthcheck (a path, or {path | command, interval, timeout, retries, start_period}),
-// deployment ({rolling: default | recreate, min_healthy_percent, max_percent}),
+// http (Load Balanced Web Service only, Copilot's names: {path: a prefix, default /;
+// alias: host names; deregistration_delay, default 60s; stickiness; healthcheck: a path or
+// {path, default the HTTP healthcheck's or /; success_codes, default 200-399;
+// healthy_threshold and unhealthy_threshold, default 2; interval, default 10s; timeout,
+// default 5s and below interval; grace_period, default 60s}}; a web service without it
+// gets those defaults, and two whose routes take the same requests are an error),
+// deployment ({rolling: default | recreate, min_healthy_percent, max_percent,
+// circuit_breaker: {threshold: 1-200, default half the count in [3, 200]; rollback,
+// default true}}),
 // placement ({strategy: spread | binpack, spread_by, constraints: {distinct_host,
 // attributes}}), stop_timeout, labels (not deck.*), volumes (NAME: {path} for a named
 // volume, NAME: {host_path, path, read_only} for a bind mount), schedule (Scheduled Job

@@ -34,6 +34,7 @@ func (s *serviceLoader) decode(doc *yaml.Node) {
 		{"variables", func(n *yaml.Node, p string) { t.Variables = s.stringMap(n, p, checkVariableName) }},
 		{"secrets", s.secrets},
 		{"healthcheck", s.healthcheck},
+		{"http", s.http},
 		{"deployment", s.deployment},
 		{"placement", s.placement},
 		{"stop_timeout", func(n *yaml.Node, p string) {

@@ -24,6 +24,23 @@ func (s *serviceLoader) deployment(n *yaml.Node, path string) {
 		}},
 		{"min_healthy_percent", func(n *yaml.Node, p string) { d.MinHealthyPercent = s.percent(n, p, 0, 100) }},
 		{"max_percent", func(n *yaml.Node, p string) { d.MaxPercent = s.percent(n, p, 100, 200) }},
+		{"circuit_breaker", s.circuitBreaker},
+	})
+}
+
+// circuitBreaker reads the failed-task threshold and whether a tripped rollout rolls back.
+// A threshold left out stays 0: ECS's, computed from the count when the rollout starts.
+func (s *serviceLoader) circuitBreaker(n *yaml.Node, path string) {
+	cb := &s.spec.Deployment.CircuitBreaker
+	s.mapping(n, path, []field{
+		{"threshold", func(n *yaml.Node, p string) {
+			cb.Threshold, _ = s.intRange(n, p, 1, 200, " failed tasks, or leave threshold out for half the count (3 to 200)")
+		}},
+		{"rollback", func(n *yaml.Node, p string) {
+			if v, ok := s.boolean(n, p); ok {
+				cb.Rollback = v
+			}
+		}},
 	})
 }
 

@@ -41,4 +41,10 @@ func TestREADMEManifestsLoad(t *testing.T) {
 	assert.Equal(t, 6, s.Count.Value, "the prod override applies")
 	assert.Equal(t, "warn", s.Task.Variables["LOG_LEVEL"])
 	assert.True(t, strings.HasSuffix(s.Image.Build.Context, "api"))
+	assert.Equal(t, []LoadBalancerSpec{{Name: "edge", Host: "web-1", Provider: LBCaddy, Listen: "10.0.0.5:80", Admin: "/run/caddy/admin.sock"}}, e.LoadBalancers)
+	require.NotNil(t, s.HTTP)
+	assert.Equal(t, "/api", s.HTTP.Path)
+	assert.Equal(t, []string{"api.example.com"}, s.HTTP.Aliases)
+	assert.Equal(t, "/healthz", s.HTTP.Healthcheck.Path)
+	assert.Equal(t, CircuitBreaker{Threshold: 5, Rollback: true}, s.Deployment.CircuitBreaker)
 }

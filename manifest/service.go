@@ -13,7 +13,7 @@ import (
 // serviceKeys are the top-level keys of a service manifest, in the order they are listed
 // to a user who misspelt one.
 var serviceKeys = []string{"name", "type", "image", "command", "entrypoint", "cpu", "memory", "count",
-	"variables", "secrets", "healthcheck", "deployment", "placement", "stop_timeout", "labels",
+	"variables", "secrets", "healthcheck", "http", "deployment", "placement", "stop_timeout", "labels",
 	"volumes", "schedule", "environments"}
 
 // LoadServices reads every service manifest of the app for env (overrides applied) and
@@ -147,6 +147,7 @@ func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
 // environment has errors). local holds the problems of this machine (see checkLocal).
 func (sl *servicesLoader) load(env string, hosts int) (specs []ServiceSpec, errs, local ErrorList) {
 	first := map[string]*decoder{}
+	var routes routeTable
 	for _, f := range sl.files {
 		s := sl.loadService(f, env, hosts, &errs, &local)
 		if s.spec.Name != "" {
@@ -157,6 +158,7 @@ func (sl *servicesLoader) load(env string, hosts int) (specs []ServiceSpec, errs
 			}
 			first[s.spec.Name] = s.decoder
 		}
+		routes.add(s)
 		specs = append(specs, s.spec)
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
@@ -321,8 +323,12 @@ func defaultHealthcheck() Healthcheck {
 	return Healthcheck{Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 2}
 }
 
-// rollingPresets are the deployment.rolling values, as ECS's rolling-update limits.
+// rollingPresets are the deployment.rolling values, as ECS's rolling-update limits, with
+// the circuit breaker's defaults.
 var rollingPresets = map[string]Deployment{
-	"default":  {Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200},
-	"recreate": {Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100},
+	"default":  {Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: defaultBreaker},
+	"recreate": {Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: defaultBreaker},
 }
+
+// defaultBreaker is ECS's: the threshold follows the count, and a tripped rollout rolls back.
+var defaultBreaker = CircuitBreaker{Rollback: true}

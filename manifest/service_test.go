@@ -14,9 +14,10 @@ func TestDefaultsByType(t *testing.T) {
 		assert.Equal(t, int64(256), s.Task.CPU)
 		assert.Equal(t, int64(512), s.Task.Memory)
 		assert.Equal(t, Count{Value: 1}, s.Count)
-		assert.Equal(t, Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200}, s.Deployment)
+		assert.Equal(t, Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
 		assert.Equal(t, Placement{Strategy: "spread"}, s.Placement)
 		assert.Equal(t, 10*time.Second, s.Task.StopTimeout)
+		assert.Equal(t, s.Type == LoadBalancedWebService, s.HTTP != nil, "only a Load Balanced Web Service has a route")
 	}
 	tests := []struct {
 		name  string
@@ -145,13 +146,21 @@ func TestFields(t *testing.T) {
 			assert.Equal(t, []string{"CMD-SHELL", "curl -f localhost"}, s.Task.Healthcheck.Command)
 		}},
 		{"rolling recreate", img + "deployment: {rolling: recreate}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100}, s.Deployment)
+			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment,
+				"the preset keeps the breaker's defaults")
 		}},
 		{"explicit percents are custom", img + "deployment: {min_healthy_percent: 50, max_percent: 150}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 50, MaxPercent: 150}, s.Deployment)
+			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 50, MaxPercent: 150, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
 		}},
 		{"one percent over a preset", img + "deployment: {rolling: recreate, max_percent: 150}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 0, MaxPercent: 150}, s.Deployment)
+			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 0, MaxPercent: 150, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
+		}},
+		{"circuit breaker survives a preset", img + "deployment: {rolling: recreate, circuit_breaker: {threshold: 5, rollback: false}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: CircuitBreaker{Threshold: 5}}, s.Deployment)
+			assert.Equal(t, 5, s.Deployment.CircuitBreaker.BreakerThreshold(100))
+		}},
+		{"circuit breaker partly given keeps rollback", img + "deployment: {circuit_breaker: {threshold: 200}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, CircuitBreaker{Threshold: 200, Rollback: true}, s.Deployment.CircuitBreaker)
 		}},
 		{"placement", img + "placement:\n  strategy: binpack\n  spread_by: [zone]\n  constraints:\n    distinct_host: true\n    attributes: {zone: a, disk: [ssd, nvme]}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, Placement{Strategy: "binpack", SpreadBy: []string{"zone"}, Constraints: []Constraint{
@@ -262,4 +271,12 @@ func TestLoadServicesUsesTheEnvironmentRules(t *testing.T) {
 	specs, err := LoadServices(app, "prod", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "prod", specs[0].Env)
+}
+
+func TestBreakerThreshold(t *testing.T) {
+	ecs := CircuitBreaker{Rollback: true}
+	for count, want := range map[int]int{0: 3, 1: 3, 6: 3, 7: 4, 10: 5, 11: 6, 399: 200, 1000: 200} {
+		assert.Equal(t, want, ecs.BreakerThreshold(count), "ECS's threshold for a count of %d: half, in [3, 200]", count)
+	}
+	assert.Equal(t, 1, CircuitBreaker{Threshold: 1}.BreakerThreshold(1000), "a set threshold wins")
 }

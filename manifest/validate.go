@@ -66,6 +66,7 @@ func (s *serviceLoader) validate() {
 		s.at("schedule", "only a Scheduled Job has a schedule, and this is a %s; remove schedule, or use type: %s", sp.Type, ScheduledJob)
 	}
 	s.validateHealthcheck()
+	s.fillHTTP() // after the healthcheck: the target health check takes its path
 	s.validateHostPort()
 }
 
@@ -114,6 +115,8 @@ func (s *serviceLoader) validateDeployment() {
 	if s.rolling != "" {
 		preset = rollingPresets[s.rolling]
 	}
+	// The preset sets the percents only; the breaker is as decoded (or its defaults).
+	preset.CircuitBreaker = d.CircuitBreaker
 	*d = preset
 	minSet, maxSet := s.has("deployment.min_healthy_percent"), s.has("deployment.max_percent")
 	if !minSet && !maxSet {

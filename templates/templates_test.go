@@ -3,6 +3,7 @@ package templates
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -91,4 +92,35 @@ func TestAppFile(t *testing.T) {
 	out := string(AppFile("hello"))
 	assert.Contains(t, out, "app: hello\n")
 	assert.Contains(t, out, "# environments:")
+}
+
+// TestWebServiceHTTPCommentsShowTheDefaults uncomments the http section of the web
+// service's manifest: it must load, and say what a manifest without it gets.
+func TestWebServiceHTTPCommentsShowTheDefaults(t *testing.T) {
+	out, err := Render(Options{Name: "web", Type: manifest.LoadBalancedWebService})
+	require.NoError(t, err)
+	text := string(out)
+	start := strings.Index(text, "\n# http:\n")
+	require.GreaterOrEqual(t, start, 0, "the template shows http")
+	end := start + 1 + strings.Index(text[start+1:], "\n\n")
+	var lines []string
+	for _, l := range strings.Split(text[start+1:end], "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "# "))
+	}
+	uncommented := text[:start+1] + strings.Join(lines, "\n") + text[end:]
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "deck.yaml"), AppFile("hello"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "deck"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "deck", "web.yaml"), []byte(uncommented), 0o644))
+	lookup := func(string) (string, bool) { return "", false }
+	app, err := manifest.LoadApp(filepath.Join(dir, "deck.yaml"), lookup)
+	require.NoError(t, err)
+	specs, err := manifest.LoadServices(app, "", lookup)
+	require.NoError(t, err, "uncommented:\n%s", uncommented)
+	require.NotNil(t, specs[0].HTTP)
+
+	want := *loadRendered(t, Options{Name: "web", Type: manifest.LoadBalancedWebService}).HTTP
+	want.Aliases = []string{"www.example.com"} // the one example that is not a default
+	assert.Equal(t, want, *specs[0].HTTP)
 }

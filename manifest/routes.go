@@ -1,0 +1,36 @@
+package manifest
+
+import "slices"
+
+// routeTable holds the Load Balanced Web Services loaded so far, to find two whose routes
+// would take the same requests: the load balancers could not tell which one a request is
+// for. A route with aliases is more specific than one without, so those two never clash.
+type routeTable []*serviceLoader
+
+// add reports s when its route takes requests an earlier service's route takes, and else
+// keeps it.
+func (r *routeTable) add(s *serviceLoader) {
+	h := s.spec.HTTP
+	if h == nil {
+		return
+	}
+	for _, o := range *r {
+		oh := o.spec.HTTP
+		if oh.Path != h.Path {
+			continue
+		}
+		which, clash := "any host", len(h.Aliases) == 0 && len(oh.Aliases) == 0
+		for _, a := range h.Aliases {
+			if slices.Contains(oh.Aliases, a) {
+				which, clash = "host "+a, true
+				break
+			}
+		}
+		if clash {
+			s.at("http.path", "service %s's route (path %s for %s) is also service %s's, in %s:%d, and the load balancers could not tell their requests apart; give one a different http.path or http.alias",
+				s.spec.Name, h.Path, which, o.spec.Name, o.file, o.node("http.path").Line)
+			return
+		}
+	}
+	*r = append(*r, s)
+}
