@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -28,6 +29,8 @@ type harness struct {
 	// health is what the read-time probe saw of a task, by its task id; a running task
 	// not named here was seen healthy.
 	health map[string]health.State
+	// balancers is what the environment's load balancers hold.
+	balancers []providers.BalancerObservation
 }
 
 const (
@@ -48,7 +51,7 @@ func (h *harness) hosts(n int, cpu, memory int64) *harness {
 }
 
 func (h *harness) host(name string, cpu, memory int64, attrs map[string]string) *fake.Host {
-	spec := manifest.HostSpec{Name: name, URL: "unix:///fake/" + name, Attributes: attrs}
+	spec := manifest.HostSpec{Name: name, URL: "unix:///fake/" + name, Address: name, Attributes: attrs}
 	fh := h.cloud.AddHost(spec, manifest.Resources{CPU: cpu, Memory: memory})
 	fh.AddImage("web:1")
 	fh.AddImage("web:2")
@@ -74,6 +77,9 @@ func (h *harness) runSpec(host, service, revID string, td *manifest.TaskDef, tas
 		require.NoError(h.t, err)
 		labels[providers.LabelSpec] = string(b)
 		spec.Image, spec.Port, spec.HostPort = td.Image, td.Port, td.HostPort
+		if td.Port != 0 {
+			labels[providers.LabelPort] = strconv.Itoa(td.Port)
+		}
 		spec.CPUShares, spec.MemoryMiB = td.CPU, td.Memory
 	}
 	task, err := h.cloud.Host(host).Run(context.Background(), spec)
@@ -84,6 +90,7 @@ func (h *harness) runSpec(host, service, revID string, td *manifest.TaskDef, tas
 func (h *harness) snapshot() *state.Snapshot {
 	h.t.Helper()
 	_, obs := providers.Observe(context.Background(), h.cloud, h.specs, testApp, testEnv)
+	obs.Balancers = h.balancers
 	for i := range obs.Hosts {
 		if h.lost[obs.Hosts[i].Spec.Name] {
 			obs.Hosts[i].Reachable = false

@@ -1,0 +1,161 @@
+package planner
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/health"
+	"github.com/deckhq/deck/providers/lb"
+)
+
+func withHTTP(path string) func(*manifest.ServiceSpec) {
+	return func(s *manifest.ServiceSpec) {
+		s.HTTP = &manifest.HTTP{Path: path, Healthcheck: manifest.TargetHealthcheck{Path: "/healthz"}}
+	}
+}
+
+// balancer makes the environment have a load balancer "edge" holding routes.
+func (h *harness) balancer(routes ...lb.Route) {
+	m := map[string]lb.Route{}
+	for _, r := range routes {
+		m[r.Service] = r
+	}
+	h.balancers = append(h.balancers, providers.BalancerObservation{
+		Spec: manifest.LoadBalancerSpec{Name: "edge", Host: "h1"}, Reachable: true, Routes: m})
+}
+
+func addr(t providers.Task) string { return t.Address(t.Host) }
+
+func routeChanges(p *Plan) []Change {
+	var out []Change
+	for _, c := range p.Changes {
+		if c.Kind != KindTask {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestRouteMissingIsRestoredWithTheServingTasks(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	web := service("web", 2, webTask(), withHTTP("/"))
+	a1 := h.run("h1", web.Revision, "a1")
+	a2 := h.run("h2", web.Revision, "a2")
+	h.balancer()
+
+	p := h.plan(web)
+	require.False(t, p.Empty(), "an empty balancer is a change")
+	assert.Zero(t, p.TaskChanges())
+	rc := routeChanges(p)
+	require.Len(t, rc, 1)
+	assert.Equal(t, Create, rc[0].Action)
+	assert.Equal(t, KindRoute, rc[0].Kind)
+	assert.Equal(t, "edge", rc[0].LB)
+	assert.ElementsMatch(t, []string{addr(a1), addr(a2)}, rc[0].Route.Targets)
+	assert.Equal(t, ReasonRouteMissing, rc[0].Reason.Code)
+	assert.Equal(t, rc[0].Route.Targets, p.Routes["web"].Targets)
+	assert.Equal(t, "/healthz", p.Routes["web"].Health.Path)
+}
+
+func TestRouteInStepPlansNothing(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	web := service("web", 2, webTask(), withHTTP("/api"))
+	a1 := h.run("h1", web.Revision, "a1")
+	a2 := h.run("h2", web.Revision, "a2")
+	r := RouteOf(testApp, testEnv, web.Service)
+	r.Targets = []string{addr(a1), addr(a2)}
+	h.balancer(r)
+	p := h.plan(web)
+	assert.True(t, p.Empty(), "%+v", p.Changes)
+}
+
+func TestStaleAndMissingTargets(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	web := service("web", 2, webTask(), withHTTP("/"))
+	a1 := h.run("h1", web.Revision, "a1")
+	a2 := h.run("h2", web.Revision, "a2")
+	h.health["a2"] = health.StateUnhealthy
+	r := RouteOf(testApp, testEnv, web.Service)
+	r.Targets = []string{addr(a2), "h9:1234"} // a1 serves and is not registered
+	r.Draining = []string{"h8:999"}           // left by a run that crashed
+	h.balancer(r)
+
+	p := h.plan(web)
+	got := map[string]Action{}
+	for _, c := range routeChanges(p) {
+		require.Equal(t, KindTarget, c.Kind)
+		got[c.Target] = c.Action
+	}
+	assert.Equal(t, map[string]Action{addr(a1): Create, addr(a2): Destroy, "h9:1234": Destroy, "h8:999": Destroy}, got)
+	assert.Equal(t, []string{addr(a1)}, p.Routes["web"].Targets, "only serving tasks are targets")
+	for _, c := range routeChanges(p) {
+		if c.Target == addr(a2) {
+			assert.Contains(t, Describe(c.Reason), "not healthy")
+		}
+	}
+}
+
+func TestRouteSettingsChange(t *testing.T) {
+	h := newHarness(t).hosts(1, 4096, 8192)
+	web := service("web", 1, webTask(), withHTTP("/v2"))
+	a1 := h.run("h1", web.Revision, "a1")
+	old := RouteOf(testApp, testEnv, web.Service)
+	old.Path, old.Targets = "/v1", []string{addr(a1)}
+	h.balancer(old)
+	rc := routeChanges(h.plan(web))
+	require.Len(t, rc, 1)
+	assert.Equal(t, Replace, rc[0].Action)
+	assert.Equal(t, []string{"path"}, rc[0].Reason.Fields)
+	assert.Equal(t, "/v2", rc[0].Route.Path)
+}
+
+func TestRoutesOfDeletedAndUnroutedServices(t *testing.T) {
+	h := newHarness(t).hosts(1, 4096, 8192)
+	web := service("web", 1, webTask(), withHTTP("/"))
+	api := service("api", 1, webTask()) // no longer routed
+	h.run("h1", web.Revision, "w1")
+	h.run("h1", api.Revision, "p1")
+	rw := RouteOf(testApp, testEnv, web.Service)
+	ra := RouteOf(testApp, testEnv, api.Service)
+	ra.Targets = []string{"h1:5"}
+	h.balancer(rw, ra)
+	p, err := h.compute(Options{Delete: []string{"web"}}, api)
+	require.NoError(t, err)
+	got := map[string]Change{}
+	for _, c := range routeChanges(p) {
+		got[c.Service] = c
+	}
+	require.Len(t, got, 2)
+	for _, svc := range []string{"web", "api"} {
+		assert.Equal(t, Destroy, got[svc].Action, svc)
+		require.NotNil(t, got[svc].Route, "a destroyed route carries what it held, to drain it")
+	}
+	assert.Equal(t, []string{"h1:5"}, got["api"].Route.Targets)
+}
+
+func TestUnreachableBalancerStopsThePlan(t *testing.T) {
+	h := newHarness(t).hosts(1, 4096, 8192)
+	web := service("web", 1, webTask(), withHTTP("/"))
+	h.balancers = []providers.BalancerObservation{{Spec: manifest.LoadBalancerSpec{Name: "edge", Host: "h1"},
+		Err: fmt.Errorf("dial unix /run/caddy.sock: connection refused")}}
+	_, err := h.compute(Options{}, web)
+	require.ErrorIs(t, err, ErrBalancerUnreachable)
+	assert.Contains(t, err.Error(), "edge on host h1: dial unix /run/caddy.sock: connection refused")
+}
+
+func TestRouteChangesRender(t *testing.T) {
+	h := newHarness(t).hosts(1, 4096, 8192)
+	web := service("web", 1, webTask(), withHTTP("/"))
+	h.run("h1", web.Revision, "a1")
+	h.balancer()
+	var b bytes.Buffer
+	require.NoError(t, RenderText(&b, h.plan(web), nil))
+	assert.Contains(t, b.String(), "+ route on edge: / -> 1 targets")
+	assert.Contains(t, b.String(), "0 to create, 0 to replace, 0 to destroy; 1 load balancer change.")
+}
