@@ -100,7 +100,11 @@ func revisionEvents(e Entry) []Event {
 	}
 	text = append(text, "image "+e.Task.Image)
 	if e.Commit != "" {
-		text = append(text, "commit "+ShortCommit(e.Commit)+" "+fmt.Sprintf("%q", e.Message))
+		commit := "commit " + ShortCommit(e.Commit)
+		if e.Message != "" {
+			commit += fmt.Sprintf(" %q", e.Message)
+		}
+		text = append(text, commit)
 	}
 	start.Text = strings.Join(text, "; ")
 	if e.Outcome == InProgress {
