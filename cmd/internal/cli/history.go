@@ -14,6 +14,7 @@ import (
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers/history"
+	"github.com/deckhq/deck/providers/lock"
 )
 
 // HistoryOptions are deck history's inputs.
@@ -143,6 +144,21 @@ func historyStore(s *pipeline.Session) (*history.Store, error) {
 		return nil, fmt.Errorf("no host of environment %s answered, and the history is kept on them: %w", s.T.Env.Name, errors.Join(errs...))
 	}
 	return history.New(hosts, s.T.App.Name, s.T.Env.Name, history.WithHostTimeout(s.T.HostTimeout)), nil
+}
+
+// recordBreak keeps the lock break just made in the history for good: the lock itself
+// forgets it once the next holder releases. A failure is a warning; the break stands.
+func recordBreak(ctx context.Context, deps Deps, s *pipeline.Session, l *lock.HostsLocker) {
+	last, err := l.LastBreak(ctx)
+	if err == nil && last != nil {
+		var store *history.Store
+		if store, err = historyStore(s); err == nil {
+			err = store.RecordBreak(ctx, *last)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(deps.IO.ErrOut, "Warning: the break is not in deck history for good, only until the next deploy: %v\n", err)
+	}
 }
 
 func collectHistory(ctx context.Context, store *history.Store, service string) (*HistoryReport, error) {

@@ -160,3 +160,40 @@ func TestHistoryWithAHostDown(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "Error: no host of environment test answered, and the history is kept on them: host h1")
 }
+
+// deck lock release --force keeps the break in the history after the lock forgot it.
+func TestLockBreakStaysInTheHistory(t *testing.T) {
+	h := newHarness(t)
+	_, hosts, _ := historyFixture(h)
+	var named []lock.NamedRecords
+	for _, fh := range hosts {
+		named = append(named, lock.NamedRecords{Name: fh.Name(), Records: fh})
+	}
+	l, err := lock.NewHostsLocker(named, "shop", "test")
+	require.NoError(t, err)
+	ctx, kill := context.WithCancel(context.Background())
+	defer kill()
+	_, err = l.Acquire(ctx, lock.Request{Who: lock.Holder{User: "bob", Machine: "ci-1", PID: 7, Command: "deck deploy"}})
+	require.NoError(t, err)
+
+	code, _, errOut := h.run("lock", "release", "--force")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "Broke the deploy lock held by bob@ci-1 (pid 7).")
+	assert.NotContains(t, errOut, "Warning")
+	for range 2 { // two deploys later the lock keeps no trace of the break
+		lease, err := l.Acquire(context.Background(), lock.Request{Who: lock.Holder{User: "carol", Machine: "m", Command: "deck deploy"}})
+		require.NoError(t, err)
+		require.NoError(t, lease.Release(context.Background()))
+	}
+	gone, err := l.LastBreak(context.Background())
+	require.NoError(t, err)
+	require.Nil(t, gone)
+
+	code, out, errOut := h.run("history", "--output", "json")
+	require.Equal(t, 0, code, errOut)
+	var r HistoryReport
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Len(t, r.Events, 1)
+	assert.Equal(t, "lock break", r.Events[0].Kind)
+	assert.Contains(t, r.Events[0].Text, "broke the deploy lock held by bob@ci-1 (pid 7)")
+}
