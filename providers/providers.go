@@ -21,6 +21,9 @@ var ErrNotFound = errors.New("not found")
 // ErrExists is returned (wrapped) when a record is created under a name that is taken.
 var ErrExists = errors.New("already exists")
 
+// ErrInUse is returned (wrapped) when something a container still uses is removed.
+var ErrInUse = errors.New("in use")
+
 // HostInfo is what a host reports about itself.
 type HostInfo struct {
 	Version  string             // Podman server version
@@ -138,6 +141,9 @@ type Runtime interface {
 	Remove(ctx context.Context, containerID string) error
 	// HealthCheck runs the container's healthcheck command once; true when it exits 0.
 	HealthCheck(ctx context.Context, containerID string) (bool, error)
+	// RemoveVolume deletes a named volume and its data. A volume a container uses (running
+	// or not) is refused with ErrInUse, naming the containers; a missing one is ErrNotFound.
+	RemoveVolume(ctx context.Context, name string) error
 }
 
 // Images moves images onto a host.

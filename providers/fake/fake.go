@@ -41,6 +41,7 @@ func (c *Cloud) AddHost(spec manifest.HostSpec, capacity manifest.Resources) *Ho
 	h := &Host{cloud: c, spec: spec, info: providers.HostInfo{Version: "fake", Capacity: capacity},
 		containers: map[string]*providers.Task{}, specs: map[string]providers.TaskSpec{},
 		images: map[string]bool{}, secrets: map[string][]byte{}, records: map[string]providers.Record{},
+		volumes: map[string]bool{},
 		Healthy: func(providers.TaskSpec) bool { return true }}
 	c.hosts[spec.Name] = h
 	return h
@@ -78,6 +79,7 @@ type Host struct {
 	images     map[string]bool
 	secrets    map[string][]byte
 	records    map[string]providers.Record
+	volumes    map[string]bool
 	clock      func() time.Time
 	infoCalls  int
 	nextPort   int
@@ -219,6 +221,7 @@ func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Tas
 	t.ContainerID, t.Name, t.Host, t.State = id, spec.Name, h.spec.Name, "created"
 	h.containers[id] = &t
 	h.specs[id] = spec
+	h.addVolumes(spec)
 	return t, nil
 }
 

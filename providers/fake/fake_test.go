@@ -151,3 +151,25 @@ func TestDownHostErrorsSayUnreachable(t *testing.T) {
 	_, err = h.List(ctx, "", "")
 	assert.NoError(t, err)
 }
+
+// Volumes behave as Podman's: created with the first container that mounts them, kept
+// when it is removed, and refused for removal while any container mounts them.
+func TestVolumes(t *testing.T) {
+	h := newHost(t)
+	ctx := context.Background()
+	spec := providers.TaskSpec{Name: "db", Image: "img", Volumes: []manifest.Volume{
+		{Type: "volume", Source: "shop.prod.data", Target: "/data"}, {Type: "bind", Source: "/srv", Target: "/srv"}}}
+	task, err := h.Create(ctx, spec)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"shop.prod.data"}, h.Volumes(), "bind mounts are no volumes")
+
+	err = h.RemoveVolume(ctx, "shop.prod.data")
+	assert.ErrorIs(t, err, providers.ErrInUse)
+	assert.EqualError(t, err, "volume shop.prod.data is used by container(s) db: in use")
+	require.NoError(t, h.Remove(ctx, task.ContainerID))
+	assert.Equal(t, []string{"shop.prod.data"}, h.Volumes(), "removing the container keeps its named volume")
+
+	require.NoError(t, h.RemoveVolume(ctx, "shop.prod.data"))
+	assert.Empty(t, h.Volumes())
+	assert.ErrorIs(t, h.RemoveVolume(ctx, "shop.prod.data"), providers.ErrNotFound)
+}

@@ -104,7 +104,9 @@ func NewCmdLock(deps Deps, g *Globals) *cobra.Command {
 		Short: "Who holds the deploy lock, from where, since when and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withLocker(cmd.Context(), deps, g, func(l *lock.HostsLocker) error { return lockStatus(cmd.Context(), deps, g, l) })
+			return withLocker(cmd.Context(), deps, g, func(l *lock.HostsLocker, _ *pipeline.Session) error {
+				return lockStatus(cmd.Context(), deps, g, l)
+			})
 		},
 	})
 	var force bool
@@ -119,7 +121,7 @@ lock to expire. Who broke it, from where and when is recorded and shown by deck 
 			if !force {
 				return flagErrorf("deck lock release breaks a lock someone may hold: add --force to confirm")
 			}
-			return withLocker(cmd.Context(), deps, g, func(l *lock.HostsLocker) error {
+			return withLocker(cmd.Context(), deps, g, func(l *lock.HostsLocker, s *pipeline.Session) error {
 				broke, err := l.Break(cmd.Context(), lock.Me(commandLine(), "lock release --force"))
 				if err != nil {
 					return err
@@ -129,6 +131,7 @@ lock to expire. Who broke it, from where and when is recorded and shown by deck 
 					return nil
 				}
 				fmt.Fprintf(deps.IO.ErrOut, "Broke the deploy lock held by %s.\n", broke)
+				recordBreak(cmd.Context(), deps, s, l)
 				return nil
 			})
 		},
@@ -138,7 +141,7 @@ lock to expire. Who broke it, from where and when is recorded and shown by deck 
 	return cmd
 }
 
-func withLocker(ctx context.Context, deps Deps, g *Globals, fn func(*lock.HostsLocker) error) error {
+func withLocker(ctx context.Context, deps Deps, g *Globals, fn func(*lock.HostsLocker, *pipeline.Session) error) error {
 	w, err := loadManifests(deps, g, false)
 	if err != nil {
 		return err
@@ -152,7 +155,7 @@ func withLocker(ctx context.Context, deps Deps, g *Globals, fn func(*lock.HostsL
 	if err != nil {
 		return err
 	}
-	return fn(l)
+	return fn(l, s)
 }
 
 func lockStatus(ctx context.Context, deps Deps, g *Globals, l *lock.HostsLocker) error {

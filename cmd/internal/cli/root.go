@@ -80,7 +80,9 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		c.GroupID = "deploy"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{NewCmdStatus(deps, g, nil), NewCmdHosts(deps, g, nil), NewCmdLock(deps, g)} {
+	for _, c := range []*cobra.Command{
+		NewCmdStatus(deps, g, nil), NewCmdHistory(deps, g, nil), NewCmdHosts(deps, g, nil), NewCmdLock(deps, g),
+	} {
 		c.GroupID = "inspect"
 		root.AddCommand(c)
 	}
