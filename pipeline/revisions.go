@@ -82,9 +82,9 @@ func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Pl
 		if !ok {
 			continue // no task of it starts: the tasks that run are the newest revision's
 		}
-		r := history.Revision{Service: sp.Name, ID: rev.ID, Task: rev.Task, Kind: "deploy", Meta: d.Meta}
+		r := history.Revision{Service: sp.Name, ID: rev.ID, Task: rev.Task, Kind: history.KindDeploy, Meta: d.Meta}
 		if d.Rollback != nil && d.Rollback.Service == sp.Name {
-			r.Kind, r.RollbackOf = "rollback", d.rollbackTo
+			r.Kind, r.RollbackOf = history.KindRollback, d.rollbackTo
 		}
 		created, err := store.Create(ctx, r)
 		if err != nil {

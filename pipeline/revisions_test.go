@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/history"
+)
+
+func withGreeting(s manifest.ServiceSpec, g string) manifest.ServiceSpec {
+	s.Task.Variables = map[string]string{"GREETING": g}
+	s.Deployment.CircuitBreaker.Rollback = true
+	return s
+}
+
+func (r *rig) history(t *testing.T) []history.Entry {
+	t.Helper()
+	s := r.session(t)
+	entries, err := s.history().List(context.Background(), "web")
+	require.NoError(t, err)
+	return entries
+}
+
+func outcomes(entries []history.Entry) map[int]history.Outcome {
+	out := map[int]history.Outcome{}
+	for _, e := range entries {
+		out[e.Number] = e.Outcome
+	}
+	return out
+}
+
+func greetings(r *rig) map[string]int {
+	out := map[string]int{}
+	for _, h := range []string{"h1", "h2"} {
+		for _, task := range r.cloud.Host(h).Tasks() {
+			if task.Running() {
+				out[r.cloud.Host(h).TaskSpec(task.ContainerID).Env["GREETING"]]++
+			}
+		}
+	}
+	return out
+}
+
+// A revision whose tasks never pass trips the breaker; the run rolls back to the last
+// completed revision, fails, and records both outcomes.
+func TestBreakerRollsBackToTheLastCompletedRevision(t *testing.T) {
+	r := newRig(t, 2)
+	_, err := r.deploy(t, withGreeting(webService(4), "v1"))
+	require.NoError(t, err)
+	_, err = r.deploy(t, withGreeting(webService(4), "v2"))
+	require.NoError(t, err)
+	for _, h := range []string{"h1", "h2"} {
+		r.cloud.Host(h).Healthy = func(s providers.TaskSpec) bool { return s.Env["GREETING"] != "v3" }
+	}
+	out, err := r.deploy(t, withGreeting(webService(4), "v3"))
+	require.Error(t, err)
+	var rb *RolledBackError
+	require.ErrorAs(t, err, &rb)
+	assert.Equal(t, 3, rb.Failed)
+	assert.Equal(t, 2, rb.To)
+	assert.NoError(t, rb.Rollback)
+	// 4 start at once and fail; 2 replacements are started before the third failure trips
+	// the breaker; they fail too and are reported.
+	assert.GreaterOrEqual(t, len(executor.Failures(err)), 3, "ECS's minimum threshold")
+	assert.Contains(t, err.Error(), "rolled back to revision 2")
+	assert.Equal(t, map[string]int{"v2": 4}, greetings(r), "the old revision serves, nothing of v3 is left")
+	assert.Equal(t, map[int]history.Outcome{1: history.Completed, 2: history.Completed, 3: history.RolledBack},
+		outcomes(r.history(t)))
+	assert.Equal(t, map[string]int{"web": 3}, out.Revisions)
+}
+
+// Without rollback, a tripped breaker fails the revision and leaves the old tasks.
+func TestBreakerWithoutRollbackFails(t *testing.T) {
+	r := newRig(t, 2)
+	_, err := r.deploy(t, withGreeting(webService(2), "v1"))
+	require.NoError(t, err)
+	for _, h := range []string{"h1", "h2"} {
+		r.cloud.Host(h).Healthy = func(s providers.TaskSpec) bool { return s.Env["GREETING"] != "v2" }
+	}
+	bad := withGreeting(webService(2), "v2")
+	bad.Deployment.CircuitBreaker.Rollback = false
+	_, err = r.deploy(t, bad)
+	var be *executor.BreakerError
+	require.ErrorAs(t, err, &be)
+	var rb *RolledBackError
+	assert.NotErrorAs(t, err, &rb)
+	assert.Equal(t, map[string]int{"v1": 2}, greetings(r))
+	assert.Equal(t, map[int]history.Outcome{1: history.Completed, 2: history.Failed}, outcomes(r.history(t)))
+}
+
+// deck rollback --to 1 after three revisions deploys revision 1's task definition as
+// recorded, and records it as revision 4, a rollback of 1.
+func TestRollbackToAKeptRevision(t *testing.T) {
+	r := newRig(t, 2)
+	for _, g := range []string{"v1", "v2", "v3"} {
+		_, err := r.deploy(t, withGreeting(webService(2), g))
+		require.NoError(t, err)
+	}
+	// The manifest now says v4; the rollback takes the task definition from revision 1.
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{withGreeting(webService(2), "v4")}, Dialer: r.cloud},
+		Rollback: &RollbackTarget{Service: "web", To: 1}}
+	out, err := d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"v1": 2}, greetings(r))
+	entries := r.history(t)
+	require.Len(t, entries, 4)
+	assert.Equal(t, history.KindRollback, entries[3].Kind)
+	assert.Equal(t, 1, entries[3].RollbackOf)
+	assert.Equal(t, entries[0].ID, entries[3].ID, "the same task definition")
+	assert.Equal(t, history.Completed, entries[3].Outcome)
+
+	// With no --to: back to the completed revision before the current one (3).
+	d.Rollback = &RollbackTarget{Service: "web"}
+	out, err = d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"v3": 2}, greetings(r))
+
+	d.Rollback = &RollbackTarget{Service: "web", To: 9}
+	out, err = d.Run(context.Background())
+	out.Session.Close()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "service web has no revision 9; kept revisions: 1 (completed)")
+}
