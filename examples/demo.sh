@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# make demo: three Podman hosts on this machine (h3 reached only over ssh), examples/hello
-# deployed to them with deck, its status, and every task answering HTTP.
+# make demo: three Podman hosts on this machine (h3 reached only over ssh) and a Caddy load
+# balancer on h1; examples/hello deployed to them with deck; its status; one address
+# answering from different tasks; then a new revision rolled out under load, through the
+# load balancer, with the failed requests counted.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 deck="$root/bin/deck"
+loadgen="$root/bin/loadgen"
 dir=${DECK_TESTHOSTS_DIR:-/run/deck-testhosts}
 
 cleanup() {
@@ -39,3 +42,33 @@ echo "==> Every task answers:"
   printf '  curl http://%s/  ->  ' "$ep"
   curl -fsS --max-time 5 "http://$ep/"
 done
+
+lb=${DECK_LB_LISTEN:-10.77.0.11:80}
+echo
+echo "==> One address, http://$lb/, answered by different tasks behind the load balancer:"
+for _ in 1 2 3 4 5 6; do
+  printf '  curl http://%s/  ->  ' "$lb"
+  curl -fsS --max-time 5 "http://$lb/"
+done
+
+echo
+echo "==> A new revision (GREETING=bonjour) rolled out while 200 requests/s go through the load balancer"
+work=$(mktemp -d)
+cp -r "$root/examples/hello/." "$work/"
+sed -i 's/GREETING: hello/GREETING: bonjour/' "$work/deck/hello.yaml"
+"$loadgen" -url "http://$lb/" -rate 200 -conns 8 >"$work/load.txt" &
+load=$!
+(cd "$work" && "$deck" deploy --yes)
+kill -TERM "$load"
+wait "$load" || true
+result=$(cat "$work/load.txt")
+rm -rf "$work"
+echo
+echo "==> Requests through the load balancer during the rollout:"
+echo "  $result"
+printf '  now: '
+curl -fsS --max-time 5 "http://$lb/"
+case "$result" in
+*", 0 failed,"*) echo "  0 failed: not one request was dropped while every task was replaced." ;;
+*) echo "demo: requests failed during the rollout" >&2; exit 1 ;;
+esac
