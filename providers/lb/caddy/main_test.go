@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 // hosts returns the started test hosts.
-func hosts(t *testing.T) *testhosts.Env {
+func hosts(t testing.TB) *testhosts.Env {
 	t.Helper()
 	testhosts.Require(t)
 	envOnce.Do(func() {
