@@ -193,3 +193,12 @@ func TestHungAdminEndsAtDeadline(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(start), 2*time.Second)
 }
+
+func TestNoListenAddress(t *testing.T) {
+	f := newFakeAdmin(t)
+	spec := testSpec
+	spec.Listen = ""
+	err := New(spec, UnixDial(f.socket)).Put(context.Background(), webRoute)
+	assert.ErrorContains(t, err, "putting route a/e/web: no listen address (host:port) for deck's server")
+	assert.Empty(t, f.requests())
+}

@@ -119,6 +119,9 @@ func (b *Balancer) InFlight(ctx context.Context) (map[string]int, error) {
 // update applies change to the routes in one write, retrying when another writer changed
 // the configuration in between.
 func (b *Balancer) update(ctx context.Context, change func(*routeSet) error) error {
+	if b.spec.Listen == "" {
+		return errors.New("no listen address (host:port) for deck's server")
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var err error

@@ -82,6 +82,9 @@ func (s *suite) draining(t *testing.T) {
 	r := lb.Route{App: "drn", Env: "test", Service: "web", Path: "/", Hosts: []string{"drn.test"}, Targets: addrs[:1]}
 	s.put(t, r)
 
+	if s.h.Traffic == nil && s.h.SetInFlight == nil {
+		t.Fatal("the harness gives neither Traffic nor SetInFlight: nothing can be in flight")
+	}
 	slow := make(chan Response, 1)
 	if s.h.Traffic != nil {
 		go func() {
