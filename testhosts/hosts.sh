@@ -2,7 +2,9 @@
 # hosts.sh starts N independent Podman "hosts" on this machine for deck's end-to-end tests,
 # benchmarks and demo. Each host is a network namespace with its own address on the bridge
 # deck0 (10.77.0.0/24), its own storage and network config, and its own Podman API socket.
-# One host can be reached only over ssh, to exercise deck's ssh:// path.
+# One host can be reached only over ssh, to exercise deck's ssh:// path. A Caddy load
+# balancer runs in h1's namespace, listening on h1's address (port 80, once deck creates
+# its server); its admin API is only on the unix socket DIR/h1/caddy/admin.sock.
 #
 # Usage (as root):
 #   hosts.sh install                      install what is missing (podman, runc, sshd, ...)
@@ -10,6 +12,9 @@
 #   hosts.sh down [--dir DIR]             stop everything and remove every trace
 #   hosts.sh partition I | heal I         cut host I off the network / reconnect it
 #   hosts.sh stop I | start I [--dir DIR] stop / start host I's Podman service
+#   hosts.sh lb-stop | lb-start | lb-restart [--dir DIR]
+#                                         kill Caddy / start it / kill it and start it again,
+#                                         each start with an EMPTY configuration (no servers)
 #
 # The bridge and the addresses are shared, so only one set of hosts can be up at a time.
 # The Go package testhosts holds LOCK while its hosts are up (and sets
@@ -25,6 +30,7 @@ SUBNET_PREFIX=10.77.0
 STATE=/run/deck-testhosts.dir
 LOCK=/run/deck-testhosts.lock
 READY_TIMEOUT=${DECK_TESTHOSTS_READY_TIMEOUT:-30}
+LB_HOST=1 # the host whose namespace runs Caddy
 
 die() { echo "hosts.sh: $*" >&2; exit 1; }
 log() { echo "hosts.sh: $*" >&2; }
@@ -128,6 +134,64 @@ stop_service() {
 	rm -f "$hd/service.pid" "$hd/podman.sock"
 }
 
+# running reports whether process pid runs. A dead one stays a zombie until PID 1 reaps it,
+# which here takes over a second; kill -0 still succeeds on a zombie.
+running() {
+	local state
+	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) && [ -n "$state" ] && [ "$state" != Z ]
+}
+
+caddy_dir() { echo "${1:-$DIR}/h$LB_HOST/caddy"; }
+
+# start_caddy starts Caddy in the LB host's namespace with an empty configuration: only the
+# admin API, on a unix socket (it has no authentication, so never on a network), and no
+# autosave, so every start is empty as after a crash. deck creates its own server.
+start_caddy() {
+	local cdir
+	cdir=$(caddy_dir)
+	mkdir -p "$cdir"
+	rm -f "$cdir/admin.sock"
+	cat >"$cdir/caddy.json" <<EOF
+{"admin": {"listen": "unix/$cdir/admin.sock", "config": {"persist": false}}}
+EOF
+	# nsenter execs (it forks only to enter a pid namespace), so $! is Caddy's pid. HOME
+	# and XDG_* keep Caddy's data and config folders out of /root.
+	(cd "$cdir" && exec nohup nsenter --net="/var/run/netns/$(ns_name "$LB_HOST")" \
+		env HOME="$cdir" XDG_CONFIG_HOME="$cdir/config" XDG_DATA_HOME="$cdir/data" \
+		caddy run --config "$cdir/caddy.json") >>"$cdir/caddy.log" 2>&1 </dev/null &
+	echo $! >"$cdir/caddy.pid"
+}
+
+wait_caddy() {
+	local cdir deadline=$((SECONDS + READY_TIMEOUT))
+	cdir=$(caddy_dir)
+	# Caddy 2.6.2 accepts only an empty Host header on a unix admin socket.
+	until curl -fsS --max-time 2 --unix-socket "$cdir/admin.sock" -H 'Host: ' http://caddy/config/ >/dev/null 2>&1; do
+		if ! running "$(cat "$cdir/caddy.pid")"; then
+			tail -n 20 "$cdir/caddy.log" >&2 || true
+			die "caddy exited (log: $cdir/caddy.log)"
+		fi
+		[ $SECONDS -lt $deadline ] || die "caddy's admin socket not ready after ${READY_TIMEOUT}s (log: $cdir/caddy.log)"
+		sleep 0.05
+	done
+}
+
+# stop_caddy stops the Caddy of DIR d: TERM, then KILL after half a second, because a
+# stopping Caddy waits up to its grace period (deck sets 10 minutes) for requests in flight.
+stop_caddy() {
+	local cdir pid
+	cdir=$(caddy_dir "${1:-$DIR}")
+	[ -f "$cdir/caddy.pid" ] || return 0
+	pid=$(cat "$cdir/caddy.pid")
+	if running "$pid"; then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 10); do running "$pid" || break; sleep 0.05; done
+		kill -9 "$pid" 2>/dev/null || true
+		for _ in $(seq 100); do running "$pid" || break; sleep 0.01; done
+	fi
+	rm -f "$cdir/caddy.pid" "$cdir/admin.sock"
+}
+
 setup_network() {
 	local i=$1 ns veth addr
 	ns=$(ns_name "$i") veth=$(veth_name "$i") addr=$(addr_of "$i")
@@ -225,7 +289,9 @@ cmd_up() {
 	if [ "$k" -gt 0 ]; then
 		setup_ssh "$k"
 	fi
+	start_caddy
 	for i in $(seq "$n"); do wait_ready "$i"; done
+	wait_caddy
 	write_hosts_file "$n" "$k"
 	echo "$DIR/hosts.yaml"
 }
@@ -250,6 +316,7 @@ remove_dir() {
 		) &
 	done
 	wait
+	stop_caddy "$d"
 	if [ -f "$d/ssh/sshd.pid" ]; then
 		pid=$(cat "$d/ssh/sshd.pid")
 		kill "$pid" 2>/dev/null || true
@@ -302,7 +369,7 @@ current_dir() {
 }
 
 main() {
-	[ $# -ge 1 ] || die "usage: hosts.sh install|up N [--ssh K] [--dir DIR]|down|partition I|heal I|stop I|start I"
+	[ $# -ge 1 ] || die "usage: hosts.sh install|up N [--ssh K] [--dir DIR]|down|partition I|heal I|stop I|start I|lb-stop|lb-start|lb-restart"
 	local cmd=$1 n=0 k=0 args=()
 	shift
 	DIR_GIVEN=0
@@ -342,6 +409,13 @@ main() {
 		stop_service "$i"
 		start_service "$i"
 		wait_ready "$i"
+		;;
+	lb-stop) current_dir; stop_caddy ;;
+	lb-start | lb-restart)
+		current_dir
+		stop_caddy
+		start_caddy
+		wait_caddy
 		;;
 	*) die "unknown command $cmd" ;;
 	esac

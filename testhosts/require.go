@@ -12,8 +12,9 @@ var (
 	installErr  error
 )
 
-// Require skips the test when real hosts cannot be started here (not root, or Podman
-// missing and not installable). With CI=true it fails instead: CI must run these tests.
+// Require skips the test when real hosts cannot be started here (not root, or Podman or
+// Caddy missing and not installable). With CI=true it fails instead: CI must run these
+// tests.
 func Require(t testing.TB) {
 	t.Helper()
 	why := ""
@@ -21,15 +22,13 @@ func Require(t testing.TB) {
 		why = "the test hosts need root (network namespaces, podman as root)"
 	} else {
 		installOnce.Do(func() {
-			if _, err := exec.LookPath("podman"); err == nil {
-				if _, err := exec.LookPath("nsenter"); err == nil {
-					return
-				}
+			if installed("podman", "nsenter", "caddy") {
+				return
 			}
 			_, installErr = run("install")
 		})
 		if installErr != nil {
-			why = "podman is not installed and could not be installed: " + installErr.Error()
+			why = "podman or caddy is not installed and could not be installed: " + installErr.Error()
 		}
 	}
 	if why == "" {
@@ -39,4 +38,13 @@ func Require(t testing.TB) {
 		t.Fatalf("testhosts: CI=true but real Podman hosts cannot run here: %s", why)
 	}
 	t.Skipf("testhosts: %s (set CI=true to make this a failure)", why)
+}
+
+func installed(programs ...string) bool {
+	for _, p := range programs {
+		if _, err := exec.LookPath(p); err != nil {
+			return false
+		}
+	}
+	return true
 }

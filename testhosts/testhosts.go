@@ -1,6 +1,7 @@
 // Package testhosts starts real Podman hosts on this machine for end-to-end tests and
 // benchmarks, through hosts.sh: each host has its own network namespace, address
-// (10.77.0.1X), storage and API socket; one may be reachable only over ssh.
+// (10.77.0.1X), storage and API socket; one may be reachable only over ssh. A Caddy load
+// balancer runs in h1's namespace (Env.LB).
 //
 // The hosts share one bridge and address range, so only one set can be up at a time on a
 // machine: Up takes an exclusive lock that Down releases, and other test binaries (go test
@@ -10,6 +11,7 @@ package testhosts
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,11 +48,32 @@ func (h Host) Spec() manifest.HostSpec {
 		KnownHosts: h.KnownHosts, Attributes: h.Attributes}
 }
 
+// LB is the Caddy load balancer hosts.sh runs in h1's namespace. It starts with an empty
+// configuration but for its admin API, which listens only on the unix socket Admin; deck
+// creates its own server, listening on Listen. hosts.yaml lists hosts only; a deck.yaml
+// names this balancer as
+//
+//	load_balancers: [{name: edge, host: h1, provider: caddy, listen: 10.77.0.11:80,
+//	                  admin: <Dir>/h1/caddy/admin.sock}]
+type LB struct {
+	Name   string // "edge"
+	Host   string // "h1"
+	Listen string // h1's address, port 80
+	Admin  string // Dir/h1/caddy/admin.sock
+	Log    string // Caddy's output
+}
+
+// Spec returns the balancer as deck's manifest describes it.
+func (l LB) Spec() manifest.LoadBalancerSpec {
+	return manifest.LoadBalancerSpec{Name: l.Name, Host: l.Host, Provider: manifest.LBCaddy, Listen: l.Listen, Admin: l.Admin}
+}
+
 // Env is a started set of hosts.
 type Env struct {
 	Dir       string // where the hosts keep their state
 	HostsFile string // Dir/hosts.yaml, usable as a manifest's hosts_file
 	Hosts     []Host // h1..hN
+	LB        LB     // Caddy, on h1
 	lock      *os.File
 }
 
@@ -89,6 +112,10 @@ func Up(n int, sshHost int) (*Env, error) {
 		_ = e.Down()
 		return nil, fmt.Errorf("testhosts: reading %s: %w", e.HostsFile, err)
 	}
+	// As hosts.sh places it (LB_HOST=1, caddy_dir).
+	caddyDir := filepath.Join(dir, "h1", "caddy")
+	e.LB = LB{Name: "edge", Host: e.Hosts[0].Name, Listen: net.JoinHostPort(e.Hosts[0].Address, "80"),
+		Admin: filepath.Join(caddyDir, "admin.sock"), Log: filepath.Join(caddyDir, "caddy.log")}
 	return e, nil
 }
 
@@ -123,6 +150,22 @@ func (e *Env) Stop(i int) error { return e.hostCmd("stop", i) }
 
 // Start starts host i's Podman service again and waits until it answers.
 func (e *Env) Start(i int) error { return e.hostCmd("start", i) }
+
+// StopLB kills Caddy, as a crash would.
+func (e *Env) StopLB() error { return e.lbCmd("lb-stop") }
+
+// StartLB starts Caddy (killing it first if it runs) with an empty configuration and
+// waits until its admin API answers.
+func (e *Env) StartLB() error { return e.lbCmd("lb-start") }
+
+// RestartLB kills Caddy and starts it again empty: deck's server and routes are gone
+// until deck puts them back.
+func (e *Env) RestartLB() error { return e.lbCmd("lb-restart") }
+
+func (e *Env) lbCmd(cmd string) error {
+	_, err := run(cmd, "--dir", e.Dir)
+	return err
+}
 
 func (e *Env) hostCmd(cmd string, i int) error {
 	if i < 1 || i > len(e.Hosts) {

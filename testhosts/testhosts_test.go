@@ -1,6 +1,9 @@
 package testhosts
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -49,6 +52,8 @@ func TestUpDown(t *testing.T) {
 	require.NoError(t, env.Start(2))
 	assert.True(t, ping(env.Dir+"/h2/podman.sock"))
 
+	checkLB(t, env)
+
 	// By hand, the script refuses to tear down hosts a test holds.
 	out, err := exec.Command("bash", Script(), "down").CombinedOutput()
 	assert.Error(t, err)
@@ -84,6 +89,80 @@ func TestUpDown(t *testing.T) {
 	for _, p := range strings.Split(string(procs), "\n") {
 		assert.NotContains(t, p, env.Dir, "process left behind")
 	}
+}
+
+// checkLB checks the Caddy that runs in h1's namespace: empty but for its admin API, which
+// listens on the unix socket only; stopped, started and restarted empty.
+func checkLB(t *testing.T, env *Env) {
+	lbDir := env.Dir + "/h1/caddy"
+	assert.Equal(t, LB{Name: "edge", Host: "h1", Listen: "10.77.0.11:80", Admin: lbDir + "/admin.sock",
+		Log: lbDir + "/caddy.log"}, env.LB)
+	emptyConfig := `{"admin": {"listen": "unix/` + env.LB.Admin + `", "config": {"persist": false}}}`
+	status, cfg, err := caddyAdmin(env.LB.Admin, "GET", "/config/", "")
+	require.NoError(t, err, "caddy's admin API answers")
+	assert.Equal(t, 200, status)
+	assert.JSONEq(t, emptyConfig, cfg)
+	// /proc/PID/net lists the sockets of the process's network namespace: h1's.
+	assert.Empty(t, tcpListeners(t, lbDir), "nothing in h1 listens on TCP, the admin API included")
+	assert.False(t, dials(env.LB.Listen), "no server until deck creates one")
+
+	require.NoError(t, env.StopLB())
+	_, _, err = caddyAdmin(env.LB.Admin, "GET", "/config/", "")
+	assert.Error(t, err, "a stopped caddy does not answer")
+	require.NoError(t, env.StartLB())
+	status, _, err = caddyAdmin(env.LB.Admin, "POST", "/config/apps",
+		`{"http": {"servers": {"s": {"listen": ["`+env.LB.Listen+`"]}}}}`)
+	require.NoError(t, err)
+	require.Equal(t, 200, status)
+	assert.True(t, dials(env.LB.Listen), "a server caddy was given listens on h1's address")
+	assert.Len(t, tcpListeners(t, lbDir), 1, "h1's listeners are seen")
+	require.NoError(t, env.RestartLB())
+	_, cfg, err = caddyAdmin(env.LB.Admin, "GET", "/config/", "")
+	require.NoError(t, err)
+	assert.JSONEq(t, emptyConfig, cfg, "a restarted caddy is empty")
+	assert.False(t, dials(env.LB.Listen))
+}
+
+// caddyAdmin sends one request to Caddy's admin API, with the empty Host header Caddy
+// 2.6.2 wants on a unix socket (net/http always sends one).
+func caddyAdmin(socket, method, path, body string) (int, string, error) {
+	c, err := net.DialTimeout("unix", socket, time.Second)
+	if err != nil {
+		return 0, "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: \r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		method, path, len(body), body)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data), err
+}
+
+// tcpListeners returns the local addresses (hex, as /proc shows them) of the listening TCP
+// sockets in the network namespace of the Caddy whose pid file is in lbDir.
+func tcpListeners(t *testing.T, lbDir string) []string {
+	data, err := os.ReadFile(lbDir + "/caddy.pid")
+	require.NoError(t, err)
+	pid := strings.TrimSpace(string(data))
+	var out []string
+	for _, f := range []string{"tcp", "tcp6"} {
+		data, err := os.ReadFile("/proc/" + pid + "/net/" + f)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			if fields := strings.Fields(line); len(fields) > 3 && fields[3] == "0A" {
+				out = append(out, fields[1])
+			}
+		}
+	}
+	return out
 }
 
 func ping(socket string) bool {

@@ -1,0 +1,204 @@
+package caddy
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/lb"
+)
+
+// fakeAdmin plays Caddy's admin API on a unix socket, as far as these tests need: each
+// request is answered by the next function of answers.
+type fakeAdmin struct {
+	t       *testing.T
+	socket  string
+	mu      sync.Mutex
+	answers []func(w http.ResponseWriter, r *http.Request, body []byte)
+	seen    []string // "METHOD path If-Match"
+}
+
+func newFakeAdmin(t *testing.T, answers ...func(w http.ResponseWriter, r *http.Request, body []byte)) *fakeAdmin {
+	f := &fakeAdmin{t: t, socket: filepath.Join(t.TempDir(), "admin.sock"), answers: answers}
+	ln, err := net.Listen("unix", f.socket)
+	require.NoError(t, err)
+	srv := &http.Server{Handler: f, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return f
+}
+
+func (f *fakeAdmin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.seen = append(f.seen, r.Method+" "+r.URL.Path+" "+r.Header.Get("If-Match"))
+	if r.Host != "" {
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.WriteString(w, `{"error":"host not allowed: `+r.Host+`"}`)
+		return
+	}
+	if len(f.answers) == 0 {
+		f.mu.Unlock()
+		f.t.Errorf("unexpected request %s %s", r.Method, r.URL.Path)
+		w.WriteHeader(http.StatusTeapot)
+		return
+	}
+	answer := f.answers[0]
+	f.answers = f.answers[1:]
+	f.mu.Unlock()
+	answer(w, r, body)
+}
+
+func (f *fakeAdmin) requests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.seen...)
+}
+
+// config answers a GET with body and its Etag as a trailer, as Caddy does.
+func config(body, etag string) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		w.Header().Set("Trailer", "Etag")
+		_, _ = io.WriteString(w, body)
+		w.Header().Set("Etag", `"`+r.URL.Path+" "+etag+`"`)
+	}
+}
+
+func status(code int, msg string) func(http.ResponseWriter, *http.Request, []byte) {
+	return func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+		w.WriteHeader(code)
+		if msg != "" {
+			_, _ = io.WriteString(w, `{"error":"`+msg+`"}`)
+		}
+	}
+}
+
+var testSpec = manifest.LoadBalancerSpec{Name: "edge", Host: "h1", Provider: "caddy", Listen: "10.0.0.1:80", Admin: "/run/caddy/admin.sock"}
+
+func fakeBalancer(f *fakeAdmin) *Balancer { return New(testSpec, UnixDial(f.socket)) }
+
+var webRoute = lb.Route{App: "a", Env: "e", Service: "web", Path: "/", Targets: []string{"10.0.0.2:80"}}
+
+const deckServer = `{"listen": ["10.0.0.1:80"], "automatic_https": {"disable": true}, "routes": []}`
+
+// TestPutRetriesStaleWrites: a write refused because the configuration changed since it
+// was read (412) is done again from a fresh read, with the new Etag.
+func TestPutRetriesStaleWrites(t *testing.T) {
+	f := newFakeAdmin(t,
+		config(deckServer, "1"),
+		status(http.StatusPreconditionFailed, "If-Match header did not match current config hash"),
+		config(deckServer, "2"),
+		status(http.StatusOK, ""),
+	)
+	require.NoError(t, fakeBalancer(f).Put(context.Background(), webRoute))
+	assert.Equal(t, []string{
+		"GET " + serverPath + " ",
+		"PATCH " + serverPath + ` "` + serverPath + ` 1"`,
+		"GET " + serverPath + " ",
+		"PATCH " + serverPath + ` "` + serverPath + ` 2"`,
+	}, f.requests())
+}
+
+func TestPutGivesUpOnConstantConflicts(t *testing.T) {
+	var answers []func(http.ResponseWriter, *http.Request, []byte)
+	for range maxAttempts {
+		answers = append(answers, config(deckServer, "x"), status(http.StatusPreconditionFailed, "If-Match header did not match current config hash"))
+	}
+	f := newFakeAdmin(t, answers...)
+	err := fakeBalancer(f).Put(context.Background(), webRoute)
+	assert.EqualError(t, err, "caddy load balancer edge on host h1 (admin unix//run/caddy/admin.sock): putting route a/e/web: "+
+		"the configuration changed while deck was changing it; gave up after 5 attempts")
+	assert.Len(t, f.requests(), 2*maxAttempts)
+}
+
+// TestCaddyErrorsAreQuoted: an admin error carries Caddy's own message.
+func TestCaddyErrorsAreQuoted(t *testing.T) {
+	f := newFakeAdmin(t, config(deckServer, "1"),
+		status(http.StatusBadRequest, "loading new config: http app module: start: listening on 10.0.0.1:80: address already in use"))
+	err := fakeBalancer(f).Put(context.Background(), webRoute)
+	assert.EqualError(t, err, "caddy load balancer edge on host h1 (admin unix//run/caddy/admin.sock): putting route a/e/web: "+
+		"PATCH "+serverPath+": 400 Bad Request: loading new config: http app module: start: listening on 10.0.0.1:80: address already in use")
+	assert.NotErrorIs(t, err, lb.ErrUnreachable)
+}
+
+// TestCreateServer: without deck's server, a Put writes it, with the grace period, in one
+// conditional write of the apps, leaving the other apps as they are.
+func TestCreateServer(t *testing.T) {
+	var written map[string]any
+	f := newFakeAdmin(t,
+		status(http.StatusBadRequest, "invalid traversal path at: config/apps/http"),
+		config(`{"tls": {"automation": {}}}`, "7"),
+		func(w http.ResponseWriter, _ *http.Request, body []byte) {
+			assert.NoError(t, json.Unmarshal(body, &written))
+		},
+	)
+	require.NoError(t, fakeBalancer(f).Put(context.Background(), webRoute))
+	assert.Equal(t, []string{"GET " + serverPath + " ", "GET " + appsPath + " ", "POST " + appsPath + ` "` + appsPath + ` 7"`}, f.requests())
+	routes, err := json.Marshal(toCaddy(webRoute))
+	require.NoError(t, err)
+	want := `{"tls": {"automation": {}}, "http": {"grace_period": "10m", "servers": {"deck":
+		{"listen": ["10.0.0.1:80"], "automatic_https": {"disable": true}, "routes": ` + string(routes) + `}}}}`
+	got, err := json.Marshal(written)
+	require.NoError(t, err)
+	assert.JSONEq(t, want, string(got))
+}
+
+// TestNoOpWritesNothing: putting the route Caddy already holds makes no write (no reload,
+// which would close websockets).
+func TestNoOpWritesNothing(t *testing.T) {
+	routes, err := json.Marshal(toCaddy(webRoute))
+	require.NoError(t, err)
+	// As Caddy returns it: its own key order and formatting.
+	var v any
+	require.NoError(t, json.Unmarshal([]byte(`{"routes": `+string(routes)+`, "automatic_https": {"disable": true}, "listen": ["10.0.0.1:80"]}`), &v))
+	held, err := json.MarshalIndent(v, "", "  ")
+	require.NoError(t, err)
+	f := newFakeAdmin(t, config(string(held), "1"))
+	require.NoError(t, fakeBalancer(f).Put(context.Background(), webRoute))
+	assert.Equal(t, []string{"GET " + serverPath + " "}, f.requests())
+}
+
+// TestHungAdminEndsAtDeadline: an admin socket that accepts but never answers ends the
+// call at the context's deadline, as unreachable.
+func TestHungAdminEndsAtDeadline(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "admin.sock")
+	ln, err := net.Listen("unix", socket)
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = New(testSpec, UnixDial(socket)).InFlight(ctx)
+	assert.ErrorIs(t, err, lb.ErrUnreachable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
+}
+
+func TestNoListenAddress(t *testing.T) {
+	f := newFakeAdmin(t)
+	spec := testSpec
+	spec.Listen = ""
+	err := New(spec, UnixDial(f.socket)).Put(context.Background(), webRoute)
+	assert.ErrorContains(t, err, "putting route a/e/web: no listen address (host:port) for deck's server")
+	assert.Empty(t, f.requests())
+}

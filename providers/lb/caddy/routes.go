@@ -1,0 +1,149 @@
+package caddy
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/deckhq/deck/providers/lb"
+)
+
+// routeSet is the routes of deck's server: deck's own, grouped by service, and any others
+// (kept as they are, after deck's). Routes are kept as raw JSON, so a change to one service
+// leaves every other route exactly as Caddy holds it.
+type routeSet struct {
+	groups map[string]*group // by the main route's ID
+	others []json.RawMessage
+}
+
+// group is one service's routes: the main one and the draining companion.
+type group struct {
+	app, env, service string
+	main, companion   json.RawMessage
+	// How specific the main route is, for the order: with hosts first, then the longest
+	// path prefix.
+	hosts   bool
+	pathLen int
+}
+
+// header is what deck reads of every route to group and order them.
+type header struct {
+	ID    string     `json:"@id"`
+	Match []matchSet `json:"match"`
+}
+
+func parseRoutes(raws []json.RawMessage) (*routeSet, error) {
+	s := &routeSet{groups: map[string]*group{}}
+	for _, raw := range raws {
+		var h header
+		if err := json.Unmarshal(raw, &h); err != nil {
+			return nil, fmt.Errorf("reading a route of server %q: %w", serverName, err)
+		}
+		app, env, service, draining, ok := parseID(h.ID)
+		if !ok {
+			s.others = append(s.others, raw)
+			continue
+		}
+		g := s.group(app, env, service)
+		if draining {
+			g.companion = raw
+			continue
+		}
+		g.main = raw
+		g.hosts, g.pathLen = false, 1
+		if len(h.Match) > 0 {
+			g.hosts = len(h.Match[0].Host) > 0
+			if len(h.Match[0].Path) > 0 {
+				g.pathLen = len(h.Match[0].Path[0])
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *routeSet) group(app, env, service string) *group {
+	id := routeID(app, env, service)
+	g, ok := s.groups[id]
+	if !ok {
+		g = &group{app: app, env: env, service: service}
+		s.groups[id] = g
+	}
+	return g
+}
+
+// put replaces the service's routes with r's.
+func (s *routeSet) put(r lb.Route) error {
+	rs := toCaddy(r)
+	g := s.group(r.App, r.Env, r.Service)
+	var err error
+	if g.main, err = json.Marshal(rs[0]); err != nil {
+		return err
+	}
+	g.companion = nil
+	if len(rs) > 1 {
+		if g.companion, err = json.Marshal(rs[1]); err != nil {
+			return err
+		}
+	}
+	g.hosts, g.pathLen = len(r.Hosts) > 0, len(r.Path)
+	return nil
+}
+
+func (s *routeSet) delete(app, env, service string) {
+	delete(s.groups, routeID(app, env, service))
+}
+
+// list returns the routes in the order Caddy must try them: deck's, most specific first,
+// each service's companion after its main route; then the others.
+func (s *routeSet) list() []json.RawMessage {
+	ids := make([]string, 0, len(s.groups))
+	for id := range s.groups {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := s.groups[ids[i]], s.groups[ids[j]]
+		if a.hosts != b.hosts {
+			return a.hosts
+		}
+		if a.pathLen != b.pathLen {
+			return a.pathLen > b.pathLen
+		}
+		return ids[i] < ids[j]
+	})
+	out := []json.RawMessage{}
+	for _, id := range ids {
+		for _, raw := range []json.RawMessage{s.groups[id].main, s.groups[id].companion} {
+			if raw != nil {
+				out = append(out, raw)
+			}
+		}
+	}
+	return append(out, s.others...)
+}
+
+// routes returns the routes of app and env.
+func (s *routeSet) routes(app, env string) (map[string]lb.Route, error) {
+	out := map[string]lb.Route{}
+	for _, g := range s.groups {
+		if g.app != app || g.env != env || g.main == nil {
+			continue
+		}
+		var main route
+		if err := json.Unmarshal(g.main, &main); err != nil {
+			return nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service), err)
+		}
+		var companion *route
+		if g.companion != nil {
+			companion = &route{}
+			if err := json.Unmarshal(g.companion, companion); err != nil {
+				return nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service)+drainingSuffix, err)
+			}
+		}
+		r, err := fromCaddy(g.app, g.env, g.service, main, companion)
+		if err != nil {
+			return nil, err
+		}
+		out[g.service] = r
+	}
+	return out, nil
+}
