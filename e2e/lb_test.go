@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,7 +58,7 @@ const latencyBound = time.Second
 // startLoad sends rate requests/s through the load balancer over keep-alive connections.
 func startLoad(t *testing.T, hosts *testhosts.Env, rate int, path func(int) string) *load.Run {
 	t.Helper()
-	return load.Start(context.Background(), load.Options{URL: "http://" + hosts.LBListen + "/", Rate: rate, Conns: 32,
+	return load.Start(context.Background(), load.Options{URL: "http://" + hosts.LB.Listen + "/", Rate: rate, Conns: 32,
 		Timeout: 30 * time.Second, Path: path})
 }
 
@@ -79,8 +78,8 @@ func TestRolloutsUnderLoadDropNothing(t *testing.T) {
 	a.write("deck/hello.yaml", lbHello("v1", "0s", ""))
 	r := a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
-	require.Contains(t, r.Stdout, "through the load balancer: http://"+hosts.LBListen+"/")
-	code, body, err := get("http://" + hosts.LBListen + "/")
+	require.Contains(t, r.Stdout, "through the load balancer: http://"+hosts.LB.Listen+"/")
+	code, body, err := get("http://" + hosts.LB.Listen + "/")
 	require.NoError(t, err)
 	require.Equal(t, 200, code, body)
 	require.Contains(t, body, "v1 from task")
@@ -92,7 +91,7 @@ func TestRolloutsUnderLoadDropNothing(t *testing.T) {
 		require.Equal(t, 0, r.Code, r.String())
 	}
 	waitFor(t, 10*time.Second, func() bool {
-		_, body, err := get("http://" + hosts.LBListen + "/")
+		_, body, err := get("http://" + hosts.LB.Listen + "/")
 		return err == nil && strings.HasPrefix(body, "v3 ")
 	})
 	res := run.Stop()
@@ -208,7 +207,7 @@ func TestLoadBalancerRestartedEmpty(t *testing.T) {
 	r := a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
 	require.NoError(t, hosts.RestartLB())
-	if code, _, err := get("http://" + hosts.LBListen + "/"); err == nil {
+	if code, _, err := get("http://" + hosts.LB.Listen + "/"); err == nil {
 		require.NotEqual(t, 200, code, "an empty Caddy does not route")
 	}
 	p := a.deck("plan")
@@ -220,7 +219,7 @@ func TestLoadBalancerRestartedEmpty(t *testing.T) {
 	r = a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
 	assert.Equal(t, before, containerIDs(containers(t, hosts, "hello")), "no task was touched")
-	code, body, err := get("http://" + hosts.LBListen + "/")
+	code, body, err := get("http://" + hosts.LB.Listen + "/")
 	require.NoError(t, err)
 	assert.Equal(t, 200, code, body)
 	assert.Equal(t, 0, a.deck("plan").Code)
@@ -241,7 +240,7 @@ func TestLoadBalancerUnreachable(t *testing.T) {
 	r = a.deck("deploy", "--yes")
 	assert.Equal(t, 1, r.Code, r.String())
 	assert.Contains(t, r.Stderr, "load balancer unreachable: edge on host h1", r.String())
-	assert.Contains(t, r.Stderr, hosts.LBAdmin)
+	assert.Contains(t, r.Stderr, hosts.LB.Admin)
 	assert.Equal(t, before, containerIDs(containers(t, hosts, "hello")), "no task was touched")
 }
 
@@ -257,4 +256,3 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool) {
 	}
 }
 
-var _ = fmt.Sprintf

@@ -30,7 +30,7 @@ func (a *applier) needs() []need {
 	seen := map[string]bool{}
 	var out []need
 	for _, c := range a.plan.Changes {
-		if c.Action == planner.Destroy || c.Action == planner.Verify {
+		if c.Kind != planner.KindTask || c.Action == planner.Destroy || c.Action == planner.Verify {
 			continue // nothing new is created on the host
 		}
 		key := c.Host + "\x00" + c.Revision

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deckhq/deck/cmd/internal/iostreams"
+	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers"
 )
 
@@ -20,6 +21,8 @@ import (
 type Deps struct {
 	IO        *iostreams.IOStreams
 	Dialer    providers.Dialer
+	// OpenBalancer reaches load balancers (nil: the real providers, see openBalancer).
+	OpenBalancer pipeline.OpenBalancer
 	LookupEnv func(string) (string, bool)
 	Version   string
 }

@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/lb"
+	"github.com/deckhq/deck/providers/lb/caddy"
 	"github.com/deckhq/deck/providers/podman"
 )
 
@@ -47,7 +50,8 @@ func (deps Deps) dialer() providers.Dialer {
 
 // target is the pipeline's view of this command's world.
 func (w *world) target(deps Deps, g *Globals) pipeline.Target {
-	return pipeline.Target{App: w.app, Env: w.env, Services: w.services, Dialer: deps.dialer(), HostTimeout: g.HostTimeout}
+	return pipeline.Target{App: w.app, Env: w.env, Services: w.services, Dialer: deps.dialer(), HostTimeout: g.HostTimeout,
+		OpenBalancer: deps.openBalancer()}
 }
 
 // open connects to the environment's hosts and reads them.
@@ -80,4 +84,20 @@ func (w *world) deckFiles() []string {
 		files = append(files, s.File)
 	}
 	return files
+}
+
+func (deps Deps) openBalancer() pipeline.OpenBalancer {
+	if deps.OpenBalancer != nil {
+		return deps.OpenBalancer
+	}
+	return openBalancer
+}
+
+// openBalancer makes the client of a load balancer by its provider.
+func openBalancer(spec manifest.LoadBalancerSpec, dial func(ctx context.Context) (net.Conn, error)) (lb.Balancer, error) {
+	switch spec.Provider {
+	case "", manifest.LBCaddy:
+		return caddy.New(spec, dial), nil
+	}
+	return nil, fmt.Errorf("load balancer %s: provider %q is not supported by this deck; want %s", spec.Name, spec.Provider, manifest.LBCaddy)
 }
