@@ -105,7 +105,8 @@ func newApp(t *testing.T, example string, hosts *testhosts.Env, extraEnv ...stri
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
-	env := append(os.Environ(), "DECK_HOSTS_FILE="+hosts.HostsFile, "NO_COLOR=1")
+	env := append(os.Environ(), "DECK_HOSTS_FILE="+hosts.HostsFile, "NO_COLOR=1",
+		"DECK_LB_LISTEN="+hosts.LB.Listen, "DECK_LB_ADMIN="+hosts.LB.Admin)
 	// The hosts are shared by the package's tests and every test's app has the example's
 	// name: leave nothing of it behind for the next test.
 	t.Cleanup(func() { removeApp(t, hosts, example) })
@@ -124,6 +125,18 @@ func removeApp(t *testing.T, hosts *testhosts.Env, app string) {
 		for _, task := range h.Tasks {
 			if err := c.Remove(context.Background(), task.ContainerID); err != nil {
 				t.Logf("cleanup: %v", err)
+			}
+		}
+		// Its revisions and desired state too, so the next test numbers from 1. (The lock's
+		// records are the lock's own: they expire.)
+		recs, err := c.ListRecords(context.Background(), "deck-")
+		if err != nil {
+			t.Logf("cleanup: %v", err)
+			continue
+		}
+		for _, r := range recs {
+			if r.Labels[providers.LabelApp] == app && !strings.HasPrefix(r.Name, "deck-lock") {
+				_ = c.RemoveRecord(context.Background(), r.Name)
 			}
 		}
 	}

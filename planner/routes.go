@@ -66,8 +66,12 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 	if len(routed) > 0 || len(c.snap.Routes()) > 0 {
 		for _, b := range balancers {
 			if !b.Reachable {
-				return fmt.Errorf("%w: %s on host %s: %s; deck changes nothing until it can reach every load balancer of the environment",
-					ErrBalancerUnreachable, b.Spec.Name, b.Spec.Host, b.Err)
+				detail := b.Err
+				if !strings.Contains(detail, b.Spec.Name) {
+					detail = b.Spec.Name + " on host " + b.Spec.Host + ": " + detail
+				}
+				return fmt.Errorf("%w: %s; deck changes nothing until it can reach every load balancer of the environment",
+					ErrBalancerUnreachable, detail)
 			}
 		}
 	}
