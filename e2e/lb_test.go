@@ -256,4 +256,3 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-

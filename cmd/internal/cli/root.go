@@ -19,12 +19,12 @@ import (
 
 // Deps are what commands need from outside: tests give fakes.
 type Deps struct {
-	IO        *iostreams.IOStreams
-	Dialer    providers.Dialer
+	IO     *iostreams.IOStreams
+	Dialer providers.Dialer
 	// OpenBalancer reaches load balancers (nil: the real providers, see openBalancer).
 	OpenBalancer pipeline.OpenBalancer
-	LookupEnv func(string) (string, bool)
-	Version   string
+	LookupEnv    func(string) (string, bool)
+	Version      string
 }
 
 // Main runs deck with args and returns the process's exit status.
