@@ -206,16 +206,24 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 			opts.Builder = b
 		}
 	}
-	nums, err := d.startRevisions(ctx, s, plan, hist)
+	nums, created, err := d.startRevisions(ctx, s, plan, hist)
 	if err != nil {
 		return err
 	}
 	out.Revisions = nums
 	out.Result, err = executor.Apply(ctx, plan, opts)
 	if out.Result == nil || len(out.Result.Services) == 0 {
-		return err // nothing was applied (a refused plan, images that could not be made)
+		// Nothing was applied (a refused plan, images or secrets that could not be put on
+		// the hosts): the revisions started above end here, failed.
+		if err != nil {
+			store := s.history()
+			for svc, n := range nums {
+				_ = store.Finish(context.WithoutCancel(ctx), svc, n, history.Failed, oneLine(err))
+			}
+		}
+		return err
 	}
-	err = d.finish(ctx, out, opts, nums, hist, err)
+	err = d.finish(ctx, out, opts, nums, created, hist, err)
 	d.pruneImages(ctx, s, plan, keep)
 	return err
 }

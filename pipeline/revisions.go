@@ -66,9 +66,9 @@ func (s *Session) history() *history.Store {
 // definition its newest revision does not have, and returns the revision number each
 // planned service is deployed as (0 when it has none: a deleted service, or history that
 // could not be written).
-func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Plan, hist map[string][]history.Entry) (map[string]int, error) {
+func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Plan, hist map[string][]history.Entry) (nums map[string]int, created map[string]bool, err error) {
 	store := s.history()
-	nums := map[string]int{}
+	nums, created = map[string]int{}, map[string]bool{}
 	for _, sp := range plan.Services {
 		if sp.Delete || sp.Revision == "" {
 			continue
@@ -86,13 +86,13 @@ func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Pl
 		if d.Rollback != nil && d.Rollback.Service == sp.Name {
 			r.Kind, r.RollbackOf = history.KindRollback, d.rollbackTo
 		}
-		created, err := store.Create(ctx, r)
+		rec, err := store.Create(ctx, r)
 		if err != nil {
-			return nil, fmt.Errorf("recording revision of service %s: %w", sp.Name, err)
+			return nil, nil, fmt.Errorf("recording revision of service %s: %w", sp.Name, err)
 		}
-		nums[sp.Name] = created.Number
+		nums[sp.Name], created[sp.Name] = rec.Number, true
 	}
-	return nums, nil
+	return nums, created, nil
 }
 
 // readHistory reads the kept revisions of every planned service.
@@ -128,7 +128,7 @@ func keepSecrets(app, env string, hist map[string][]history.Entry, keep int) map
 // finish records each service's outcome and, for a service whose circuit breaker tripped,
 // rolls it back to its last completed revision when its manifest asks for that.
 func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options, nums map[string]int,
-	hist map[string][]history.Entry, applyErr error) error {
+	created map[string]bool, hist map[string][]history.Entry, applyErr error) error {
 	s := out.Session
 	store := s.history()
 	ctx = context.WithoutCancel(ctx) // an interrupted run still says how it ended
@@ -143,7 +143,11 @@ func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options,
 		}
 		var be *executor.BreakerError
 		spec, known := d.spec(sr.Name)
-		if !errors.As(sr.Err, &be) || !known || !spec.Deployment.CircuitBreaker.Rollback {
+		// Only a revision this run (or a run that died) started is rolled back: a failed
+		// scale-out of the revision that already serves must not take the service to an
+		// older one.
+		fresh := created[sr.Name] || outcomeOf(hist[sr.Name], num) == history.InProgress
+		if !errors.As(sr.Err, &be) || !known || !spec.Deployment.CircuitBreaker.Rollback || !fresh {
 			if num > 0 {
 				errs = append(errs, store.Finish(ctx, sr.Name, num, history.Failed, oneLine(sr.Err)))
 			}
@@ -340,6 +344,15 @@ func planServiceRevision(plan *planner.Plan, svc string) string {
 	for _, sp := range plan.Services {
 		if sp.Name == svc {
 			return sp.Revision
+		}
+	}
+	return ""
+}
+
+func outcomeOf(entries []history.Entry, number int) history.Outcome {
+	for _, e := range entries {
+		if e.Number == number {
+			return e.Outcome
 		}
 	}
 	return ""

@@ -95,9 +95,32 @@ default_subnet = "10.89.$i.0/24"
 EOF
 }
 
+# pin_bridge makes the host's container bridge (podman0) before Podman does, with a MAC
+# address of its own and a dummy port that never leaves. Debian 12's netavark (1.4) leaves
+# the bridge's MAC unset, so Linux gives it the lowest MAC of its ports: when a container
+# whose veth had it is removed (every rollout removes containers), the bridge's MAC changes
+# and the other containers keep sending their replies to the old one, which the bridge
+# drops. Their published ports then time out (seen: new tasks healthy when registered, dead
+# a second later when the old tasks stopped) until their ARP entries expire. A MAC set
+# explicitly never follows the ports, and the dummy port keeps netavark from deleting the
+# bridge (and making it again, unpinned) when its last container goes.
+pin_bridge() {
+	local i=$1 ns
+	ns="/var/run/netns/$(ns_name "$i")"
+	nsenter --net="$ns" ip link show podman0 >/dev/null 2>&1 && return 0
+	nsenter --net="$ns" ip link add podman0 type bridge
+	nsenter --net="$ns" ip link set podman0 address "02:de:c0:00:$(printf %02x "$i"):01"
+	nsenter --net="$ns" ip addr add "10.89.$i.1/24" dev podman0
+	nsenter --net="$ns" ip link add deckpin0 type dummy
+	nsenter --net="$ns" ip link set deckpin0 master podman0
+	nsenter --net="$ns" ip link set deckpin0 up
+	nsenter --net="$ns" ip link set podman0 up
+}
+
 start_service() {
 	local i=$1 hd="$DIR/h$1"
 	rm -f "$hd/podman.sock"
+	pin_bridge "$i"
 	# nsenter, not `ip netns exec`: the latter remounts /sys and runc then finds no cgroups.
 	# Run from the host's own folder: conmon writes files (an "oom" marker) into the
 	# service's working directory, which must not be the caller's checkout.
