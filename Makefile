@@ -41,17 +41,21 @@ e2e: deps examples
 
 # Deploy speed against a floor (bench/floor) on real hosts; see bench/deploy.sh.
 # SCALE=1 adds 12 hosts x 30/120/240 tasks; LOSS=1 adds 20 cold deploys of 240 tasks.
-# Then the load balancer's floor (bench-lb).
+# Then the load balancer's figures (bench-lb).
 bench: deps build examples
 	$(GO) test $(GOTAGS) -run '^$$' -bench . -benchtime 3x ./bench/
 	$(GO) build $(GOTAGS) -o bin/floor ./bench/floor
 	./bench/deploy.sh
 	./bench/lbraw.sh
+	./bench/lb.sh
 
-# What Caddy costs per request: loadgen straight to examples/hello vs through a private
-# Caddy on this machine; see bench/lbraw.sh.
-bench-lb: build examples
+# The load balancer: what Caddy costs per request, straight to examples/hello vs through a
+# private Caddy on this machine (bench/lbraw.sh); then deck with Caddy on 3 real hosts vs
+# the same without a balancer: cold and rolling deploys, rollback, p99 during a rollout vs
+# at rest (bench/lb.sh; ROUNDS, PIN_BRIDGE=1, VERBOSE=1).
+bench-lb: deps build examples
 	./bench/lbraw.sh
+	./bench/lb.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
