@@ -33,9 +33,8 @@
 # figures and left out of the median. Tasks deck found unhealthy on the way (and replaced),
 # and drains cut short by the deregistration delay, are listed after the table.
 #
-# PIN_BRIDGE=1 gives each host's Podman bridge a fixed MAC address before the first task
-# (see pin_bridges): netavark 1.4 lets it change as tasks come and go, which makes tasks on
-# h1 unreachable for a while after a rollout. The default leaves the hosts as they are.
+# The hosts' Podman bridges have a fixed MAC address (testhosts/hosts.sh pin_bridge): with
+# netavark 1.4 it changes as tasks come and go otherwise, and tasks lose their replies.
 #
 # The test hosts are shared with the Go tests: the script holds /run/deck-testhosts.lock
 # (as bench/deploy.sh does; it waits while a test holds it) and tears its hosts down on exit.
@@ -52,7 +51,6 @@ settle=${SETTLE:-1}
 rate=${RATE:-500}
 conns=${CONNS:-16}
 load_secs=${LOAD_SECS:-10}
-pin_bridge=${PIN_BRIDGE:-0}
 tasks=6
 dir=${DECK_TESTHOSTS_DIR:-/run/deck-testhosts}
 lock=/run/deck-testhosts.lock
@@ -114,33 +112,6 @@ hosts_up() {
 	"$hosts_sh" up 3 --ssh 3 --dir "$dir" >/dev/null 9>&-
 	hosts_are_up=1
 	export DECK_HOSTS_FILE="$dir/hosts.yaml"
-	[ "$pin_bridge" = 0 ] || pin_bridges
-}
-
-# pin_bridges (PIN_BRIDGE=1) creates each host's Podman bridge before any container, with
-# a fixed MAC address and a port of its own, so that netavark uses it and never deletes it.
-# netavark before 1.9 (Debian 12 has 1.4) leaves the bridge the lowest MAC of its ports,
-# so it changes as tasks come and go, and tasks that cached the old one lose their replies
-# until their ARP entry is renewed (seconds to minutes): on h1, where Caddy runs, tasks
-# then time out through the balancer and on their own address
-# (https://github.com/containers/netavark/pull/833). Off by default: the default measures
-# the hosts as Podman leaves them.
-pin_bridges() {
-	local i sub
-	for i in 1 2 3; do
-		sub=$(sed -n 's/^default_subnet = "\(.*\)\.0\/24"$/\1/p' "$dir/h$i/containers.conf")
-		[ -n "$sub" ] || { log "no default_subnet in $dir/h$i/containers.conf"; exit 1; }
-		ip netns exec "deck-h$i" sh -ec "
-			ip link add podman0 type bridge
-			ip link set podman0 address 0a:58:00:00:00:0$i
-			ip addr add $sub.1/24 dev podman0
-			ip link add deckpin0 type veth peer name deckpin1
-			ip link set deckpin0 address 02:00:00:00:00:01
-			ip link set deckpin0 master podman0
-			ip link set deckpin0 up
-			ip link set deckpin1 up
-			ip link set podman0 up" || { log "could not pin h$i's bridge"; exit 1; }
-	done
 }
 
 # --- the app --------------------------------------------------------------------------
@@ -450,8 +421,7 @@ for r in $(seq "$rounds"); do
 	load_block "$r"
 done
 table_rows
-bridge="Podman bridges as netavark $(/usr/lib/podman/netavark --version 2>/dev/null | cut -d' ' -f2 || echo '?') leaves them"
-[ "$pin_bridge" = 0 ] || bridge="Podman bridges pinned (PIN_BRIDGE=1)"
+bridge="Podman bridges pinned"
 print_table "3 hosts (h3 over ssh), $rounds rounds, medians; $bridge; loadgen $conns conns, ${load_secs}s at rest, $(nproc) CPUs shared by all; load average $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - started))s"
 if [ -s "$work/load-failures" ]; then
 	echo
@@ -462,11 +432,6 @@ if [ -s "$work/notes" ]; then
 	echo
 	echo "deck found tasks unhealthy (and replaced them), or cut a drain short:"
 	cat "$work/notes"
-fi
-if [ "$pin_bridge" = 0 ] && { [ -s "$work/notes" ] || [ -s "$work/load-failures" ]; }; then
-	echo
-	echo "(netavark before 1.9 changes a Podman bridge's MAC as tasks come and go, and tasks that"
-	echo "cached the old one stop answering for a while; PIN_BRIDGE=1 measures without that.)"
 fi
 if [ -n "${VERBOSE:-}" ] && [ -s "$work/rollouts" ]; then
 	echo
