@@ -102,7 +102,7 @@ EOF
 # and the other containers keep sending their replies to the old one, which the bridge
 # drops. Their published ports then time out (seen: new tasks healthy when registered, dead
 # a second later when the old tasks stopped) until their ARP entries expire. A MAC set
-# explicitly never follows the ports, and the dummy port keeps netavark from deleting the
+# explicitly never follows the ports, and the spare port keeps netavark from deleting the
 # bridge (and making it again, unpinned) when its last container goes.
 pin_bridge() {
 	local i=$1 ns
@@ -111,9 +111,11 @@ pin_bridge() {
 	nsenter --net="$ns" ip link add podman0 type bridge
 	nsenter --net="$ns" ip link set podman0 address "02:de:c0:00:$(printf %02x "$i"):01"
 	nsenter --net="$ns" ip addr add "10.89.$i.1/24" dev podman0
-	nsenter --net="$ns" ip link add deckpin0 type dummy
+	# A veth pair, not a dummy: the dummy module is not always there.
+	nsenter --net="$ns" ip link add deckpin0 type veth peer name deckpin1
 	nsenter --net="$ns" ip link set deckpin0 master podman0
 	nsenter --net="$ns" ip link set deckpin0 up
+	nsenter --net="$ns" ip link set deckpin1 up
 	nsenter --net="$ns" ip link set podman0 up
 }
 
