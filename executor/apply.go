@@ -316,17 +316,18 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 	if br.isTripped() {
 		// Take back what this wave started: the tasks it was to replace keep serving, and
 		// nothing of the failing revision was registered.
-		a.parallel(okChanges(healthy, func(o ok) planner.Change { return o.c }), func(c planner.Change) error {
-			for _, o := range healthy {
-				if o.c.TaskID == c.TaskID {
-					if h := a.opts.Fleet.Host(o.t.Host); h != nil {
-						a.removeFailed(h, o.t.ContainerID, 0)
-					}
-				}
+		var wg sync.WaitGroup
+		for _, o := range healthy {
+			if h := a.opts.Fleet.Host(o.t.Host); h != nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					a.removeFailed(h, o.t.ContainerID, 0)
+				}()
 			}
-			return nil
-		})
-		be := br.err(healthyService(changes))
+		}
+		wg.Wait()
+		be := br.err(changes[0].Service)
 		a.emit(Event{Kind: EventBreaker, Service: be.Service, Message: be.Error()})
 		return be
 	}
@@ -361,21 +362,6 @@ func oldAddresses(cs []planner.Change) []string {
 		}
 	}
 	return out
-}
-
-func okChanges[T any](xs []T, f func(T) planner.Change) []planner.Change {
-	out := make([]planner.Change, len(xs))
-	for i, x := range xs {
-		out[i] = f(x)
-	}
-	return out
-}
-
-func healthyService(cs []planner.Change) string {
-	if len(cs) > 0 {
-		return cs[0].Service
-	}
-	return ""
 }
 
 // parallel runs fn for every change at once (per-host limits are taken inside) and returns

@@ -61,13 +61,6 @@ func (a *applier) routingFor(sp planner.ServicePlan) *routing {
 	return rt
 }
 
-// has reports whether addr is registered.
-func (rt *routing) has(addr string) bool {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return slices.Contains(rt.route.Targets, addr)
-}
-
 // register adds addresses to the targets.
 func (rt *routing) register(addrs ...string) {
 	rt.mu.Lock()
