@@ -23,8 +23,10 @@ examples:
 deps:
 	./testhosts/hosts.sh install
 
-# Starts three Podman hosts (one reached over ssh), deploys examples/hello, shows its
-# status, curls every task, and tears the hosts down (KEEP=1 leaves them running).
+# Starts three Podman hosts (one reached over ssh) and Caddy on h1, deploys
+# examples/hello, shows its status, curls the load balancer's one address, rolls a new
+# revision out under load through it (failing on any failed request), and tears the hosts
+# down (KEEP=1 leaves them running).
 demo: deps build examples
 	./examples/demo.sh
 
