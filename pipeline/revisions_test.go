@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -128,4 +129,33 @@ func TestRollbackToAKeptRevision(t *testing.T) {
 	out.Session.Close()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "service web has no revision 9; kept revisions: 1 (completed)")
+}
+
+// Images of revisions older than the kept ones are removed from the hosts; the kept ones
+// (and what runs) stay, so deck rollback can use them.
+func TestOldRevisionsImagesArePruned(t *testing.T) {
+	r := newRig(t, 2)
+	var refs []string
+	for i := 1; i <= 4; i++ {
+		ref := fmt.Sprintf("localhost/deck/shop-web:v%d", i)
+		refs = append(refs, ref)
+		for _, h := range []string{"h1", "h2"} {
+			r.cloud.Host(h).AddImage(ref)
+		}
+		svc := webService(2)
+		svc.Image.Location, svc.Task.Image = ref, ref
+		d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{svc}, Dialer: r.cloud}, KeepRevisions: 2}
+		out, err := d.Run(context.Background())
+		out.Session.Close()
+		require.NoError(t, err)
+	}
+	for _, h := range []string{"h1", "h2"} {
+		imgs, err := r.cloud.Host(h).ListImages(context.Background(), "localhost/deck/shop-web:")
+		require.NoError(t, err)
+		var have []string
+		for _, im := range imgs {
+			have = append(have, im.Ref)
+		}
+		assert.ElementsMatch(t, refs[2:], have, "the 2 newest revisions' images are kept on %s", h)
+	}
 }
