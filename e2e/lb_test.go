@@ -223,6 +223,13 @@ func TestLoadBalancerRestartedEmpty(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 200, code, body)
 	assert.Equal(t, 0, a.deck("plan").Code)
+	st := a.status()
+	require.Len(t, st.LoadBalancers, 1)
+	require.Len(t, st.LoadBalancers[0].Routes, 1)
+	assert.Len(t, st.LoadBalancers[0].Routes[0].Targets, 6)
+	for _, task := range st.Services[0].Tasks {
+		assert.Equal(t, []string{"edge"}, task.Registered, "deck status shows task %s registered", task.ID)
+	}
 }
 
 // TestLoadBalancerUnreachable: with Caddy's admin API down, deck deploy fails before it

@@ -186,12 +186,13 @@ type statusDoc struct {
 		Running int    `json:"running"`
 		Healthy int    `json:"healthy"`
 		Tasks   []struct {
-			ID       string `json:"id"`
-			Host     string `json:"host"`
-			State    string `json:"state"`
-			Healthy  bool   `json:"healthy"`
-			Revision string `json:"revision"`
-			Endpoint string `json:"endpoint"`
+			ID         string   `json:"id"`
+			Host       string   `json:"host"`
+			State      string   `json:"state"`
+			Healthy    bool     `json:"healthy"`
+			Revision   string   `json:"revision"`
+			Endpoint   string   `json:"endpoint"`
+			Registered []string `json:"registered"`
 		} `json:"tasks"`
 	} `json:"services"`
 	Hosts []struct {
@@ -200,6 +201,14 @@ type statusDoc struct {
 		Error     string `json:"error"`
 		Tasks     int    `json:"tasks"`
 	} `json:"hosts"`
+	LoadBalancers []struct {
+		Name      string `json:"name"`
+		Reachable bool   `json:"reachable"`
+		Routes    []struct {
+			Service string   `json:"service"`
+			Targets []string `json:"targets"`
+		} `json:"routes"`
+	} `json:"load_balancers"`
 }
 
 func get(url string) (int, string, error) {

@@ -47,6 +47,27 @@ type Status struct {
 	Env      string          `json:"environment"`
 	Services []ServiceStatus `json:"services"`
 	Hosts    []HostStatus    `json:"hosts"`
+	// LoadBalancers are the environment's balancers and the app's routes on them.
+	LoadBalancers []BalancerStatus `json:"load_balancers,omitempty"`
+}
+
+// BalancerStatus is one load balancer as read.
+type BalancerStatus struct {
+	Name      string        `json:"name"`
+	Host      string        `json:"host"`
+	Listen    string        `json:"listen"`
+	Reachable bool          `json:"reachable"`
+	Error     string        `json:"error,omitempty"`
+	Routes    []RouteStatus `json:"routes"`
+}
+
+// RouteStatus is one service's route on a balancer.
+type RouteStatus struct {
+	Service  string   `json:"service"`
+	Path     string   `json:"path"`
+	Hosts    []string `json:"hosts,omitempty"`
+	Targets  []string `json:"targets"`
+	Draining []string `json:"draining,omitempty"`
 }
 
 // ServiceStatus is one service.
@@ -69,6 +90,8 @@ type TaskStatus struct {
 	Health   string `json:"health"` // why it is (un)healthy
 	Revision string `json:"revision"`
 	Endpoint string `json:"endpoint,omitempty"`
+	// Registered names the load balancers that route to the task.
+	Registered []string `json:"registered,omitempty"`
 }
 
 // HostStatus is one host.
@@ -169,6 +192,26 @@ func buildStatus(w *world, s *pipeline.Session) *Status {
 			hs.Free = manifest.Resources{CPU: hs.Capacity.CPU - hs.Used.CPU, Memory: hs.Capacity.Memory - hs.Used.Memory}
 		}
 	}
+	registered := map[string][]string{} // address -> balancers
+	for _, bo := range s.Obs.Balancers {
+		bs := BalancerStatus{Name: bo.Spec.Name, Host: bo.Spec.Host, Listen: bo.Spec.Listen, Reachable: bo.Reachable, Routes: []RouteStatus{}}
+		if bo.Err != nil {
+			bs.Error = bo.Err.Error()
+		}
+		for _, name := range sortedKeys(bo.Routes) {
+			r := bo.Routes[name]
+			bs.Routes = append(bs.Routes, RouteStatus{Service: name, Path: r.Path, Hosts: r.Hosts, Targets: r.Targets, Draining: r.Draining})
+			for _, a := range r.Targets {
+				registered[a] = append(registered[a], bo.Spec.Name)
+			}
+		}
+		st.LoadBalancers = append(st.LoadBalancers, bs)
+	}
+	for _, svc := range byName {
+		for i := range svc.Tasks {
+			svc.Tasks[i].Registered = registered[svc.Tasks[i].Endpoint]
+		}
+	}
 	for _, s := range byName {
 		sort.Slice(s.Tasks, func(i, j int) bool { return s.Tasks[i].Host+s.Tasks[i].ID < s.Tasks[j].Host+s.Tasks[j].ID })
 		sort.Strings(s.Revisions)
@@ -223,6 +266,40 @@ func printStatus(deps Deps, st *Status) {
 	tw.Flush()
 	fmt.Fprintln(out)
 	printHosts(deps, st.Hosts)
+	printBalancers(deps, st.LoadBalancers)
+}
+
+func printBalancers(deps Deps, bs []BalancerStatus) {
+	if len(bs) == 0 {
+		return
+	}
+	c := colors(deps)
+	out := deps.IO.Out
+	fmt.Fprintln(out)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOAD BALANCER\tLISTEN\tSERVICE\tPATH\tHOSTS\tTARGETS\tDRAINING")
+	for _, b := range bs {
+		if !b.Reachable {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\t\n", b.Name, b.Listen, c.Red("unreachable: "+b.Error))
+			continue
+		}
+		if len(b.Routes) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t(no routes)\t\t\t\t\n", b.Name, b.Listen)
+		}
+		for _, r := range b.Routes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", b.Name, b.Listen, r.Service, r.Path, orDash(strings.Join(r.Hosts, ",")), len(r.Targets), len(r.Draining))
+		}
+	}
+	tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func printHosts(deps Deps, hosts []HostStatus) {
