@@ -120,7 +120,8 @@ func TestCrashAtEveryBoundary(t *testing.T) {
 
 // TestCrashDuringRecreate: recreate (0/100) stops the old tasks first, as asked; killed
 // once the new tasks run but before deck saw them healthy, the rerun waits for their
-// health check (verify) and succeeds only once they pass; for a broken revision it fails.
+// health check (verify) and succeeds only once they pass; for a broken revision it fails
+// and rolls back.
 func TestCrashDuringRecreate(t *testing.T) {
 	hosts := startHosts(t)
 	for _, app := range []string{"slow", "never"} {
@@ -144,8 +145,12 @@ func TestCrashDuringRecreate(t *testing.T) {
 				assert.Equal(t, 3, st.Services[0].Healthy)
 				assert.True(t, allGreet(t, st, "v2"))
 			} else {
+				// The tasks it left never pass, nor do the replacements the breaker starts:
+				// it trips and the service goes back to revision 1.
 				assert.Equal(t, 1, rerun.Code, "never success for tasks not seen healthy:\n%s", rerun)
-				assert.Equal(t, 0, st.Services[0].Healthy)
+				assert.Contains(t, rerun.Stderr, "rolled back to revision 1")
+				assert.Equal(t, 3, st.Services[0].Healthy)
+				assert.True(t, allGreet(t, st, "v1"))
 			}
 			assert.LessOrEqual(t, len(containers(t, hosts, "hello")), 3, "no orphans")
 		})
@@ -181,7 +186,11 @@ func TestCrashBetweenServices(t *testing.T) {
 	a := newApp(t, "hello", hosts)
 	two := func(greeting string) {
 		for _, name := range []string{"beta", "hello"} { // applied in name order: beta first
-			a.write("deck/"+name+".yaml", strings.Replace(crashHello(greeting, "300ms", rolling), "name: hello", "name: "+name, 1))
+			m := strings.Replace(crashHello(greeting, "300ms", rolling), "name: hello", "name: "+name, 1)
+			if name == "beta" {
+				m += "http:\n  path: /beta\n" // two routes on one balancer need different paths
+			}
+			a.write("deck/"+name+".yaml", m)
 		}
 	}
 	two("v1")

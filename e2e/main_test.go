@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/lb/caddy"
 	"github.com/deckhq/deck/providers/podman"
 	"github.com/deckhq/deck/testhosts"
 )
@@ -113,8 +114,17 @@ func newApp(t *testing.T, example string, hosts *testhosts.Env, extraEnv ...stri
 	return &app{t: t, dir: dir, env: append(env, extraEnv...), name: example}
 }
 
-// removeApp removes every container of app from every reachable host.
+// removeApp removes every container of app from every reachable host, its records, and
+// its routes from the load balancer.
 func removeApp(t *testing.T, hosts *testhosts.Env, app string) {
+	b := caddy.New(hosts.LB.Spec(), caddy.UnixDial(hosts.LB.Admin))
+	if routes, err := b.Routes(context.Background(), app, "test"); err == nil {
+		for svc := range routes {
+			if err := b.Delete(context.Background(), app, "test", svc); err != nil {
+				t.Logf("cleanup: %v", err)
+			}
+		}
+	}
 	fleet, obs := providers.Observe(context.Background(), podman.Dialer{}, hosts.Specs(), app, "")
 	defer fleet.Close()
 	for _, h := range obs.Hosts {

@@ -209,7 +209,8 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 		}
 	}
 	if rt != nil {
-		if err := rt.flush(ctx); err != nil { // drop the drained targets
+		rt.settle()
+		if err := rt.flush(ctx); err != nil { // drop the drained targets; the manifest's settings
 			return failed(err)
 		}
 	}

@@ -34,6 +34,11 @@ type routing struct {
 	http    manifest.HTTP
 	mu      sync.Mutex
 	route   lb.Route
+	// final are the route's settings from the manifest when they differ from what the
+	// balancers hold: applied with the last change, once the new tasks serve, so a failed
+	// rollout leaves the route as it was (a health check path only new tasks answer would
+	// make the balancer's own check fail the old ones).
+	final *lb.Route
 	// stopped are draining addresses whose tasks are gone: the next change drops them.
 	stopped map[string]bool
 	dirty   bool // route differs from what the balancers hold
@@ -57,8 +62,26 @@ func (a *applier) routingFor(sp planner.ServicePlan) *routing {
 		if c.Service == sp.Name && c.Kind != planner.KindTask {
 			rt.dirty = true // the balancers differ from the plan's route now
 		}
+		if c.Service == sp.Name && c.Kind == planner.KindRoute && c.Action == planner.Replace && c.Was != nil && rt.final == nil {
+			final := rt.route
+			rt.final = &final
+			rt.route.Path, rt.route.Hosts, rt.route.Sticky, rt.route.Health = c.Was.Path, c.Was.Hosts, c.Was.Sticky, c.Was.Health
+		}
 	}
 	return rt
+}
+
+// settle switches the route to the manifest's settings, if they differ, for the last
+// change of a rollout that succeeded.
+func (rt *routing) settle() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.final == nil {
+		return
+	}
+	rt.route.Path, rt.route.Hosts, rt.route.Sticky, rt.route.Health = rt.final.Path, rt.final.Hosts, rt.final.Sticky, rt.final.Health
+	rt.final = nil
+	rt.dirty = true
 }
 
 // register adds addresses to the targets.

@@ -74,13 +74,16 @@ func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Pl
 			continue
 		}
 		entries := hist[sp.Name]
-		if n := len(entries); n > 0 && entries[n-1].ID == sp.Revision {
-			nums[sp.Name] = entries[n-1].Number // a rerun, a count change: the same revision
+		if n := len(entries); n > 0 && entries[n-1].ID == sp.Revision &&
+			(entries[n-1].Outcome == history.InProgress || entries[n-1].Outcome == history.Completed) {
+			// A rerun of a run that died, or a count change: the same revision. One that
+			// failed or was rolled back is tried again as a new revision.
+			nums[sp.Name] = entries[n-1].Number
 			continue
 		}
 		rev, ok := plan.Revisions[sp.Revision]
 		if !ok {
-			continue // no task of it starts: the tasks that run are the newest revision's
+			continue // no task of it starts: the tasks that run are an earlier revision's
 		}
 		r := history.Revision{Service: sp.Name, ID: rev.ID, Task: rev.Task, Kind: history.KindDeploy, Meta: d.Meta}
 		if d.Rollback != nil && d.Rollback.Service == sp.Name {
@@ -198,6 +201,7 @@ func (d Deploy) rollbackService(ctx context.Context, s *Session, opts executor.O
 	if err != nil {
 		return nil, err
 	}
+	keepRouteSettings(plan)
 	if plan.Empty() {
 		return &executor.Result{}, nil
 	}
@@ -356,4 +360,21 @@ func outcomeOf(entries []history.Entry, number int) history.Outcome {
 		}
 	}
 	return ""
+}
+
+// keepRouteSettings drops the route setting changes from a rollback's plan: the rollout
+// that failed never applied the manifest's new settings, and returning to the old tasks
+// must not apply them either (a health check path only the failed revision answers).
+func keepRouteSettings(plan *planner.Plan) {
+	kept := plan.Changes[:0]
+	for _, c := range plan.Changes {
+		if c.Kind == planner.KindRoute && c.Action == planner.Replace && c.Was != nil {
+			r := plan.Routes[c.Service]
+			r.Path, r.Hosts, r.Sticky, r.Health = c.Was.Path, c.Was.Hosts, c.Was.Sticky, c.Was.Health
+			plan.Routes[c.Service] = r
+			continue
+		}
+		kept = append(kept, c)
+	}
+	plan.Changes = kept
 }

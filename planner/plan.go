@@ -87,6 +87,9 @@ type Change struct {
 	LB     string    `json:"lb,omitempty"`
 	Route  *lb.Route `json:"route,omitempty"`
 	Target string    `json:"target,omitempty"`
+	// Was is the route a replace changes, as the balancer holds it: the rollout keeps its
+	// settings (a health check path the old tasks answer) until the new tasks serve.
+	Was    *lb.Route `json:"was,omitempty"`
 	Reason Reason    `json:"reason"`
 	// Wave orders the work within a service: wave N starts only once wave N-1 is done.
 	Wave int `json:"wave"`

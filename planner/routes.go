@@ -139,8 +139,8 @@ func (c *computer) diffRoute(name string, want lb.Route) {
 		return
 	}
 	if fields := routeFieldsChanged(rs.Route, want); len(fields) > 0 {
-		r := want
-		c.addRouteChange(Change{Action: Replace, Kind: KindRoute, Service: want.Service, LB: name, Route: &r,
+		r, was := want, rs.Route
+		c.addRouteChange(Change{Action: Replace, Kind: KindRoute, Service: want.Service, LB: name, Route: &r, Was: &was,
 			Reason: Reason{Code: ReasonRouteChanged, Fields: fields}})
 	}
 	serving := map[string]bool{}
@@ -182,6 +182,12 @@ func (c *computer) whyStale(service, addr string) string {
 			return "its task " + t.TaskID + " is " + t.State
 		default:
 			return "its task " + t.TaskID + " is not healthy (" + t.HealthDetail + ")"
+		}
+	}
+	host, _, _ := strings.Cut(addr, ":")
+	for _, h := range c.snap.UnreachableHosts() {
+		if h.Spec.Address == host {
+			return "its host " + h.Name + " is unreachable"
 		}
 	}
 	return "no task of the service has it"
