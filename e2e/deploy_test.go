@@ -172,7 +172,9 @@ func TestDeployLifecycle(t *testing.T) {
 		require.Equal(t, 1, r.Code, r.String())
 		assert.Contains(t, r.Stderr, "not healthy")
 		assert.Contains(t, r.Stderr, "404 Not Found")
-		assert.Contains(t, r.Stderr, "Every task that was running before keeps serving")
+		assert.Contains(t, r.Stderr, "circuit breaker tripped")
+		assert.Contains(t, r.Stderr, "rolled back to revision")
+		assert.Contains(t, r.Stderr, "The old revision served throughout")
 		after := containers(t, hosts, "hello")
 		assert.Equal(t, containerIDs(before), containerIDs(after), "the failed tasks are removed, the old ones untouched")
 		for _, task := range a.status().Services[0].Tasks {
