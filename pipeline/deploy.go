@@ -50,8 +50,9 @@ type Deploy struct {
 	Events  func(executor.Event)
 	// Output receives image build logs (nil: discarded).
 	BuildOutput io.Writer
-	// Meta says who deploys from where (recorded with each revision).
-	Meta history.Meta
+	// Meta says who deploys from where, recorded with each revision; it is asked only
+	// when a revision is recorded (it runs git), so a deploy with nothing to do pays nothing.
+	Meta func() history.Meta
 	// Rollback, when set, deploys a kept revision of one service instead of its manifest's
 	// task definition (deck rollback); Target.Services still gives its count, route and
 	// rollout settings.

@@ -69,6 +69,16 @@ func (s *Session) history() *history.Store {
 func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Plan, hist map[string][]history.Entry) (nums map[string]int, created map[string]bool, err error) {
 	store := s.history()
 	nums, created = map[string]int{}, map[string]bool{}
+	var meta *history.Meta
+	getMeta := func() history.Meta {
+		if meta == nil {
+			meta = &history.Meta{}
+			if d.Meta != nil {
+				*meta = d.Meta()
+			}
+		}
+		return *meta
+	}
 	for _, sp := range plan.Services {
 		if sp.Delete || sp.Revision == "" {
 			continue
@@ -85,7 +95,7 @@ func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Pl
 		if !ok {
 			continue // no task of it starts: the tasks that run are an earlier revision's
 		}
-		r := history.Revision{Service: sp.Name, ID: rev.ID, Task: rev.Task, Kind: history.KindDeploy, Meta: d.Meta}
+		r := history.Revision{Service: sp.Name, ID: rev.ID, Task: rev.Task, Kind: history.KindDeploy, Meta: getMeta()}
 		if d.Rollback != nil && d.Rollback.Service == sp.Name {
 			r.Kind, r.RollbackOf = history.KindRollback, d.rollbackTo
 		}

@@ -55,8 +55,11 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 	if err != nil {
 		return err
 	}
-	meta := history.CollectMeta(w.app.Dir, lookupString(deps))
-	meta.Trigger = "deck deploy"
+	meta := func() history.Meta {
+		m := history.CollectMeta(w.app.Dir, lookupString(deps))
+		m.Trigger = "deck deploy"
+		return m
+	}
 	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(),
 		Lock: o.Lock.taker(deps, "deploy"), Builder: w.builder(deps, g), Meta: meta,
 		Planned: func(p *planner.Plan) error { return showAndConfirm(deps, g, p, "Apply this plan?") }}

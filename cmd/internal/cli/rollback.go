@@ -62,8 +62,11 @@ func runRollback(ctx context.Context, o *RollbackOptions) error {
 	if o.To > 0 {
 		trigger += " --to " + strconv.Itoa(o.To)
 	}
-	meta := history.CollectMeta(w.app.Dir, lookupString(deps))
-	meta.Trigger = trigger
+	meta := func() history.Meta {
+		m := history.CollectMeta(w.app.Dir, lookupString(deps))
+		m.Trigger = trigger
+		return m
+	}
 	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(),
 		Lock: o.Lock.taker(deps, "rollback"), Meta: meta,
 		Rollback: &pipeline.RollbackTarget{Service: o.Service, To: o.To},
