@@ -125,3 +125,24 @@ func TestTargetThatFailsItsCheckIsNeverRegistered(t *testing.T) {
 		assert.Len(t, h.Tasks(), 1, "only the old task is left on %s", h.Name())
 	}
 }
+
+// Several balancers get the same route, one change each per rollout step.
+func TestEveryBalancerGetsTheSameRoute(t *testing.T) {
+	w := newWorld(t, 2)
+	b1, b2 := lbfake.New("edge"), lbfake.New("edge2")
+	plan, _ := routedRollout(t, w, b1)
+	require.NoError(t, b2.Put(context.Background(), plan.Routes["web"]))
+	o := w.opts()
+	o.Balancers = []lb.Balancer{b1, b2}
+	o.HTTPClient = &http.Client{Transport: answer(200)}
+	_, err := Apply(context.Background(), plan, o)
+	require.NoError(t, err)
+	r1, err := b1.Routes(context.Background(), "app", "test")
+	require.NoError(t, err)
+	r2, err := b2.Routes(context.Background(), "app", "test")
+	require.NoError(t, err)
+	assert.Equal(t, r1["web"], r2["web"])
+	assert.Len(t, r1["web"].Targets, 2)
+	assert.Equal(t, 3, b1.Writes())
+	assert.Equal(t, 3, b2.Writes())
+}

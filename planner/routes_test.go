@@ -159,3 +159,21 @@ func TestRouteChangesRender(t *testing.T) {
 	assert.Contains(t, b.String(), "+ route on edge: / -> 1 targets")
 	assert.Contains(t, b.String(), "0 to create, 0 to replace, 0 to destroy; 1 load balancer change.")
 }
+
+// Every balancer of the environment gets the same route: each is diffed on its own, so a
+// second balancer that restarted empty gets its route back while the first is left alone.
+func TestEachBalancerIsDiffedOnItsOwn(t *testing.T) {
+	h := newHarness(t).hosts(1, 4096, 8192)
+	web := service("web", 1, webTask(), withHTTP("/"))
+	a1 := h.run("h1", web.Revision, "a1")
+	r := RouteOf(testApp, testEnv, web.Service)
+	r.Targets = []string{addr(a1)}
+	h.balancer(r)
+	h.balancers = append(h.balancers, providers.BalancerObservation{
+		Spec: manifest.LoadBalancerSpec{Name: "edge2", Host: "h1"}, Reachable: true, Routes: map[string]lb.Route{}})
+	rc := routeChanges(h.plan(web))
+	require.Len(t, rc, 1)
+	assert.Equal(t, "edge2", rc[0].LB)
+	assert.Equal(t, Create, rc[0].Action)
+	assert.Equal(t, []string{addr(a1)}, rc[0].Route.Targets)
+}
