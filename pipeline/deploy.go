@@ -225,7 +225,7 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		return err
 	}
 	err = d.finish(ctx, out, opts, nums, created, hist, err)
-	d.pruneImages(ctx, s, plan, keep)
+	d.pruneImages(ctx, s, plan, hist, keep)
 	return err
 }
 

@@ -328,18 +328,20 @@ func numbers(entries []history.Entry) string {
 // pruneImages removes, on every host, the service images of revisions older than the
 // kept ones, and dangling build leftovers. Best effort: a failure leaves images, never
 // fails the deploy.
-func (d Deploy) pruneImages(ctx context.Context, s *Session, plan *planner.Plan, keep int) {
-	hist, err := s.readHistory(ctx, plan)
-	if err != nil {
-		return
-	}
+// hist is the history read before the deploy: with the plan's own revision, it holds
+// every revision that can be kept.
+func (d Deploy) pruneImages(ctx context.Context, s *Session, plan *planner.Plan, hist map[string][]history.Entry, keep int) {
 	var hosts []providers.Host
 	for _, n := range s.Fleet.Names() {
 		hosts = append(hosts, s.Fleet.Host(n))
 	}
 	for svc, entries := range hist {
 		keepRefs := map[string]bool{}
-		for _, ref := range history.KeepImages(entries, keep) {
+		older := keep
+		if id := planServiceRevision(plan, svc); id != "" && (len(entries) == 0 || entries[len(entries)-1].ID != id) {
+			older = max(keep-1, 1) // this deploy's revision is the newest kept one
+		}
+		for _, ref := range history.KeepImages(entries, older) {
 			keepRefs[ref] = true
 		}
 		for _, t := range s.Snap.TasksByService(svc) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings"
@@ -84,26 +85,58 @@ func (h *Host) ListRecords(ctx context.Context, prefix string) ([]providers.Reco
 		return nil, h.wrap(cctx, op, err)
 	}
 	var out []providers.Record
+	var missing []int // records listed without labels, read in parallel below
 	for _, s := range list {
 		if !strings.HasPrefix(s.Spec.Name, prefix) {
 			continue
 		}
-		r := providers.Record{Name: s.Spec.Name, Labels: s.Spec.Labels, Created: s.CreatedAt}
-		if r.Labels == nil {
-			full, err := secrets.Inspect(cctx, s.ID, nil)
-			if isNotFound(err) {
-				continue // removed since the list
+		out = append(out, providers.Record{Name: s.Spec.Name, Labels: s.Spec.Labels, Created: s.CreatedAt})
+		if s.Spec.Labels == nil {
+			missing = append(missing, len(out)-1)
+		}
+	}
+	ids := map[string]string{}
+	for _, s := range list {
+		ids[s.Spec.Name] = s.ID
+	}
+	// A service's revision history grows by a record a deploy: read them 8 at a time.
+	gone := make([]bool, len(out))
+	errs := make([]error, len(missing))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for k, i := range missing {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			full, err := secrets.Inspect(cctx, ids[out[i].Name], nil)
+			switch {
+			case isNotFound(err):
+				gone[i] = true // removed since the list
+			case err != nil:
+				errs[k] = err
+			default:
+				out[i].Labels = full.Spec.Labels
 			}
-			if err != nil {
-				return nil, h.wrap(cctx, op, err)
-			}
-			r.Labels = full.Spec.Labels
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, h.wrap(cctx, op, err)
+		}
+	}
+	kept := out[:0]
+	for i, r := range out {
+		if gone[i] {
+			continue
 		}
 		if r.Labels == nil {
 			r.Labels = map[string]string{}
 		}
-		out = append(out, r)
+		kept = append(kept, r)
 	}
+	out = kept
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
