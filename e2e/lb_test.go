@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/bench/load"
+	"github.com/deckhq/deck/providers/lb/caddy"
 	"github.com/deckhq/deck/testhosts"
 )
 
@@ -261,5 +263,68 @@ func waitFor(t *testing.T, within time.Duration, cond func() bool) {
 			t.Fatalf("condition not met within %s", within)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestTwoLoadBalancersGetTheSameRoutes: an environment that names two balancers (Caddy on
+// h1 and on h2) gets the route on both; a rollout under load through both drops nothing;
+// when one restarts empty, only its route is restored.
+func TestTwoLoadBalancersGetTheSameRoutes(t *testing.T) {
+	hosts := startHosts(t)
+	require.Len(t, hosts.LBs, 2)
+	a := newApp(t, "hello", hosts)
+	two := "    load_balancers:\n"
+	for _, b := range hosts.LBs {
+		two += fmt.Sprintf("      - {name: %s, host: %s, provider: caddy, listen: %q, admin: %q}\n", b.Name, b.Host, b.Listen, b.Admin)
+	}
+	deckYAML := "app: hello\nenvironments:\n  test:\n    hosts_file: " + hosts.HostsFile + "\n" + two
+	a.write("deck.yaml", deckYAML)
+	a.write("deck/hello.yaml", lbHello("v1", "0s", ""))
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	for _, b := range hosts.LBs {
+		assert.Contains(t, r.Stdout, "http://"+b.Listen+"/")
+		code, body, err := get("http://" + b.Listen + "/")
+		require.NoError(t, err, b.Name)
+		assert.Equal(t, 200, code, "%s: %s", b.Name, body)
+	}
+
+	var runs []*load.Run
+	for _, b := range hosts.LBs {
+		runs = append(runs, load.Start(context.Background(), load.Options{URL: "http://" + b.Listen + "/", Rate: 250, Conns: 16, Timeout: 30 * time.Second}))
+	}
+	a.write("deck/hello.yaml", lbHello("v2", "0s", ""))
+	r = a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	for i, run := range runs {
+		res := run.Stop()
+		requireNoFailures(t, res, "a rollout through "+hosts.LBs[i].Name)
+	}
+
+	require.NoError(t, hosts.RestartLBOn(2))
+	p := a.deck("plan")
+	assert.Equal(t, 2, p.Code, p.String())
+	assert.Contains(t, p.Stdout, "+ route on edge2: / -> 6 targets")
+	assert.NotContains(t, p.Stdout, "route on edge:")
+	r = a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	code, body, err := get("http://" + hosts.LBs[1].Listen + "/")
+	require.NoError(t, err)
+	assert.Equal(t, 200, code, body)
+	assert.True(t, strings.HasPrefix(body, "v2 "), body)
+}
+
+// removeRoutes deletes app's routes from balancer b.
+func removeRoutes(t *testing.T, b testhosts.LB, app string) {
+	c := caddy.New(b.Spec(), caddy.UnixDial(b.Admin))
+	routes, err := c.Routes(context.Background(), app, "test")
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	for svc := range routes {
+		if err := c.Delete(context.Background(), app, "test", svc); err != nil {
+			t.Logf("cleanup: %v", err)
+		}
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/providers"
-	"github.com/deckhq/deck/providers/lb/caddy"
 	"github.com/deckhq/deck/providers/podman"
 	"github.com/deckhq/deck/testhosts"
 )
@@ -117,13 +116,8 @@ func newApp(t *testing.T, example string, hosts *testhosts.Env, extraEnv ...stri
 // removeApp removes every container of app from every reachable host, its records, and
 // its routes from the load balancer.
 func removeApp(t *testing.T, hosts *testhosts.Env, app string) {
-	b := caddy.New(hosts.LB.Spec(), caddy.UnixDial(hosts.LB.Admin))
-	if routes, err := b.Routes(context.Background(), app, "test"); err == nil {
-		for svc := range routes {
-			if err := b.Delete(context.Background(), app, "test", svc); err != nil {
-				t.Logf("cleanup: %v", err)
-			}
-		}
+	for _, b := range hosts.LBs {
+		removeRoutes(t, b, app)
 	}
 	fleet, obs := providers.Observe(context.Background(), podman.Dialer{}, hosts.Specs(), app, "")
 	defer fleet.Close()

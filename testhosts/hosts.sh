@@ -3,8 +3,9 @@
 # benchmarks and demo. Each host is a network namespace with its own address on the bridge
 # deck0 (10.77.0.0/24), its own storage and network config, and its own Podman API socket.
 # One host can be reached only over ssh, to exercise deck's ssh:// path. A Caddy load
-# balancer runs in h1's namespace, listening on h1's address (port 80, once deck creates
-# its server); its admin API is only on the unix socket DIR/h1/caddy/admin.sock.
+# balancer runs in h1's namespace (and a second in h2's), listening on the host's address
+# (port 80, once deck creates its server); its admin API is only on the unix socket
+# DIR/hI/caddy/admin.sock.
 #
 # Usage (as root):
 #   hosts.sh install                      install what is missing (podman, runc, sshd, ...)
@@ -12,7 +13,7 @@
 #   hosts.sh down [--dir DIR]             stop everything and remove every trace
 #   hosts.sh partition I | heal I         cut host I off the network / reconnect it
 #   hosts.sh stop I | start I [--dir DIR] stop / start host I's Podman service
-#   hosts.sh lb-stop | lb-start | lb-restart [--dir DIR]
+#   hosts.sh lb-stop | lb-start | lb-restart [I] [--dir DIR]   Caddy on host I (1 or 2; default 1)
 #                                         kill Caddy / start it / kill it and start it again,
 #                                         each start with an EMPTY configuration (no servers)
 #
@@ -30,7 +31,9 @@ SUBNET_PREFIX=10.77.0
 STATE=/run/deck-testhosts.dir
 LOCK=/run/deck-testhosts.lock
 READY_TIMEOUT=${DECK_TESTHOSTS_READY_TIMEOUT:-30}
-LB_HOST=1 # the host whose namespace runs Caddy
+# Caddy runs in h1's namespace ("edge") and, when there are two hosts or more, in h2's
+# ("edge2"): an environment can name both, to test routes kept on several balancers.
+lb_hosts() { if [ "${1:-1}" -ge 2 ]; then echo 1 2; else echo 1; fi; }
 
 die() { echo "hosts.sh: $*" >&2; exit 1; }
 log() { echo "hosts.sh: $*" >&2; }
@@ -166,14 +169,14 @@ running() {
 	state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) && [ -n "$state" ] && [ "$state" != Z ]
 }
 
-caddy_dir() { echo "${1:-$DIR}/h$LB_HOST/caddy"; }
+caddy_dir() { echo "${1:-$DIR}/h${2:-1}/caddy"; }
 
 # start_caddy starts Caddy in the LB host's namespace with an empty configuration: only the
 # admin API, on a unix socket (it has no authentication, so never on a network), and no
 # autosave, so every start is empty as after a crash. deck creates its own server.
 start_caddy() {
-	local cdir
-	cdir=$(caddy_dir)
+	local cdir i=${1:-1}
+	cdir=$(caddy_dir "$DIR" "$i")
 	mkdir -p "$cdir"
 	rm -f "$cdir/admin.sock"
 	cat >"$cdir/caddy.json" <<EOF
@@ -181,7 +184,7 @@ start_caddy() {
 EOF
 	# nsenter execs (it forks only to enter a pid namespace), so $! is Caddy's pid. HOME
 	# and XDG_* keep Caddy's data and config folders out of /root.
-	(cd "$cdir" && exec nohup nsenter --net="/var/run/netns/$(ns_name "$LB_HOST")" \
+	(cd "$cdir" && exec nohup nsenter --net="/var/run/netns/$(ns_name "$i")" \
 		env HOME="$cdir" XDG_CONFIG_HOME="$cdir/config" XDG_DATA_HOME="$cdir/data" \
 		caddy run --config "$cdir/caddy.json") >>"$cdir/caddy.log" 2>&1 </dev/null &
 	echo $! >"$cdir/caddy.pid"
@@ -189,7 +192,7 @@ EOF
 
 wait_caddy() {
 	local cdir deadline=$((SECONDS + READY_TIMEOUT))
-	cdir=$(caddy_dir)
+	cdir=$(caddy_dir "$DIR" "${1:-1}")
 	# Caddy 2.6.2 accepts only an empty Host header on a unix admin socket.
 	until curl -fsS --max-time 2 --unix-socket "$cdir/admin.sock" -H 'Host: ' http://caddy/config/ >/dev/null 2>&1; do
 		if ! running "$(cat "$cdir/caddy.pid")"; then
@@ -201,11 +204,12 @@ wait_caddy() {
 	done
 }
 
-# stop_caddy stops the Caddy of DIR d: TERM, then KILL after half a second, because a
-# stopping Caddy waits up to its grace period (deck sets 10 minutes) for requests in flight.
+# stop_caddy stops the Caddy of DIR d on host i (default 1): TERM, then KILL after half a
+# second, because a stopping Caddy waits up to its grace period (deck sets 10 minutes) for
+# requests in flight.
 stop_caddy() {
 	local cdir pid
-	cdir=$(caddy_dir "${1:-$DIR}")
+	cdir=$(caddy_dir "${1:-$DIR}" "${2:-1}")
 	[ -f "$cdir/caddy.pid" ] || return 0
 	pid=$(cat "$cdir/caddy.pid")
 	if running "$pid"; then
@@ -314,9 +318,9 @@ cmd_up() {
 	if [ "$k" -gt 0 ]; then
 		setup_ssh "$k"
 	fi
-	start_caddy
+	for i in $(lb_hosts "$n"); do start_caddy "$i"; done
 	for i in $(seq "$n"); do wait_ready "$i"; done
-	wait_caddy
+	for i in $(lb_hosts "$n"); do wait_caddy "$i"; done
 	write_hosts_file "$n" "$k"
 	echo "$DIR/hosts.yaml"
 }
@@ -341,7 +345,11 @@ remove_dir() {
 		) &
 	done
 	wait
-	stop_caddy "$d"
+	for hd in "$d"/h*/caddy; do
+		[ -d "$hd" ] || continue
+		hd=${hd%/caddy}
+		stop_caddy "$d" "${hd##*/h}"
+	done
 	if [ -f "$d/ssh/sshd.pid" ]; then
 		pid=$(cat "$d/ssh/sshd.pid")
 		kill "$pid" 2>/dev/null || true
@@ -394,7 +402,7 @@ current_dir() {
 }
 
 main() {
-	[ $# -ge 1 ] || die "usage: hosts.sh install|up N [--ssh K] [--dir DIR]|down|partition I|heal I|stop I|start I|lb-stop|lb-start|lb-restart"
+	[ $# -ge 1 ] || die "usage: hosts.sh install|up N [--ssh K] [--dir DIR]|down|partition I|heal I|stop I|start I|lb-stop [I]|lb-start [I]|lb-restart [I]"
 	local cmd=$1 n=0 k=0 args=()
 	shift
 	DIR_GIVEN=0
@@ -435,12 +443,12 @@ main() {
 		start_service "$i"
 		wait_ready "$i"
 		;;
-	lb-stop) current_dir; stop_caddy ;;
+	lb-stop) current_dir; stop_caddy "$DIR" "${args[0]:-1}" ;;
 	lb-start | lb-restart)
 		current_dir
-		stop_caddy
-		start_caddy
-		wait_caddy
+		stop_caddy "$DIR" "${args[0]:-1}"
+		start_caddy "${args[0]:-1}"
+		wait_caddy "${args[0]:-1}"
 		;;
 	*) die "unknown command $cmd" ;;
 	esac

@@ -73,8 +73,11 @@ type Env struct {
 	Dir       string // where the hosts keep their state
 	HostsFile string // Dir/hosts.yaml, usable as a manifest's hosts_file
 	Hosts     []Host // h1..hN
-	LB        LB     // Caddy, on h1
-	lock      *os.File
+	LB        LB     // Caddy, on h1 ("edge")
+	// LBs are every Caddy the hosts run: LB, and with two hosts or more a second one on
+	// h2 ("edge2"), for environments that name several balancers.
+	LBs  []LB
+	lock *os.File
 }
 
 // Script returns the path of hosts.sh, next to this source file.
@@ -112,10 +115,16 @@ func Up(n int, sshHost int) (*Env, error) {
 		_ = e.Down()
 		return nil, fmt.Errorf("testhosts: reading %s: %w", e.HostsFile, err)
 	}
-	// As hosts.sh places it (LB_HOST=1, caddy_dir).
-	caddyDir := filepath.Join(dir, "h1", "caddy")
-	e.LB = LB{Name: "edge", Host: e.Hosts[0].Name, Listen: net.JoinHostPort(e.Hosts[0].Address, "80"),
-		Admin: filepath.Join(caddyDir, "admin.sock"), Log: filepath.Join(caddyDir, "caddy.log")}
+	// As hosts.sh places them (lb_hosts, caddy_dir).
+	for i, name := range []string{"edge", "edge2"} {
+		if i >= len(e.Hosts) || (i == 1 && len(e.Hosts) < 2) {
+			break
+		}
+		caddyDir := filepath.Join(dir, e.Hosts[i].Name, "caddy")
+		e.LBs = append(e.LBs, LB{Name: name, Host: e.Hosts[i].Name, Listen: net.JoinHostPort(e.Hosts[i].Address, "80"),
+			Admin: filepath.Join(caddyDir, "admin.sock"), Log: filepath.Join(caddyDir, "caddy.log")})
+	}
+	e.LB = e.LBs[0]
 	return e, nil
 }
 
@@ -161,6 +170,15 @@ func (e *Env) StartLB() error { return e.lbCmd("lb-start") }
 // RestartLB kills Caddy and starts it again empty: deck's server and routes are gone
 // until deck puts them back.
 func (e *Env) RestartLB() error { return e.lbCmd("lb-restart") }
+
+// RestartLBOn kills the Caddy on host i (1 or 2) and starts it again empty.
+func (e *Env) RestartLBOn(i int) error {
+	if i < 1 || i > len(e.LBs) {
+		return fmt.Errorf("testhosts: no load balancer on host %d (have %d)", i, len(e.LBs))
+	}
+	_, err := run("lb-restart", strconv.Itoa(i), "--dir", e.Dir)
+	return err
+}
 
 func (e *Env) lbCmd(cmd string) error {
 	_, err := run(cmd, "--dir", e.Dir)
