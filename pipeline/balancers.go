@@ -16,37 +16,68 @@ import (
 // providers (Caddy); tests pass a fake.
 type OpenBalancer func(spec manifest.LoadBalancerSpec, dial func(ctx context.Context) (net.Conn, error)) (lb.Balancer, error)
 
-// readBalancers opens the environment's load balancers (once per session) and reads what
-// each holds for the app. A balancer that cannot be read is marked so; the planner refuses
-// to plan a routed service without it, so nothing is touched.
+// readBalancers reads what each of the environment's load balancers holds for the app
+// (opening them first, once per session). A balancer that cannot be read is marked so; the
+// planner refuses to plan a routed service without it, so nothing is touched.
 func (s *Session) readBalancers(ctx context.Context) {
 	specs := s.T.Env.LoadBalancers
 	if len(specs) == 0 {
 		return
 	}
-	if s.Balancers == nil {
-		s.Balancers = make([]lb.Balancer, len(specs))
-	}
-	obs := make([]providers.BalancerObservation, len(specs))
+	s.initBalancers()
 	var wg sync.WaitGroup
-	for i, spec := range specs {
+	for i := range specs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			obs[i] = s.readBalancer(ctx, i, spec)
+			s.readBalancer(ctx, i, s.Fleet.Host(specs[i].Host))
 		}()
 	}
 	wg.Wait()
-	s.Obs.Balancers = obs
+	s.Obs.Balancers = s.lbObs
 }
 
-func (s *Session) readBalancer(ctx context.Context, i int, spec manifest.LoadBalancerSpec) providers.BalancerObservation {
+// readBalancersOn reads the balancers that run on host h, as soon as h is connected (the
+// first read of a session): a balancer on a unix host is read while an ssh host's
+// handshake is still going on.
+func (s *Session) readBalancersOn(ctx context.Context, h providers.Host) {
+	for i, spec := range s.T.Env.LoadBalancers {
+		if spec.Host == h.Name() {
+			s.readBalancer(ctx, i, h)
+		}
+	}
+}
+
+// initBalancers sizes the session's balancer slices; every entry starts as not read.
+func (s *Session) initBalancers() {
+	specs := s.T.Env.LoadBalancers
+	if s.Balancers == nil {
+		s.Balancers = make([]lb.Balancer, len(specs))
+	}
+	if s.lbObs == nil {
+		s.lbObs = make([]providers.BalancerObservation, len(specs))
+		for i, spec := range specs {
+			s.lbObs[i] = providers.BalancerObservation{Spec: spec,
+				Err: fmt.Errorf("its host %s is unreachable, and deck reaches its admin API through that host", spec.Host)}
+		}
+	}
+}
+
+// readBalancer reads balancer i through h, its host's connection (nil: unreachable).
+// Each index is written by one goroutine at a time.
+func (s *Session) readBalancer(ctx context.Context, i int, h providers.Host) {
+	spec := s.T.Env.LoadBalancers[i]
 	bo := providers.BalancerObservation{Spec: spec}
+	defer func() { s.lbObs[i] = bo }()
 	if s.Balancers[i] == nil {
-		b, err := s.openBalancer(spec)
+		if h == nil {
+			bo.Err = fmt.Errorf("its host %s is unreachable, and deck reaches its admin API through that host", spec.Host)
+			return
+		}
+		b, err := s.openBalancer(spec, h)
 		if err != nil {
 			bo.Err = err
-			return bo
+			return
 		}
 		s.Balancers[i] = b
 	}
@@ -55,31 +86,21 @@ func (s *Session) readBalancer(ctx context.Context, i int, spec manifest.LoadBal
 	routes, err := s.Balancers[i].Routes(ctx, s.T.App.Name, s.T.Env.Name)
 	if err != nil {
 		bo.Err = err
-		return bo
+		return
 	}
 	bo.Reachable, bo.Routes = true, routes
-	return bo
 }
 
-func (s *Session) openBalancer(spec manifest.LoadBalancerSpec) (lb.Balancer, error) {
+// openBalancer makes the balancer's client, reaching its admin socket through h.
+func (s *Session) openBalancer(spec manifest.LoadBalancerSpec, h providers.Host) (lb.Balancer, error) {
 	if s.T.OpenBalancer == nil {
 		return nil, fmt.Errorf("this command cannot reach load balancers")
 	}
-	if s.Fleet.Host(spec.Host) == nil {
-		return nil, fmt.Errorf("its host %s is unreachable, and deck reaches its admin API through that host", spec.Host)
+	sd, ok := h.(providers.SocketDialer)
+	if !ok {
+		return nil, fmt.Errorf("host %s cannot open unix sockets", h.Name())
 	}
-	host := spec.Host
-	dial := func(ctx context.Context) (net.Conn, error) {
-		h := s.Fleet.Host(host)
-		if h == nil {
-			return nil, fmt.Errorf("host %s is not connected", host)
-		}
-		sd, ok := h.(providers.SocketDialer)
-		if !ok {
-			return nil, fmt.Errorf("host %s cannot open unix sockets", host)
-		}
-		return sd.DialSocket(ctx, spec.Admin)
-	}
+	dial := func(ctx context.Context) (net.Conn, error) { return sd.DialSocket(ctx, spec.Admin) }
 	return s.T.OpenBalancer(spec, dial)
 }
 

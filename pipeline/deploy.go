@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 
 	"github.com/deckhq/deck/executor"
@@ -60,6 +61,8 @@ type Deploy struct {
 	// KeepRevisions is how many revisions' images and secrets stay on the hosts
 	// (default DefaultKeepRevisions).
 	KeepRevisions int
+	// HTTPClient makes the new tasks' health and target checks (nil: the executor's own).
+	HTTPClient *http.Client
 
 	rollbackTo int // the revision number Rollback resolved to
 }
@@ -181,7 +184,8 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		return err
 	}
 	opts := executor.Options{Fleet: s.Fleet, Builds: res.Builds, Secrets: res.Secrets, Events: d.Events,
-		BuildOutput: d.BuildOutput, Desired: map[string]providers.DesiredState{}, Balancers: s.OpenedBalancers()}
+		BuildOutput: d.BuildOutput, Desired: map[string]providers.DesiredState{}, Balancers: s.OpenedBalancers(),
+		HTTPClient: d.HTTPClient}
 	for _, svc := range d.Target.Services {
 		opts.Desired[svc.Name] = providers.DesiredStateOf(svc)
 	}

@@ -25,7 +25,7 @@ type rig struct {
 func newRig(t *testing.T, hosts int) *rig {
 	r := &rig{cloud: fake.NewCloud(), app: &manifest.App{Name: "shop"}, env: &manifest.Environment{Name: "prod"}}
 	for i := 1; i <= hosts; i++ {
-		spec := manifest.HostSpec{Name: "h" + string(rune('0'+i)), URL: "fake://h", Address: "10.0.0.1"}
+		spec := manifest.HostSpec{Name: "h" + string(rune('0'+i)), URL: "fake://h", Address: "10.0.0." + string(rune('0'+i))}
 		r.cloud.AddHost(spec, manifest.Resources{CPU: 4096, Memory: 8192}).AddImage("web:1")
 		r.env.Hosts = append(r.env.Hosts, spec)
 	}

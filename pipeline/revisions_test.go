@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,6 +14,8 @@ import (
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/history"
+	"github.com/deckhq/deck/providers/lb"
+	lbfake "github.com/deckhq/deck/providers/lb/fake"
 )
 
 func withGreeting(s manifest.ServiceSpec, g string) manifest.ServiceSpec {
@@ -158,4 +162,42 @@ func TestOldRevisionsImagesArePruned(t *testing.T) {
 		}
 		assert.ElementsMatch(t, refs[2:], have, "the 2 newest revisions' images are kept on %s", h)
 	}
+}
+
+// A routed service's deploy goes through the environment's balancer, read as soon as its
+// host is connected: the route holds the tasks, and a second deploy plans nothing.
+func TestDeployThroughABalancer(t *testing.T) {
+	r := newRig(t, 2)
+	r.env.LoadBalancers = []manifest.LoadBalancerSpec{{Name: "edge", Host: "h1", Listen: "10.0.0.1:80", Admin: "/run/caddy.sock"}}
+	b := lbfake.New("edge")
+	open := func(manifest.LoadBalancerSpec, func(context.Context) (net.Conn, error)) (lb.Balancer, error) {
+		return b, nil
+	}
+	svc := webService(2)
+	svc.Task.Healthcheck = nil
+	svc.Task.Port = 8080
+	svc.HTTP = &manifest.HTTP{Path: "/", Healthcheck: manifest.TargetHealthcheck{Path: "/"}}
+	run := func() *Outcome {
+		d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{svc}, Dialer: r.cloud, OpenBalancer: open},
+			HTTPClient: &http.Client{Transport: answer200{}}}
+		out, err := d.Run(context.Background())
+		require.NoError(t, err)
+		out.Session.Close()
+		return out
+	}
+	first := run()
+	require.Equal(t, 1, len(first.Plan.Changes)-first.Plan.TaskChanges(), "the route is created")
+	routes, err := b.Routes(context.Background(), "shop", "prod")
+	require.NoError(t, err)
+	assert.ElementsMatch(t, first.Endpoints("web"), routes["web"].Targets)
+	assert.Len(t, routes["web"].Targets, 2)
+	second := run()
+	assert.True(t, second.Plan.Empty(), "%+v", second.Plan.Changes)
+}
+
+// answer200 is a transport where every target answers 200.
+type answer200 struct{}
+
+func (answer200) RoundTrip(*http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Body: http.NoBody, Header: http.Header{}}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/deckhq/deck/manifest"
@@ -43,6 +44,7 @@ type Session struct {
 	// Balancers are the environment's load balancers, in its order (nil entries could
 	// not be opened; see Obs.Balancers for why).
 	Balancers []lb.Balancer
+	lbObs     []providers.BalancerObservation // what was last read of each
 }
 
 // Open connects to every host of the environment, concurrently. Hosts that do not answer
@@ -66,10 +68,23 @@ func OpenRead(ctx context.Context, t Target) (*Session, error) {
 	setHostTimeout(&t)
 	s := &Session{T: t}
 	pr := newProber()
+	s.initBalancers()
+	// A balancer is read as soon as its host is connected, alongside that host's probes.
+	var lbRead sync.WaitGroup
 	s.Fleet, s.Obs = providers.ConnectEach(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name, true,
-		func(h providers.Host, ho *providers.HostObservation) { pr.host(ctx, h, ho) })
+		func(h providers.Host, ho *providers.HostObservation) {
+			lbRead.Add(1)
+			go func() {
+				defer lbRead.Done()
+				s.readBalancersOn(ctx, h)
+			}()
+			pr.host(ctx, h, ho)
+		})
+	lbRead.Wait()
 	s.Health = pr.seen
-	s.readBalancers(ctx)
+	if len(t.Env.LoadBalancers) > 0 {
+		s.Obs.Balancers = s.lbObs
+	}
 	if err := s.load(); err != nil {
 		s.Close()
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 
@@ -187,4 +188,15 @@ func (h *Host) RemoveImage(_ context.Context, ref string) error {
 // PruneImages has nothing to do: the fake's builds leave no dangling images.
 func (h *Host) PruneImages(context.Context) (int, error) {
 	return 0, h.check("pruning images")
+}
+
+var _ providers.SocketDialer = (*Host)(nil)
+
+// DialSocket fails: a fake host has no sockets. A fake balancer (providers/lb/fake) never
+// dials, so tests that route through one open it on a fake host all the same.
+func (h *Host) DialSocket(_ context.Context, path string) (net.Conn, error) {
+	if err := h.check("opening socket " + path); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("fake host %s: no socket %s", h.spec.Name, path)
 }
