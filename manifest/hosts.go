@@ -194,26 +194,10 @@ func endpoint(raw string) string {
 	return u.Scheme + "://" + u.User.Username() + "@" + strings.ToLower(u.Hostname()) + ":" + port + path.Clean("/"+u.Path)
 }
 
-// validAddress reports whether a is an IP address or a DNS host name.
+// validAddress reports whether a is an IP address or a DNS host name (any case, with or
+// without the root's trailing dot).
 func validAddress(a string) bool {
-	if net.ParseIP(a) != nil {
-		return true
-	}
-	a = strings.TrimSuffix(a, ".")
-	if a == "" || len(a) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(a, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, r := range label {
-			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
+	return net.ParseIP(a) != nil || isDNSName(strings.ToLower(strings.TrimSuffix(a, ".")))
 }
 
 type hostProblem struct{ path, text string }

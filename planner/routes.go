@@ -1,7 +1,9 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -35,7 +37,7 @@ const (
 )
 
 // ErrBalancerUnreachable is wrapped when a load balancer the plan needs could not be read.
-var ErrBalancerUnreachable = fmt.Errorf("load balancer unreachable")
+var ErrBalancerUnreachable = errors.New("load balancer unreachable")
 
 // RouteOf is the route the manifest asks for, without targets.
 func RouteOf(app, env string, svc manifest.ServiceSpec) lb.Route {
@@ -78,7 +80,7 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 	if c.plan.Routes == nil {
 		c.plan.Routes = map[string]lb.Route{}
 	}
-	for _, name := range sortedKeys(routed) {
+	for _, name := range slices.Sorted(maps.Keys(routed)) {
 		d := routed[name]
 		want := RouteOf(c.snap.App(), c.snap.Env(), d.Service)
 		want.Targets = c.servingAddresses(name)
@@ -227,15 +229,6 @@ func sortedCopy(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // routeText is what a route or target change does.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,24 +19,24 @@ var base = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 // cluster is n fake hosts named h1..hn on one fake clock.
 type cluster struct {
-	hosts  []*fake.Host
-	offset atomic.Int64 // how far the clock is past base, in ns
+	hosts []*fake.Host
+	clock *fake.Clock
 }
 
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
-	c := &cluster{}
+	c := &cluster{clock: fake.NewClock(base)}
 	cloud := fake.NewCloud()
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("h%d", i)
 		h := cloud.AddHost(manifest.HostSpec{Name: name, URL: "ssh://" + name}, manifest.Resources{})
-		h.SetClock(func() time.Time { return base.Add(time.Duration(c.offset.Load())) })
+		h.SetClock(c.clock.Now)
 		c.hosts = append(c.hosts, h)
 	}
 	return c
 }
 
-func (c *cluster) advance(d time.Duration) { c.offset.Add(int64(d)) }
+func (c *cluster) advance(d time.Duration) { c.clock.Advance(d) }
 
 func (c *cluster) store() *Store { return New(c.hosts, "shop", "prod") }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,20 +19,20 @@ var base = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
 // cluster is n fake hosts named h1..hn, optionally on one shared fake clock.
 type cluster struct {
-	hosts  []*fake.Host
-	named  []NamedRecords
-	offset atomic.Int64 // how far the fake clock is past base, in ns
+	hosts []*fake.Host
+	named []NamedRecords
+	clock *fake.Clock
 }
 
 func newCluster(t *testing.T, n int, fakeClock bool) *cluster {
 	t.Helper()
-	c := &cluster{}
+	c := &cluster{clock: fake.NewClock(base)}
 	cloud := fake.NewCloud()
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("h%d", i)
 		h := cloud.AddHost(manifest.HostSpec{Name: name, URL: "ssh://" + name}, manifest.Resources{})
 		if fakeClock {
-			h.SetClock(func() time.Time { return base.Add(time.Duration(c.offset.Load())) })
+			h.SetClock(c.clock.Now)
 		}
 		c.hosts = append(c.hosts, h)
 		c.named = append(c.named, NamedRecords{Name: name, Records: h})
@@ -42,7 +41,7 @@ func newCluster(t *testing.T, n int, fakeClock bool) *cluster {
 }
 
 // advance moves the fake clock of every host forward.
-func (c *cluster) advance(d time.Duration) { c.offset.Add(int64(d)) }
+func (c *cluster) advance(d time.Duration) { c.clock.Advance(d) }
 
 func (c *cluster) locker(t *testing.T, opts ...Option) *HostsLocker {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -198,7 +199,7 @@ func buildStatus(w *world, s *pipeline.Session) *Status {
 		if bo.Err != nil {
 			bs.Error = bo.Err.Error()
 		}
-		for _, name := range sortedKeys(bo.Routes) {
+		for _, name := range slices.Sorted(maps.Keys(bo.Routes)) {
 			r := bo.Routes[name]
 			bs.Routes = append(bs.Routes, RouteStatus{Service: name, Path: r.Path, Hosts: r.Hosts, Targets: r.Targets, Draining: r.Draining})
 			for _, a := range r.Targets {
@@ -291,15 +292,6 @@ func printBalancers(deps Deps, bs []BalancerStatus) {
 		}
 	}
 	tw.Flush()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func printHosts(deps Deps, hosts []HostStatus) {
