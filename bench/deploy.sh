@@ -34,6 +34,9 @@ settle=${SETTLE:-1}
 loss_deploys=${LOSS_DEPLOYS:-20}
 dir=${DECK_TESTHOSTS_DIR:-/run/deck-testhosts}
 lock=/run/deck-testhosts.lock
+bench_name=bench
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 # The tasks' resources, the same for deck (the manifest) and the floor (its flags): small,
 # so that 240 tasks fit on this machine.
 memory=32 cpu=64
@@ -63,33 +66,7 @@ cleanup() {
 trap cleanup EXIT
 export NO_COLOR=1
 
-log() { echo "bench: $(date +%T) $*" >&2; }
-now_ms() { date +%s%3N; }
-
-# median of the numbers on stdin (the mean of the middle two for an even count); runs that
-# failed ("fail") are left out, and only failures give "fail".
-median() {
-	grep -E '^[0-9]+$' | sort -n |
-		awk '{a[NR]=$1} END {if (NR == 0) print "fail"; else if (NR%2) print a[(NR+1)/2]; else printf "%d\n", (a[NR/2]+a[NR/2+1])/2}'
-}
-
 # --- the shared test hosts --------------------------------------------------------------
-
-# lock_hosts takes the lock that testhosts' Go users hold while their hosts are up, so no
-# test tears these hosts down mid-run (and none is torn down by us). While a test holds it,
-# wait: poll every 10 s, up to 15 minutes.
-lock_hosts() {
-	local waited=0
-	exec 9>>"$lock"
-	until flock -n 9; do
-		[ "$waited" -lt 900 ] || { log "the test hosts stayed busy for 15 min ($lock); giving up"; exit 1; }
-		[ "$waited" -gt 0 ] || log "a test is using the test hosts ($lock); waiting for it (up to 15 min)"
-		sleep 10
-		waited=$((waited + 10))
-	done
-	# Tells hosts.sh that this process holds the lock.
-	export DECK_TESTHOSTS_LOCKED=1
-}
 
 # unlock_hosts lets waiting tests in between sections.
 unlock_hosts() {

@@ -54,6 +54,9 @@ load_secs=${LOAD_SECS:-10}
 tasks=6
 dir=${DECK_TESTHOSTS_DIR:-/run/deck-testhosts}
 lock=/run/deck-testhosts.lock
+bench_name=bench/lb
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 lb_addr=10.77.0.11:80
 lb_url="http://$lb_addr/"
 
@@ -79,31 +82,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 export NO_COLOR=1
 
-log() { echo "bench/lb: $(date +%T) $*" >&2; }
-now_ms() { date +%s%3N; }
-
-# median of the numbers on stdin (the mean of the middle two for an even count); "fail"
-# entries are left out, and only failures give "fail".
-median() {
-	grep -E '^[0-9]+(\.[0-9]+)?$' | sort -g |
-		awk '{a[NR]=$1} END {if (NR == 0) print "fail"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
-}
-
 # --- the shared test hosts (as bench/deploy.sh) ----------------------------------------
-
-# lock_hosts takes the lock testhosts' Go users hold while their hosts are up; while a test
-# holds it, wait (poll every 10 s, up to 15 minutes).
-lock_hosts() {
-	local waited=0
-	exec 9>>"$lock"
-	until flock -n 9; do
-		[ "$waited" -lt 900 ] || { log "the test hosts stayed busy for 15 min ($lock); giving up"; exit 1; }
-		[ "$waited" -gt 0 ] || log "a test is using the test hosts ($lock); waiting for it (up to 15 min)"
-		sleep 10
-		waited=$((waited + 10))
-	done
-	export DECK_TESTHOSTS_LOCKED=1
-}
 
 # hosts_up: the lock's descriptor is closed for hosts.sh, so the daemons it starts do not
 # keep the lock after this script.
