@@ -326,15 +326,19 @@ func numbers(entries []history.Entry) string {
 }
 
 // pruneImages removes, on every host, the service images of revisions older than the
-// kept ones, and dangling build leftovers. Best effort: a failure leaves images, never
-// fails the deploy.
-// hist is the history read before the deploy: with the plan's own revision, it holds
-// every revision that can be kept.
+// kept ones, and dangling build leftovers: one pass per host. Only a deploy that made a
+// new revision can leave an image behind, so the others skip it. Best effort: a failure
+// leaves images, never fails the deploy. hist is the history read before the deploy:
+// with the plan's own revision, it holds every revision that can be kept.
 func (d Deploy) pruneImages(ctx context.Context, s *Session, plan *planner.Plan, hist map[string][]history.Entry, keep int) {
+	if len(plan.Revisions) == 0 {
+		return
+	}
 	var hosts []providers.Host
 	for _, n := range s.Fleet.Names() {
 		hosts = append(hosts, s.Fleet.Host(n))
 	}
+	byRepo := map[string]map[string]bool{}
 	for svc, entries := range hist {
 		keepRefs := map[string]bool{}
 		older := keep
@@ -352,8 +356,9 @@ func (d Deploy) pruneImages(ctx context.Context, s *Session, plan *planner.Plan,
 		if rev, ok := plan.Revisions[planServiceRevision(plan, svc)]; ok {
 			keepRefs[rev.Task.Image] = true
 		}
-		_, _ = history.PruneImages(ctx, hosts, "localhost/deck/"+s.T.App.Name+"-"+svc+":", keepRefs)
+		byRepo["localhost/deck/"+s.T.App.Name+"-"+svc+":"] = keepRefs
 	}
+	_, _ = history.PruneImages(ctx, hosts, byRepo)
 }
 
 func planServiceRevision(plan *planner.Plan, svc string) string {

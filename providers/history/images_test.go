@@ -26,7 +26,7 @@ func TestPruneImagesKeepsWhatRevisionsAndContainersNeed(t *testing.T) {
 	c.hosts[2].SetDown(true)
 
 	keep := map[string]bool{repo + "c3": true, repo + "d4": true}
-	removed, err := PruneImages(context.Background(), c.hosts, repo, keep)
+	removed, err := PruneImages(context.Background(), c.hosts, map[string]map[string]bool{repo: keep})
 	assert.Equal(t, []string{"h1 " + repo + "a1", "h1 " + repo + "b2", "h2 " + repo + "a1"}, removed)
 	require.ErrorIs(t, err, providers.ErrUnreachable, "h3 is down")
 	assert.ErrorContains(t, err, "host h3")
@@ -44,6 +44,6 @@ func TestPruneImagesKeepsWhatRevisionsAndContainersNeed(t *testing.T) {
 		}
 		assert.Equal(t, want, refs, "host %s", h.Name())
 	}
-	_, err = PruneImages(context.Background(), c.hosts, "shop-web", keep)
+	_, err = PruneImages(context.Background(), c.hosts, map[string]map[string]bool{"shop-web": keep})
 	assert.ErrorContains(t, err, "does not name a repository")
 }
