@@ -20,6 +20,8 @@ type TaskInput struct {
 	Epoch uint64
 	// Desired is the service's desired state, recorded on the task (nil: not recorded).
 	Desired *providers.DesiredState
+	// Replaces is the task this one takes the place of while that one cannot be stopped.
+	Replaces string
 }
 
 // TaskSpec renders the container of one task of a revision.
@@ -28,6 +30,7 @@ func TaskSpec(in TaskInput) providers.TaskSpec {
 	labels := providers.EncodeTaskLabels(providers.TaskMeta{
 		App: in.App, Env: in.Env, Service: rev.Service, Revision: rev.ID, TaskID: in.TaskID,
 		Port: td.Port, Epoch: in.Epoch, Spec: &td, Desired: in.Desired,
+		Replaces: in.Replaces,
 	}, td.Labels)
 	envs := map[string]string{}
 	for k, v := range td.Variables {

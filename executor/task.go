@@ -25,7 +25,7 @@ func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, err
 		return NewTask{}, err
 	}
 	spec := TaskSpec(TaskInput{App: a.plan.App, Env: a.plan.Env, Host: c.Host, TaskID: c.TaskID, Rev: rev,
-		Epoch: a.opts.Epoch, Desired: a.desired(c.Service)})
+		Epoch: a.opts.Epoch, Desired: a.desired(c.Service), Replaces: replaces(c)})
 	a.emit(Event{Kind: EventTaskCreating, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: "revision " + rev.ID})
 	release := a.acquire(c.Host)
 	t, err := a.createAndStart(ctx, h, spec)
@@ -45,6 +45,15 @@ func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, err
 		return NewTask{}, err
 	}
 	return a.gate(ctx, h, c, rev.Task, t)
+}
+
+// replaces names the task a new one takes the place of when that one is lost (its host
+// unreachable, so it could not be stopped): once the host is back, the planner stops it.
+func replaces(c planner.Change) string {
+	if c.Old != nil && c.Reason.Code == planner.ReasonHostUnreachable {
+		return c.Old.TaskID
+	}
+	return ""
 }
 
 // target is the revision a change runs and the host it runs on.

@@ -27,6 +27,13 @@ type Options struct {
 	// Partial says desired covers only some of the app's services (deck delete plans one
 	// service): services missing from it are not warned about.
 	Partial bool
+	// Grace names unreachable hosts that are still within their grace period (the
+	// controller's host_grace): their tasks, as last seen, hold their places and nothing
+	// is done about them yet. Hosts not named are lost at once, as a deploy treats them.
+	Grace []string
+	// GraceUnknown says a host in grace was never listed (what it runs is unknown): a
+	// shortfall may be its tasks, so none is made up until its grace ends.
+	GraceUnknown bool
 }
 
 // Compute works out the plan that takes the hosts in snap to the desired services. It is
@@ -36,7 +43,11 @@ type Options struct {
 // Services are planned in name order against one account of host resources, deleted
 // services first (their stopped tasks free room for the others).
 func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, error) {
-	c := &computer{snap: snap, newID: opts.NewTaskID, usedIDs: map[string]bool{}}
+	c := &computer{snap: snap, newID: opts.NewTaskID, usedIDs: map[string]bool{}, grace: map[string]bool{},
+		graceUnknown: opts.GraceUnknown}
+	for _, h := range opts.Grace {
+		c.grace[h] = true
+	}
 	if c.newID == nil {
 		c.newID = randomTaskID
 	}
@@ -56,6 +67,10 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 		Fingerprint: snap.Fingerprint(), Revisions: map[string]Revision{}}
 
 	for _, h := range snap.UnreachableHosts() {
+		if c.grace[h.Name] {
+			c.warn("host %s is unreachable (%s): within its grace period, its tasks are left as they were", h.Name, h.Err)
+			continue
+		}
 		c.unreachable = append(c.unreachable, h.Name)
 		c.warn("host %s is unreachable (%s): its tasks are counted as lost", h.Name, h.Err)
 	}
@@ -120,8 +135,11 @@ type computer struct {
 	byService map[string][]state.TaskState
 	cluster   *cluster
 	plan      *Plan
-	// unreachable are the hosts that did not answer, in environment order.
-	unreachable []string
+	// unreachable are the hosts that did not answer, in environment order, but for
+	// those within their grace period (grace).
+	unreachable  []string
+	grace        map[string]bool
+	graceUnknown bool
 }
 
 func (c *computer) warn(format string, args ...any) {
@@ -172,7 +190,7 @@ func (c *computer) planService(d Desired) error {
 	svc, rev := d.Service, d.Revision
 	count := svc.Count.Value
 	dep := effectiveDeployment(svc.Deployment)
-	b := reconcile(c.byService[svc.Name], rev, count, c.unreachable)
+	b := reconcile(c.byService[svc.Name], rev, count, c.unreachable, c.grace, c.graceUnknown)
 
 	placed := slices.Clone(b.keep)
 	for _, v := range b.verify {

@@ -51,6 +51,8 @@ func Describe(r Reason) string {
 		}
 		return fmt.Sprintf("%d of %d tasks seen; host %s %s unreachable, its tasks are replaced",
 			r.From, r.To, strings.Join(r.Hosts, ", "), verb)
+	case ReasonReplaced:
+		return "replaced elsewhere while host " + strings.Join(r.Hosts, ", ") + " was unreachable: stale"
 	case ReasonServiceDeleted:
 		return "service deleted"
 	case ReasonRouteMissing:

@@ -66,10 +66,22 @@ func (h *harness) run(host string, rev Revision, taskID string) providers.Task {
 
 // runSpec starts a task whose labels carry revision id and spec td (nil: no spec label).
 func (h *harness) runSpec(host, service, revID string, td *manifest.TaskDef, taskID string) providers.Task {
+	return h.runWith(host, service, revID, td, taskID, nil)
+}
+
+// runLabelled starts a task of rev on host with extra labels.
+func (h *harness) runLabelled(host string, rev Revision, td *manifest.TaskDef, taskID string, extra map[string]string) providers.Task {
+	return h.runWith(host, rev.Service, rev.ID, td, taskID, extra)
+}
+
+func (h *harness) runWith(host, service, revID string, td *manifest.TaskDef, taskID string, extra map[string]string) providers.Task {
 	h.t.Helper()
 	labels := map[string]string{
 		providers.LabelManaged: "true", providers.LabelApp: testApp, providers.LabelEnv: testEnv,
 		providers.LabelService: service, providers.LabelRevision: revID, providers.LabelTask: taskID,
+	}
+	for k, v := range extra {
+		labels[k] = v
 	}
 	spec := providers.TaskSpec{Name: service + "-" + taskID, Image: "web:1", Labels: labels}
 	if td != nil {

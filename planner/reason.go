@@ -21,6 +21,9 @@ const (
 	ReasonHostUnreachable ReasonCode = "host_unreachable"
 	// ReasonShortfall: fewer tasks seen than desired while Hosts could not be read.
 	ReasonShortfall ReasonCode = "shortfall"
+	// ReasonReplaced: a task that was replaced elsewhere while its host was unreachable
+	// (Hosts); the host is back, so it is stale and stopped.
+	ReasonReplaced ReasonCode = "replaced"
 	// ReasonServiceDeleted: deck delete.
 	ReasonServiceDeleted ReasonCode = "service_deleted"
 )

@@ -38,7 +38,10 @@ type buckets struct {
 
 // reconcile sorts a service's observed tasks into buckets against its desired revision.
 // unreachable names the hosts that did not answer: their tasks could not be listed, so a
-// shortfall may be theirs, and the reason for the new tasks says so.
+// shortfall may be theirs, and the reason for the new tasks says so. Tasks on hosts in
+// grace (unreachable, but not for long) hold their places untouched; with graceUnknown a
+// shortfall is not made up either. A task that a running task of the service replaced
+// while its host was unreachable is stale once that host is back: it is stopped first.
 //
 // Health decides what counts: only tasks seen healthy when the hosts were read serve.
 // The count is filled in this order, and what is left over is stopped: serving tasks of
@@ -47,15 +50,23 @@ type buckets struct {
 // revision still starting (verified), then tasks that do not serve and lost tasks (both
 // replaced). So when there are more tasks than desired, unhealthy and unknown ones go
 // first, and a healthy task is never stopped for one deck has not seen healthy.
-func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []string) buckets {
+func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []string, grace map[string]bool, graceUnknown bool) buckets {
 	var b buckets
 	want := newSpecDiff(rev.Task)
 	var serving, olds, starting, broken, lost []state.TaskState
 	reasons := map[string]Reason{}
+	replaced := replacedTasks(tasks)
+	waiting := 0
 	for _, t := range tasks {
 		switch {
+		case !t.HostReachable && grace[t.Host]:
+			waiting++
+			continue
 		case !t.HostReachable:
 			lost = append(lost, t)
+			continue
+		case replaced[t.TaskID] != "" && t.Running():
+			b.destroy = append(b.destroy, stop{t, Reason{Code: ReasonReplaced, Hosts: []string{t.Host}}})
 			continue
 		case t.Running():
 			b.running++
@@ -77,7 +88,7 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 		}
 	}
 	over := countReason(len(tasks), count)
-	slots := count
+	slots := max(count-waiting, 0)
 	fill := func(list []state.TaskState) []state.TaskState {
 		n := min(len(list), slots)
 		kept, extra := pickExtras(list, rev.ID, want, len(list)-n)
@@ -104,7 +115,7 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 	for _, t := range fill(lost) {
 		b.lost = append(b.lost, stop{t, unreachableReason(t.Host)})
 	}
-	if slots > 0 {
+	if slots > 0 && !(graceUnknown && len(grace) > 0) {
 		b.create = slots
 		b.createReason = countReason(len(tasks), count)
 		if len(unreachable) > 0 {
@@ -112,6 +123,18 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 		}
 	}
 	return b
+}
+
+// replacedTasks maps the ids of tasks that running tasks of the service were started in
+// place of (their host was unreachable) to the replacement's id.
+func replacedTasks(tasks []state.TaskState) map[string]string {
+	out := map[string]string{}
+	for _, t := range tasks {
+		if t.Meta.Replaces != "" && t.Running() && t.HostReachable {
+			out[t.Meta.Replaces] = t.TaskID
+		}
+	}
+	return out
 }
 
 // replaceReason says why a serving task of another revision (or drifted) is replaced.

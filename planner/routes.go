@@ -152,7 +152,7 @@ func (c *computer) diffRoute(name string, want lb.Route) {
 	registered := map[string]bool{}
 	for _, a := range rs.Route.Targets {
 		registered[a] = true
-		if !serving[a] {
+		if !serving[a] && !c.inGrace(a) {
 			c.addRouteChange(Change{Action: Destroy, Kind: KindTarget, Service: want.Service, LB: name, Target: a,
 				Reason: Reason{Code: ReasonTargetStale, Detail: c.whyStale(want.Service, a)}})
 		}
@@ -169,6 +169,18 @@ func (c *computer) diffRoute(name string, want lb.Route) {
 				Reason: Reason{Code: ReasonTargetMissing}})
 		}
 	}
+}
+
+// inGrace reports whether addr is on an unreachable host still within its grace period:
+// its target is left registered (the balancer may well still reach it).
+func (c *computer) inGrace(addr string) bool {
+	host, _, _ := strings.Cut(addr, ":")
+	for _, h := range c.snap.UnreachableHosts() {
+		if h.Spec.Address == host && c.grace[h.Name] {
+			return true
+		}
+	}
+	return false
 }
 
 // whyStale says what became of the task that had addr.

@@ -22,6 +22,9 @@ const (
 	LabelPort     = "deck.port"    // the container port the service listens on
 	LabelEpoch    = "deck.epoch"   // the fencing epoch of the deploy lock held by the deploy that created it
 	LabelDesired  = "deck.desired" // JSON of the service's DesiredState when the task was created
+	// LabelReplaces names the task a task was started in place of while that one could not
+	// be stopped (its host was unreachable): when that host returns, its task is stale.
+	LabelReplaces = "deck.replaces"
 )
 
 // LabelSchemaVersion is the version of the label layout this deck writes. Containers
@@ -45,6 +48,8 @@ type TaskMeta struct {
 	// Desired is the service's desired state as of the deploy that created the task; nil
 	// when missing. The newest record (see DesiredRecord) wins over it.
 	Desired *DesiredState
+	// Replaces is the id of the task this one was started in place of ("" if none).
+	Replaces string
 }
 
 // DesiredState is what a service should be, beyond its task definition: how many tasks,
@@ -57,11 +62,13 @@ type DesiredState struct {
 	Deployment manifest.Deployment   `json:"deployment"`
 	Placement  manifest.Placement    `json:"placement"`
 	Schedule   string                `json:"schedule,omitempty"`
+	// HTTP is the service's route on the load balancers (nil: not routed).
+	HTTP *manifest.HTTP `json:"http,omitempty"`
 }
 
 // DesiredStateOf extracts a service's desired state from its spec.
 func DesiredStateOf(s manifest.ServiceSpec) DesiredState {
-	return DesiredState{Type: s.Type, Count: s.Count, Deployment: s.Deployment, Placement: s.Placement, Schedule: s.Schedule}
+	return DesiredState{Type: s.Type, Count: s.Count, Deployment: s.Deployment, Placement: s.Placement, Schedule: s.Schedule, HTTP: s.HTTP}
 }
 
 // EncodeTaskLabels returns the labels of a task's container: the user's labels (from the
@@ -90,6 +97,9 @@ func EncodeTaskLabels(m TaskMeta, user map[string]string) map[string]string {
 	if m.Desired != nil {
 		l[LabelDesired] = mustJSON(m.Desired)
 	}
+	if m.Replaces != "" {
+		l[LabelReplaces] = m.Replaces
+	}
 	return l
 }
 
@@ -98,7 +108,7 @@ func EncodeTaskLabels(m TaskMeta, user map[string]string) map[string]string {
 func DecodeTaskLabels(l map[string]string) TaskMeta {
 	m := TaskMeta{
 		App: l[LabelApp], Env: l[LabelEnv], Service: l[LabelService],
-		Revision: l[LabelRevision], TaskID: l[LabelTask],
+		Revision: l[LabelRevision], TaskID: l[LabelTask], Replaces: l[LabelReplaces],
 	}
 	m.Schema, _ = strconv.Atoi(l[LabelSchema])
 	m.Port, _ = strconv.Atoi(l[LabelPort])
