@@ -64,6 +64,18 @@ type Deploy struct {
 	// HTTPClient makes the new tasks' health and target checks (nil: the executor's own).
 	HTTPClient *http.Client
 
+	// Session, when set, is an open session to read again and work through instead of
+	// connecting anew (the controller keeps one); the caller closes it.
+	Session *Session
+	// Desired, when set, replaces Resolve: it says what should run from what the session
+	// read (FromHosts). It is asked again when the hosts changed while deck waited for the
+	// lock, since a deploy that ran meanwhile may have changed it.
+	Desired func(ctx context.Context, s *Session) (*Resolved, error)
+	// Heal runs the pipeline as the controller does: what should run was read back from
+	// the hosts, so it is not recorded again, no revision is recorded or ended, nothing is
+	// rolled back or pruned; a task that fails is tried again by a later run.
+	Heal bool
+
 	rollbackTo int // the revision number Rollback resolved to
 }
 
@@ -87,21 +99,8 @@ type Outcome struct {
 // record the desired state and apply. A deploy with nothing to do takes no lock and writes
 // nothing. The returned Outcome's Session must be closed by the caller (also on error).
 func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
-	t := d.Target
-	// Resolving (digesting build contexts and secrets) is local work: do it while the
-	// hosts are dialled and read.
-	var res *Resolved
-	resolved := make(chan error, 1)
-	go func() {
-		var err error
-		res, err = Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
-		resolved <- err
-	}()
-	s, err := OpenRead(ctx, t)
+	s, res, err := d.open(ctx)
 	out := &Outcome{Session: s}
-	if rerr := <-resolved; rerr != nil {
-		return out, rerr
-	}
 	if err != nil {
 		return out, err
 	}
@@ -131,10 +130,56 @@ func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
 	return out, d.apply(ctx, out, res, lease)
 }
 
+// open reads the hosts (through d.Session when given) and resolves what should run.
+func (d *Deploy) open(ctx context.Context) (*Session, *Resolved, error) {
+	t := d.Target
+	if d.Desired != nil {
+		s := d.Session
+		var err error
+		if s == nil {
+			s, err = OpenRead(ctx, t)
+		} else {
+			err = s.Refresh(ctx)
+		}
+		if err != nil {
+			return s, nil, err
+		}
+		res, err := d.desired(ctx, s)
+		return s, res, err
+	}
+	// Resolving (digesting build contexts and secrets) is local work: do it while the
+	// hosts are dialled and read.
+	var res *Resolved
+	resolved := make(chan error, 1)
+	go func() {
+		var err error
+		res, err = Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
+		resolved <- err
+	}()
+	s, err := OpenRead(ctx, t)
+	if rerr := <-resolved; rerr != nil {
+		return s, nil, rerr
+	}
+	return s, res, err
+}
+
+// desired asks d.Desired what should run, and makes it the run's services.
+func (d *Deploy) desired(ctx context.Context, s *Session) (*Resolved, error) {
+	res, err := d.Desired(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	d.Target.Services = d.Target.Services[:0:0]
+	for _, dd := range res.Desired {
+		d.Target.Services = append(d.Target.Services, dd.Service)
+	}
+	return res, nil
+}
+
 // recheck lists the hosts again, now that the lock is held (or, unlocked, just before
 // applying): another deploy, or a long look at the prompt, may have changed them since
 // the plan. A saved plan is then refused; a fresh one is made again and shown again.
-func (d Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
+func (d *Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
 	s := out.Session
 	if err := s.List(ctx); err != nil {
 		return err
@@ -156,6 +201,13 @@ func (d Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease 
 	}
 	if err := s.Read(ctx); err != nil {
 		return err
+	}
+	if d.Desired != nil {
+		fresh, err := d.desired(ctx, s)
+		if err != nil {
+			return err
+		}
+		*res = *fresh
 	}
 	plan, err := d.planAndShow(ctx, s, res)
 	if err != nil {
@@ -180,8 +232,10 @@ func (d Deploy) planAndShow(ctx context.Context, s *Session, res *Resolved) (*pl
 
 func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
 	s, plan := out.Session, out.Plan
-	if err := WriteDesired(ctx, s, d.Target.Services, d.Delete); err != nil {
-		return err
+	if !d.Heal {
+		if err := WriteDesired(ctx, s, d.Target.Services, d.Delete); err != nil {
+			return err
+		}
 	}
 	opts := executor.Options{Fleet: s.Fleet, Builds: res.Builds, Secrets: res.Secrets, Events: d.Events,
 		BuildOutput: d.BuildOutput, Desired: map[string]providers.DesiredState{}, Balancers: s.OpenedBalancers(),
@@ -210,6 +264,10 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 			defer b.Close()
 			opts.Builder = b
 		}
+	}
+	if d.Heal {
+		out.Result, err = executor.Apply(ctx, plan, opts)
+		return err
 	}
 	nums, created, err := d.startRevisions(ctx, s, plan, hist)
 	if err != nil {
@@ -240,7 +298,7 @@ func (d Deploy) plan(ctx context.Context, s *Session, res *Resolved) (*planner.P
 		}
 		return d.Saved, nil
 	}
-	return s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial})
+	return s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial, Grace: s.Grace, GraceUnknown: s.GraceUnknown})
 }
 
 // refuseNewerEpochs is the fencing check on what deck reads: a task created under a

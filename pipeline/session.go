@@ -45,6 +45,13 @@ type Session struct {
 	// not be opened; see Obs.Balancers for why).
 	Balancers []lb.Balancer
 	lbObs     []providers.BalancerObservation // what was last read of each
+	// Amend, when set, is called after every read of the hosts, before the snapshot is
+	// made: the controller puts back the last-seen tasks of hosts that stopped answering,
+	// judges health by its own probe streaks, and names the hosts in grace (Grace).
+	Amend func(*Session)
+	// Grace and GraceUnknown are passed to the planner (planner.Options).
+	Grace        []string
+	GraceUnknown bool
 }
 
 // Open connects to every host of the environment, concurrently. Hosts that do not answer
@@ -116,6 +123,21 @@ func (s *Session) Read(ctx context.Context) error {
 	return s.load()
 }
 
+// Refresh dials the hosts that were unreachable again, then reads every host (Read):
+// a long-running session's view of a fleet whose hosts come and go. A balancer on a host
+// that came back is opened again through its new connection.
+func (s *Session) Refresh(ctx context.Context) error {
+	for _, name := range providers.Redial(ctx, s.T.Dialer, s.Fleet, s.Obs) {
+		for i, spec := range s.T.Env.LoadBalancers {
+			if spec.Host == name && s.Balancers != nil && s.Balancers[i] != nil {
+				_ = s.Balancers[i].Close()
+				s.Balancers[i] = nil
+			}
+		}
+	}
+	return s.Read(ctx)
+}
+
 // ReadCapacity reads the hosts' capacity (only needed when a plan places tasks).
 func (s *Session) ReadCapacity(ctx context.Context) error {
 	providers.ReadCapacity(ctx, s.Fleet, s.Obs)
@@ -123,6 +145,9 @@ func (s *Session) ReadCapacity(ctx context.Context) error {
 }
 
 func (s *Session) load() error {
+	if s.Amend != nil {
+		s.Amend(s)
+	}
 	store, err := state.Load(s.Obs, s.Health)
 	if err != nil {
 		return err

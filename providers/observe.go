@@ -251,3 +251,33 @@ func splitTasks(all []Task, app, env string) (mine []Task, otherUsed manifest.Re
 	}
 	return mine, otherUsed
 }
+
+// Redial dials the hosts of obs that are unreachable again, concurrently, each within
+// DialTimeout, and adds those that answer to fleet (a long-running caller, the controller,
+// keeps one session while hosts come and go). It returns the names of the hosts it
+// reconnected; their tasks are listed by the next ListTasks.
+func Redial(ctx context.Context, d Dialer, fleet *Fleet, obs *Observation) []string {
+	var mu sync.Mutex
+	var back []string
+	forEach(len(obs.Hosts), func(i int) {
+		ho := &obs.Hosts[i]
+		if ho.Reachable && fleet.Host(ho.Spec.Name) != nil {
+			return
+		}
+		hctx, cancel := context.WithTimeout(ctx, DialTimeout)
+		defer cancel()
+		h, err := d.Dial(hctx, ho.Spec)
+		if err != nil {
+			ho.Reachable, ho.Err = false, err
+			return
+		}
+		fleet.mu.Lock()
+		fleet.hosts[ho.Spec.Name] = h
+		fleet.mu.Unlock()
+		ho.Reachable, ho.Err = true, nil
+		mu.Lock()
+		back = append(back, ho.Spec.Name)
+		mu.Unlock()
+	})
+	return back
+}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deckhq/deck/pipeline"
-	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/lock"
 )
 
@@ -58,36 +56,10 @@ func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.
 	}
 }
 
-// hostsLocker is the lock of the session's app and environment, on its hosts: every host
-// of the environment takes part (an unreachable one answers with its error), so the
-// majority is always of the same set.
+// hostsLocker is the lock of the session's app and environment, on its hosts.
 func hostsLocker(s *pipeline.Session, opts ...lock.Option) (*lock.HostsLocker, error) {
-	var hosts []lock.NamedRecords
-	for _, h := range s.Obs.Hosts {
-		var rec providers.Records = unreachable{h.Err}
-		if c := s.Fleet.Host(h.Spec.Name); c != nil {
-			rec = c
-		}
-		hosts = append(hosts, lock.NamedRecords{Name: h.Spec.Name, Records: rec})
-	}
-	return lock.NewHostsLocker(hosts, s.T.App.Name, s.T.Env.Name, opts...)
+	return s.HostsLocker(opts...)
 }
-
-// unreachable is a host that did not answer when the session connected.
-type unreachable struct{ err error }
-
-func (u unreachable) cause() error {
-	if u.err == nil {
-		return errors.New("unreachable")
-	}
-	return u.err
-}
-func (u unreachable) CreateRecord(context.Context, string, map[string]string) error { return u.cause() }
-func (u unreachable) ListRecords(context.Context, string) ([]providers.Record, error) {
-	return nil, u.cause()
-}
-func (u unreachable) RemoveRecord(context.Context, string) error { return u.cause() }
-func (u unreachable) Now(context.Context) (time.Time, error)     { return time.Time{}, u.cause() }
 
 // commandLine is how the lock names what its holder runs; deck's flags carry no secret
 // values, so it can be shown to whoever finds the lock held.
