@@ -352,3 +352,26 @@ func TestApplyCreateFailureKeepsTheOldTask(t *testing.T) {
 	assert.Equal(t, old.ContainerID, h.Tasks()[0].ContainerID)
 	assert.True(t, h.Tasks()[0].Running())
 }
+
+func TestApplyPutsANewRevisionsSecretsOnEveryReachableHost(t *testing.T) {
+	w := newWorld(t, 3)
+	w.hosts[0].AddImage("img:1")
+	const value = "s3cr3t-value"
+	digest := SecretDigest("app", "test", "web", "DB_PASSWORD", []byte(value))
+	name := SecretName("app", "test", "web", "DB_PASSWORD", digest)
+	r := rev("rev1", "img:1", nil)
+	r.Task.Secrets = []manifest.SecretRef{{Name: "DB_PASSWORD", Digest: digest}}
+	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev1": r},
+		Services: []planner.ServicePlan{{Name: "web", Revision: "rev1", Desired: 1, Waves: 1}},
+		Changes:  []planner.Change{{Action: planner.Create, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "t1", Revision: "rev1"}}}
+	o := w.opts()
+	o.Secrets = map[string][]byte{name: []byte(value)}
+	_, err := Apply(context.Background(), plan, o)
+	require.NoError(t, err)
+	for _, h := range w.hosts {
+		got, ok := h.Secret(name)
+		require.True(t, ok, "host %s has the secret: the controller may place a task of rev1 there", h.Name())
+		assert.Equal(t, value, string(got))
+	}
+	assert.Len(t, w.hosts[1].Tasks(), 0, "only the secret went to h2, no task")
+}

@@ -96,8 +96,37 @@ func (a *applier) prepare(ctx context.Context) error {
 			}
 		}(host, ns)
 	}
+	a.spreadSecrets(ctx, needs, &wg)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// spreadSecrets creates the new revisions' secrets on the reachable hosts that get no
+// task of them now, alongside the rest of prepare: the controller, which has no secret
+// values, may have to place a task of the revision there later (a host lost, a task
+// replaced). Best effort: a host that fails it gets the value at its next deploy.
+func (a *applier) spreadSecrets(ctx context.Context, needs []need, wg *sync.WaitGroup) {
+	has := map[string]bool{}
+	revs := map[string]planner.Revision{}
+	for _, n := range needs {
+		has[n.host+"\x00"+n.rev.ID] = true
+		if len(n.rev.Task.Secrets) > 0 {
+			revs[n.rev.ID] = n.rev
+		}
+	}
+	for _, name := range a.opts.Fleet.Names() {
+		h := a.opts.Fleet.Host(name)
+		for id, rev := range revs {
+			if h == nil || has[name+"\x00"+id] {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = a.ensureSecrets(ctx, h, rev)
+			}()
+		}
+	}
 }
 
 func (a *applier) builder() (providers.Host, error) {
