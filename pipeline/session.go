@@ -52,6 +52,8 @@ type Session struct {
 	// Grace and GraceUnknown are passed to the planner (planner.Options).
 	Grace        []string
 	GraceUnknown bool
+	// Dialable, when set, says which unreachable hosts Refresh dials again.
+	Dialable func(host string) bool
 }
 
 // Open connects to every host of the environment, concurrently. Hosts that do not answer
@@ -127,7 +129,7 @@ func (s *Session) Read(ctx context.Context) error {
 // a long-running session's view of a fleet whose hosts come and go. A balancer on a host
 // that came back is opened again through its new connection.
 func (s *Session) Refresh(ctx context.Context) error {
-	for _, name := range providers.Redial(ctx, s.T.Dialer, s.Fleet, s.Obs) {
+	for _, name := range providers.Redial(ctx, s.T.Dialer, s.Fleet, s.Obs, s.Dialable) {
 		for i, spec := range s.T.Env.LoadBalancers {
 			if spec.Host == name && s.Balancers != nil && s.Balancers[i] != nil {
 				_ = s.Balancers[i].Close()
@@ -136,6 +138,12 @@ func (s *Session) Refresh(ctx context.Context) error {
 		}
 	}
 	return s.Read(ctx)
+}
+
+// MarkUnreachable takes a host the caller knows is gone out of the session: reads skip it
+// (instead of waiting out their timeout) until Refresh dials it again.
+func (s *Session) MarkUnreachable(host string, err error) {
+	providers.MarkUnreachable(s.Fleet, s.Obs, host, err)
 }
 
 // ReadCapacity reads the hosts' capacity (only needed when a plan places tasks).

@@ -183,3 +183,9 @@ func ReadJSON(r io.Reader) (*Plan, error) {
 	}
 	return &p, nil
 }
+
+// DescribeChange is one change on one line: its action, what it does and why, as the
+// controller logs it.
+func DescribeChange(c Change) string {
+	return string(c.Action) + " " + changeText(c) + ": " + Describe(c.Reason)
+}

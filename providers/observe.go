@@ -227,6 +227,18 @@ func forEach(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// MarkUnreachable closes the connection to the named host and marks it unreachable in
+// obs, with err as the reason: a caller that learnt the host is gone (its event stream
+// broke) need not wait out a read's timeout to find out.
+func MarkUnreachable(fleet *Fleet, obs *Observation, host string, err error) {
+	for i := range obs.Hosts {
+		if ho := &obs.Hosts[i]; ho.Spec.Name == host {
+			ho.Reachable, ho.Err, ho.Tasks = false, err, nil
+		}
+	}
+	fleet.drop(host)
+}
+
 func (f *Fleet) drop(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -255,13 +267,14 @@ func splitTasks(all []Task, app, env string) (mine []Task, otherUsed manifest.Re
 // Redial dials the hosts of obs that are unreachable again, concurrently, each within
 // DialTimeout, and adds those that answer to fleet (a long-running caller, the controller,
 // keeps one session while hosts come and go). It returns the names of the hosts it
-// reconnected; their tasks are listed by the next ListTasks.
-func Redial(ctx context.Context, d Dialer, fleet *Fleet, obs *Observation) []string {
+// reconnected; their tasks are listed by the next ListTasks. dialable, when not nil, says
+// which unreachable hosts are worth a try (the controller's watchers know which are down).
+func Redial(ctx context.Context, d Dialer, fleet *Fleet, obs *Observation, dialable func(host string) bool) []string {
 	var mu sync.Mutex
 	var back []string
 	forEach(len(obs.Hosts), func(i int) {
 		ho := &obs.Hosts[i]
-		if ho.Reachable && fleet.Host(ho.Spec.Name) != nil {
+		if ho.Reachable && fleet.Host(ho.Spec.Name) != nil || dialable != nil && !dialable(ho.Spec.Name) {
 			return
 		}
 		hctx, cancel := context.WithTimeout(ctx, DialTimeout)

@@ -1,0 +1,214 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/fake"
+	"github.com/deckhq/deck/providers/history"
+)
+
+type rig struct {
+	t     *testing.T
+	cloud *fake.Cloud
+	app   *manifest.App
+	env   *manifest.Environment
+	clock *fake.Clock
+	locks atomic.Int32
+	log   bytes.Buffer
+}
+
+func newRig(t *testing.T, hosts int) *rig {
+	r := &rig{t: t, cloud: fake.NewCloud(), app: &manifest.App{Name: "shop"}, env: &manifest.Environment{Name: "prod"},
+		clock: fake.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))}
+	for i := 1; i <= hosts; i++ {
+		spec := manifest.HostSpec{Name: "h" + string(rune('0'+i)), URL: "fake://h", Address: "10.0.0." + string(rune('0'+i))}
+		r.cloud.AddHost(spec, manifest.Resources{CPU: 4096, Memory: 8192}).AddImage("web:1")
+		r.env.Hosts = append(r.env.Hosts, spec)
+	}
+	return r
+}
+
+func web(count int) manifest.ServiceSpec {
+	return manifest.ServiceSpec{App: "shop", Env: "prod", Name: "web", Type: manifest.BackendService,
+		Image: manifest.ImageSpec{Location: "web:1"},
+		Task:  manifest.TaskDef{Image: "web:1", CPU: 256, Memory: 256, StopTimeout: time.Second},
+		Count: manifest.Count{Value: count},
+		Deployment: manifest.Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200,
+			CircuitBreaker: manifest.CircuitBreaker{Rollback: true}},
+		Placement: manifest.Placement{Strategy: "spread"}}
+}
+
+func (r *rig) target() pipeline.Target {
+	return pipeline.Target{App: r.app, Env: r.env, Dialer: r.cloud}
+}
+
+// deploy is deck deploy: it records the desired state and a revision on the hosts.
+func (r *rig) deploy(svcs ...manifest.ServiceSpec) {
+	r.t.Helper()
+	t := r.target()
+	t.Services = svcs
+	out, err := pipeline.Deploy{Target: t, Lock: r.lock}.Run(context.Background())
+	if out != nil && out.Session != nil {
+		out.Session.Close()
+	}
+	require.NoError(r.t, err)
+}
+
+type testLease struct{ epoch uint64 }
+
+func (l testLease) Epoch() uint64               { return l.epoch }
+func (testLease) Check() error                  { return nil }
+func (testLease) Release(context.Context) error { return nil }
+
+func (r *rig) lock(context.Context, *pipeline.Session) (pipeline.Lease, error) {
+	r.locks.Add(1)
+	return testLease{epoch: uint64(r.locks.Load())}, nil
+}
+
+func (r *rig) controller() *Controller {
+	return New(Config{Target: r.target(), Lock: r.lock, HostGrace: 15 * time.Second, Now: r.clock.Now,
+		Log: slog.New(slog.NewTextHandler(&r.log, nil))})
+}
+
+func (r *rig) running(service string) map[string][]providers.Task {
+	out := map[string][]providers.Task{}
+	for _, spec := range r.env.Hosts {
+		for _, tk := range r.cloud.Host(spec.Name).Tasks() {
+			if tk.Service == service && tk.Running() {
+				out[spec.Name] = append(out[spec.Name], tk)
+			}
+		}
+	}
+	return out
+}
+
+func count(m map[string][]providers.Task) int {
+	n := 0
+	for _, ts := range m {
+		n += len(ts)
+	}
+	return n
+}
+
+func TestOnceReplacesATaskWhoseContainerExitedWithoutANewRevision(t *testing.T) {
+	r := newRig(t, 3)
+	r.deploy(web(3))
+	before := r.history()
+	victim := r.running("web")["h2"][0]
+	r.cloud.Host("h2").SetState(victim.ContainerID, "exited")
+
+	require.NoError(t, r.controller().Once(context.Background()))
+	got := r.running("web")
+	assert.Equal(t, 3, count(got))
+	for _, ts := range got {
+		for _, tk := range ts {
+			assert.NotEqual(t, victim.TaskID, tk.TaskID)
+		}
+	}
+	assert.Equal(t, before, r.history(), "healing records no revision")
+	assert.Contains(t, r.log.String(), "(service web) has reached a steady state.")
+}
+
+func TestOnceChangesNothingAndTakesNoLockWhenAllRuns(t *testing.T) {
+	r := newRig(t, 2)
+	r.deploy(web(2))
+	locks := r.locks.Load()
+	require.NoError(t, r.controller().Once(context.Background()))
+	assert.Equal(t, locks, r.locks.Load(), "a reconcile with nothing to do takes no lock")
+	assert.Equal(t, 2, count(r.running("web")))
+}
+
+func TestOnceKeepsTheCountADeployRecorded(t *testing.T) {
+	r := newRig(t, 2)
+	r.deploy(web(2))
+	r.deploy(web(4))
+	require.NoError(t, r.controller().Once(context.Background()))
+	assert.Equal(t, 4, count(r.running("web")))
+}
+
+func TestAHostIsGivenItsGraceThenItsTasksMoveAndAreStoppedWhenItReturns(t *testing.T) {
+	r := newRig(t, 3)
+	r.deploy(web(3))
+	c := r.controller()
+	require.NoError(t, c.Once(context.Background())) // the controller sees h2's task
+	lost := r.running("web")["h2"][0]
+
+	r.cloud.Host("h2").SetDown(true)
+	require.NoError(t, c.Once(context.Background()))
+	assert.Len(t, r.running("web")["h1"], 1, "within the grace nothing moves: h2's task still counts")
+	assert.Len(t, r.running("web")["h3"], 1)
+
+	r.clock.Advance(16 * time.Second)
+	require.NoError(t, c.Once(context.Background()))
+	moved := r.running("web")
+	assert.Equal(t, 3, len(moved["h1"])+len(moved["h3"]), "after the grace, h2's task is placed elsewhere")
+	var replacement providers.Task
+	for _, h := range []string{"h1", "h3"} {
+		for _, tk := range moved[h] {
+			if tk.Meta.Replaces != "" {
+				replacement = tk
+			}
+		}
+	}
+	require.Equal(t, lost.TaskID, replacement.Meta.Replaces, "the new task names the one it replaces")
+
+	r.cloud.Host("h2").SetDown(false)
+	require.NoError(t, c.Once(context.Background()))
+	final := r.running("web")
+	assert.Equal(t, 3, count(final), "the count is exactly the desired one")
+	assert.Empty(t, final["h2"], "the stale task on the returning host is stopped, not its replacement")
+}
+
+func TestAServiceWhoseTasksKeepFailingBacksOff(t *testing.T) {
+	r := newRig(t, 1)
+	r.deploy(web(1))
+	h := r.cloud.Host("h1")
+	h.FailStart = func(providers.TaskSpec) error { return errors.New("oci runtime error: exec format error") }
+	h.SetState(r.running("web")["h1"][0].ContainerID, "exited")
+	c := r.controller()
+
+	require.ErrorContains(t, c.Once(context.Background()), "circuit breaker tripped")
+	assert.Equal(t, 1, c.retry.failures("web"))
+	assert.Equal(t, 5*time.Second, c.retry.waiting("web"))
+	locks := r.locks.Load()
+	require.NoError(t, c.Once(context.Background()))
+	assert.Equal(t, locks, r.locks.Load(), "while it waits, the service is not tried")
+
+	r.clock.Advance(6 * time.Second)
+	require.Error(t, c.Once(context.Background()))
+	assert.Equal(t, 2, c.retry.failures("web"))
+	assert.Equal(t, 10*time.Second, c.retry.waiting("web"), "the delay doubles")
+	assert.Contains(t, r.log.String(), "(service web) is unable to consistently start tasks successfully.")
+
+	h.FailStart = nil
+	r.clock.Advance(11 * time.Second)
+	require.NoError(t, c.Once(context.Background()))
+	assert.Equal(t, 0, c.retry.failures("web"))
+	assert.Equal(t, 1, count(r.running("web")))
+}
+
+func (r *rig) history() []history.Entry {
+	r.t.Helper()
+	s, err := pipeline.Open(context.Background(), r.target())
+	require.NoError(r.t, err)
+	defer s.Close()
+	var hosts []providers.Host
+	for _, n := range s.Fleet.Names() {
+		hosts = append(hosts, s.Fleet.Host(n))
+	}
+	entries, err := history.New(hosts, "shop", "prod").List(context.Background(), "web")
+	require.NoError(r.t, err)
+	return entries
+}

@@ -1,0 +1,178 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/health"
+)
+
+// Podman 4.3 runs no health checks without systemd, so the controller runs each task's
+// check itself, at its interval, and calls a task unhealthy only after its retries in a
+// row failed, as Podman and ECS would. That verdict, not one read-time probe, is what a
+// reconcile plans with: one slow answer does not get a task replaced.
+
+// probeTick is how often the tracker looks for checks that are due.
+const probeTick = 250 * time.Millisecond
+
+// maxProbes bounds the checks in flight at once.
+const maxProbes = 64
+
+type healthTracker struct {
+	now    func() time.Time
+	prober health.Prober
+	mu     sync.Mutex
+	tasks  map[string]*probed // by state.TaskID
+}
+
+// probed is one task's check and what its probes saw.
+type probed struct {
+	host     providers.Host
+	task     providers.Task
+	hc       *manifest.Healthcheck
+	addr     string
+	next     time.Time
+	inFlight bool
+	healthy  bool // passed a check since the tracker knew it
+	fails    int  // in a row
+	detail   string
+}
+
+func newHealthTracker(now func() time.Time) *healthTracker {
+	return &healthTracker{now: now, tasks: map[string]*probed{}}
+}
+
+// update replaces the set of tasks to check with the running tasks of the session that
+// have a health check, keeping what was seen of those already known.
+func (t *healthTracker) update(s *pipeline.Session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seen := map[string]bool{}
+	now := t.now()
+	for _, ts := range s.Snap.Tasks() {
+		if !ts.Running() || !ts.HostReachable || ts.Spec == nil || ts.Spec.Healthcheck == nil {
+			continue
+		}
+		h := s.Fleet.Host(ts.Host)
+		if h == nil {
+			continue
+		}
+		seen[ts.ID] = true
+		p := t.tasks[ts.ID]
+		if p == nil {
+			p = &probed{next: now.Add(interval(ts.Spec.Healthcheck)), healthy: ts.Health == health.StateHealthy}
+			t.tasks[ts.ID] = p
+		}
+		p.host, p.task, p.hc, p.addr = h, ts.Task, ts.Spec.Healthcheck, ts.Address(ts.HostAddress)
+	}
+	for id := range t.tasks {
+		if !seen[id] {
+			delete(t.tasks, id)
+		}
+	}
+}
+
+func interval(hc *manifest.Healthcheck) time.Duration {
+	if hc.Interval > 0 {
+		return hc.Interval
+	}
+	return 10 * time.Second
+}
+
+// run checks the tasks as their intervals come due until ctx ends; unhealthy is called
+// when a task that was healthy has failed its retries in a row.
+func (t *healthTracker) run(ctx context.Context, unhealthy func(why string)) {
+	tick := time.NewTicker(probeTick)
+	defer tick.Stop()
+	sem := make(chan struct{}, maxProbes)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for id, p := range t.due() {
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem }()
+				r := t.prober.Probe(ctx, p.host, p.task, p.hc, p.addr)
+				if why := t.record(id, r); why != "" {
+					unhealthy(why)
+				}
+			}()
+		}
+	}
+}
+
+// due returns copies of the checks whose time has come, marked in flight.
+func (t *healthTracker) due() map[string]probed {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	out := map[string]probed{}
+	for id, p := range t.tasks {
+		if !p.inFlight && !now.Before(p.next) {
+			p.inFlight = true
+			out[id] = *p
+		}
+	}
+	return out
+}
+
+// record notes one check's result; it returns why a reconcile is needed when this one
+// made the task unhealthy.
+func (t *healthTracker) record(id string, r health.Result) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.tasks[id]
+	if p == nil {
+		return ""
+	}
+	p.inFlight, p.next, p.detail = false, t.now().Add(interval(p.hc)), r.Detail
+	if r.Healthy {
+		p.healthy, p.fails = true, 0
+		return ""
+	}
+	p.fails++
+	if p.fails == retries(p.hc) && p.healthy {
+		return fmt.Sprintf("task %s on %s failed %d health checks in a row (%s)", p.task.TaskID, p.task.Host, p.fails, r.Detail)
+	}
+	return ""
+}
+
+func retries(hc *manifest.Healthcheck) int { return max(hc.Retries, 1) }
+
+// amend makes the read-time health agree with the checks' streaks: a task that failed its
+// retries in a row is unhealthy; one that passed before and has failed fewer is still
+// healthy, whatever one read-time probe saw.
+func (t *healthTracker) amend(s *pipeline.Session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	running := map[string]bool{}
+	for _, ho := range s.Obs.Hosts {
+		for _, tk := range ho.Tasks {
+			if ho.Reachable && tk.Running() {
+				running[state.TaskID(ho.Spec.Name, tk.ContainerID)] = true
+			}
+		}
+	}
+	for id, p := range t.tasks {
+		th, ok := s.Health[id]
+		if !ok || !running[id] {
+			continue
+		}
+		switch {
+		case p.healthy && p.fails >= retries(p.hc):
+			s.Health[id] = state.TaskHealth{State: health.StateUnhealthy,
+				Detail: fmt.Sprintf("failed %d health checks in a row: %s", p.fails, p.detail)}
+		case p.healthy && th.State != health.StateHealthy:
+			s.Health[id] = state.TaskHealth{State: health.StateHealthy, Detail: fmt.Sprintf("passed its last checks (%d failed since)", p.fails)}
+		}
+	}
+}

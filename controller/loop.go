@@ -1,0 +1,147 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"github.com/deckhq/deck/pipeline"
+)
+
+// debounce gathers the triggers that arrive together (a host's tasks dying at once) into
+// one reconcile.
+const debounce = 25 * time.Millisecond
+
+// lead keeps the services running for one term: it reads the hosts once, follows their
+// events, probes the tasks' health, and reconciles on each trigger, on the resync tick and
+// when a retry or a host's grace comes due. It returns when the term or ctx ends.
+func (c *Controller) lead(ctx context.Context, term Term) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lost <-chan struct{}
+	var epoch uint64
+	if term != nil {
+		lost, epoch = term.Lost(), term.Epoch()
+	}
+	c.setLeading(true, epoch)
+	c.log.Info("leading", "epoch", epoch)
+	s, err := pipeline.OpenRead(ctx, c.cfg.Target)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	c.attach(s)
+	events := make(chan Event, 256)
+	if c.cfg.Watch != nil {
+		for _, h := range c.cfg.Target.Env.Hosts {
+			go c.cfg.Watch(ctx, h, events)
+		}
+	}
+	trigger := make(chan string, 1)
+	go c.probe.run(ctx, func(why string) { poke(trigger, why) })
+	resync := time.NewTicker(c.cfg.Resync)
+	defer resync.Stop()
+	why := "start"
+	for {
+		if why != "" {
+			c.beforeCycle(s)
+			c.cycle(ctx, s, term, why)
+			c.probe.update(s)
+			why = ""
+		}
+		due := time.NewTimer(c.nextDue())
+		select {
+		case <-ctx.Done():
+			due.Stop()
+			return ctx.Err()
+		case <-lost:
+			due.Stop()
+			return termError(term)
+		case e := <-events:
+			why = c.onEvent(e)
+		case why = <-trigger:
+		case <-resync.C:
+			c.cache.Invalidate()
+			why = "resync"
+		case <-due.C:
+			why = "retry or grace due"
+		}
+		due.Stop()
+		if why != "" {
+			why = gather(events, trigger, why, c.onEvent)
+		}
+	}
+}
+
+// gather waits a moment for more triggers and folds them into the first one.
+func gather(events <-chan Event, trigger <-chan string, why string, onEvent func(Event) string) string {
+	t := time.NewTimer(debounce)
+	defer t.Stop()
+	for {
+		select {
+		case e := <-events:
+			onEvent(e)
+		case <-trigger:
+		case <-t.C:
+			return why
+		}
+	}
+}
+
+func poke(ch chan string, why string) {
+	select {
+	case ch <- why:
+	default:
+	}
+}
+
+// onEvent notes what an event says and returns why it calls for a reconcile ("" when it
+// does not).
+func (c *Controller) onEvent(e Event) string {
+	switch e.Action {
+	case HostDown:
+		c.hosts.down(e.Host)
+		c.cfg.Metrics.reconnect(e.Host)
+		c.log.Warn("host unreachable", "host", e.Host, "grace", c.cfg.HostGrace)
+		return "host " + e.Host + " unreachable"
+	case HostUp:
+		c.hosts.up(e.Host)
+		c.log.Info("host reachable again", "host", e.Host)
+		return "host " + e.Host + " is back"
+	case "died", "oom", "remove", "kill":
+		if e.Action == "kill" {
+			return "" // a died follows
+		}
+		c.log.Info("task container "+e.Action, "host", e.Host, "service", e.Service, "container", short(e.ContainerID), "exit_code", e.ExitCode)
+		return "task " + e.Action + " on " + e.Host
+	}
+	return ""
+}
+
+// beforeCycle takes the hosts whose event streams are broken out of the session, so the
+// reconcile does not wait out a read's timeout on each of them, and dials only the others.
+func (c *Controller) beforeCycle(s *pipeline.Session) {
+	s.Dialable = c.hosts.dialable
+	for _, h := range c.hosts.streamDownHosts() {
+		s.MarkUnreachable(h, errStreamDown)
+	}
+}
+
+// nextDue is how long until a service's retry or a host's grace comes due (an hour when
+// nothing is waiting).
+func (c *Controller) nextDue() time.Duration {
+	now := c.cfg.Now()
+	next := now.Add(time.Hour)
+	for _, t := range []time.Time{c.retry.next(), c.hosts.graceEnds()} {
+		if !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	return max(next.Sub(now), 0)
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,178 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/planner"
+	"github.com/deckhq/deck/providers/lock"
+)
+
+// lockBusyRetry is how soon a reconcile that found the deploy lock held is tried again.
+const lockBusyRetry = 2 * time.Second
+
+// cycle runs one reconcile and records how it went.
+func (c *Controller) cycle(ctx context.Context, s *pipeline.Session, term Term, why string) {
+	start := c.cfg.Now()
+	err := c.reconcile(ctx, s, term, why)
+	c.cfg.Metrics.reconciled(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, time.Since(start), err)
+	c.mu.Lock()
+	c.last.LastReconcile, c.last.LastError = c.cfg.Now(), ""
+	if err != nil {
+		c.last.LastError = err.Error()
+	}
+	c.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		c.log.Error("reconcile failed", "why", why, "err", err)
+	}
+}
+
+// attach makes the session see the hosts as the controller does: last-seen tasks of hosts
+// that stopped answering, hosts in grace, and health judged by the probes' streaks.
+func (c *Controller) attach(s *pipeline.Session) {
+	s.Amend = func(s *pipeline.Session) {
+		c.hosts.amend(s)
+		c.probe.amend(s)
+	}
+	if s.Snap != nil {
+		// The first read happened before Amend was set: what it saw is recorded now.
+		c.hosts.amend(s)
+	}
+}
+
+// reconcile runs the deploy pipeline in Heal mode once: what should run comes from the
+// hosts; services waiting out a retry delay are left out of this run.
+func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Term, why string) error {
+	d := pipeline.Deploy{Target: c.cfg.Target, Session: s, Heal: true, Partial: true,
+		Desired: c.desired, Lock: c.locker(term), Events: c.executorEvent,
+		Planned: func(p *planner.Plan) error { c.logPlan(p, why); return nil }}
+	out, err := d.Run(ctx)
+	if out != nil && out.Session != nil && out.Session.Snap != nil {
+		c.cfg.Metrics.observe(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, out.Session)
+	}
+	var held *lock.HeldError
+	if errors.As(err, &held) {
+		c.log.Info("the deploy lock is held; trying again shortly", "holder", held.Holder.String())
+		c.retry.soon(lockBusyRetry)
+		return nil
+	}
+	if out == nil || out.Result == nil {
+		return err
+	}
+	c.afterApply(out.Result)
+	return err
+}
+
+// desired is what should run, read back from the hosts, without the services waiting out
+// a retry delay.
+func (c *Controller) desired(ctx context.Context, s *pipeline.Session) (*pipeline.Resolved, error) {
+	if !c.cache.Fresh(s) {
+		c.cache.Invalidate()
+	}
+	res, skipped, err := pipeline.FromHosts(ctx, s, c.cache)
+	if err != nil {
+		return nil, err
+	}
+	for _, why := range skipped {
+		c.log.Debug("service left alone", "why", why)
+	}
+	kept := res.Desired[:0]
+	for _, d := range res.Desired {
+		if wait := c.retry.waiting(d.Service.Name); wait > 0 {
+			c.log.Debug("service waits before its failed tasks are tried again", "service", d.Service.Name, "for", wait.Round(time.Second))
+			continue
+		}
+		kept = append(kept, d)
+	}
+	res.Desired = kept
+	return res, nil
+}
+
+// locker takes the deploy lock for a reconcile's changes, once the leader lease is
+// checked; the lease it returns fails its Check as soon as either is lost.
+func (c *Controller) locker(term Term) func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
+	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
+		if term != nil {
+			if err := term.Check(); err != nil {
+				return nil, fmt.Errorf("%w: %v", errLost, err)
+			}
+		}
+		l, err := c.cfg.Lock(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		return fencedLease{Lease: l, term: term}, nil
+	}
+}
+
+// fencedLease is the deploy lock, also lost when the leader lease is.
+type fencedLease struct {
+	pipeline.Lease
+	term Term
+}
+
+func (f fencedLease) Check() error {
+	if f.term != nil {
+		if err := f.term.Check(); err != nil {
+			return fmt.Errorf("%w: %v", errLost, err)
+		}
+	}
+	return f.Lease.Check()
+}
+
+// afterApply counts placements and failures and moves each service's retry delay.
+func (c *Controller) afterApply(res *executor.Result) {
+	app, env := c.cfg.Target.App.Name, c.cfg.Target.Env.Name
+	for _, sr := range res.Services {
+		c.cfg.Metrics.placed(app, env, sr.Name, len(sr.Created))
+		if sr.Err == nil {
+			if c.retry.succeeded(sr.Name) {
+				c.log.Info(fmt.Sprintf("(service %s) has started tasks successfully again.", sr.Name), "service", sr.Name)
+			}
+			if len(sr.Created) > 0 || sr.Stopped > 0 {
+				c.log.Info(fmt.Sprintf("(service %s) has reached a steady state.", sr.Name), "service", sr.Name,
+					"started", len(sr.Created), "stopped", sr.Stopped)
+			}
+			continue
+		}
+		c.cfg.Metrics.failed(app, env, sr.Name)
+		n, wait := c.retry.failed(sr.Name)
+		msg := fmt.Sprintf("(service %s) failed to start tasks: %s", sr.Name, firstLine(sr.Err))
+		if n >= 2 {
+			msg = fmt.Sprintf("(service %s) is unable to consistently start tasks successfully.", sr.Name)
+		}
+		c.log.Warn(msg, "service", sr.Name, "failures", n, "retry_in", wait.Round(time.Second).String(), "reason", firstLine(sr.Err))
+	}
+}
+
+// executorEvent logs what the executor does, one structured line per step.
+func (c *Controller) executorEvent(e executor.Event) {
+	switch e.Kind {
+	case executor.EventTaskHealthy, executor.EventTaskFailed, executor.EventTaskStopped, executor.EventRoute,
+		executor.EventTaskLeft, executor.EventBreaker, executor.EventRetry, executor.EventImageLoad:
+		c.log.Info(string(e.Kind), "service", e.Service, "host", e.Host, "task", e.TaskID, "detail", e.Message)
+	}
+}
+
+// logPlan logs each change a reconcile is about to make, with why it runs.
+func (c *Controller) logPlan(p *planner.Plan, why string) {
+	if p.Empty() {
+		return
+	}
+	for _, ch := range p.Changes {
+		c.log.Info("plan", "why", why, "service", ch.Service, "change", strings.TrimSpace(planner.DescribeChange(ch)))
+	}
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
