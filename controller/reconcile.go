@@ -20,6 +20,13 @@ const lockBusyRetry = 2 * time.Second
 func (c *Controller) cycle(ctx context.Context, s *pipeline.Session, term Term, why string) {
 	start := c.cfg.Now()
 	err := c.reconcile(ctx, s, term, why)
+	var held *lock.HeldError
+	if errors.As(err, &held) {
+		// A deploy is running: let it finish, and look again shortly.
+		c.log.Info("the deploy lock is held; trying again shortly", "holder", held.Holder.String())
+		c.retry.soon(lockBusyRetry)
+		err = nil
+	}
 	c.cfg.Metrics.reconciled(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, time.Since(start), err)
 	c.mu.Lock()
 	c.last.LastReconcile, c.last.LastError = c.cfg.Now(), ""
@@ -54,12 +61,6 @@ func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Te
 	out, err := d.Run(ctx)
 	if out != nil && out.Session != nil && out.Session.Snap != nil {
 		c.cfg.Metrics.observe(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, out.Session)
-	}
-	var held *lock.HeldError
-	if errors.As(err, &held) {
-		c.log.Info("the deploy lock is held; trying again shortly", "holder", held.Holder.String())
-		c.retry.soon(lockBusyRetry)
-		return nil
 	}
 	if out == nil || out.Result == nil {
 		return err

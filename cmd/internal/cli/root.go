@@ -79,6 +79,7 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 	for _, c := range []*cobra.Command{
 		NewCmdInit(deps, g, nil), NewCmdValidate(deps, g, nil), NewCmdPlan(deps, g, nil),
 		NewCmdDeploy(deps, g, nil), NewCmdRollback(deps, g, nil), NewCmdDelete(deps, g, nil),
+		NewCmdController(deps, g, nil),
 	} {
 		c.GroupID = "deploy"
 		root.AddCommand(c)

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deckhq/deck/controller"
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers/lock"
+)
+
+// ControllerOptions are deck controller's inputs.
+type ControllerOptions struct {
+	Deps    Deps
+	Globals *Globals
+	// Targets are FILE:ENV pairs; none means the app file and environment of -f and -e.
+	Targets   []string
+	Once      bool
+	Listen    string // /healthz and /metrics; "" serves neither
+	LogFormat string // text or json
+	LockTTL   time.Duration
+	LockWait  time.Duration // --once: how long to wait for a deploy that holds the lock
+}
+
+// NewCmdController builds `deck controller`.
+func NewCmdController(deps Deps, g *Globals, runF func(*ControllerOptions) error) *cobra.Command {
+	opts := &ControllerOptions{Deps: deps, Globals: g}
+	cmd := &cobra.Command{
+		Use:   "controller [FILE:ENV...]",
+		Short: "Keep services running: replace failed tasks, move tasks off lost hosts",
+		Long: `Run the service scheduler in the foreground for the app file and environment of -f and -e, or
+for each FILE:ENV given (several apps and environments in one process).
+
+What should run is what deck deploy recorded on the hosts: the controller needs no manifest
+beyond the app file's hosts and load balancers, and keeps no state of its own, so it can be
+killed and started elsewhere at any time. It reconciles when a host's Podman event stream says a
+task's container died or was OOM-killed, when a task fails its health check retries in a row
+(it runs the checks itself: Podman runs none without systemd), when a host has been unreachable
+longer than the environment's controller.host_grace, and every controller.resync.
+
+Only one controller per environment acts: the others stand by until the leader's lease lapses.
+Every change takes the deploy lock, so a controller and deck deploy never act at once.
+
+Logs are structured lines on stderr (--log-format json for one JSON object per line).
+--listen serves /healthz and Prometheus /metrics.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Targets = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return runController(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Once, "once", false, "reconcile once and exit (status 1 if a service could not be brought to its desired state)")
+	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:9470", `address for /healthz and /metrics ("" for none)`)
+	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "log lines as text or json")
+	cmd.Flags().DurationVar(&opts.LockTTL, "lock-ttl", 30*time.Second, "the deploy lock's time to live while the controller applies a change")
+	cmd.Flags().DurationVar(&opts.LockWait, "lock-wait", 0, "with --once, wait this long for the deploy lock when a deploy holds it (without --once the controller tries again by itself)")
+	return cmd
+}
+
+func runController(ctx context.Context, opts *ControllerOptions) error {
+	log, err := controllerLogger(opts)
+	if err != nil {
+		return err
+	}
+	worlds, err := controllerWorlds(opts)
+	if err != nil {
+		return err
+	}
+	metrics := controller.NewMetrics()
+	var ctrls []*controller.Controller
+	for _, w := range worlds {
+		ctrls = append(ctrls, controller.New(controllerConfig(opts, w, log, metrics)))
+	}
+	if opts.Once {
+		var errs []error
+		for _, c := range ctrls {
+			errs = append(errs, c.Once(ctx))
+		}
+		return errors.Join(errs...)
+	}
+	if opts.Listen != "" {
+		srv, err := serveMetrics(opts.Listen, metrics.Handler(ctrls))
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		log.Info("serving /healthz and /metrics", "addr", srv.Addr)
+	}
+	var wg sync.WaitGroup
+	for _, c := range ctrls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.Run(ctx)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func controllerLogger(opts *ControllerOptions) (*slog.Logger, error) {
+	w := opts.Deps.IO.ErrOut
+	switch opts.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return nil, flagErrorf("--log-format must be text or json, not %q", opts.LogFormat)
+}
+
+// controllerWorlds loads the app file and environment of each target.
+func controllerWorlds(opts *ControllerOptions) ([]*world, error) {
+	if len(opts.Targets) == 0 {
+		w, err := loadManifests(opts.Deps, opts.Globals, false)
+		if err != nil {
+			return nil, err
+		}
+		return []*world{w}, nil
+	}
+	var out []*world
+	for _, t := range opts.Targets {
+		file, env, ok := strings.Cut(t, ":")
+		if !ok || file == "" || env == "" {
+			return nil, flagErrorf("each target is FILE:ENV, such as deck.yaml:prod, not %q", t)
+		}
+		g := *opts.Globals
+		g.File, g.Env = file, env
+		w, err := loadManifests(opts.Deps, &g, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *controller.Metrics) controller.Config {
+	t := w.target(opts.Deps, opts.Globals)
+	return controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait)}
+}
+
+// controllerLock takes the deploy lock without waiting: when a deploy holds it, the
+// controller lets it finish and tries again shortly.
+func controllerLock(ttl, wait time.Duration) func(context.Context, *pipeline.Session) (pipeline.Lease, error) {
+	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
+		locker, err := s.HostsLocker(lock.WithTTL(ttl), lock.WithMargin(min(2*time.Second, ttl/4)),
+			lock.WithHostTimeout(s.T.HostTimeout))
+		if err != nil {
+			return nil, err
+		}
+		return locker.Acquire(ctx, lock.Request{Who: lock.Me("deck controller", "replace failed or lost tasks"), Wait: wait})
+	}
+}
+
+func serveMetrics(addr string, h http.Handler) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Addr: ln.Addr().String(), Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
