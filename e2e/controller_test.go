@@ -1,15 +1,21 @@
 package e2e
 
 import (
+	"context"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/executor/failpoint"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/lb/caddy"
 	"github.com/deckhq/deck/testhosts"
 )
 
@@ -67,4 +73,95 @@ func TestControllerCrashAtEveryBoundaryConverges(t *testing.T) {
 			t.Logf("%-14s reached %v, min healthy %d", point, reached, minHealthy)
 		})
 	}
+}
+
+// routeTargets are the addresses the test hosts' load balancer routes app's service to.
+func routeTargets(t *testing.T, hosts *testhosts.Env, app, service string) []string {
+	t.Helper()
+	c := caddy.New(hosts.LB.Spec(), caddy.UnixDial(hosts.LB.Admin))
+	routes, err := c.Routes(context.Background(), app, "test")
+	require.NoError(t, err)
+	return routes[service].Targets
+}
+
+// startController runs deck controller in the background until the test ends, and waits
+// until it has made its first reconcile.
+func (a *app) startController(extraEnv []string, args ...string) (stop func() result, logs func() string) {
+	a.t.Helper()
+	cmd, wait := a.startDeck(extraEnv, append([]string{"controller", "--listen", ""}, args...)...)
+	var once sync.Once
+	var res result
+	stop = func() result {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			res = wait()
+		})
+		return res
+	}
+	a.t.Cleanup(func() { stop() })
+	logs = func() string { return cmd.Stderr.(*lockedWriter).String() }
+	waitFor(a.t, 20*time.Second, func() bool { return strings.Contains(logs(), "leading") })
+	return stop, logs
+}
+
+// TestControllerReplacesAKilledTaskThroughTheLoadBalancer: podman kill one of 3 tasks
+// under load through Caddy: the controller, told by the host's event stream, takes its
+// target out of the route within the task's probe interval and starts a healthy
+// replacement that the load balancer routes to; no request sent after the target was
+// taken out fails.
+func TestControllerReplacesAKilledTaskThroughTheLoadBalancer(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	a.write("deck/hello.yaml", strings.Replace(lbHello("v1", "0s", ""), "count: 6", "count: 3", 1))
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	stop, logs := a.startController(nil)
+	run := startLoad(t, hosts, 200, nil)
+
+	killed := podmanKill(t, hosts, "hello", "h1")
+	start := time.Now()
+	dead := killed.Address(hostAddress(hosts, "h1"))
+	var out time.Time
+	waitFor(t, 10*time.Second, func() bool {
+		if !slices.Contains(routeTargets(t, hosts, "hello", "hello"), dead) {
+			out = time.Now()
+			return true
+		}
+		return false
+	})
+	waitFor(t, 20*time.Second, func() bool {
+		targets := routeTargets(t, hosts, "hello", "hello")
+		st := a.status()
+		return len(targets) == 3 && st.Services[0].Healthy == 3
+	})
+	serving := time.Since(start)
+	res := run.Stop()
+	t.Logf("kill -> out of the route %s; -> 3 healthy and routed %s; load: %s", out.Sub(start).Round(time.Millisecond),
+		serving.Round(time.Millisecond), res)
+	// The task's health check interval is 500ms: the balancer must not route to the
+	// dead task for longer than that.
+	assert.Less(t, out.Sub(start), 500*time.Millisecond, "the dead task left the route within its probe interval")
+	for _, f := range failedAfter(t, res.FailedSamples, out) {
+		t.Errorf("a request sent after the dead task left the route failed: %s", f)
+	}
+	assert.NotContains(t, strings.Join(routeTargets(t, hosts, "hello", "hello"), " "), dead)
+	log := stop().Stderr
+	assert.Contains(t, logs(), "(service hello) has reached a steady state.", log)
+}
+
+// failedAfter returns the failure samples (each starting with the time it was sent,
+// 15:04:05.000) sent after t.
+func failedAfter(t *testing.T, samples []string, after time.Time) []string {
+	var out []string
+	for _, s := range samples {
+		stamp, _, _ := strings.Cut(s, " ")
+		at, err := time.ParseInLocation("15:04:05.000", stamp, time.Local)
+		require.NoError(t, err, s)
+		y, m, d := after.Date()
+		at = time.Date(y, m, d, at.Hour(), at.Minute(), at.Second(), at.Nanosecond(), time.Local)
+		if at.After(after) {
+			out = append(out, s)
+		}
+	}
+	return out
 }

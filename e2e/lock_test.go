@@ -173,3 +173,9 @@ func TestNoOpDeployTakesNoLock(t *testing.T) {
 	assert.Contains(t, r.Stdout, "No changes")
 	require.Equal(t, 0, a.deck("lock", "release", "--force").Code)
 }
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
