@@ -305,7 +305,7 @@ func (d *Deploy) resolveRollback(ctx context.Context, s *Session, res *Resolved)
 func current(entries []history.Entry, tasks []state.TaskState) int {
 	running := map[string]bool{}
 	for _, t := range tasks {
-		if t.Running() {
+		if t.Running() && t.Meta.Kind == "" {
 			running[t.Revision] = true
 		}
 	}
