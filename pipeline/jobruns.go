@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"sort"
 	"time"
 
@@ -107,17 +108,25 @@ type JobRun struct {
 	Reason      string        `json:"reason,omitempty"` // why it ended as it did ("" when it exited 0)
 }
 
-// JobHistory lists the runs of a job kept on the hosts (as of the session's last read),
-// newest first, each attempt of a run on its own line.
-func (s *Session) JobHistory(job string) []JobRun {
+// JobHistory lists the runs of a job kept on the hosts (those of the session's last read),
+// newest first, each attempt of a run on its own line. Each container is inspected: a
+// listing gives times to the second and no OOM kill.
+func (s *Session) JobHistory(ctx context.Context, job string) []JobRun {
 	var out []JobRun
 	for _, r := range runsOf(s.Snap, job) {
-		for _, t := range r.attempts {
+		for _, st := range r.attempts {
+			t := st.Task
+			if h := s.Fleet.Host(t.Host); h != nil {
+				if got, err := h.Inspect(ctx, t.ContainerID); err == nil {
+					got.Host = t.Host
+					t = got
+				}
+			}
 			jr := JobRun{Job: job, Run: r.id, Attempt: t.Meta.Attempt, Trigger: t.Meta.Trigger, Host: t.Host,
 				TaskID: t.TaskID, ContainerID: t.ContainerID, Revision: t.Revision, State: t.State,
-				Started: t.Meta.Started, ExitCode: t.ExitCode, Reason: StopReason(t.Task)}
+				Started: t.Meta.Started, ExitCode: t.ExitCode, Reason: StopReason(t)}
 			if !t.Running() && !t.FinishedAt.IsZero() {
-				jr.Finished, jr.Duration = t.FinishedAt, ranFor(t.Task)
+				jr.Finished, jr.Duration = t.FinishedAt, ranFor(t)
 			}
 			out = append(out, jr)
 		}

@@ -57,7 +57,7 @@ func (r *jobRig) history(t *testing.T) []JobRun {
 	t.Helper()
 	s := r.session(t)
 	require.NoError(t, s.List(context.Background()))
-	return s.JobHistory("report")
+	return s.JobHistory(context.Background(), "report")
 }
 
 func (r *jobRig) finish(t *testing.T, run JobRun, code int) {

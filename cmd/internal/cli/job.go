@@ -158,7 +158,7 @@ func runJobHistory(ctx context.Context, o *JobHistoryOptions) error {
 	if err := s.List(ctx); err != nil {
 		return err
 	}
-	r := JobHistoryReport{App: w.app.Name, Env: w.env.Name, Job: o.Job, Runs: s.JobHistory(o.Job)}
+	r := JobHistoryReport{App: w.app.Name, Env: w.env.Name, Job: o.Job, Runs: s.JobHistory(ctx, o.Job)}
 	if r.Runs == nil {
 		if _, err := pipeline.FindJob(ctx, s, o.Job); err != nil {
 			return err
