@@ -321,3 +321,27 @@ func TestDeletingAJobRemovesItsRunsAndItsSchedule(t *testing.T) {
 	r.clock.Advance(time.Minute)
 	assert.Empty(t, r.reconcile(t, JobOptions{}))
 }
+
+func TestRollingBackAJobReturnsToItsPreviousRevision(t *testing.T) {
+	r := newJobRig(t, 2)
+	_, err := r.deploy(t, reportJob("@daily"))
+	require.NoError(t, err)
+	v2 := reportJob("@daily")
+	v2.Task.Command = []string{"/report", "--v2"}
+	out, err := r.deploy(t, v2)
+	require.NoError(t, err)
+	assert.Equal(t, 2, out.Revisions["report"])
+
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{v2}, Dialer: r.cloud},
+		Rollback: &RollbackTarget{Service: "report"}}
+	out, err = d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 3, out.Revisions["report"], "the rollback is recorded as a new revision")
+	s := r.session(t)
+	require.NoError(t, s.List(context.Background()))
+	jobs, _, err := ReadJobs(context.Background(), s)
+	require.NoError(t, err)
+	require.Len(t, jobs, 1)
+	assert.Equal(t, []string{"/report"}, jobs[0].Revision.Task.Command, "runs are made from revision 1's definition again")
+}

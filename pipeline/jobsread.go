@@ -124,3 +124,22 @@ func (s *Session) jobRecords(ctx context.Context, desired []planner.Desired, del
 	}
 	return out, nil
 }
+
+// isJob reports whether the named service of desired is a Scheduled Job.
+func isJob(desired []planner.Desired, name string) bool {
+	for _, d := range desired {
+		if d.Service.Name == name {
+			return d.Service.Type == manifest.ScheduledJob
+		}
+	}
+	return false
+}
+
+// jobCurrent is the number of the revision a job's runs are made from: its newest
+// completed one (0: none). No task says it, as a service's running tasks do.
+func jobCurrent(entries []history.Entry) int {
+	if e, ok := history.LastCompleted(entries, 0); ok {
+		return e.Number
+	}
+	return 0
+}

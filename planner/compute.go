@@ -256,18 +256,6 @@ func (c *computer) planService(d Desired) error {
 	return nil
 }
 
-// serviceTasks drops a service's standalone tasks (deck task run): they run to their end
-// and the count does not include them.
-func serviceTasks(tasks []state.TaskState) []state.TaskState {
-	out := tasks[:0:0]
-	for _, t := range tasks {
-		if t.Meta.Kind == "" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // pairByHost gives each new task of a wave one of the hosts placed for the wave, and
 // gives a replacement its old task's host when one was placed there: the placements are
 // the same, but "~ task a on h1 -> b on h1" reads better than a reshuffle across hosts.

@@ -48,3 +48,15 @@ func PlaceTasks(snap *state.Snapshot, service string, placement manifest.Placeme
 	}
 	return out, nil
 }
+
+// serviceTasks drops the containers of a service that are not its tasks: standalone tasks
+// (deck task run), which run to their end, and a job's runs. The count includes neither.
+func serviceTasks(tasks []state.TaskState) []state.TaskState {
+	out := tasks[:0:0]
+	for _, t := range tasks {
+		if t.Meta.Kind == "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
