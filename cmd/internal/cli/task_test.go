@@ -91,6 +91,17 @@ func TestTaskRunExitsWithTheTasksExitCode(t *testing.T) {
 	left := h.standalone()
 	require.Len(t, left, 1, "a detached task is left for its output to be read")
 	assert.Equal(t, strings.TrimSpace(out), left[0].TaskID)
+	h.cloud.Publish("tools:1")
+	code, _, errOut = h.run("task", "run", "--image", "tools:1", "--detach")
+	require.Equal(t, 0, code, errOut)
+
+	code, out, errOut = h.run("status", "--output", "json")
+	require.Equal(t, 0, code, errOut)
+	var st Status
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Len(t, st.Services, 1, "an image's task belongs to no service: %+v", st.Services)
+	assert.Equal(t, 3, st.Services[0].Running, "the detached task is not in api's count")
+	assert.Len(t, st.Services[0].Tasks, 4, "but it is listed with the service's tasks")
 
 	code, _, errOut = h.run("task", "run", "web")
 	assert.Equal(t, 1, code)
@@ -134,6 +145,17 @@ func TestJobRunAndHistory(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	require.Len(t, r.Runs, 2)
 	assert.Equal(t, 4, r.Runs[0].ExitCode)
+
+	code, out, errOut = h.run("status", "--output", "json")
+	require.Equal(t, 0, code, errOut)
+	var st Status
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	for _, s := range st.Services {
+		if s.Name == "report" {
+			assert.Nil(t, s.Desired, "a job is a schedule, not a count")
+			assert.Len(t, s.Tasks, 2, "its runs are listed")
+		}
+	}
 
 	code, _, errOut = h.run("job", "history", "nosuch")
 	assert.Equal(t, 1, code)
