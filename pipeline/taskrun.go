@@ -136,6 +136,9 @@ func (s *Session) taskSource(ctx context.Context, req TaskRequest) (taskSource, 
 		}
 	}
 	td, err := overridden(src.rev.Task, req.Command, req.Env)
+	// A fixed host port is for the service's serving tasks: the standalone task's port,
+	// if any, is published on a free one.
+	td.HostPort = 0
 	src.rev.Task = td // the revision id stays the one it was made from
 	return src, err
 }

@@ -119,3 +119,18 @@ func TestCleanTasksRemovesEndedStandaloneTasksAfterTheirRetention(t *testing.T) 
 	require.Len(t, left, 1)
 	assert.Equal(t, tasks[1].ContainerID, left[0].ContainerID, "the one still running stays")
 }
+
+func TestAStandaloneTaskDoesNotTakeTheServicesFixedHostPort(t *testing.T) {
+	r := newRig(t, 1)
+	svc := webService(1)
+	svc.Task.Port, svc.Task.HostPort = 8080, 9000
+	_, err := r.deploy(t, svc)
+	require.NoError(t, err)
+	s := r.session(t)
+	require.NoError(t, s.List(context.Background()))
+	tasks, err := s.RunTask(context.Background(), TaskRequest{Service: "web"})
+	require.NoError(t, err, "the one host's port 9000 is the service's: the task publishes on a free one")
+	spec := r.cloud.Host("h1").TaskSpec(tasks[0].ContainerID)
+	assert.Equal(t, 8080, spec.Port)
+	assert.Zero(t, spec.HostPort)
+}
