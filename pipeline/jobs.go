@@ -45,6 +45,8 @@ type JobOptions struct {
 	// TaskRetention is how long an ended standalone task (deck task run --detach) is kept
 	// before it is removed (default DefaultTaskRetention).
 	TaskRetention time.Duration
+
+	dry bool // PendingJobs: say what would be done, do nothing
 }
 
 // JobActionKind says what ReconcileJobs or StartJob did.
@@ -73,6 +75,9 @@ type JobAction struct {
 	Detail    string // in words: why, or what
 	Err       error  // JobFailed's cause
 }
+
+// Writes reports whether the action changes the hosts (all but JobWaiting do).
+func (a JobAction) Writes() bool { return a.Kind != JobWaiting }
 
 func (a JobAction) String() string {
 	s := fmt.Sprintf("job %s: %s", a.Job, a.Kind)
@@ -123,10 +128,27 @@ func (s *Session) ReconcileJobs(ctx context.Context, now time.Time, opts JobOpti
 			return acts, err
 		}
 	}
-	if _, err := s.CleanTasks(ctx, now, defaulted(opts.TaskRetention, DefaultTaskRetention), opts.Fence); err != nil {
+	keep := defaulted(opts.TaskRetention, DefaultTaskRetention)
+	if opts.dry {
+		for _, t := range s.endedTasks(now, keep) {
+			acts = append(acts, JobAction{Kind: JobRemoved, Host: t.Host, TaskID: t.TaskID, Container: t.ContainerID,
+				Detail: "a standalone task that ended over " + keep.String() + " ago"})
+		}
+		return acts, nil
+	}
+	if _, err := s.CleanTasks(ctx, now, keep, opts.Fence); err != nil {
 		return acts, err
 	}
 	return acts, nil
+}
+
+// PendingJobs says what ReconcileJobs would do at now, without doing it or writing
+// anything: the actions it would take (JobStarted without a host, JobTimedOut, JobRemoved)
+// and the runs that wait (JobWaiting). A caller that takes the deploy lock only to change
+// something takes it when one of them Writes.
+func (s *Session) PendingJobs(ctx context.Context, now time.Time, opts JobOptions) ([]JobAction, error) {
+	opts.dry, opts.Fence = true, nil
+	return s.ReconcileJobs(ctx, now, opts)
 }
 
 // reconcileJob does what one job needs; it fails only when the lock is lost.
@@ -173,7 +195,7 @@ func (s *Session) reconcileJob(ctx context.Context, now time.Time, job Job, opts
 				Detail: fmt.Sprintf("due since %s; %d of %d runs still going", next.UTC().Format(time.RFC3339), running, concurrency)})
 		}
 	}
-	removed, err := s.trimRuns(ctx, job, runs, where, defaulted(opts.KeepRuns, DefaultKeepRuns), opts.Fence)
+	removed, err := s.trimRuns(ctx, job, runs, where, defaulted(opts.KeepRuns, DefaultKeepRuns), opts)
 	return append(acts, removed...), err
 }
 
@@ -195,6 +217,9 @@ func (s *Session) pastTimeout(job Job, t state.TaskState, now time.Time) bool {
 func (s *Session) stopTimedOut(ctx context.Context, job Job, t state.TaskState, opts JobOptions) JobAction {
 	a := JobAction{Kind: JobTimedOut, Job: job.Name, Run: t.Meta.Run, Attempt: t.Meta.Attempt, Trigger: t.Meta.Trigger,
 		Host: t.Host, TaskID: t.TaskID, Container: t.ContainerID, Detail: "timed out after " + job.Desired.Timeout.String()}
+	if opts.dry {
+		return a
+	}
 	if err := fence(opts.Fence); err != nil {
 		a.Kind, a.Err = JobFailed, err
 		return a
@@ -235,6 +260,10 @@ func (s *Session) StartJob(ctx context.Context, job Job, now time.Time, opts Job
 func (s *Session) startRun(ctx context.Context, job Job, run string, attempt int, trigger string, now time.Time, opts JobOptions) JobAction {
 	a := JobAction{Kind: JobStarted, Job: job.Name, Run: run, Attempt: attempt, Trigger: trigger,
 		TaskID: run + "-" + strconv.Itoa(attempt)}
+	if opts.dry {
+		a.Detail = "due"
+		return a
+	}
 	hosts, err := s.placeTasks(ctx, job.Revision, job.Desired.Placement, 1)
 	if err != nil {
 		a.Kind, a.Err, a.Detail = JobFailed, err, err.Error()
@@ -256,7 +285,7 @@ func (s *Session) startRun(ctx context.Context, job Job, run string, attempt int
 }
 
 // trimRuns removes the containers of a job's finished runs beyond keep, oldest first.
-func (s *Session) trimRuns(ctx context.Context, job Job, runs []jobRun, where []outcome, keep int, fenceFn func() error) ([]JobAction, error) {
+func (s *Session) trimRuns(ctx context.Context, job Job, runs []jobRun, where []outcome, keep int, opts JobOptions) ([]JobAction, error) {
 	var finished []int
 	for i, r := range runs {
 		if where[i] == succeeded || where[i] == failed && r.last().Meta.Attempt > job.Desired.Retries {
@@ -270,14 +299,17 @@ func (s *Session) trimRuns(ctx context.Context, job Job, runs []jobRun, where []
 			if h == nil || !t.HostReachable || t.Running() {
 				continue
 			}
-			if err := fence(fenceFn); err != nil {
-				return acts, err
+			a := JobAction{Kind: JobRemoved, Job: job.Name, Run: runs[i].id, Attempt: t.Meta.Attempt,
+				Host: t.Host, TaskID: t.TaskID, Container: t.ContainerID, Detail: "older than the newest " + strconv.Itoa(keep) + " finished runs"}
+			if !opts.dry {
+				if err := fence(opts.Fence); err != nil {
+					return acts, err
+				}
+				if err := h.Remove(ctx, t.ContainerID); err != nil && !errors.Is(err, providers.ErrNotFound) {
+					continue // left for the next call
+				}
 			}
-			if err := h.Remove(ctx, t.ContainerID); err != nil && !errors.Is(err, providers.ErrNotFound) {
-				continue // left for the next call
-			}
-			acts = append(acts, JobAction{Kind: JobRemoved, Job: job.Name, Run: runs[i].id, Attempt: t.Meta.Attempt,
-				Host: t.Host, TaskID: t.TaskID, Container: t.ContainerID, Detail: "older than the newest " + strconv.Itoa(keep) + " finished runs"})
+			acts = append(acts, a)
 		}
 	}
 	return acts, nil

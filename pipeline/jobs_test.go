@@ -345,3 +345,33 @@ func TestRollingBackAJobReturnsToItsPreviousRevision(t *testing.T) {
 	require.Len(t, jobs, 1)
 	assert.Equal(t, []string{"/report"}, jobs[0].Revision.Task.Command, "runs are made from revision 1's definition again")
 }
+
+func TestPendingJobsSaysWhatIsDueAndWritesNothing(t *testing.T) {
+	r := newJobRig(t, 2)
+	job := reportJob("@every 10s")
+	job.Timeout = 5 * time.Second
+	_, err := r.deploy(t, job)
+	require.NoError(t, err)
+	s := r.session(t)
+	pending := func() []JobAction {
+		require.NoError(t, s.List(context.Background()))
+		acts, err := s.PendingJobs(context.Background(), r.clock.Now(), JobOptions{})
+		require.NoError(t, err)
+		return acts
+	}
+	assert.Empty(t, pending(), "nothing due: a controller takes no lock")
+	r.clock.Advance(10 * time.Second)
+	acts := pending()
+	require.Equal(t, []JobActionKind{JobStarted}, kinds(acts))
+	assert.True(t, acts[0].Writes())
+	assert.Empty(t, r.history(t), "only said, not done")
+
+	r.reconcile(t, JobOptions{})
+	r.clock.Advance(5 * time.Second)
+	assert.Equal(t, []JobActionKind{JobTimedOut}, kinds(pending()))
+	assert.Equal(t, "running", r.history(t)[0].State, "not stopped")
+	r.clock.Advance(5 * time.Second)
+	assert.Equal(t, []JobActionKind{JobTimedOut, JobStarted}, kinds(pending()), "once stopped, the due run may start")
+	assert.Len(t, r.history(t), 1)
+	assert.False(t, JobAction{Kind: JobWaiting}.Writes(), "a run that waits changes nothing")
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/planner/state"
 	"github.com/deckhq/deck/providers"
 )
 
@@ -141,17 +142,7 @@ func (s *Session) failure(service, host, taskID, containerID string, cause error
 func (s *Session) CleanTasks(ctx context.Context, now time.Time, keep time.Duration, fenceFn func() error) (int, error) {
 	removed := 0
 	var errs []error
-	for _, t := range s.Snap.Tasks() {
-		if t.Meta.Kind != providers.KindStandalone || !t.HostReachable || t.Running() {
-			continue
-		}
-		ended := t.FinishedAt
-		if ended.IsZero() || t.State == "created" {
-			ended = t.Meta.Started
-		}
-		if ended.IsZero() || now.Sub(ended) < keep {
-			continue
-		}
+	for _, t := range s.endedTasks(now, keep) {
 		if err := fence(fenceFn); err != nil {
 			return removed, err
 		}
@@ -166,4 +157,23 @@ func (s *Session) CleanTasks(ctx context.Context, now time.Time, keep time.Durat
 		removed++
 	}
 	return removed, errors.Join(errs...)
+}
+
+// endedTasks are the standalone tasks of the last read that ended more than keep ago (by
+// when they exited, or for one that never started, when deck started it).
+func (s *Session) endedTasks(now time.Time, keep time.Duration) []state.TaskState {
+	var out []state.TaskState
+	for _, t := range s.Snap.Tasks() {
+		if t.Meta.Kind != providers.KindStandalone || !t.HostReachable || t.Running() {
+			continue
+		}
+		ended := t.FinishedAt
+		if ended.IsZero() || t.State == "created" {
+			ended = t.Meta.Started
+		}
+		if !ended.IsZero() && now.Sub(ended) >= keep {
+			out = append(out, t)
+		}
+	}
+	return out
 }
