@@ -167,10 +167,13 @@ func (s *Session) reconcileJob(ctx context.Context, now time.Time, job Job, opts
 	for i, r := range runs {
 		where[i] = attemptOutcome(r.last(), now)
 		if where[i] == active && s.pastTimeout(job, r.last(), now) {
-			if err := add(s.stopTimedOut(ctx, job, r.last(), opts)); err != nil {
+			a := s.stopTimedOut(ctx, job, r.last(), opts)
+			if err := add(a); err != nil {
 				return acts, err
 			}
-			where[i] = failed
+			if a.Err == nil {
+				where[i] = failed // stopped: it may be tried again (one not stopped still runs)
+			}
 		}
 		last := r.last()
 		if where[i] == failed && last.HostReachable && last.Meta.Attempt <= job.Desired.Retries {

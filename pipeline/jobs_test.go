@@ -375,3 +375,19 @@ func TestPendingJobsSaysWhatIsDueAndWritesNothing(t *testing.T) {
 	assert.Len(t, r.history(t), 1)
 	assert.False(t, JobAction{Kind: JobWaiting}.Writes(), "a run that waits changes nothing")
 }
+
+func TestARunThatCannotBeStoppedIsNotRetriedBesideItself(t *testing.T) {
+	r := newJobRig(t, 1)
+	job := reportJob("@daily")
+	job.Timeout, job.Retries = 30*time.Second, 3
+	_, err := r.deploy(t, job)
+	require.NoError(t, err)
+	r.clock.Advance(14 * time.Hour)
+	r.reconcile(t, JobOptions{})
+	r.cloud.Host("h1").FailStop = func(string) bool { return true }
+	r.clock.Advance(time.Minute)
+	acts := r.reconcile(t, JobOptions{})
+	require.Equal(t, []JobActionKind{JobFailed}, kinds(acts), "the stop failed: no second attempt beside the first")
+	assert.ErrorContains(t, acts[0].Err, "stopping the run past its timeout")
+	assert.Len(t, r.history(t), 1)
+}
