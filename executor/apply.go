@@ -220,8 +220,7 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 	if sp.Delete || sp.Revision != "" {
 		a.pruneSecrets(ctx, sp)
 	}
-	a.emit(Event{Kind: EventServiceDone, Service: sp.Name,
-		Message: fmt.Sprintf("%d started, %d stopped", len(res.Created), res.Stopped)})
+	a.emit(Event{Kind: EventServiceDone, Service: sp.Name, Message: a.doneMessage(sp, res)})
 	return res
 }
 
@@ -401,6 +400,12 @@ func Check(plan *planner.Plan) error {
 			}
 			if c.Kind == planner.KindRoute && c.Action != planner.Destroy && c.Route == nil {
 				return fmt.Errorf("change %d (service %s, %s route) lacks the route", i+1, c.Service, c.Action)
+			}
+			continue
+		}
+		if c.Kind == planner.KindJob {
+			if err := checkJob(plan, i, c); err != nil {
+				return err
 			}
 			continue
 		}

@@ -29,16 +29,23 @@ type need struct {
 func (a *applier) needs() []need {
 	seen := map[string]bool{}
 	var out []need
+	add := func(host, rev string) {
+		if key := host + "\x00" + rev; !seen[key] {
+			seen[key] = true
+			out = append(out, need{host: host, rev: a.plan.Revisions[rev]})
+		}
+	}
 	for _, c := range a.plan.Changes {
+		if c.Kind == planner.KindJob && c.Job != nil && c.Action != planner.Destroy {
+			for _, h := range c.Job.Hosts {
+				add(h, c.Revision) // a run may be placed on any of them
+			}
+			continue
+		}
 		if c.Kind != planner.KindTask || c.Action == planner.Destroy || c.Action == planner.Verify {
 			continue // nothing new is created on the host
 		}
-		key := c.Host + "\x00" + c.Revision
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		out = append(out, need{host: c.Host, rev: a.plan.Revisions[c.Revision]})
+		add(c.Host, c.Revision)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].host+out[i].rev.ID < out[j].host+out[j].rev.ID })
 	return out
@@ -166,46 +173,15 @@ func (a *applier) build(ctx context.Context, ref string) error {
 // ensureImage makes sure ref is on h: built images are copied from the builder (or any
 // connected host that has it); other images are pulled.
 func (a *applier) ensureImage(ctx context.Context, h providers.Host, ref string) error {
-	ok, err := h.ImageExists(ctx, ref)
-	if err != nil || ok {
-		return err
-	}
-	src := a.imageSource(ctx, ref, h.Name())
-	if src == nil {
-		if _, built := a.opts.Builds[ref]; built {
-			return fmt.Errorf("image %s was built but no reachable host has it", ref)
-		}
-		a.emit(Event{Kind: EventImageLoad, Host: h.Name(), Message: "pulling " + ref})
-		return h.PullImage(ctx, ref, io.Discard)
-	}
-	a.emit(Event{Kind: EventImageLoad, Host: h.Name(), Message: ref + " from " + src.Name()})
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(src.ExportImage(ctx, ref, pw)) }()
-	err = h.LoadImage(ctx, pr)
-	pr.CloseWithError(err)
-	if err != nil {
-		return fmt.Errorf("copying image %s from %s: %w", ref, src.Name(), err)
-	}
-	return nil
-}
-
-func (a *applier) imageSource(ctx context.Context, ref, except string) providers.Host {
-	var candidates []providers.Host
+	var sources []providers.Host
 	if b, err := a.builder(); err == nil {
-		candidates = append(candidates, b)
+		sources = append(sources, b)
 	}
 	for _, n := range a.opts.Fleet.Names() {
-		candidates = append(candidates, a.opts.Fleet.Host(n))
+		sources = append(sources, a.opts.Fleet.Host(n))
 	}
-	for _, c := range candidates {
-		if c.Name() == except {
-			continue
-		}
-		if ok, err := c.ImageExists(ctx, ref); err == nil && ok {
-			return c
-		}
-	}
-	return nil
+	_, built := a.opts.Builds[ref]
+	return EnsureImage(ctx, h, ref, sources, !built, a.emit)
 }
 
 func (a *applier) ensureSecrets(ctx context.Context, h providers.Host, rev planner.Revision) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"golang.org/x/crypto/argon2"
 	"strings"
+	"time"
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
@@ -22,6 +23,11 @@ type TaskInput struct {
 	Desired *providers.DesiredState
 	// Replaces is the task this one takes the place of while that one cannot be stopped.
 	Replaces string
+	// Kind, Run, Attempt, Trigger and Started label a job run or a standalone task (see
+	// providers.TaskMeta); they are zero for a service's task.
+	Kind, Run, Trigger string
+	Attempt            int
+	Started            time.Time
 }
 
 // TaskSpec renders the container of one task of a revision.
@@ -30,7 +36,7 @@ func TaskSpec(in TaskInput) providers.TaskSpec {
 	labels := providers.EncodeTaskLabels(providers.TaskMeta{
 		App: in.App, Env: in.Env, Service: rev.Service, Revision: rev.ID, TaskID: in.TaskID,
 		Port: td.Port, Epoch: in.Epoch, Spec: &td, Desired: in.Desired,
-		Replaces: in.Replaces,
+		Replaces: in.Replaces, Kind: in.Kind, Run: in.Run, Attempt: in.Attempt, Trigger: in.Trigger, Started: in.Started,
 	}, td.Labels)
 	envs := map[string]string{}
 	for k, v := range td.Variables {

@@ -38,6 +38,9 @@ func checkSchedule(s string) string {
 		if err != nil || d <= 0 {
 			return fmt.Sprintf("%s has no valid duration after @every; want a positive duration such as @every 30m", quote(s))
 		}
+		if d < time.Second {
+			return fmt.Sprintf("%s is more often than deck looks at schedules (once a second); want @every 1s or more", quote(s))
+		}
 		return ""
 	}
 	if strings.HasPrefix(s, "@") {

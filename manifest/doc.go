@@ -58,8 +58,10 @@
 // default true}}),
 // placement ({strategy: spread | binpack, spread_by, constraints: {distinct_host,
 // attributes}}), stop_timeout, labels (not deck.*), volumes (NAME: {path} for a named
-// volume, NAME: {host_path, path, read_only} for a bind mount), schedule (Scheduled Job
-// only: 5-field cron, @hourly... or @every <duration>), and environments: per-environment
+// volume, NAME: {host_path, path, read_only} for a bind mount), on.schedule (Scheduled Job
+// only, as are the next three: 5-field cron in UTC, @hourly... or @every <duration>, at
+// least 1s; the top-level schedule key is read too, but not both), retries (0-10),
+// timeout (a duration), concurrency (runs at once, 1-100, default 1), and environments: per-environment
 // overrides deep-merged over the document (maps merge key by key; lists and scalars
 // replace; setting image.build or image.location drops the other, likewise
 // healthcheck.path and healthcheck.command; placement.constraints replaces the base's

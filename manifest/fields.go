@@ -44,7 +44,15 @@ func (s *serviceLoader) decode(doc *yaml.Node) {
 		}},
 		{"labels", func(n *yaml.Node, p string) { t.Labels = s.stringMap(n, p, checkLabelKey) }},
 		{"volumes", s.volumes},
+		{"on", s.on},
 		{"schedule", func(n *yaml.Node, p string) { s.spec.Schedule, _ = s.str(n, p) }},
+		{"retries", func(n *yaml.Node, p string) {
+			s.spec.Retries, _ = s.intRange(n, p, 0, maxRetries, " more tries of a failed run")
+		}},
+		{"timeout", func(n *yaml.Node, p string) { s.spec.Timeout, _ = s.duration(n, p, false) }},
+		{"concurrency", func(n *yaml.Node, p string) {
+			s.spec.Concurrency, _ = s.intRange(n, p, 1, maxConcurrency, " runs at once")
+		}},
 		{"environments", func(*yaml.Node, string) {}}, // split off and applied before decoding
 	})
 }

@@ -52,6 +52,24 @@ schedule: "0 3 * * MON-FRI"
 deployment: {rolling: recreate}
 `, func(t *testing.T, s ServiceSpec) {
 			assert.Equal(t, "0 3 * * MON-FRI", s.Schedule)
+			assert.Equal(t, 1, s.Concurrency, "never two runs at once unless asked")
+			assert.Zero(t, s.Retries)
+			assert.Zero(t, s.Timeout)
+		}},
+		{"scheduled job with Copilot's on.schedule, retries and timeout", `name: report
+type: Scheduled Job
+image: {location: example.com/report:1}
+on: {schedule: "@every 1h30m"}
+retries: 3
+timeout: 1h
+concurrency: 2
+environments:
+  test: {on: {schedule: "@hourly"}}
+`, func(t *testing.T, s ServiceSpec) {
+			assert.Equal(t, "@hourly", s.Schedule, "the environment's override wins")
+			assert.Equal(t, 3, s.Retries)
+			assert.Equal(t, time.Hour, s.Timeout)
+			assert.Equal(t, 2, s.Concurrency)
 		}},
 	}
 	for _, tt := range tests {

@@ -106,6 +106,12 @@ type ServiceSpec struct {
 	Placement  Placement  `json:"placement"`
 	Secrets    []Secret   `json:"secrets,omitempty"`
 	Schedule   string     `json:"schedule,omitempty"` // Scheduled Job only: cron expression or @every/@hourly...
+	// Retries, Timeout and Concurrency are a Scheduled Job's run settings (zero for the
+	// other types): a failed run is tried again up to Retries times, a run still going
+	// after Timeout (0: none) is stopped, and at most Concurrency runs go at once (1).
+	Retries     int           `json:"retries,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	Concurrency int           `json:"concurrency,omitempty"`
 	// HTTP is the route on the environment's load balancers (Load Balanced Web Service
 	// only; nil for the other types). It is not part of the task definition: changing it
 	// changes the route, never the tasks.

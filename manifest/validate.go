@@ -50,21 +50,7 @@ func (s *serviceLoader) validate() {
 		}
 		t.Port, t.HostPort = 0, 0
 	}
-	if sp.Type == ScheduledJob {
-		if s.has("count") {
-			s.at("count", "a Scheduled Job runs one task each time it fires; remove count")
-		}
-		if !s.has("schedule") {
-			s.at("schedule", "a Scheduled Job needs a schedule; want schedule: \"@daily\", a cron expression such as \"0 3 * * *\", or \"@every 30m\"")
-		} else if msg := checkSchedule(sp.Schedule); msg != "" {
-			s.at("schedule", "%s", msg)
-		}
-		// A job runs to completion; there is nothing to roll.
-		sp.Count = Count{Value: 1}
-		sp.Deployment = rollingPresets["default"]
-	} else if s.has("schedule") && sp.Type != "" {
-		s.at("schedule", "only a Scheduled Job has a schedule, and this is a %s; remove schedule, or use type: %s", sp.Type, ScheduledJob)
-	}
+	s.validateJob()
 	s.validateHealthcheck()
 	s.fillHTTP() // after the healthcheck: the target health check takes its path
 	s.validateHostPort()

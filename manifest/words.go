@@ -63,3 +63,7 @@ func splitWords(s string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// SplitWords splits a command given as one string the way the manifest's command key
+// does (as a shell splits words, with quotes), for commands given on deck's command line.
+func SplitWords(s string) ([]string, error) { return splitWords(s) }

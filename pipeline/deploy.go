@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/executor/failpoint"
@@ -298,7 +299,12 @@ func (d Deploy) plan(ctx context.Context, s *Session, res *Resolved) (*planner.P
 		}
 		return d.Saved, nil
 	}
-	return s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial, Grace: s.Grace, GraceUnknown: s.GraceUnknown})
+	jobs, err := s.jobRecords(ctx, res.Desired, d.Delete)
+	if err != nil {
+		return nil, err
+	}
+	return s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial, Grace: s.Grace, GraceUnknown: s.GraceUnknown,
+		Jobs: jobs, Now: time.Now()})
 }
 
 // refuseNewerEpochs is the fencing check on what deck reads: a task created under a

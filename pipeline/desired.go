@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/providers"
@@ -119,10 +120,30 @@ func sameLabels(a, b map[string]string) bool {
 // ReadDesired returns each service's newest recorded desired state, from the reachable
 // hosts. Deleted services are left out.
 func ReadDesired(ctx context.Context, s *Session) (map[string]providers.DesiredState, error) {
+	recs, err := readDesired(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]providers.DesiredState, len(recs))
+	for name, r := range recs {
+		out[name] = r.State
+	}
+	return out, nil
+}
+
+// desiredRecord is a service's newest desired state and when it was recorded (by the
+// clock of the host that keeps the record).
+type desiredRecord struct {
+	State    providers.DesiredState
+	Recorded time.Time
+}
+
+// readDesired reads the newest desired-state record of each service that is not deleted.
+func readDesired(ctx context.Context, s *Session) (map[string]desiredRecord, error) {
 	app, env := s.T.App.Name, s.T.Env.Name
 	type seen struct {
-		gen    int
-		labels map[string]string
+		gen int
+		rec providers.Record
 	}
 	best := map[string]seen{}
 	var mu sync.Mutex
@@ -142,18 +163,18 @@ func ReadDesired(ctx context.Context, s *Session) (map[string]providers.DesiredS
 			gen, _ := strconv.Atoi(r.Labels[labelRecordGen])
 			name := r.Labels[labelService]
 			if cur, ok := best[name]; !ok || gen > cur.gen {
-				best[name] = seen{gen, r.Labels}
+				best[name] = seen{gen, r}
 			}
 		}
 	})
-	out := map[string]providers.DesiredState{}
+	out := map[string]desiredRecord{}
 	for name, sn := range best {
-		if sn.labels[labelDeleted] == "true" {
+		if sn.rec.Labels[labelDeleted] == "true" {
 			continue
 		}
 		var d providers.DesiredState
-		if err := json.Unmarshal([]byte(sn.labels[labelDesired]), &d); err == nil {
-			out[name] = d
+		if err := json.Unmarshal([]byte(sn.rec.Labels[labelDesired]), &d); err == nil {
+			out[name] = desiredRecord{State: d, Recorded: sn.rec.Created}
 		}
 	}
 	if len(out) == 0 && len(errs) > 0 {

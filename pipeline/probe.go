@@ -34,6 +34,9 @@ func (pr *prober) host(ctx context.Context, h providers.Host, ho *providers.Host
 	var wg sync.WaitGroup
 	for _, t := range ho.Tasks {
 		id := state.TaskID(ho.Spec.Name, t.ContainerID)
+		if t.Meta.Kind != "" {
+			continue // a job run or a standalone task: it runs to its end, nothing serves
+		}
 		if !t.Running() {
 			pr.put(id, state.TaskHealth{State: health.StateUnhealthy, Detail: t.State})
 			continue

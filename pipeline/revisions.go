@@ -277,6 +277,9 @@ func (d *Deploy) resolveRollback(ctx context.Context, s *Session, res *Resolved)
 		}
 	} else {
 		cur := current(entries, s.Snap.TasksByService(svc))
+		if cur == 0 && isJob(res.Desired, svc) {
+			cur = jobCurrent(entries)
+		}
 		var ok bool
 		if to, ok = history.LastCompleted(entries, cur); !ok {
 			return fmt.Errorf("service %s has no completed revision before revision %d to return to; kept revisions: %s",
@@ -305,7 +308,7 @@ func (d *Deploy) resolveRollback(ctx context.Context, s *Session, res *Resolved)
 func current(entries []history.Entry, tasks []state.TaskState) int {
 	running := map[string]bool{}
 	for _, t := range tasks {
-		if t.Running() {
+		if t.Running() && t.Meta.Kind == "" {
 			running[t.Revision] = true
 		}
 	}

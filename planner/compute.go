@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner/state"
@@ -34,6 +35,11 @@ type Options struct {
 	// GraceUnknown says a host in grace was never listed (what it runs is unknown): a
 	// shortfall may be its tasks, so none is made up until its grace ends.
 	GraceUnknown bool
+	// Jobs is what the hosts recorded of the Scheduled Jobs deck deployed, by name: a job
+	// is planned only where it differs (see planJob). Now is the time a job that has not
+	// run yet counts its first run from (zero: the plan names no next run for it).
+	Jobs map[string]JobRecord
+	Now  time.Time
 }
 
 // Compute works out the plan that takes the hosts in snap to the desired services. It is
@@ -44,7 +50,7 @@ type Options struct {
 // services first (their stopped tasks free room for the others).
 func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, error) {
 	c := &computer{snap: snap, newID: opts.NewTaskID, usedIDs: map[string]bool{}, grace: map[string]bool{},
-		graceUnknown: opts.GraceUnknown}
+		graceUnknown: opts.GraceUnknown, jobs: opts.Jobs, now: opts.Now}
 	for _, h := range opts.Grace {
 		c.grace[h] = true
 	}
@@ -140,6 +146,8 @@ type computer struct {
 	unreachable  []string
 	grace        map[string]bool
 	graceUnknown bool
+	jobs         map[string]JobRecord
+	now          time.Time
 }
 
 func (c *computer) warn(format string, args ...any) {
@@ -155,7 +163,14 @@ func (c *computer) deleteService(name string) {
 		}
 		c.destroy(t, Reason{Code: ReasonServiceDeleted})
 	}
-	if len(tasks) > 0 {
+	if _, isJob := c.jobs[name]; isJob {
+		// Recorded as gone even when it has no run to stop, so the controller stops
+		// starting it.
+		sp.Type = manifest.ScheduledJob
+		c.plan.Changes = append(c.plan.Changes, Change{Action: Destroy, Kind: KindJob, Service: name,
+			Reason: Reason{Code: ReasonServiceDeleted}})
+	}
+	if len(tasks) > 0 || sp.Type == manifest.ScheduledJob {
 		sp.Waves = 1
 	}
 	c.plan.Services = append(c.plan.Services, sp)
@@ -187,10 +202,13 @@ type newTask struct {
 }
 
 func (c *computer) planService(d Desired) error {
+	if d.Service.Type == manifest.ScheduledJob {
+		return c.planJob(d) // a schedule, not a count (jobs.go)
+	}
 	svc, rev := d.Service, d.Revision
 	count := svc.Count.Value
 	dep := effectiveDeployment(svc.Deployment)
-	b := reconcile(c.byService[svc.Name], rev, count, c.unreachable, c.grace, c.graceUnknown)
+	b := reconcile(serviceTasks(c.byService[svc.Name]), rev, count, c.unreachable, c.grace, c.graceUnknown)
 
 	placed := slices.Clone(b.keep)
 	for _, v := range b.verify {

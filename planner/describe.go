@@ -55,6 +55,15 @@ func Describe(r Reason) string {
 		return "replaced elsewhere while host " + strings.Join(r.Hosts, ", ") + " was unreachable: stale"
 	case ReasonServiceDeleted:
 		return "service deleted"
+	case ReasonJobNew:
+		if r.Detail != "" {
+			return "new job (" + r.Detail + ")"
+		}
+		return "new job"
+	case ReasonJobChanged:
+		return strings.Join(r.Fields, ", ") + " changed"
+	case ReasonNotARun:
+		return "started as a service's task by an older deck; a job's runs start on its schedule"
 	case ReasonRouteMissing:
 		return "the load balancer has no route for the service: restore it"
 	case ReasonRouteChanged:

@@ -12,8 +12,8 @@ import (
 
 // FormatVersion is the version of the Plan's JSON form; a saved plan of another version is
 // refused. 2: reasons are typed (a code and its facts), and verify joined the actions.
-// 3: load-balancer routes and targets joined the changes.
-const FormatVersion = 3
+// 3: load-balancer routes and targets joined the changes. 4: Scheduled Jobs' changes.
+const FormatVersion = 4
 
 // Action is what a change does.
 type Action string
@@ -89,8 +89,10 @@ type Change struct {
 	Target string    `json:"target,omitempty"`
 	// Was is the route a replace changes, as the balancer holds it: the rollout keeps its
 	// settings (a health check path the old tasks answer) until the new tasks serve.
-	Was    *lb.Route `json:"was,omitempty"`
-	Reason Reason    `json:"reason"`
+	Was *lb.Route `json:"was,omitempty"`
+	// Job is what a job change (KindJob) sets up.
+	Job    *JobChange `json:"job,omitempty"`
+	Reason Reason     `json:"reason"`
 	// Wave orders the work within a service: wave N starts only once wave N-1 is done.
 	Wave int `json:"wave"`
 	// StopFirst stops Old before the wave's new tasks start (to stay within max percent, or

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/deckhq/deck/manifest"
 )
 
 // Style is how the human plan marks its parts; the caller decides whether that is colour
@@ -60,7 +62,7 @@ func RenderText(w io.Writer, p *Plan, st Style) error {
 			continue
 		}
 		b.WriteString("\n")
-		b.WriteString(st.Bold("service "+sp.Name) + "  (" + serviceSummary(sp) + ")\n")
+		b.WriteString(st.Bold(unitWord(sp)+" "+sp.Name) + "  (" + serviceSummary(sp) + ")\n")
 		for wv := 0; wv <= maxWave; wv++ {
 			if len(waves[wv]) == 0 {
 				continue
@@ -89,8 +91,15 @@ func RenderText(w io.Writer, p *Plan, st Style) error {
 	if n[Verify] > 0 {
 		fmt.Fprintf(&b, ", %d to verify", n[Verify])
 	}
-	if lbn := len(p.Changes) - p.TaskChanges(); lbn > 0 {
+	kinds := map[Kind]int{}
+	for _, c := range p.Changes {
+		kinds[c.Kind]++
+	}
+	if lbn := kinds[KindRoute] + kinds[KindTarget]; lbn > 0 {
 		fmt.Fprintf(&b, "; %d load balancer change%s", lbn, map[bool]string{true: "", false: "s"}[lbn == 1])
+	}
+	if jn := kinds[KindJob]; jn > 0 {
+		fmt.Fprintf(&b, "; %d job change%s", jn, map[bool]string{true: "", false: "s"}[jn == 1])
 	}
 	b.WriteString(".\n")
 	_, err := w.Write(b.Bytes())
@@ -111,6 +120,9 @@ func serviceSummary(sp ServicePlan) string {
 	if sp.Delete {
 		return fmt.Sprintf("delete, %s running", tasksWord(sp.Running))
 	}
+	if sp.Type == manifest.ScheduledJob {
+		return fmt.Sprintf("revision %s, runs on its schedule", sp.Revision)
+	}
 	mode := "rolling"
 	if sp.Deployment.Strategy == "recreate" {
 		mode = "recreate"
@@ -128,6 +140,9 @@ func tasksWord(n int) string {
 
 // changeText is what a change does, before its reason: the task stopped and the one started.
 func changeText(c Change) string {
+	if c.Kind == KindJob {
+		return jobText(c)
+	}
 	if c.Kind != KindTask {
 		return routeText(c)
 	}

@@ -3,6 +3,7 @@ package providers
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/deckhq/deck/manifest"
 )
@@ -25,6 +26,22 @@ const (
 	// LabelReplaces names the task a task was started in place of while that one could not
 	// be stopped (its host was unreachable): when that host returns, its task is stale.
 	LabelReplaces = "deck.replaces"
+	// LabelKind says what a container is when it is not one of a service's tasks
+	// (KindJobRun, KindStandalone); the planner counts only those without it.
+	LabelKind = "deck.kind"
+	// A job run's container also carries its run id, attempt number (1, 2, ... as it is
+	// retried), what started it, and when deck started it (RFC 3339, deck's clock): the
+	// schedule and the timeout count from there.
+	LabelRun     = "deck.run"
+	LabelAttempt = "deck.attempt"
+	LabelTrigger = "deck.trigger"
+	LabelStarted = "deck.started"
+)
+
+// Kinds of container besides a service's tasks (LabelKind).
+const (
+	KindJobRun     = "run"  // one attempt of a Scheduled Job's run
+	KindStandalone = "task" // a standalone task (deck task run)
 )
 
 // LabelSchemaVersion is the version of the label layout this deck writes. Containers
@@ -50,6 +67,13 @@ type TaskMeta struct {
 	Desired *DesiredState
 	// Replaces is the id of the task this one was started in place of ("" if none).
 	Replaces string
+	// Kind is "" for a service's task, else KindJobRun or KindStandalone; Run, Attempt,
+	// Trigger and Started describe a job run (Started is set on standalone tasks too).
+	Kind    string
+	Run     string
+	Attempt int
+	Trigger string
+	Started time.Time
 }
 
 // DesiredState is what a service should be, beyond its task definition: how many tasks,
@@ -64,11 +88,16 @@ type DesiredState struct {
 	Schedule   string                `json:"schedule,omitempty"`
 	// HTTP is the service's route on the load balancers (nil: not routed).
 	HTTP *manifest.HTTP `json:"http,omitempty"`
+	// Retries, Timeout and Concurrency are a Scheduled Job's run settings.
+	Retries     int           `json:"retries,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	Concurrency int           `json:"concurrency,omitempty"`
 }
 
 // DesiredStateOf extracts a service's desired state from its spec.
 func DesiredStateOf(s manifest.ServiceSpec) DesiredState {
-	return DesiredState{Type: s.Type, Count: s.Count, Deployment: s.Deployment, Placement: s.Placement, Schedule: s.Schedule, HTTP: s.HTTP}
+	return DesiredState{Type: s.Type, Count: s.Count, Deployment: s.Deployment, Placement: s.Placement, Schedule: s.Schedule, HTTP: s.HTTP,
+		Retries: s.Retries, Timeout: s.Timeout, Concurrency: s.Concurrency}
 }
 
 // EncodeTaskLabels returns the labels of a task's container: the user's labels (from the
@@ -100,6 +129,7 @@ func EncodeTaskLabels(m TaskMeta, user map[string]string) map[string]string {
 	if m.Replaces != "" {
 		l[LabelReplaces] = m.Replaces
 	}
+	encodeRun(l, m)
 	return l
 }
 
@@ -109,7 +139,10 @@ func DecodeTaskLabels(l map[string]string) TaskMeta {
 	m := TaskMeta{
 		App: l[LabelApp], Env: l[LabelEnv], Service: l[LabelService],
 		Revision: l[LabelRevision], TaskID: l[LabelTask], Replaces: l[LabelReplaces],
+		Kind: l[LabelKind], Run: l[LabelRun], Trigger: l[LabelTrigger],
 	}
+	m.Attempt, _ = strconv.Atoi(l[LabelAttempt])
+	m.Started, _ = time.Parse(time.RFC3339Nano, l[LabelStarted])
 	m.Schema, _ = strconv.Atoi(l[LabelSchema])
 	m.Port, _ = strconv.Atoi(l[LabelPort])
 	m.Epoch, _ = strconv.ParseUint(l[LabelEpoch], 10, 64)
@@ -137,6 +170,24 @@ func TaskFromLabels(l map[string]string) Task {
 	m := DecodeTaskLabels(l)
 	return Task{App: m.App, Env: m.Env, Service: m.Service, Revision: m.Revision, TaskID: m.TaskID,
 		Meta: m, Labels: l}
+}
+
+// encodeRun writes the labels of a job run or a standalone task.
+func encodeRun(l map[string]string, m TaskMeta) {
+	set := func(k, v string) {
+		if v != "" {
+			l[k] = v
+		}
+	}
+	set(LabelKind, m.Kind)
+	set(LabelRun, m.Run)
+	set(LabelTrigger, m.Trigger)
+	if m.Attempt > 0 {
+		l[LabelAttempt] = strconv.Itoa(m.Attempt)
+	}
+	if !m.Started.IsZero() {
+		l[LabelStarted] = m.Started.UTC().Format(time.RFC3339Nano)
+	}
 }
 
 func mustJSON(v any) string {

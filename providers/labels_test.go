@@ -2,6 +2,7 @@ package providers_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 
@@ -38,4 +39,21 @@ func TestLabelsOfUnversionedContainersDecode(t *testing.T) {
 	assert.Equal(t, 8080, m.Port)
 	l[providers.LabelSpec] = "{broken"
 	assert.Nil(t, providers.DecodeTaskLabels(l).Spec, "an unreadable spec is nil, not an error")
+}
+
+func TestJobRunLabelsRoundTrip(t *testing.T) {
+	td := manifest.TaskDef{Image: "report:1", CPU: 64, Memory: 32}
+	d := providers.DesiredState{Type: manifest.ScheduledJob, Count: manifest.Count{Value: 1}, Schedule: "@every 10s",
+		Retries: 2, Timeout: time.Minute, Concurrency: 1}
+	started := time.Date(2024, 9, 2, 10, 0, 0, 123456789, time.UTC)
+	in := providers.TaskMeta{App: "shop", Env: "prod", Service: "report", Revision: "r1", TaskID: "t1",
+		Spec: &td, Desired: &d, Kind: providers.KindJobRun, Run: "run1", Attempt: 2, Trigger: "retry", Started: started}
+	out := providers.DecodeTaskLabels(providers.EncodeTaskLabels(in, nil))
+	in.Schema = providers.LabelSchemaVersion
+	assert.Equal(t, in, out)
+
+	service := providers.DecodeTaskLabels(providers.EncodeTaskLabels(providers.TaskMeta{App: "shop", Service: "web"}, nil))
+	assert.Empty(t, service.Kind, "a service's task has no kind")
+	assert.Zero(t, service.Attempt)
+	assert.True(t, service.Started.IsZero())
 }

@@ -135,6 +135,9 @@ type Runtime interface {
 	// Logs returns the last tail lines the container wrote (stdout and stderr merged,
 	// oldest first; all of them when tail <= 0), in any state.
 	Logs(ctx context.Context, containerID string, tail int) ([]string, error)
+	// FollowLogs calls line for each line the container writes (stdout and stderr merged),
+	// from its start, until it stops or ctx ends.
+	FollowLogs(ctx context.Context, containerID string, line func(string)) error
 	// Stop sends SIGTERM, waits up to timeout, then SIGKILL. Stopping a stopped task is not an error.
 	Stop(ctx context.Context, containerID string, timeout time.Duration) error
 	// Remove deletes a stopped container (and its anonymous volumes).

@@ -255,10 +255,10 @@ func (h *Host) Start(_ context.Context, id string) (providers.Task, error) {
 		}
 		t.Ports = []providers.PortBinding{{ContainerPort: spec.Port, HostPort: hp, HostIP: "0.0.0.0"}}
 	}
-	t.State, t.StartedAt = "running", time.Now()
+	t.State, t.StartedAt = "running", h.now()
 	if h.Exits != nil {
 		if code, ok := h.Exits(spec); ok {
-			t.State, t.ExitCode, t.FinishedAt = "exited", code, time.Now()
+			t.State, t.ExitCode, t.FinishedAt = "exited", code, h.now()
 		}
 	}
 	return *t, nil
@@ -313,7 +313,7 @@ func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
 		return fmt.Errorf("fake: stop %s timed out", id)
 	}
 	if t.Running() {
-		t.State, t.ExitCode, t.FinishedAt = "exited", 143, time.Now()
+		t.State, t.ExitCode, t.FinishedAt = "exited", 143, h.now()
 	}
 	return nil
 }

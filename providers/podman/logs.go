@@ -51,6 +51,16 @@ func (h *Host) Logs(ctx context.Context, containerID string, tail int) ([]string
 type logLines struct {
 	out     []string
 	partial [2]strings.Builder
+	// emit, when set, is given each line as it is complete instead of keeping it.
+	emit func(string)
+}
+
+func (l *logLines) push(line string) {
+	if l.emit != nil {
+		l.emit(line)
+		return
+	}
+	l.out = append(l.out, line)
 }
 
 func (l *logLines) add(stream int, frame string) {
@@ -62,7 +72,7 @@ func (l *logLines) add(stream int, frame string) {
 			return
 		}
 		p.WriteString(frame[:i])
-		l.out = append(l.out, p.String())
+		l.push(p.String())
 		p.Reset()
 		frame = frame[i+1:]
 	}
@@ -72,7 +82,7 @@ func (l *logLines) add(stream int, frame string) {
 func (l *logLines) last(n int) []string {
 	for i := range l.partial {
 		if l.partial[i].Len() > 0 {
-			l.out = append(l.out, l.partial[i].String())
+			l.push(l.partial[i].String())
 			l.partial[i].Reset()
 		}
 	}
@@ -80,4 +90,32 @@ func (l *logLines) last(n int) []string {
 		return l.out[len(l.out)-n:]
 	}
 	return l.out
+}
+
+// FollowLogs calls line for each line the container writes, stdout and stderr merged, from
+// its start until it stops (the server ends a follow when the container exits) or ctx
+// ends. A container that stopped already gives its whole output and returns.
+func (h *Host) FollowLogs(ctx context.Context, containerID string, line func(string)) error {
+	cctx := h.call(ctx)
+	opts := new(containers.LogOptions).WithStdout(true).WithStderr(true).WithFollow(true).WithTail("all")
+	stdout, stderr := make(chan string), make(chan string)
+	done := make(chan error, 1)
+	go func() { done <- containers.Logs(cctx, containerID, opts, stdout, stderr) }()
+	lines := logLines{emit: line}
+	// Read until the bindings return, also once ctx is cancelled: they block on sending
+	// a frame that nobody takes.
+	for {
+		select {
+		case frame := <-stdout:
+			lines.add(0, frame)
+		case frame := <-stderr:
+			lines.add(1, frame)
+		case err := <-done:
+			lines.last(0)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return h.wrap(cctx, "following the logs of container "+shortID(containerID), err)
+		}
+	}
 }

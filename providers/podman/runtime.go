@@ -78,6 +78,9 @@ func taskFromList(c types.ListContainer) providers.Task {
 	if c.StartedAt > 0 {
 		t.StartedAt = time.Unix(c.StartedAt, 0)
 	}
+	if c.ExitedAt > 0 && c.State != "running" {
+		t.FinishedAt = time.Unix(c.ExitedAt, 0) // to the second: Inspect has it exactly
+	}
 	t.ExitCode = int(c.ExitCode)
 	for _, p := range c.Ports {
 		// A range maps Range consecutive ports; deck publishes single ports, but report

@@ -184,3 +184,34 @@ func TestFileSecrets(t *testing.T) {
 	_, err = h.Create(ctx, both)
 	assert.ErrorContains(t, err, "set exactly one of env and file")
 }
+
+// FollowLogs streams while the task runs and returns once it exits, on both hosts (h2 is
+// reached over ssh, where the stream goes through the tunnel).
+func TestFollowLogsUntilTheTaskExits(t *testing.T) {
+	a, b := hosts(t)
+	for _, h := range []*Host{a, b} {
+		t.Run(h.Name(), func(t *testing.T) {
+			ctx := testCtx(t)
+			task := run(t, h, jobSpec(unique("follow"), "-lines", "3", "-sleep", "1500ms", "-exit", "2"))
+			var lines []string
+			firstAt := time.Time{}
+			start := time.Now()
+			err := h.FollowLogs(ctx, task.ContainerID, func(l string) {
+				if firstAt.IsZero() {
+					firstAt = time.Now()
+				}
+				lines = append(lines, l)
+			})
+			require.NoError(t, err)
+			assert.Equal(t, []string{"line 1", "line 2", "line 3 err", "slept"}, lines)
+			assert.Less(t, firstAt.Sub(start), time.Second, "the first lines came while the task slept, not at its end")
+			assert.GreaterOrEqual(t, time.Since(start), time.Second, "the follow lasted until the task ended")
+			assert.Equal(t, 2, waitExited(t, h, task.ContainerID).ExitCode)
+
+			// Following a container that exited already gives its output and returns.
+			var again []string
+			require.NoError(t, h.FollowLogs(ctx, task.ContainerID, func(l string) { again = append(again, l) }))
+			assert.Equal(t, lines, again)
+		})
+	}
+}

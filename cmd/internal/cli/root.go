@@ -90,6 +90,11 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		c.GroupID = "inspect"
 		root.AddCommand(c)
 	}
+	root.AddGroup(&cobra.Group{ID: "run", Title: "Running tasks and jobs:"})
+	for _, c := range []*cobra.Command{NewCmdTask(deps, g), NewCmdJob(deps, g)} {
+		c.GroupID = "run"
+		root.AddCommand(c)
+	}
 	root.AddCommand(NewCmdVersion(deps))
 	return root
 }

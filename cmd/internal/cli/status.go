@@ -160,13 +160,22 @@ func buildStatus(w *world, s *pipeline.Session) *Status {
 	for _, svc := range w.services {
 		s := get(svc.Name)
 		s.Type = string(svc.Type)
-		d := svc.Count.Value
-		s.Desired = &d
+		if svc.Type != manifest.ScheduledJob { // a schedule, not a count
+			d := svc.Count.Value
+			s.Desired = &d
+		}
 	}
 	for _, h := range s.Obs.Hosts {
 		st.Hosts = append(st.Hosts, hostStatus(h))
 		hs := &st.Hosts[len(st.Hosts)-1]
 		for _, t := range h.Tasks {
+			if spec := t.Meta.Spec; spec != nil && t.Running() {
+				hs.Used.CPU += spec.CPU
+				hs.Used.Memory += spec.Memory
+			}
+			if t.Service == "" {
+				continue // a standalone task of an image: it belongs to no service
+			}
 			svc := get(t.Service)
 			seen := s.Health[state.TaskID(h.Spec.Name, t.ContainerID)]
 			ts := TaskStatus{ID: t.TaskID, Host: h.Spec.Name, State: t.State, Revision: t.Revision,
@@ -174,12 +183,8 @@ func buildStatus(w *world, s *pipeline.Session) *Status {
 			if seen.Detail != "" {
 				ts.Health += ": " + seen.Detail
 			}
-			if t.Running() {
+			if t.Running() && t.Meta.Kind == "" { // a job's runs and standalone tasks are in no count
 				svc.Running++
-				if spec := t.Meta.Spec; spec != nil {
-					hs.Used.CPU += spec.CPU
-					hs.Used.Memory += spec.Memory
-				}
 			}
 			if ts.Healthy {
 				svc.Healthy++

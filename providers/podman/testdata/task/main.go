@@ -1,11 +1,11 @@
 // Command task is the second binary of the Podman provider tests' image: a task that does
 // one short job and exits, so tests can read what a finished container leaves behind.
 //
-//	task [-lines N] [-cat FILE] [-alloc MiB] [-exit CODE]
+//	task [-lines N] [-sleep D] [-cat FILE] [-alloc MiB] [-exit CODE]
 //
 // It prints N numbered lines ("line 1" ...; every third goes to stderr, as "line 3 err"),
-// then prints FILE, then allocates and touches MiB of memory (to be OOM-killed under a
-// lower limit), then exits with CODE.
+// then sleeps D and prints "slept", then prints FILE, then allocates and touches MiB of
+// memory (to be OOM-killed under a lower limit), then exits with CODE.
 package main
 
 import (
@@ -20,6 +20,7 @@ func main() {
 	cat := flag.String("cat", "", "print this file")
 	alloc := flag.Int("alloc", 0, "allocate and touch this many MiB")
 	code := flag.Int("exit", 0, "exit with this code")
+	sleep := flag.Duration("sleep", 0, "sleep this long after the lines")
 	flag.Parse()
 
 	for i := 1; i <= *lines; i++ {
@@ -28,6 +29,10 @@ func main() {
 		} else {
 			fmt.Printf("line %d\n", i)
 		}
+	}
+	if *sleep > 0 {
+		time.Sleep(*sleep)
+		fmt.Println("slept")
 	}
 	if *cat != "" {
 		data, err := os.ReadFile(*cat)

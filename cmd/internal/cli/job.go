@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/deckhq/deck/pipeline"
+)
+
+// NewCmdJob builds `deck job`.
+func NewCmdJob(deps Deps, g *Globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "job", Short: "Run a Scheduled Job now, or see how its runs went"}
+	cmd.AddCommand(NewCmdJobRun(deps, g, nil), NewCmdJobHistory(deps, g, nil))
+	return cmd
+}
+
+// JobRunOptions are deck job run's inputs.
+type JobRunOptions struct {
+	Deps    Deps
+	Globals *Globals
+	Job     string
+	Wait    bool
+	Force   bool
+	Lock    LockFlags
+}
+
+// NewCmdJobRun builds `deck job run JOB`.
+func NewCmdJobRun(deps Deps, g *Globals, runF func(*JobRunOptions) error) *cobra.Command {
+	opts := &JobRunOptions{Deps: deps, Globals: g}
+	cmd := &cobra.Command{
+		Use:   "run JOB",
+		Short: "Start a run of a Scheduled Job now",
+		Long: `Start one run of JOB at once, from its last completed deploy, on a host that placement picks,
+and print the run's id. Like a run the schedule starts, it counts for the schedule (@every counts
+from the last run's start), deck controller retries it when it fails and the job has retries,
+and it stays in deck job history. It is refused while the job already has as many runs going as
+its concurrency allows (default 1), unless --force. It takes the environment's deploy lock for
+the moment it starts the run. --wait follows the run's output to its end and exits with its exit
+code; Ctrl-C then stops following, not the run.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Job = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runJobRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Wait, "wait", false, "follow the run to its end and exit with its exit code")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "start it even when the job already runs as many runs as its concurrency")
+	opts.Lock.addFlags(cmd)
+	return cmd
+}
+
+func runJobRun(ctx context.Context, o *JobRunOptions) error {
+	deps, g := o.Deps, o.Globals
+	if err := o.Lock.check(); err != nil {
+		return err
+	}
+	w, err := loadManifests(deps, g, false)
+	if err != nil {
+		return err
+	}
+	s, err := pipeline.Open(ctx, w.target(deps, g))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	a, err := startJobRun(ctx, o, s)
+	if err != nil {
+		printFailures(deps, err)
+		return err
+	}
+	fmt.Fprintf(deps.IO.ErrOut, "Started run %s of job %s on %s (task %s, %s)\n", a.Run, o.Job, a.Host, a.TaskID, a.Detail)
+	fmt.Fprintln(deps.IO.Out, a.Run)
+	if !o.Wait {
+		return nil
+	}
+	t := pipeline.RunningTask{Host: a.Host, TaskID: a.TaskID, ContainerID: a.Container}
+	if code := watchTasks(ctx, deps, s, []pipeline.RunningTask{t}, false); code != 0 {
+		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// startJobRun takes the deploy lock, reads the hosts again under it, and starts the run:
+// the controller starts runs under the same lock, so the concurrency rule holds.
+func startJobRun(ctx context.Context, o *JobRunOptions, s *pipeline.Session) (pipeline.JobAction, error) {
+	lease, err := o.Lock.taker(o.Deps, "job run "+o.Job)(ctx, s)
+	if err != nil {
+		return pipeline.JobAction{}, err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	if err := s.List(ctx); err != nil {
+		return pipeline.JobAction{}, err
+	}
+	cleanTasks(ctx, o.Deps, s)
+	job, err := pipeline.FindJob(ctx, s, o.Job)
+	if err != nil {
+		return pipeline.JobAction{}, err
+	}
+	return s.StartJob(ctx, job, time.Now(), pipeline.JobOptions{Epoch: lease.Epoch(), Fence: lease.Check}, o.Force)
+}
+
+// JobHistoryOptions are deck job history's inputs.
+type JobHistoryOptions struct {
+	Deps    Deps
+	Globals *Globals
+	Job     string
+}
+
+// JobHistoryReport is what deck job history shows; the table and the JSON come from it.
+type JobHistoryReport struct {
+	App  string            `json:"app"`
+	Env  string            `json:"environment"`
+	Job  string            `json:"job"`
+	Runs []pipeline.JobRun `json:"runs"`
+}
+
+// NewCmdJobHistory builds `deck job history JOB`.
+func NewCmdJobHistory(deps Deps, g *Globals, runF func(*JobHistoryOptions) error) *cobra.Command {
+	opts := &JobHistoryOptions{Deps: deps, Globals: g}
+	return &cobra.Command{
+		Use:   "history JOB",
+		Short: "List a Scheduled Job's runs: when, how long, exit code and why they ended",
+		Long: `List the runs of JOB kept on the hosts (its newest 10 finished runs, and those going on),
+newest first, one line per attempt: the run id, attempt, what started it (schedule, manual,
+retry), the host, when it started, how long it ran, its exit code and why it ended so.
+
+--output json prints {app, environment, job, runs}: each run {job, run, attempt, trigger, host,
+task_id, container_id, revision, state, started, finished, duration (ns), exit_code, reason}.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Job = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return runJobHistory(cmd.Context(), opts)
+		},
+	}
+}
+
+func runJobHistory(ctx context.Context, o *JobHistoryOptions) error {
+	deps, g := o.Deps, o.Globals
+	w, err := loadManifests(deps, g, false)
+	if err != nil {
+		return err
+	}
+	s, err := pipeline.Open(ctx, w.target(deps, g))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.List(ctx); err != nil {
+		return err
+	}
+	r := JobHistoryReport{App: w.app.Name, Env: w.env.Name, Job: o.Job, Runs: s.JobHistory(ctx, o.Job)}
+	if r.Runs == nil {
+		if _, err := pipeline.FindJob(ctx, s, o.Job); err != nil {
+			return err
+		}
+		r.Runs = []pipeline.JobRun{}
+	}
+	if g.Output == "json" {
+		return writeJSON(deps, r)
+	}
+	if len(r.Runs) == 0 {
+		fmt.Fprintf(deps.IO.ErrOut, "Job %s has not run yet.\n", o.Job)
+		return nil
+	}
+	printJobRuns(deps, r.Runs)
+	return nil
+}
+
+func printJobRuns(deps Deps, runs []pipeline.JobRun) {
+	c := colors(deps)
+	tw := tabwriter.NewWriter(deps.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tATTEMPT\tTRIGGER\tHOST\tSTARTED\tDURATION\tEXIT\tREASON")
+	for _, r := range runs {
+		dur, exit := "running", "-"
+		if !r.Finished.IsZero() {
+			dur, exit = r.Duration.Round(time.Millisecond).String(), fmt.Sprint(r.ExitCode)
+			if r.ExitCode == 0 && r.Reason == "" {
+				exit = c.Green(exit)
+			} else {
+				exit = c.Red(exit)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Run, r.Attempt, orDash(r.Trigger), r.Host,
+			r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), dur, exit, orDash(r.Reason))
+	}
+	tw.Flush()
+}
