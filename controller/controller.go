@@ -101,6 +101,9 @@ type Controller struct {
 	retry *backoff
 	probe *healthTracker
 
+	jobList  []pipeline.Job // the Scheduled Jobs as last read
+	jobsRead time.Time
+
 	mu      sync.Mutex
 	leading bool
 	last    Status
@@ -141,7 +144,8 @@ func (c *Controller) Once(ctx context.Context) error {
 	}
 	defer s.Close()
 	c.attach(s)
-	return c.reconcile(ctx, s, nil, "once")
+	err = c.reconcile(ctx, s, nil, "once")
+	return errors.Join(err, c.jobs(ctx, s, nil))
 }
 
 // Run campaigns for leadership and, while leading, keeps the services running; it

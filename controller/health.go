@@ -56,7 +56,7 @@ func (t *healthTracker) update(s *pipeline.Session) {
 	seen := map[string]bool{}
 	now := t.now()
 	for _, ts := range s.Snap.Tasks() {
-		if !ts.Running() || !ts.HostReachable || ts.Spec == nil || ts.Spec.Healthcheck == nil {
+		if !ts.Running() || !ts.HostReachable || ts.Spec == nil || ts.Spec.Healthcheck == nil || ts.Meta.Kind != "" {
 			continue
 		}
 		h := s.Fleet.Host(ts.Host)

@@ -40,11 +40,14 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	go c.probe.run(ctx, func(why string) { poke(trigger, why) })
 	resync := time.NewTicker(c.cfg.Resync)
 	defer resync.Stop()
+	jobs := time.NewTicker(jobTick)
+	defer jobs.Stop()
 	why := "start"
 	for {
 		if why != "" {
 			c.beforeCycle(s)
 			c.cycle(ctx, s, term, why)
+			c.jobCycle(ctx, s, term)
 			c.probe.update(s)
 			why = ""
 		}
@@ -64,6 +67,8 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 			why = "resync"
 		case <-due.C:
 			why = "retry or grace due"
+		case <-jobs.C:
+			c.jobCycle(ctx, s, term)
 		}
 		due.Stop()
 		if why != "" {

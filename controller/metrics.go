@@ -111,7 +111,7 @@ func (m *Metrics) observe(app, env string, s *pipeline.Session) {
 	}
 	running, healthy := map[string]int{}, map[string]int{}
 	for _, t := range s.Snap.Tasks() {
-		if t.Running() && t.HostReachable {
+		if t.Running() && t.HostReachable && t.Meta.Kind == "" {
 			running[t.Service]++
 			if t.Health == health.StateHealthy {
 				healthy[t.Service]++

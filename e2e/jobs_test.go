@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,8 +133,8 @@ func TestJobDeployRunAndHistory(t *testing.T) {
 	assert.Less(t, doc.Runs[0].Duration, 10*time.Second)
 }
 
-// TestScheduledJobRunsEveryTenSeconds deploys a job "@every 10s" and reconciles it once a
-// second against the real hosts, as deck controller does: it runs at least twice in 30s.
+// TestScheduledJobRunsEveryTenSeconds: deck controller starts a job @every 10s on time:
+// at least two runs in 32s, about 10s apart, each in deck job history with its exit code.
 func TestScheduledJobRunsEveryTenSeconds(t *testing.T) {
 	hosts := startHosts(t)
 	a := newApp(t, "worker", hosts)
@@ -141,40 +142,33 @@ func TestScheduledJobRunsEveryTenSeconds(t *testing.T) {
 	r := a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
 	deployed := time.Now()
+	stop, _ := a.startController(nil)
 
-	s := a.session(t)
-	ctx := context.Background()
-	var started []time.Time
-	for time.Since(deployed) < 32*time.Second && len(started) < 3 {
-		require.NoError(t, s.List(ctx))
-		acts, err := s.ReconcileJobs(ctx, time.Now(), pipeline.JobOptions{})
-		require.NoError(t, err)
-		for _, act := range acts {
-			require.NoError(t, act.Err, act.String())
-			if act.Kind == pipeline.JobStarted {
-				started = append(started, time.Now())
-				t.Logf("%s after %s", act, time.Since(deployed).Round(time.Millisecond))
-			}
+	var runs []pipeline.JobRun
+	waitFor(t, 35*time.Second, func() bool {
+		r := a.deck("job", "history", "report", "--output", "json")
+		require.Equal(t, 0, r.Code, r.String())
+		var doc struct {
+			Runs []pipeline.JobRun `json:"runs"`
 		}
-		time.Sleep(time.Second)
-	}
-	require.GreaterOrEqual(t, len(started), 2, "at least two runs in 30s")
-	gap := started[1].Sub(started[0])
-	assert.InDelta(t, 10*time.Second, gap, float64(2*time.Second), "10s apart (one reconcile a second)")
-
-	r = a.deck("job", "history", "report", "--output", "json")
-	require.Equal(t, 0, r.Code, r.String())
-	var doc struct {
-		Runs []pipeline.JobRun `json:"runs"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(r.Stdout), &doc))
-	require.GreaterOrEqual(t, len(doc.Runs), 2)
-	for _, run := range doc.Runs {
+		require.NoError(t, json.Unmarshal([]byte(r.Stdout), &doc))
+		runs = doc.Runs
+		return len(runs) >= 2
+	})
+	within := time.Since(deployed)
+	res := stop()
+	t.Logf("two runs within %s of the deploy", within.Round(time.Millisecond))
+	assert.Contains(t, res.Stderr, "job report: started", res.Stderr)
+	starts := []time.Time{}
+	for _, run := range runs {
 		assert.Equal(t, pipeline.TriggerSchedule, run.Trigger)
 		if run.State == "exited" {
 			assert.Equal(t, 0, run.ExitCode)
 		}
+		starts = append(starts, run.Started)
 	}
+	slices.SortFunc(starts, func(x, y time.Time) int { return x.Compare(y) })
+	assert.InDelta(t, 10*time.Second, starts[1].Sub(starts[0]), float64(2*time.Second), "10s apart")
 }
 
 // session opens the pipeline on the app's environment, as deck itself does.

@@ -81,7 +81,7 @@ func (c *RevisionCache) Fresh(s *Session) bool {
 		return false
 	}
 	for _, t := range s.Snap.Tasks() {
-		if id, ok := c.ids[t.Service]; ok && t.Running() && t.Revision != id {
+		if id, ok := c.ids[t.Service]; ok && t.Meta.Kind == "" && t.Running() && t.Revision != id {
 			return false
 		}
 	}

@@ -1,0 +1,76 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers/lock"
+)
+
+// jobTick is how often Scheduled Jobs are looked at: cron schedules have minute
+// precision and @every second precision, so a run starts within a second of its time.
+const jobTick = time.Second
+
+// jobRefresh is how often the jobs (their schedules and revisions) are read again from
+// the hosts: a deploy that adds or changes a job is seen within it.
+const jobRefresh = 10 * time.Second
+
+// jobs starts the Scheduled Jobs' runs that are due, retries failed ones and stops those
+// past their timeout (pipeline.ReconcileJobs). It lists the hosts (cheap), works out what
+// is due without writing, and takes the deploy lock only when something must change.
+func (c *Controller) jobs(ctx context.Context, s *pipeline.Session, term Term) error {
+	now := c.cfg.Now()
+	if c.jobList == nil || now.Sub(c.jobsRead) >= jobRefresh {
+		jobs, _, err := pipeline.ReadJobs(ctx, s)
+		if err != nil {
+			return err
+		}
+		c.jobList, c.jobsRead = jobs, now
+	}
+	if len(c.jobList) == 0 {
+		return nil
+	}
+	if err := s.List(ctx); err != nil {
+		return err
+	}
+	acts, err := s.PendingJobs(ctx, now, pipeline.JobOptions{Jobs: c.jobList})
+	if err != nil || !writes(acts) {
+		return err
+	}
+	lease, err := c.locker(term)(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	if err := s.List(ctx); err != nil {
+		return err
+	}
+	acts, err = s.ReconcileJobs(ctx, now, pipeline.JobOptions{Epoch: lease.Epoch(), Fence: lease.Check, Jobs: c.jobList})
+	for _, a := range acts {
+		if a.Writes() {
+			c.log.Info(a.String(), "job", a.Job, "run", a.Run, "attempt", a.Attempt, "host", a.Host, "trigger", a.Trigger)
+		}
+	}
+	return err
+}
+
+func writes(acts []pipeline.JobAction) bool {
+	for _, a := range acts {
+		if a.Writes() {
+			return true
+		}
+	}
+	return false
+}
+
+// jobCycle runs jobs and logs what went wrong; a held lock is not an error (a deploy
+// runs: the next tick looks again).
+func (c *Controller) jobCycle(ctx context.Context, s *pipeline.Session, term Term) {
+	err := c.jobs(ctx, s, term)
+	var held *lock.HeldError
+	if err != nil && !errors.As(err, &held) && ctx.Err() == nil {
+		c.log.Error("scheduled jobs", "err", err)
+	}
+}
