@@ -138,7 +138,7 @@ func (c *Controller) Status() Status {
 
 // Once reads the hosts and reconciles once (deck controller --once).
 func (c *Controller) Once(ctx context.Context) error {
-	s, err := pipeline.OpenRead(ctx, c.cfg.Target)
+	s, err := pipeline.Open(ctx, c.cfg.Target) // the first reconcile reads the hosts
 	if err != nil {
 		return err
 	}

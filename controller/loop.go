@@ -24,7 +24,7 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	}
 	c.setLeading(true, epoch)
 	c.log.Info("leading", "epoch", epoch)
-	s, err := pipeline.OpenRead(ctx, c.cfg.Target)
+	s, err := pipeline.Open(ctx, c.cfg.Target) // the first reconcile reads the hosts
 	if err != nil {
 		return err
 	}
