@@ -12,8 +12,9 @@ import (
 	"github.com/deckhq/deck/testhosts"
 )
 
-// etcdTTL is the lease of the etcd tests: etcd grants 2s at the least (by default).
-const etcdTTL = 2 * time.Second
+// etcdTTL is the lease of the etcd tests (etcd grants 2s at the least, by default, and
+// checks for expired leases every 500ms).
+const etcdTTL = 3 * time.Second
 
 func etcdElector(t *testing.T, endpoint, name string) *leader.Etcd {
 	t.Helper()
