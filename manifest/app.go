@@ -130,7 +130,7 @@ func loadApp(path string, lookupEnv func(string) (string, bool)) (*App, ErrorLis
 // (an unset ${VAR}, an unreadable hosts_file) are kept in app.deferred; the rest are
 // reported now.
 func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
-	env := &Environment{Name: name}
+	env := &Environment{Name: name, Controller: DefaultController()}
 	l.app.Environments[name] = env
 	v := l.vars.with("DECK_ENV", name)
 
@@ -155,6 +155,7 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 			{"hosts_file", func(n *yaml.Node, p string) { l.d.str(n, p) }},
 			{"hosts", func(n *yaml.Node, p string) { hosts = append(hosts, l.hostList(l.d, n, p)...) }},
 			{"load_balancers", func(n *yaml.Node, p string) { lbs = l.loadBalancerList(n, p) }},
+			{"controller", l.controller(&env.Controller)},
 		})
 	}
 	if fileHosts != nil {

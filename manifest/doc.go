@@ -25,6 +25,12 @@
 //	        provider: caddy          # the default and, for now, the only one
 //	        listen: 10.0.0.1:80      # default: the host's address, port 80; unique per host
 //	        admin: /run/caddy/admin.sock  # required: the admin API's unix socket on that host
+//	    controller:                  # deck controller's settings (ControllerSpec); all optional
+//	      leader: hosts              # hosts (a lease on the hosts; default) or etcd
+//	      etcd: {endpoints: [http://10.0.0.1:2379]}  # required with leader: etcd
+//	      lease: 15s                 # the leader's lease, 3s to 10m
+//	      host_grace: 15s            # a host unreachable this long has its tasks placed elsewhere
+//	      resync: 30s                # the periodic full reconcile
 //
 // With no environments, App.Environment("") is an implicit "local" one holding the local
 // Podman socket (LocalURL). Problems that depend on the machine deck runs on (an unset

@@ -68,7 +68,7 @@ func (a *App) implicitEnvironment() *Environment {
 		}
 		h.KnownHosts, _ = l.localPath("~/.ssh/known_hosts")
 	}
-	return &Environment{Name: LocalEnvironment, Hosts: []HostSpec{h}, Implicit: true}
+	return &Environment{Name: LocalEnvironment, Hosts: []HostSpec{h}, Implicit: true, Controller: DefaultController()}
 }
 
 // LocalURL is where the local Podman listens: CONTAINER_HOST if set; else the rootful socket

@@ -43,6 +43,8 @@ type Environment struct {
 	// gets the same routes (several give redundancy). Empty: services are reached at their
 	// tasks' published ports only.
 	LoadBalancers []LoadBalancerSpec `json:"load_balancers,omitempty"`
+	// Controller is how deck controller runs this environment (defaults filled).
+	Controller ControllerSpec `json:"controller"`
 	// Implicit is true when no environment was configured and deck uses the local socket.
 	Implicit bool `json:"implicit,omitempty"`
 }

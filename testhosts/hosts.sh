@@ -5,7 +5,8 @@
 # One host can be reached only over ssh, to exercise deck's ssh:// path. A Caddy load
 # balancer runs in h1's namespace (and a second in h2's), listening on the host's address
 # (port 80, once deck creates its server); its admin API is only on the unix socket
-# DIR/hI/caddy/admin.sock.
+# DIR/hI/caddy/admin.sock. A throwaway etcd (Debian's etcd-server) can run beside them, for
+# the controller's leader election.
 #
 # Usage (as root):
 #   hosts.sh install                      install what is missing (podman, runc, sshd, ...)
@@ -16,6 +17,11 @@
 #   hosts.sh lb-stop | lb-start | lb-restart [I] [--dir DIR]   Caddy on host I (1 or 2; default 1)
 #                                         kill Caddy / start it / kill it and start it again,
 #                                         each start with an EMPTY configuration (no servers)
+#   hosts.sh etcd-start [--dir DIR] [--port P] [--peer-port Q]
+#                                         start a single-member etcd (data in DIR/etcd), client
+#                                         URL http://127.0.0.1:P (default 23790; peers on Q,
+#                                         default P+10), and print that URL once it is healthy
+#   hosts.sh etcd-stop [--dir DIR]        stop it and remove its data
 #
 # The bridge and the addresses are shared, so only one set of hosts can be up at a time.
 # The Go package testhosts holds LOCK while its hosts are up (and sets
@@ -59,15 +65,29 @@ cmd_install() {
 	command -v flock >/dev/null || missing+=(util-linux)
 	command -v curl >/dev/null || missing+=(curl)
 	command -v caddy >/dev/null || missing+=(caddy)
+	command -v etcd >/dev/null || missing+=(etcd-server)
 	if [ ${#missing[@]} -eq 0 ]; then
 		return 0
 	fi
 	log "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null
+	# No package may start its service: the tests start their own. Without systemd,
+	# invoke-rc.d runs a package's init script (etcd-server's would start a system etcd on
+	# port 2379 as user etcd), unless policy-rc.d forbids it (exit 101), Debian's way for
+	# this. Container images often ship one; a fresh Debian 12 does not, so one is put in
+	# place for the install and removed after.
+	local policy=/usr/sbin/policy-rc.d made=0 rc=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\n# deck testhosts: no service starts while packages install\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		made=1
+	fi
 	# With recommends, as verified on a fresh machine (podman then brings aardvark-dns,
-	# fuse-overlayfs, slirp4netns). No service starts: there is no systemd here.
-	apt-get install -y -qq "${missing[@]}" >/dev/null
+	# fuse-overlayfs, slirp4netns).
+	apt-get install -y -qq "${missing[@]}" >/dev/null || rc=$?
+	if [ "$made" = 1 ]; then rm -f "$policy"; fi
+	return "$rc"
 }
 
 # write_host_config writes host I's containers.conf and storage.conf under DIR/hI.
@@ -221,6 +241,48 @@ stop_caddy() {
 	rm -f "$cdir/caddy.pid" "$cdir/admin.sock"
 }
 
+etcd_dir() { echo "${1:-$DIR}/etcd"; }
+
+# start_etcd starts a single-member etcd for tests, in the root namespace on 127.0.0.1
+# (controllers run there), with its data in DIR/etcd, and waits until it is healthy.
+start_etcd() {
+	local port=$1 peer=$2 ed deadline=$((SECONDS + READY_TIMEOUT))
+	[[ $port =~ ^[0-9]+$ && $peer =~ ^[0-9]+$ ]] || die "etcd-start: --port and --peer-port must be numbers"
+	command -v etcd >/dev/null || die "etcd is not installed (hosts.sh install installs etcd-server)"
+	ed=$(etcd_dir)
+	stop_etcd "$DIR"
+	mkdir -p "$ed"
+	# ETCD_* variables in the caller's environment would override these flags.
+	(cd "$ed" && exec nohup env -u ETCD_NAME -u ETCD_DATA_DIR etcd --name deck-test --data-dir "$ed/data" \
+		--listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+		--listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+		--initial-cluster "deck-test=http://127.0.0.1:$peer" --initial-cluster-state new \
+		--logger zap --log-outputs stderr) >>"$ed/etcd.log" 2>&1 </dev/null &
+	echo $! >"$ed/etcd.pid"
+	until curl -fsS --max-time 2 "http://127.0.0.1:$port/health" 2>/dev/null | grep -q '"health":"true"'; do
+		if ! running "$(cat "$ed/etcd.pid")"; then
+			tail -n 20 "$ed/etcd.log" >&2 || true
+			die "etcd exited (log: $ed/etcd.log)"
+		fi
+		[ $SECONDS -lt $deadline ] || die "etcd not healthy after ${READY_TIMEOUT}s (log: $ed/etcd.log)"
+		sleep 0.05
+	done
+	echo "http://127.0.0.1:$port"
+}
+
+# stop_etcd kills the etcd of DIR d (a throwaway: no graceful stop) and removes its data.
+stop_etcd() {
+	local ed pid
+	ed=$(etcd_dir "$1")
+	[ -d "$ed" ] || return 0
+	if [ -f "$ed/etcd.pid" ]; then
+		pid=$(cat "$ed/etcd.pid")
+		kill -9 "$pid" 2>/dev/null || true
+		for _ in $(seq 200); do running "$pid" || break; sleep 0.01; done
+	fi
+	rm -rf "$ed"
+}
+
 setup_network() {
 	local i=$1 ns veth addr
 	ns=$(ns_name "$i") veth=$(veth_name "$i") addr=$(addr_of "$i")
@@ -350,6 +412,7 @@ remove_dir() {
 		hd=${hd%/caddy}
 		stop_caddy "$d" "${hd##*/h}"
 	done
+	stop_etcd "$d"
 	if [ -f "$d/ssh/sshd.pid" ]; then
 		pid=$(cat "$d/ssh/sshd.pid")
 		kill "$pid" 2>/dev/null || true
@@ -402,18 +465,23 @@ current_dir() {
 }
 
 main() {
-	[ $# -ge 1 ] || die "usage: hosts.sh install|up N [--ssh K] [--dir DIR]|down|partition I|heal I|stop I|start I|lb-stop [I]|lb-start [I]|lb-restart [I]"
-	local cmd=$1 n=0 k=0 args=()
+	[ $# -ge 1 ] || die "usage: hosts.sh install|up N [--ssh K] [--dir DIR]|down|partition I|heal I|stop I|start I|lb-stop [I]|lb-start [I]|lb-restart [I]|etcd-start [--port P]|etcd-stop"
+	local cmd=$1 n=0 k=0 port=23790 peer="" args=()
 	shift
 	DIR_GIVEN=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--dir) DIR=${2:?--dir needs a value}; DIR_GIVEN=1; shift 2 ;;
 		--ssh) k=${2:?--ssh needs a value}; shift 2 ;;
+		--port) port=${2:?--port needs a value}; shift 2 ;;
+		--peer-port) peer=${2:?--peer-port needs a value}; shift 2 ;;
 		*) args+=("$1"); shift ;;
 		esac
 	done
-	[ "$(id -u)" = 0 ] || die "must run as root (it creates network namespaces)"
+	case $cmd in
+	etcd-start | etcd-stop) ;; # etcd needs no privileges
+	*) [ "$(id -u)" = 0 ] || die "must run as root (it creates network namespaces)" ;;
+	esac
 	case $DIR in /*) ;; *) die "--dir must be absolute" ;; esac
 	DIR=${DIR%/}
 	case $cmd in
@@ -450,6 +518,8 @@ main() {
 		start_caddy "${args[0]:-1}"
 		wait_caddy "${args[0]:-1}"
 		;;
+	etcd-start) start_etcd "$port" "${peer:-$((port + 10))}" ;;
+	etcd-stop) stop_etcd "$DIR" ;;
 	*) die "unknown command $cmd" ;;
 	esac
 }

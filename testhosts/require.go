@@ -12,8 +12,8 @@ var (
 	installErr  error
 )
 
-// Require skips the test when real hosts cannot be started here (not root, or Podman or
-// Caddy missing and not installable). With CI=true it fails instead: CI must run these
+// Require skips the test when real hosts cannot be started here (not root, or Podman,
+// Caddy or etcd missing and not installable). With CI=true it fails instead: CI must run these
 // tests.
 func Require(t testing.TB) {
 	t.Helper()
@@ -22,13 +22,13 @@ func Require(t testing.TB) {
 		why = "the test hosts need root (network namespaces, podman as root)"
 	} else {
 		installOnce.Do(func() {
-			if installed("podman", "nsenter", "caddy") {
+			if installed("podman", "nsenter", "caddy", "etcd") {
 				return
 			}
 			_, installErr = run("install")
 		})
 		if installErr != nil {
-			why = "podman or caddy is not installed and could not be installed: " + installErr.Error()
+			why = "podman, caddy or etcd is not installed and could not be installed: " + installErr.Error()
 		}
 	}
 	if why == "" {

@@ -185,3 +185,20 @@ func dials(addr string) bool {
 	_ = c.Close()
 	return true
 }
+
+// A throwaway etcd answers at the URL StartEtcd returns, and is gone when its test ends.
+func TestStartEtcd(t *testing.T) {
+	var url string
+	t.Run("running", func(t *testing.T) {
+		url = StartEtcd(t)
+		require.True(t, strings.HasPrefix(url, "http://127.0.0.1:"), url)
+		resp, err := http.Get(url + "/health")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		assert.Contains(t, string(body), `"health":"true"`)
+	})
+	_, err := http.Get(url + "/health")
+	assert.Error(t, err, "stopped when the test that started it ended")
+}

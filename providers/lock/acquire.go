@@ -28,11 +28,11 @@ func (l *HostsLocker) Acquire(ctx context.Context, req Request) (Lease, error) {
 		switch {
 		case held == nil:
 			if races++; late && races > raceRetries {
-				return nil, fmt.Errorf("deploy lock for %s/%s: lost %d races to other deploys that gave up too; try again", l.app, l.env, races)
+				return nil, fmt.Errorf("%s for %s/%s: lost %d races to others who gave up too; try again", l.what, l.app, l.env, races)
 			}
 			pause = jitter(l.opts.poll / 10)
 		case late:
-			return nil, &HeldError{App: l.app, Env: l.env, Holder: *held}
+			return nil, &HeldError{Lock: l.what, App: l.app, Env: l.env, Holder: *held}
 		case !waiting:
 			if waiting = true; req.OnWait != nil {
 				req.OnWait(*held)
@@ -42,7 +42,7 @@ func (l *HostsLocker) Acquire(ctx context.Context, req Request) (Lease, error) {
 			pause = min(pause, time.Until(deadline))
 		}
 		if err := sleep(ctx, pause); err != nil {
-			return nil, fmt.Errorf("waiting for the deploy lock for %s/%s: %w", l.app, l.env, err)
+			return nil, fmt.Errorf("waiting for the %s for %s/%s: %w", l.what, l.app, l.env, err)
 		}
 	}
 }

@@ -125,7 +125,7 @@ func (l *HostsLocker) readOne(ctx context.Context, i int) *chain {
 
 // needQuorum fails unless a majority of the hosts answered.
 func (l *HostsLocker) needQuorum(views []*chain) error {
-	e := &QuorumError{App: l.app, Env: l.env, Need: l.quorum, Total: len(views)}
+	e := &QuorumError{Lock: l.what, App: l.app, Env: l.env, Need: l.quorum, Total: len(views)}
 	for _, v := range views {
 		if v.err != nil {
 			e.Unreachable = append(e.Unreachable, v.host)

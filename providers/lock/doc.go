@@ -49,6 +49,13 @@
 // the current holder is live on a majority, which every contender's majority meets. The
 // holder's renewals join such a host once it is back and free there.
 //
+// # Other locks
+//
+// WithName keeps another lock of the same app+environment on the same hosts, such as the
+// controller's leadership (providers/leader): the name enters the hash of its record
+// names, so it and the deploy lock never meet, and the deploy lock's names stay as they
+// were.
+//
 // Break (deck lock release --force) writes a released generation with an epoch above the
 // holder's, naming the breaker, on a majority; the holder's next renewal finds it, its
 // Lost channel closes and Check names the breaker.

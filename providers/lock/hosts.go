@@ -24,6 +24,7 @@ type HostsLocker struct {
 	quorum   int
 	app, env string
 	prefix   string
+	what     string // "deploy lock", or the name given WithName (for messages)
 	opts     options
 }
 
@@ -31,6 +32,7 @@ var _ Locker = (*HostsLocker)(nil)
 
 type options struct {
 	ttl, renew, margin, poll, hostTimeout time.Duration
+	name                                  string
 }
 
 // Option tunes a HostsLocker.
@@ -56,6 +58,12 @@ func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll
 // instead of stalling everyone (default 5s).
 func WithHostTimeout(d time.Duration) Option { return func(o *options) { o.hostTimeout = d } }
 
+// WithName makes this a lock other than the deploy lock of the same app+environment (for
+// example "controller leadership"): its records get names of their own, so holding one
+// never blocks the other, and its messages call it by name. Without it (or with "") it is
+// the deploy lock, whose record names never change.
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
 // NewHostsLocker returns the lock of app+env kept on hosts (the environment's hosts;
 // every deck must pass the same set, or majorities stop meeting).
 func NewHostsLocker(hosts []NamedRecords, app, env string, opts ...Option) (*HostsLocker, error) {
@@ -66,31 +74,35 @@ func NewHostsLocker(hosts []NamedRecords, app, env string, opts ...Option) (*Hos
 	if o.renew == 0 {
 		o.renew = o.ttl / 3
 	}
-	if err := o.check(); err != nil {
+	what := "deploy lock"
+	if o.name != "" {
+		what = o.name + " lock"
+	}
+	if err := o.check(what); err != nil {
 		return nil, err
 	}
 	hosts = slices.Clone(hosts)
 	slices.SortFunc(hosts, func(a, b NamedRecords) int { return strings.Compare(a.Name, b.Name) })
 	for i, h := range hosts {
 		if h.Records == nil || h.Name == "" || (i > 0 && hosts[i-1].Name == h.Name) {
-			return nil, fmt.Errorf("deploy lock: hosts need distinct names and records (host %d: %q)", i, h.Name)
+			return nil, fmt.Errorf("%s: hosts need distinct names and records (host %d: %q)", what, i, h.Name)
 		}
 	}
 	if len(hosts) == 0 {
-		return nil, errors.New("deploy lock: no hosts to keep the lock on")
+		return nil, errors.New(what + ": no hosts to keep the lock on")
 	}
 	return &HostsLocker{hosts: hosts, quorum: len(hosts)/2 + 1, app: app, env: env,
-		prefix: lockPrefix(app, env), opts: o}, nil
+		prefix: lockPrefix(app, env, o.name), what: what, opts: o}, nil
 }
 
-func (o options) check() error {
+func (o options) check(what string) error {
 	switch {
 	case o.margin < 0 || o.margin >= o.ttl:
-		return fmt.Errorf("deploy lock: the margin (%s) must be shorter than the TTL (%s)", o.margin, o.ttl)
+		return fmt.Errorf("%s: the margin (%s) must be shorter than the TTL (%s)", what, o.margin, o.ttl)
 	case o.renew <= 0 || o.renew >= o.ttl-o.margin:
-		return fmt.Errorf("deploy lock: the renew interval (%s) must be shorter than the TTL minus the margin (%s)", o.renew, o.ttl-o.margin)
+		return fmt.Errorf("%s: the renew interval (%s) must be shorter than the TTL minus the margin (%s)", what, o.renew, o.ttl-o.margin)
 	case o.poll <= 0 || o.hostTimeout <= 0:
-		return errors.New("deploy lock: the poll interval and host timeout must be positive")
+		return errors.New(what + ": the poll interval and host timeout must be positive")
 	}
 	return nil
 }
@@ -149,8 +161,8 @@ func (l *HostsLocker) Break(ctx context.Context, by Holder) (*Holder, error) {
 		}
 	})
 	if n := count(ok); n < l.quorum {
-		return nil, fmt.Errorf("deploy lock for %s/%s: broke it on only %d of %d hosts (need %d); %s may still hold it",
-			l.app, l.env, n, len(views), l.quorum, held)
+		return nil, fmt.Errorf("%s for %s/%s: broke it on only %d of %d hosts (need %d); %s may still hold it",
+			l.what, l.app, l.env, n, len(views), l.quorum, held)
 	}
 	return held, nil
 }

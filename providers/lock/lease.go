@@ -63,7 +63,7 @@ func (ls *hostLease) Check() error {
 	defer ls.mu.Unlock()
 	if ls.err == nil && ls.leftLocked() <= 0 {
 		o := ls.l.opts
-		ls.endLocked(&LostError{Cause: fmt.Sprintf("not renewed on a majority of hosts within %s (TTL %s minus a %s margin); another deploy may have taken it",
+		ls.endLocked(&LostError{Lock: ls.l.what, Cause: fmt.Sprintf("not renewed on a majority of hosts within %s (TTL %s minus a %s margin); someone else may have taken it",
 			o.ttl-o.margin, o.ttl, o.margin)})
 	}
 	return ls.err
@@ -127,7 +127,7 @@ func (ls *hostLease) runOut(cause error) {
 	case <-ls.stop:
 	case <-t.C:
 		ls.mu.Lock()
-		ls.endLocked(&LostError{Cause: fmt.Sprintf("renewal stopped (%v) and the lease ran out", cause)})
+		ls.endLocked(&LostError{Lock: ls.l.what, Cause: fmt.Sprintf("renewal stopped (%v) and the lease ran out", cause)})
 		ls.mu.Unlock()
 	}
 }
@@ -160,8 +160,8 @@ func (ls *hostLease) Release(ctx context.Context) error {
 				failed = append(failed, l.hosts[i].Name)
 			}
 		}
-		return fmt.Errorf("deploy lock for %s/%s: released on only %d of %d hosts, cannot reach %s; it expires by itself within %s",
-			l.app, l.env, n, len(l.hosts), strings.Join(failed, ", "), l.opts.ttl)
+		return fmt.Errorf("%s for %s/%s: released on only %d of %d hosts, cannot reach %s; it expires by itself within %s",
+			l.what, l.app, l.env, n, len(l.hosts), strings.Join(failed, ", "), l.opts.ttl)
 	}
 	return nil
 }

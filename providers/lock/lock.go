@@ -99,8 +99,17 @@ var ErrLost = errors.New("deploy lock lost")
 // ErrReleased is what Check returns after Release.
 var ErrReleased = errors.New("deploy lock released")
 
+// noun names a lock in messages: lock is the locker's name for it ("" for the deploy lock).
+func noun(lock string) string {
+	if lock == "" {
+		return "deploy lock"
+	}
+	return lock
+}
+
 // HeldError is returned by Acquire when someone else holds the lock.
 type HeldError struct {
+	Lock     string // what the lock is called ("" or "deploy lock": the deploy lock)
 	App, Env string
 	Holder   Holder
 }
@@ -108,7 +117,7 @@ type HeldError struct {
 func (e *HeldError) Error() string {
 	h := e.Holder
 	var b strings.Builder
-	fmt.Fprintf(&b, "deploy lock for %s/%s is held by %s since %s", e.App, e.Env, h, stamp(h.Since))
+	fmt.Fprintf(&b, "%s for %s/%s is held by %s since %s", noun(e.Lock), e.App, e.Env, h, stamp(h.Since))
 	if !h.Seen.IsZero() {
 		fmt.Fprintf(&b, " (%s ago)", h.Seen.Sub(h.Since).Round(time.Second))
 	}
@@ -120,12 +129,16 @@ func (e *HeldError) Error() string {
 	if !h.Seen.IsZero() {
 		fmt.Fprintf(&b, " (in %s)", h.Expires.Sub(h.Seen).Round(time.Second))
 	}
-	b.WriteString(" unless renewed; wait with --lock-wait 5m, or deck lock release --force if the holder is gone")
+	b.WriteString(" unless renewed")
+	if noun(e.Lock) == "deploy lock" {
+		b.WriteString("; wait with --lock-wait 5m, or deck lock release --force if the holder is gone")
+	}
 	return b.String()
 }
 
 // LostError says why a lease is no longer held.
 type LostError struct {
+	Lock string // what the lock is called ("" or "deploy lock": the deploy lock)
 	// By is who took or broke the lock, when known.
 	By *Holder
 	// Broken is true when By broke the lock (deck lock release --force).
@@ -137,11 +150,11 @@ type LostError struct {
 func (e *LostError) Error() string {
 	switch {
 	case e.By != nil && e.Broken:
-		return fmt.Sprintf("deploy lock lost: broken by %s at %s (%q)", e.By, stamp(e.By.Since), e.By.Command)
+		return fmt.Sprintf("%s lost: broken by %s at %s (%q)", noun(e.Lock), e.By, stamp(e.By.Since), e.By.Command)
 	case e.By != nil:
-		return fmt.Sprintf("deploy lock lost: taken by %s at %s (%q), epoch %d", e.By, stamp(e.By.Since), e.By.Command, e.By.Epoch)
+		return fmt.Sprintf("%s lost: taken by %s at %s (%q), epoch %d", noun(e.Lock), e.By, stamp(e.By.Since), e.By.Command, e.By.Epoch)
 	}
-	return "deploy lock lost: " + e.Cause
+	return noun(e.Lock) + " lost: " + e.Cause
 }
 
 // Unwrap makes errors.Is(err, ErrLost) true.
@@ -149,6 +162,7 @@ func (e *LostError) Unwrap() error { return ErrLost }
 
 // QuorumError is returned when fewer than a majority of the lock's hosts answer.
 type QuorumError struct {
+	Lock        string // what the lock is called ("" or "deploy lock": the deploy lock)
 	App, Env    string
 	Need, Total int
 	Unreachable []string // host names
@@ -163,8 +177,8 @@ func (e *QuorumError) Error() string {
 	case 2:
 		need = "need both (of 2 hosts a majority is both)"
 	}
-	msg := fmt.Sprintf("deploy lock for %s/%s: %d of %d hosts reachable, %s; cannot reach %s",
-		e.App, e.Env, e.Total-len(e.Unreachable), e.Total, need, strings.Join(e.Unreachable, ", "))
+	msg := fmt.Sprintf("%s for %s/%s: %d of %d hosts reachable, %s; cannot reach %s",
+		noun(e.Lock), e.App, e.Env, e.Total-len(e.Unreachable), e.Total, need, strings.Join(e.Unreachable, ", "))
 	if len(e.Errs) > 0 {
 		msg += ": " + errors.Join(e.Errs...).Error()
 	}

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// Record names: deck-lock.<12 hex of sha256(app NUL env)>.g<N> for generation N and
+// Record names: deck-lock.<12 hex of sha256(app NUL env)>.g<N> for generation N of the
+// deploy lock (sha256(app NUL env NUL name) for a lock made WithName), and
 // <generation>.r<S> for its renewal S. Record names (Podman secret names) must stay within
 // 64 characters of [A-Za-z0-9._-]: app and env only enter through the hash, and N and S
 // are kept below 2^63 (19 digits), so the longest name is 23+20+21 = 64 characters.
@@ -24,14 +25,19 @@ const (
 	keyReleased = "deck.lock.released"
 	keyApp      = "deck.lock.app" // for people listing the records
 	keyEnv      = "deck.lock.env"
+	keyName     = "deck.lock.name" // a named lock's name (none on the deploy lock)
 	keyID       = keyHolder + "id"
 	keyEpoch    = keyHolder + "epoch"
 	keyTTL      = keyHolder + "ttl"
 	keyAfter    = keyHolder + "after" // a renewal's: the activity it follows (RFC 3339, host clock)
 )
 
-func lockPrefix(app, env string) string {
-	sum := sha256.Sum256([]byte(app + "\x00" + env))
+func lockPrefix(app, env, name string) string {
+	key := app + "\x00" + env
+	if name != "" {
+		key += "\x00" + name
+	}
+	sum := sha256.Sum256([]byte(key))
 	return namePrefix + hex.EncodeToString(sum[:])[:12] + "."
 }
 
@@ -85,6 +91,9 @@ func decodeHolder(l map[string]string, key string) Holder {
 
 func (l *HostsLocker) labels(h Holder) map[string]string {
 	m := map[string]string{keyApp: l.app, keyEnv: l.env}
+	if l.opts.name != "" {
+		m[keyName] = l.opts.name
+	}
 	encodeHolder(m, keyHolder, h)
 	return m
 }

@@ -62,7 +62,7 @@ func (ls *hostLease) settle(sent time.Time, out []outcome) bool {
 	}
 	if taken > len(out)-ls.l.quorum {
 		h := by.taken.holder(by.now)
-		ls.endLocked(&LostError{By: &h, Broken: by.taken.broken()})
+		ls.endLocked(&LostError{Lock: ls.l.what, By: &h, Broken: by.taken.broken()})
 	}
 	return false
 }
