@@ -14,7 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deckhq/deck/controller"
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers/leader"
 	"github.com/deckhq/deck/providers/lock"
 )
 
@@ -148,7 +150,13 @@ func controllerWorlds(opts *ControllerOptions) ([]*world, error) {
 
 func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *controller.Metrics) controller.Config {
 	t := w.target(opts.Deps, opts.Globals)
-	return controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait)}
+	cs := w.env.Controller
+	cfg := controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait),
+		Resync: cs.Resync, HostGrace: cs.HostGrace}
+	if !opts.Once {
+		cfg.Elector = electorOf(t, cs, log)
+	}
+	return cfg
 }
 
 // controllerLock takes the deploy lock without waiting: when a deploy holds it, the
@@ -162,6 +170,33 @@ func controllerLock(ttl, wait time.Duration) func(context.Context, *pipeline.Ses
 		}
 		return locker.Acquire(ctx, lock.Request{Who: lock.Me("deck controller", "replace failed or lost tasks"), Wait: wait})
 	}
+}
+
+// electorOf chooses the environment's leader election: a lease on its hosts (each dialled
+// on demand, so a host that comes back takes part again) or etcd.
+func electorOf(t pipeline.Target, cs manifest.ControllerSpec, log *slog.Logger) controller.Elector {
+	return &lazyElector{make: func() (leader.Elector, error) {
+		return leader.New(cs, pipeline.DialRecords(t), t.App.Name, t.Env.Name,
+			leader.Options{Log: log.With("app", t.App.Name, "env", t.Env.Name)})
+	}}
+}
+
+// lazyElector makes the elector at the first campaign, so a bad etcd endpoint is an error
+// of the campaign, retried and logged, not of the command's start.
+type lazyElector struct {
+	make func() (leader.Elector, error)
+	e    leader.Elector
+}
+
+func (l *lazyElector) Campaign(ctx context.Context) (controller.Term, error) {
+	if l.e == nil {
+		e, err := l.make()
+		if err != nil {
+			return nil, err
+		}
+		l.e = e
+	}
+	return l.e.Campaign(ctx)
 }
 
 func serveMetrics(addr string, h http.Handler) (*http.Server, error) {
