@@ -191,12 +191,24 @@ func TestAServiceWhoseTasksKeepFailingBacksOff(t *testing.T) {
 	assert.Equal(t, 2, c.retry.failures("web"))
 	assert.Equal(t, 10*time.Second, c.retry.waiting("web"), "the delay doubles")
 	assert.Contains(t, r.log.String(), "(service web) is unable to consistently start tasks successfully.")
+	ev := r.events()["web"]
+	assert.Equal(t, "(service web) is unable to consistently start tasks successfully.", ev.Message, "deck status shows it")
+	assert.Contains(t, ev.Reason, "exec format error", "with the stop reason")
+	assert.Equal(t, 2, ev.Failures)
 
 	h.FailStart = nil
 	r.clock.Advance(11 * time.Second)
 	require.NoError(t, c.Once(context.Background()))
 	assert.Equal(t, 0, c.retry.failures("web"))
 	assert.Equal(t, 1, count(r.running("web")))
+	assert.Equal(t, "(service web) has reached a steady state.", r.events()["web"].Message)
+}
+
+func (r *rig) events() map[string]pipeline.ServiceEvent {
+	s, err := pipeline.Open(context.Background(), r.target())
+	require.NoError(r.t, err)
+	defer s.Close()
+	return pipeline.ReadServiceEvents(context.Background(), s)
 }
 
 func (r *rig) history() []history.Entry {

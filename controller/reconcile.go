@@ -65,7 +65,7 @@ func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Te
 	if out == nil || out.Result == nil {
 		return err
 	}
-	c.afterApply(out.Result)
+	c.afterApply(ctx, s, term, out.Result)
 	return err
 }
 
@@ -127,13 +127,14 @@ func (f fencedLease) Check() error {
 }
 
 // afterApply counts placements and failures and moves each service's retry delay.
-func (c *Controller) afterApply(res *executor.Result) {
+func (c *Controller) afterApply(ctx context.Context, s *pipeline.Session, term Term, res *executor.Result) {
 	app, env := c.cfg.Target.App.Name, c.cfg.Target.Env.Name
 	for _, sr := range res.Services {
 		c.cfg.Metrics.placed(app, env, sr.Name, len(sr.Created))
 		if sr.Err == nil {
 			if c.retry.succeeded(sr.Name) {
-				c.log.Info(fmt.Sprintf("(service %s) has started tasks successfully again.", sr.Name), "service", sr.Name)
+				msg := fmt.Sprintf("(service %s) has reached a steady state.", sr.Name)
+				c.record(ctx, s, term, sr.Name, pipeline.ServiceEvent{Message: msg})
 			}
 			if len(sr.Created) > 0 || sr.Stopped > 0 {
 				c.log.Info(fmt.Sprintf("(service %s) has reached a steady state.", sr.Name), "service", sr.Name,
@@ -147,7 +148,21 @@ func (c *Controller) afterApply(res *executor.Result) {
 		if n >= 2 {
 			msg = fmt.Sprintf("(service %s) is unable to consistently start tasks successfully.", sr.Name)
 		}
-		c.log.Warn(msg, "service", sr.Name, "failures", n, "retry_in", wait.Round(time.Second).String(), "reason", firstLine(sr.Err))
+		reason := stopReason(sr.Err)
+		c.log.Warn(msg, "service", sr.Name, "failures", n, "retry_in", wait.Round(time.Second).String(), "reason", reason)
+		c.record(ctx, s, term, sr.Name, pipeline.ServiceEvent{Message: msg, Reason: reason, Failures: n})
+	}
+}
+
+// record keeps a service's event on the hosts for deck status, while this controller
+// still leads.
+func (c *Controller) record(ctx context.Context, s *pipeline.Session, term Term, service string, ev pipeline.ServiceEvent) {
+	if term != nil && term.Check() != nil {
+		return
+	}
+	ev.Time = c.cfg.Now()
+	if err := pipeline.WriteServiceEvent(ctx, s, service, ev); err != nil {
+		c.log.Warn("recording the service's event", "service", service, "err", err)
 	}
 }
 
@@ -168,6 +183,16 @@ func (c *Controller) logPlan(p *planner.Plan, why string) {
 	for _, ch := range p.Changes {
 		c.log.Info("plan", "why", why, "service", ch.Service, "change", strings.TrimSpace(planner.DescribeChange(ch)))
 	}
+}
+
+// stopReason is why the last new task failed: a tripped breaker's last failure, else the
+// error's first line.
+func stopReason(err error) string {
+	var be *executor.BreakerError
+	if errors.As(err, &be) && len(be.Failed) > 0 {
+		return firstLine(be.Failed[len(be.Failed)-1])
+	}
+	return firstLine(err)
 }
 
 func firstLine(err error) string {

@@ -80,6 +80,9 @@ type ServiceStatus struct {
 	Healthy   int          `json:"healthy"`
 	Revisions []string     `json:"revisions"`
 	Tasks     []TaskStatus `json:"tasks"`
+	// LastEvent is the controller's latest event of the service (a steady state reached,
+	// tasks that keep failing and why); nil when it recorded none.
+	LastEvent *pipeline.ServiceEvent `json:"last_event,omitempty"`
 }
 
 // TaskStatus is one task.
@@ -137,7 +140,14 @@ func collectStatus(ctx context.Context, deps Deps, g *Globals) (*Status, error) 
 	if err := s.ReadCapacity(ctx); err != nil {
 		return nil, err
 	}
-	return buildStatus(w, s), nil
+	st := buildStatus(w, s)
+	events := pipeline.ReadServiceEvents(ctx, s)
+	for i := range st.Services {
+		if ev, ok := events[st.Services[i].Name]; ok {
+			st.Services[i].LastEvent = &ev
+		}
+	}
+	return st, nil
 }
 
 func writeJSON(deps Deps, v any) error {
@@ -257,6 +267,7 @@ func printStatus(deps Deps, st *Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", s.Name, typ, desired, s.Running, s.Healthy, strings.Join(s.Revisions, ","))
 	}
 	tw.Flush()
+	printEvents(deps, st.Services)
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tTASK\tHOST\tSTATE\tHEALTH\tREVISION\tENDPOINT")
@@ -273,6 +284,19 @@ func printStatus(deps Deps, st *Status) {
 	fmt.Fprintln(out)
 	printHosts(deps, st.Hosts)
 	printBalancers(deps, st.LoadBalancers)
+}
+
+// printEvents shows the controller's latest event of each service that has one.
+func printEvents(deps Deps, services []ServiceStatus) {
+	for _, s := range services {
+		if ev := s.LastEvent; ev != nil {
+			line := ev.Time.Local().Format("15:04:05") + " " + ev.Message
+			if ev.Reason != "" {
+				line += " Last failure: " + ev.Reason
+			}
+			fmt.Fprintln(deps.IO.Out, line)
+		}
+	}
 }
 
 func printBalancers(deps Deps, bs []BalancerStatus) {
