@@ -6,7 +6,7 @@ GOTAGS  := -tags "$(TAGS)"
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 0
 
-.PHONY: all build examples deps demo test unit e2e bench bench-lb lint clean
+.PHONY: all build examples deps demo test unit e2e bench bench-lb bench-controller lint clean
 
 all: build
 
@@ -50,6 +50,7 @@ bench: deps build examples
 	./bench/deploy.sh
 	./bench/lbraw.sh
 	./bench/lb.sh
+	./bench/controller.sh
 
 # The load balancer: what Caddy costs per request, straight to examples/hello vs through a
 # private Caddy on this machine (bench/lbraw.sh); then deck with Caddy on 3 real hosts vs
@@ -58,6 +59,11 @@ bench: deps build examples
 bench-lb: deps build examples
 	./bench/lbraw.sh
 	./bench/lb.sh
+
+# deck controller: kill -> replacement serving, host cut -> rescheduled, reconcile
+# duration at 60 tasks, idle CPU and RSS (bench/controller.sh).
+bench-controller: deps build examples
+	./bench/controller.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
