@@ -49,8 +49,9 @@
 // One file per service, shaped like a Copilot manifest: name, type (one of WorkloadTypes),
 // image (build: <dir> | {context, containerfile, args}, or location; port, host_port),
 // command and entrypoint (a list or a shell-like string), cpu (ECS units), memory (MiB),
-// count (a number, or {range: 1-10 | {min, max}, cpu_percentage, memory_percentage,
-// requests, cooldown}), variables (not DECK_*), secrets (NAME: VAR, {from_env: VAR} or
+// count (a number, or {range: 1-10 | {min, max}, min 1 or more; one or more targets of
+// cpu_percentage, memory_percentage, requests; cooldown: one duration for both, or
+// {in, default 120s; out, default 60s}}), variables (not DECK_*), secrets (NAME: VAR, {from_env: VAR} or
 // {file: path}, with type: env, an environment variable, or mount, /run/secrets/NAME),
 // healthcheck (a path, or {path | command, interval, timeout, retries, start_period}),
 // http (Load Balanced Web Service only, Copilot's names: {path: a prefix, default /;

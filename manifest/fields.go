@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -165,92 +164,4 @@ func (s *serviceLoader) appPath(p string) string {
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir()
-}
-
-const countWant = "want a whole number such as 3, or a map with range: 1-10"
-
-// count reads a fixed count, or a map with a range and scaling targets.
-
-func (s *serviceLoader) count(n *yaml.Node, path string) {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		var v int
-		if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
-			if !s.quoted(n, path, "!!int") {
-				s.errorf(n, path, "%s is not a count; %s", describe(n), countWant)
-			}
-			return
-		}
-		if v < 0 {
-			s.errorf(n, path, "%d is negative; want 0 or more tasks", v)
-			return
-		}
-		s.spec.Count = Count{Value: v}
-	case yaml.MappingNode:
-		c := Count{Scale: &ScaleTargets{}}
-		percent := func(dst *int) func(*yaml.Node, string) {
-			return func(n *yaml.Node, p string) { *dst, _ = s.intRange(n, p, 1, 100, " percent") }
-		}
-		s.mapping(n, path, []field{
-			{"range", func(n *yaml.Node, p string) { c.Range = s.countRange(n, p) }},
-			{"cpu_percentage", percent(&c.Scale.CPUPercent)},
-			{"memory_percentage", percent(&c.Scale.MemoryPercent)},
-			{"requests", func(n *yaml.Node, p string) {
-				c.Scale.RequestsPerTask, _ = s.intRange(n, p, 1, -1, " requests per task")
-			}},
-			{"cooldown", func(n *yaml.Node, p string) { c.Scale.Cooldown, _ = s.duration(n, p, true) }},
-		})
-		if !s.has(joinPath(path, "range")) {
-			s.errorf(n, joinPath(path, "range"), "a count map needs range: <min>-<max>, such as range: 1-10; for a fixed count write count: 3")
-			return
-		}
-		if c.Range != nil {
-			c.Value = c.Range.Min
-		}
-		s.spec.Count = c
-	default:
-		s.errorf(n, path, "found %s; %s", describe(n), countWant)
-	}
-}
-
-// countRange reads "1-10" or {min: 1, max: 10}.
-
-func (s *serviceLoader) countRange(n *yaml.Node, path string) *CountRange {
-	const want = "want min-max such as 1-10, or {min: 1, max: 10}"
-	var r CountRange
-	switch n.Kind {
-	case yaml.ScalarNode:
-		lo, hi, ok := strings.Cut(n.Value, "-")
-		var err1, err2 error
-		r.Min, err1 = strconv.Atoi(strings.TrimSpace(lo))
-		r.Max, err2 = strconv.Atoi(strings.TrimSpace(hi))
-		if !ok || err1 != nil || err2 != nil || r.Min < 0 {
-			s.errorf(n, path, "%s is not a range; %s", describe(n), want)
-			return nil
-		}
-	case yaml.MappingNode:
-		var okMin, okMax bool
-		s.mapping(n, path, []field{
-			{"min", func(n *yaml.Node, p string) { r.Min, okMin = s.intRange(n, p, 0, -1, " tasks") }},
-			{"max", func(n *yaml.Node, p string) { r.Max, okMax = s.intRange(n, p, 1, -1, " tasks") }},
-		})
-		if !okMin || !okMax {
-			if !s.has(joinPath(path, "min")) || !s.has(joinPath(path, "max")) {
-				s.errorf(n, path, "the range needs both min and max; %s", want)
-			}
-			return nil
-		}
-	default:
-		s.errorf(n, path, "found %s; %s", describe(n), want)
-		return nil
-	}
-	switch {
-	case r.Max < r.Min:
-		s.errorf(n, path, "max %d is below min %d; want min <= max, such as %d-%d", r.Max, r.Min, r.Max, r.Min)
-		return nil
-	case r.Max < 1:
-		s.errorf(n, path, "max is 0, so the service could never run; want a max of 1 or more")
-		return nil
-	}
-	return &r
 }

@@ -21,7 +21,7 @@ environments:
   prod:
     image: {location: example.com/web:1}
     command: [/web]
-    count: {range: 3-6}
+    count: {range: 3-6, memory_percentage: 80}
     variables: {LOG_LEVEL: warn}
     healthcheck: {timeout: 2s}
   test:
@@ -35,7 +35,7 @@ environments:
 		assert.Equal(t, "example.com/web:1", s.Task.Image)
 		assert.Equal(t, 80, s.Task.Port, "maps merge key by key")
 		assert.Equal(t, []string{"/web"}, s.Task.Command, "lists replace")
-		assert.Equal(t, Count{Value: 3, Range: &CountRange{Min: 3, Max: 6}, Scale: &ScaleTargets{}}, s.Count, "a map replaces a scalar")
+		assert.Equal(t, Count{Value: 3, Range: &CountRange{Min: 3, Max: 6}, Scale: &ScaleTargets{MemoryPercent: 80, CooldownIn: DefaultCooldownIn, CooldownOut: DefaultCooldownOut}}, s.Count, "a map replaces a scalar")
 		assert.Equal(t, map[string]string{"LOG_LEVEL": "warn", "REGION": "eu"}, s.Task.Variables)
 		assert.Equal(t, &Healthcheck{Path: "/healthz", Interval: 20 * time.Second, Timeout: 2 * time.Second, Retries: 2}, s.Task.Healthcheck)
 		assert.Equal(t, int64(256), s.Task.CPU, "test's override does not apply")

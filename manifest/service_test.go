@@ -130,10 +130,14 @@ func TestFields(t *testing.T) {
 		}},
 		{"count with a range string", img + "count: {range: 2-10, cpu_percentage: 70, memory_percentage: 80, requests: 100, cooldown: 60s}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, Count{Value: 2, Range: &CountRange{Min: 2, Max: 10},
-				Scale: &ScaleTargets{CPUPercent: 70, MemoryPercent: 80, RequestsPerTask: 100, Cooldown: time.Minute}}, s.Count)
+				Scale: &ScaleTargets{CPUPercent: 70, MemoryPercent: 80, RequestsPerTask: 100, CooldownIn: time.Minute, CooldownOut: time.Minute}}, s.Count)
 		}},
-		{"count with a range map", img + "count: {range: {min: 1, max: 4}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Count{Value: 1, Range: &CountRange{Min: 1, Max: 4}, Scale: &ScaleTargets{}}, s.Count)
+		{"count with a range map and Copilot's cooldowns", img + "count: {range: {min: 1, max: 4}, requests: 10, cooldown: {in: 5m, out: 30s}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Count{Value: 1, Range: &CountRange{Min: 1, Max: 4},
+				Scale: &ScaleTargets{RequestsPerTask: 10, CooldownIn: 5 * time.Minute, CooldownOut: 30 * time.Second}}, s.Count)
+		}},
+		{"cooldowns default to Copilot's, one direction at a time", img + "count: {range: 2-6, cpu_percentage: 50, cooldown: {out: 10s}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, &ScaleTargets{CPUPercent: 50, CooldownIn: 2 * time.Minute, CooldownOut: 10 * time.Second}, s.Count.Scale)
 		}},
 		{"variables become strings", img + "variables: {LOG_LEVEL: info, N: 3, ON: true, PI: 3.14, EMPTY: }\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, map[string]string{"LOG_LEVEL": "info", "N": "3", "ON": "true", "PI": "3.14", "EMPTY": ""}, s.Task.Variables)

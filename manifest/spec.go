@@ -226,7 +226,9 @@ type Volume struct {
 
 // Count is the desired number of tasks: a number, or a range with scaling targets.
 type Count struct {
-	Value int           `json:"value"` // the desired count now (Range.Min when a range is given)
+	// Value is the desired count now. For a range it is Range.Min as the manifest says;
+	// a deploy keeps the count the autoscaler recorded instead, clamped to the range.
+	Value int           `json:"value"`
 	Range *CountRange   `json:"range,omitempty"`
 	Scale *ScaleTargets `json:"scale,omitempty"`
 }
@@ -237,12 +239,21 @@ type CountRange struct {
 	Max int `json:"max"`
 }
 
-// ScaleTargets are target-tracking goals (parsed now, used by the controller later).
+// ScaleTargets are target-tracking goals, with Copilot's names: the controller scales the
+// service within its range to keep each metric near its target. Zero means not tracked.
 type ScaleTargets struct {
-	CPUPercent      int           `json:"cpu_percentage,omitempty"`
-	MemoryPercent   int           `json:"memory_percentage,omitempty"`
-	RequestsPerTask int           `json:"requests,omitempty"`
-	Cooldown        time.Duration `json:"cooldown,omitempty"`
+	// CPUPercent is CPU used relative to the task's cpu reservation (cpu / 1024 vCPUs),
+	// averaged over the service's tasks, as ECS's CPUUtilization is.
+	CPUPercent int `json:"cpu_percentage,omitempty"`
+	// MemoryPercent is memory used relative to the task's memory limit, averaged over tasks.
+	MemoryPercent int `json:"memory_percentage,omitempty"`
+	// RequestsPerTask is the average number of requests in flight per task, as the load
+	// balancers count them (Caddy 2.6 counts nothing else per target).
+	RequestsPerTask int `json:"requests,omitempty"`
+	// CooldownIn is how long after any scaling action the service may scale in;
+	// CooldownOut how long after a scale-out it may scale out again.
+	CooldownIn  time.Duration `json:"cooldown_in"`
+	CooldownOut time.Duration `json:"cooldown_out"`
 }
 
 // Deployment holds ECS rolling limits, in percent of the desired count.

@@ -57,19 +57,24 @@ func (s *serviceLoader) validate() {
 }
 
 // validateHostPort checks that a service with a fixed host port fits the environment: the
-// port can be taken once a host, so the count cannot be more than the hosts.
+// port can be taken once a host, so the count (the top of a range: the autoscaler may go
+// there) cannot be more than the hosts.
 func (s *serviceLoader) validateHostPort() {
 	sp := &s.spec
+	count, what := sp.Count.Value, "count"
+	if r := sp.Count.Range; r != nil {
+		count, what = r.Max, "the range's max"
+	}
 	// With no hosts (unknown, or none: reported with the environment) there is no count to check.
-	if sp.Task.HostPort == 0 || s.hosts <= 0 || sp.Count.Value <= s.hosts {
+	if sp.Task.HostPort == 0 || s.hosts <= 0 || count <= s.hosts {
 		return
 	}
 	path := "image.host_port"
 	if s.has("count") {
 		path = "count"
 	}
-	s.at(path, "count %d does not fit: host_port %d can be taken by one task a host, and environment %s has %s; want a count of at most %d, or no host_port",
-		sp.Count.Value, sp.Task.HostPort, sp.Env, plural(s.hosts, "host"), s.hosts)
+	s.at(path, "%s %d does not fit: host_port %d can be taken by one task a host, and environment %s has %s; want a count of at most %d, or no host_port",
+		what, count, sp.Task.HostPort, sp.Env, plural(s.hosts, "host"), s.hosts)
 }
 
 // plural is "1 host" or "3 hosts".
