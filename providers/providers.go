@@ -244,6 +244,7 @@ type Host interface {
 	Builder
 	Secrets
 	Records
+	Stats
 	Close() error
 }
 

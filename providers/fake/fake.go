@@ -83,6 +83,7 @@ type Host struct {
 	clock      func() time.Time
 	infoCalls  int
 	nextPort   int
+	usage      map[string]*usage // set by SetUsage; see stats.go
 
 	// Healthy decides whether a task passes its health check. Tests replace it.
 	Healthy func(providers.TaskSpec) bool
