@@ -32,8 +32,8 @@ const (
 	EventLockBreak = "lock break"
 )
 
-// Audit returns the app+environment's deploys and rollbacks, how they ended, and the
-// deploy lock's breaks, by time.
+// Audit returns the app+environment's deploys and rollbacks, how they ended, the
+// autoscaler's scaling actions, and the deploy lock's breaks, by time.
 func (s *Store) Audit(ctx context.Context) ([]Event, error) {
 	views := s.listAll(ctx, appPrefix(s.app, s.env))
 	if err := noneAnswered(views); err != nil {
@@ -45,12 +45,15 @@ func (s *Store) Audit(ctx context.Context) ([]Event, error) {
 	breaks := map[string]bool{}
 	for _, r := range recs {
 		var b breakBody
+		var sc scalingBody
 		switch {
 		case r.Labels[labelRecord] == recordRevision:
 			services[r.Labels[labelService]] = true
 		case s.decode(r, recordBreak, &b):
 			breaks[b.Broken.ID] = true
 			events = append(events, b.event())
+		case s.decode(r, recordScaling, &sc):
+			events = append(events, sc.event())
 		}
 	}
 	for service := range services {
