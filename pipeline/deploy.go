@@ -161,6 +161,9 @@ func (d *Deploy) open(ctx context.Context) (*Session, *Resolved, error) {
 	if rerr := <-resolved; rerr != nil {
 		return s, nil, rerr
 	}
+	if err == nil {
+		err = d.keepScaledCounts(ctx, s, res)
+	}
 	return s, res, err
 }
 
