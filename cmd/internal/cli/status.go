@@ -83,6 +83,8 @@ type ServiceStatus struct {
 	// LastEvent is the controller's latest event of the service (a steady state reached,
 	// tasks that keep failing and why); nil when it recorded none.
 	LastEvent *pipeline.ServiceEvent `json:"last_event,omitempty"`
+	// Scaling is an autoscaled service's range, targets and last action (status_scale.go).
+	Scaling *ScalingStatus `json:"scaling,omitempty"`
 }
 
 // TaskStatus is one task.
@@ -147,6 +149,7 @@ func collectStatus(ctx context.Context, deps Deps, g *Globals) (*Status, error) 
 			st.Services[i].LastEvent = &ev
 		}
 	}
+	addScaling(ctx, w, s, st)
 	return st, nil
 }
 
@@ -268,6 +271,7 @@ func printStatus(deps Deps, st *Status) {
 	}
 	tw.Flush()
 	printEvents(deps, st.Services)
+	printScaling(deps, st.Services)
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE\tTASK\tHOST\tSTATE\tHEALTH\tREVISION\tENDPOINT")
