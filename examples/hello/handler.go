@@ -23,6 +23,7 @@ func (c config) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", c.hello)
 	mux.HandleFunc("/slow", c.slow)
+	mux.HandleFunc("/burn", c.burn)
 	mux.HandleFunc("/healthz", c.healthz)
 	return mux
 }

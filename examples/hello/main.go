@@ -1,5 +1,6 @@
 // Command hello is deck's example web service: / says which task answered, /healthz says
-// it is healthy, /slow?d=2s answers like / after that long (at most a minute). On SIGTERM
+// it is healthy, /slow?d=2s answers like / after that long (at most a minute), /burn?ms=50
+// answers like / after keeping a core busy that long (at most 10s). On SIGTERM
 // it stops taking connections and exits once the requests in hand are answered, or after
 // SHUTDOWN_TIMEOUT (30s), whichever comes first.
 // Run with -check to probe /healthz from inside the container (a health check command for

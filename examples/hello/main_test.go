@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +40,9 @@ func TestHandler(t *testing.T) {
 		{"/slow?d=1ms", 200, hello},
 		{"/slow?d=-1s", 400, "want /slow?d=2s\n"},
 		{"/slow", 400, "want /slow?d=2s\n"},
+		{"/burn?ms=1", 200, hello},
+		{"/burn?ms=-1", 400, "want /burn?ms=50\n"},
+		{"/burn", 400, "want /burn?ms=50\n"},
 		{"/healthz", 200, "ok\n"},
 		{"/other", 404, "404 page not found\n"},
 	} {
@@ -46,6 +50,33 @@ func TestHandler(t *testing.T) {
 		assert.Equal(t, tc.code, code, tc.target)
 		assert.Equal(t, tc.body, body, tc.target)
 	}
+}
+
+func TestBurnUsesTheCPUItWasAskedFor(t *testing.T) {
+	c, err := configFromEnv(env(nil))
+	require.NoError(t, err)
+	before := cpuTime(t)
+	start := time.Now()
+	code, _ := get(t, c.handler(), "/burn?ms=200")
+	require.Equal(t, 200, code)
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
+	// CPU time, not a sleep: on a shared machine the process may get less than all of it.
+	assert.Greater(t, cpuTime(t)-before, 100*time.Millisecond)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec := httptest.NewRecorder()
+	start = time.Now()
+	c.handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/burn?ms=5000", nil))
+	assert.Less(t, time.Since(start), time.Second, "a client that went away ends the work")
+	assert.Empty(t, rec.Body.String())
+}
+
+// cpuTime is the CPU time the test process has used.
+func cpuTime(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestSlowEndsWhenTheClientGoesAway(t *testing.T) {
