@@ -35,7 +35,7 @@ func Decide(p Policy, current int, m Metrics, last History, deploying bool, now 
 		return d
 	}
 	why := describe(ts)
-	return Decision{Count: n, Action: In, Reason: p.sentence("scaled in from %d to %d tasks: %s", current, n, why)}
+	return Decision{Count: n, Action: In, Reason: p.sentence("scaled in from %d to %s: %s", current, tasks(n), why)}
 }
 
 // backInRange moves a count outside the range (the manifest's range changed) back into it.
@@ -43,15 +43,15 @@ func (p Policy) backInRange(current int, deploying bool) (Decision, bool) {
 	switch {
 	case current < p.Min:
 		return Decision{Count: p.Min, Action: Out,
-			Reason:          p.sentence("scaled out from %d to %d tasks: below its range %d-%d", current, p.Min, p.Min, p.Max),
-			NoScaleInReason: p.sentence("does not scale in: it is at the bottom of its range (%d tasks)", p.Min)}, true
+			Reason:          p.sentence("scaled out from %d to %s: below its range %d-%d", current, tasks(p.Min), p.Min, p.Max),
+			NoScaleInReason: p.sentence("does not scale in: it is at the bottom of its range (%s)", tasks(p.Min))}, true
 	case current > p.Max && deploying:
 		return Decision{Count: current, Action: None,
-			Reason:          p.sentence("is above its range %d-%d with %d tasks, and a deployment is in progress", p.Min, p.Max, current),
+			Reason:          p.sentence("is above its range %d-%d with %s, and a deployment is in progress", p.Min, p.Max, tasks(current)),
 			NoScaleInReason: p.sentence("does not scale in: a deployment is in progress")}, true
 	case current > p.Max:
 		return Decision{Count: p.Max, Action: In,
-			Reason: p.sentence("scaled in from %d to %d tasks: above its range %d-%d", current, p.Max, p.Min, p.Max)}, true
+			Reason: p.sentence("scaled in from %d to %s: above its range %d-%d", current, tasks(p.Max), p.Min, p.Max)}, true
 	}
 	return Decision{}, false
 }
@@ -72,20 +72,20 @@ func (p Policy) decideOut(current int, ts []tracked, last History, now time.Time
 	}
 	n, why := min(want, p.Max), describe(hot)
 	if n <= current {
-		d.Reason = p.sentence("is at the top of its range (%d tasks): %s", p.Max, why)
+		d.Reason = p.sentence("is at the top of its range (%s): %s", tasks(p.Max), why)
 		return d
 	}
 	if wait := p.CooldownOut - now.Sub(last.LastOut); !last.LastOut.IsZero() && wait > 0 {
-		d.Reason = p.sentence("waits %s for its scale-out cooldown before scaling out to %d tasks: %s", wait.Round(time.Second), n, why)
+		d.Reason = p.sentence("waits %s for its scale-out cooldown before scaling out to %s: %s", wait.Round(time.Second), tasks(n), why)
 		return d
 	}
-	return Decision{Count: n, Action: Out, Reason: p.sentence("scaled out from %d to %d tasks: %s", current, n, why)}
+	return Decision{Count: n, Action: Out, Reason: p.sentence("scaled out from %d to %s: %s", current, tasks(n), why)}
 }
 
 // decideIn returns the count to scale in to, or why the service does not scale in.
 func (p Policy) decideIn(current int, ts []tracked, last History, deploying bool, now time.Time) (int, string) {
 	if current <= p.Min {
-		return 0, p.sentence("does not scale in: it is at the bottom of its range (%d tasks)", p.Min)
+		return 0, p.sentence("does not scale in: it is at the bottom of its range (%s)", tasks(p.Min))
 	}
 	if deploying {
 		return 0, p.sentence("does not scale in: a deployment is in progress")
@@ -245,4 +245,12 @@ func short(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// tasks is "1 task" or "3 tasks".
+func tasks(n int) string {
+	if n == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d tasks", n)
 }
