@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/deckhq/deck/controller/autoscale"
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/pipeline"
 )
@@ -69,6 +70,8 @@ type Config struct {
 	Metrics                   *Metrics
 	// Now is the clock (time.Now).
 	Now func() time.Time
+	// Autoscale says how the autoscaled services' metrics are sampled (window 60s).
+	Autoscale autoscale.Config
 }
 
 func (c *Config) defaults() {
@@ -100,8 +103,10 @@ type Controller struct {
 	hosts *hostBook
 	retry *backoff
 	probe *healthTracker
+	scale *scaling
 
-	jobList  []pipeline.Job // the Scheduled Jobs as last read
+	services []manifest.ServiceSpec // what should run, as the last reconcile read it
+	jobList  []pipeline.Job         // the Scheduled Jobs as last read
 	jobsRead time.Time
 
 	mu      sync.Mutex
@@ -115,7 +120,7 @@ func New(cfg Config) *Controller {
 	log := cfg.Log.With("app", cfg.Target.App.Name, "env", cfg.Target.Env.Name)
 	return &Controller{cfg: cfg, log: log, cache: pipeline.NewRevisionCache(),
 		hosts: newHostBook(cfg.HostGrace, cfg.Now), retry: newBackoff(cfg.RetryDelay, cfg.MaxRetryDelay, cfg.Now),
-		probe: newHealthTracker(cfg.Now)}
+		probe: newHealthTracker(cfg.Now), scale: newScaling()}
 }
 
 // Status is what /healthz reports of one controller.
@@ -144,7 +149,9 @@ func (c *Controller) Once(ctx context.Context) error {
 	}
 	defer s.Close()
 	c.attach(s)
+	start := c.cfg.Now()
 	err = c.reconcile(ctx, s, nil, "once")
+	c.cfg.Metrics.reconciled(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, c.cfg.Now().Sub(start), err)
 	return errors.Join(err, c.jobs(ctx, s, nil))
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,4 +224,24 @@ func (r *rig) history() []history.Entry {
 	entries, err := history.New(hosts, "shop", "prod").List(context.Background(), "web")
 	require.NoError(r.t, err)
 	return entries
+}
+
+func TestMetricsShowDesiredRunningAndHealthyPerService(t *testing.T) {
+	r := newRig(t, 2)
+	r.deploy(web(2))
+	m := NewMetrics()
+	c := New(Config{Target: r.target(), Lock: r.lock, Now: r.clock.Now, Metrics: m,
+		Log: slog.New(slog.NewTextHandler(&r.log, nil))})
+	require.NoError(t, c.Once(context.Background()))
+	rec := httptest.NewRecorder()
+	m.Handler([]*Controller{c}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	assert.Contains(t, body, `deck_service_desired_tasks{app="shop",env="prod",service="web"} 2`)
+	assert.Contains(t, body, `deck_service_running_tasks{app="shop",env="prod",service="web"} 2`)
+	assert.Contains(t, body, `deck_service_healthy_tasks{app="shop",env="prod",service="web"} 2`)
+	assert.Contains(t, body, `deck_reconciles_total{app="shop",env="prod",result="ok"} 1`)
+	rec = httptest.NewRecorder()
+	m.Handler([]*Controller{c}).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	assert.Equal(t, 200, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"App":"shop"`)
 }

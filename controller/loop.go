@@ -42,6 +42,8 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	defer resync.Stop()
 	jobs := time.NewTicker(jobTick)
 	defer jobs.Stop()
+	scale := time.NewTicker(scaleTick)
+	defer scale.Stop()
 	why := "start"
 	for {
 		if why != "" {
@@ -49,6 +51,7 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 			c.cycle(ctx, s, term, why)
 			c.jobCycle(ctx, s, term)
 			c.probe.update(s)
+			c.updateScaling(ctx, s, term)
 			why = ""
 		}
 		due := time.NewTimer(c.nextDue())
@@ -69,6 +72,10 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 			why = "retry or grace due"
 		case <-jobs.C:
 			c.jobCycle(ctx, s, term)
+		case <-scale.C:
+			if c.autoscale(ctx, s) {
+				why = "autoscaled"
+			}
 		}
 		due.Stop()
 		if why != "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers/health"
 )
@@ -105,7 +106,7 @@ func (m *Metrics) reconnect(host string) {
 }
 
 // observe sets the per-service gauges from what a reconcile read.
-func (m *Metrics) observe(app, env string, s *pipeline.Session) {
+func (m *Metrics) observe(app, env string, s *pipeline.Session, services []manifest.ServiceSpec) {
 	if m == nil {
 		return
 	}
@@ -118,7 +119,7 @@ func (m *Metrics) observe(app, env string, s *pipeline.Session) {
 			}
 		}
 	}
-	for _, svc := range s.T.Services {
+	for _, svc := range services {
 		m.desired.WithLabelValues(app, env, svc.Name).Set(float64(svc.Count.Value))
 		m.running.WithLabelValues(app, env, svc.Name).Set(float64(running[svc.Name]))
 		m.healthy.WithLabelValues(app, env, svc.Name).Set(float64(healthy[svc.Name]))

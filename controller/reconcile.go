@@ -60,7 +60,7 @@ func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Te
 		Planned: func(p *planner.Plan) error { c.logPlan(p, why); return nil }}
 	out, err := d.Run(ctx)
 	if out != nil && out.Session != nil && out.Session.Snap != nil {
-		c.cfg.Metrics.observe(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, out.Session)
+		c.cfg.Metrics.observe(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, out.Session, c.services)
 	}
 	if out == nil || out.Result == nil {
 		return err
@@ -81,6 +81,10 @@ func (c *Controller) desired(ctx context.Context, s *pipeline.Session) (*pipelin
 	}
 	for _, why := range skipped {
 		c.log.Debug("service left alone", "why", why)
+	}
+	c.services = c.services[:0]
+	for _, d := range res.Desired {
+		c.services = append(c.services, d.Service)
 	}
 	kept := res.Desired[:0]
 	for _, d := range res.Desired {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deckhq/deck/controller"
+	"github.com/deckhq/deck/controller/autoscale"
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers/leader"
@@ -31,6 +32,8 @@ type ControllerOptions struct {
 	LogFormat string // text or json
 	LockTTL   time.Duration
 	LockWait  time.Duration // --once: how long to wait for a deploy that holds the lock
+	// ScaleWindow is how far back autoscaling averages its metrics.
+	ScaleWindow time.Duration
 }
 
 // NewCmdController builds `deck controller`.
@@ -66,6 +69,7 @@ Logs are structured lines on stderr (--log-format json for one JSON object per l
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:9470", `address for /healthz and /metrics ("" for none)`)
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "log lines as text or json")
 	cmd.Flags().DurationVar(&opts.LockTTL, "lock-ttl", 30*time.Second, "the deploy lock's time to live while the controller applies a change")
+	cmd.Flags().DurationVar(&opts.ScaleWindow, "scale-window", time.Minute, "autoscaling averages cpu, memory and requests in flight over this window")
 	cmd.Flags().DurationVar(&opts.LockWait, "lock-wait", 0, "with --once, wait this long for the deploy lock when a deploy holds it (without --once the controller tries again by itself)")
 	return cmd
 }
@@ -152,7 +156,8 @@ func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *co
 	t := w.target(opts.Deps, opts.Globals)
 	cs := w.env.Controller
 	cfg := controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait),
-		Resync: cs.Resync, HostGrace: cs.HostGrace}
+		Resync: cs.Resync, HostGrace: cs.HostGrace,
+		Autoscale: autoscale.Config{Window: opts.ScaleWindow, StatsEvery: min(5*time.Second, opts.ScaleWindow/6)}}
 	if !opts.Once {
 		cfg.Elector = electorOf(t, cs, log)
 	}
