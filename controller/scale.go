@@ -60,9 +60,13 @@ func (c *Controller) updateScaling(ctx context.Context, s *pipeline.Session, ter
 			states, _ = pipeline.ReadScaleStates(ctx, s)
 		}
 		sampler := autoscale.NewSampler(autoscale.Source{
-			Tasks:     func() []autoscale.Task { sc.mu.Lock(); defer sc.mu.Unlock(); return sc.tasks[name] },
-			Host:      autoscale.HostsOf(s.Fleet.Host),
-			Balancers: func() []autoscale.InFlightReader { sc.mu.Lock(); defer sc.mu.Unlock(); return autoscale.BalancersOf(sc.balancers) },
+			Tasks: func() []autoscale.Task { sc.mu.Lock(); defer sc.mu.Unlock(); return sc.tasks[name] },
+			Host:  autoscale.HostsOf(s.Fleet.Host),
+			Balancers: func() []autoscale.InFlightReader {
+				sc.mu.Lock()
+				defer sc.mu.Unlock()
+				return autoscale.BalancersOf(sc.balancers)
+			},
 		}, c.cfg.Autoscale)
 		scaler := &autoscale.Scaler{Policy: p, Sampler: sampler,
 			Apply: func(ctx context.Context, n int, why string) error { return c.setCount(ctx, s, term, name, n, why) },
