@@ -172,3 +172,39 @@ func waitMetrics(t *testing.T, s *autoscale.Sampler, within time.Duration, cond 
 	waitFor(t, within, func() bool { m = s.Metrics(time.Now()); return cond(m) })
 	return m
 }
+
+// TestControllerScalesOutUnderLoadAndInAfterTheCooldown: deck controller autoscales
+// hello (range 1-3, cpu 50%, cooldowns 5s): CPU load through Caddy scales it out to 3
+// healthy, routed tasks; when the load stops it scales in, one task at a time, after the
+// cooldown; deck status shows the last action and deck history records both.
+func TestControllerScalesOutUnderLoadAndInAfterTheCooldown(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	a.write("deck/hello.yaml", scaledHello())
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	stop, logs := a.startController(nil, "--scale-window", "6s")
+
+	run := startLoad(t, hosts, 25, func(int) string { return "/burn?ms=40" })
+	waitFor(t, 60*time.Second, func() bool {
+		st := a.status()
+		return *st.Services[0].Desired == 3 && st.Services[0].Healthy == 3 &&
+			len(routeTargets(t, hosts, "hello", "hello")) == 3
+	})
+	res := run.Stop()
+	t.Logf("load: %s", res)
+	assert.Contains(t, logs(), "(service hello) scaled out from 1 to ")
+
+	waitFor(t, 60*time.Second, func() bool {
+		st := a.status()
+		return *st.Services[0].Desired < 3 && st.Services[0].Running == *st.Services[0].Desired
+	})
+	st := a.status()
+	assert.Equal(t, 2, *st.Services[0].Desired, "scale in is gradual: one task at a time")
+	r = a.deck("history")
+	require.Equal(t, 0, r.Code, r.String())
+	assert.Contains(t, r.Stdout, "scale out")
+	assert.Contains(t, r.Stdout, "scale in")
+	out := stop()
+	assert.Contains(t, out.Stderr, "scaled in from 3 to 2", out.Stderr)
+}
