@@ -164,6 +164,19 @@ func DecodeTaskLabels(l map[string]string) TaskMeta {
 // IsManaged reports whether labels are a deck container's.
 func IsManaged(l map[string]string) bool { return l[LabelManaged] == "true" }
 
+// EventFromLabels starts an Event from a container's labels. It reads only the plain
+// labels (not the JSON spec and desired state): events come often.
+func EventFromLabels(l map[string]string) Event {
+	return Event{App: l[LabelApp], Env: l[LabelEnv], Service: l[LabelService], Revision: l[LabelRevision],
+		TaskID: l[LabelTask], Labels: l}
+}
+
+// Matches reports whether labels are a deck container's of app and env (each only when
+// non-empty), as the Events and List filters select them.
+func Matches(l map[string]string, app, env string) bool {
+	return IsManaged(l) && (app == "" || l[LabelApp] == app) && (env == "" || l[LabelEnv] == env)
+}
+
 // TaskFromLabels starts a Task from a container's labels; the provider fills in what
 // the container itself says (id, name, state, ports).
 func TaskFromLabels(l map[string]string) Task {

@@ -245,6 +245,7 @@ type Host interface {
 	Secrets
 	Records
 	Stats
+	Events
 	Close() error
 }
 

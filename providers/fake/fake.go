@@ -84,6 +84,7 @@ type Host struct {
 	infoCalls  int
 	nextPort   int
 	usage      map[string]*usage // set by SetUsage; see stats.go
+	log        eventLog
 
 	// Healthy decides whether a task passes its health check. Tests replace it.
 	Healthy func(providers.TaskSpec) bool
@@ -107,7 +108,16 @@ type Host struct {
 // the Podman provider's do for a host that does not answer: a HostError naming the host
 // and what deck was doing, wrapping providers.ErrUnreachable
 // ("host h2 (fake://h2): listing containers: unreachable: connection refused").
-func (h *Host) SetDown(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
+// Going down ends the host's open event streams with such an error.
+func (h *Host) SetDown(down bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.down = down
+	if down {
+		h.log.breaks++
+		h.notify()
+	}
+}
 
 // AddImage puts an image on the host.
 func (h *Host) AddImage(ref string) { h.mu.Lock(); h.images[ref] = true; h.mu.Unlock() }
@@ -124,7 +134,8 @@ func (h *Host) Tasks() []providers.Task {
 	return out
 }
 
-// SetState changes a container's state (to simulate a crash: "exited").
+// SetState changes a container's state, silently: no event is logged. Die and OOMKill
+// simulate a crash that the host reports.
 func (h *Host) SetState(containerID, state string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -223,6 +234,7 @@ func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Tas
 	h.containers[id] = &t
 	h.specs[id] = spec
 	h.addVolumes(spec)
+	h.emit("create", &t, 0)
 	return t, nil
 }
 
@@ -257,9 +269,11 @@ func (h *Host) Start(_ context.Context, id string) (providers.Task, error) {
 		t.Ports = []providers.PortBinding{{ContainerPort: spec.Port, HostPort: hp, HostIP: "0.0.0.0"}}
 	}
 	t.State, t.StartedAt = "running", h.now()
+	h.emit("start", t, 0)
 	if h.Exits != nil {
 		if code, ok := h.Exits(spec); ok {
 			t.State, t.ExitCode, t.FinishedAt = "exited", code, h.now()
+			h.emit("died", t, code)
 		}
 	}
 	return *t, nil
@@ -315,6 +329,8 @@ func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
 	}
 	if t.Running() {
 		t.State, t.ExitCode, t.FinishedAt = "exited", 143, h.now()
+		h.emit("died", t, 143)
+		h.emit("stop", t, 0)
 	}
 	return nil
 }
@@ -326,9 +342,15 @@ func (h *Host) Remove(_ context.Context, id string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.Calls = append(h.Calls, "remove "+id)
-	if h.containers[id] == nil {
+	t := h.containers[id]
+	if t == nil {
 		return fmt.Errorf("container %s: %w", id, providers.ErrNotFound)
 	}
+	if t.Running() { // killed, as Podman's forced remove does
+		t.State, t.ExitCode, t.FinishedAt = "exited", 137, time.Now()
+		h.emit("died", t, 137)
+	}
+	h.emit("remove", t, t.ExitCode)
 	delete(h.containers, id)
 	delete(h.specs, id)
 	return nil

@@ -102,6 +102,17 @@ func redialH2(t *testing.T) {
 	_ = old.Close()
 }
 
+// redialH1 replaces the shared connection to h1 after a test restarted h1's service: its
+// idle connections went with the old service.
+func redialH1(t *testing.T) {
+	t.Helper()
+	h, err := Dialer{}.Dial(testCtx(t), env.Specs()[0])
+	require.NoError(t, err)
+	old := h1
+	h1 = h.(*Host)
+	_ = old.Close()
+}
+
 // imageContext builds the test image's static programs (testdata/httpserver, a server, and
 // testdata/task, a task that does one job and exits) into a fresh build context.
 func imageContext(t testing.TB) (string, error) {

@@ -54,18 +54,12 @@ func (h *Host) List(ctx context.Context, app, env string) ([]providers.Task, err
 	for _, c := range list {
 		// Filters of the same key are ANDed by current servers; check again so an older
 		// server that ORs them cannot leak another app's containers into the result.
-		if !hasLabels(c.Labels, app, env) {
+		if !providers.Matches(c.Labels, app, env) {
 			continue
 		}
 		out = append(out, taskFromList(c))
 	}
 	return out, nil
-}
-
-func hasLabels(l map[string]string, app, env string) bool {
-	return providers.IsManaged(l) &&
-		(app == "" || l[providers.LabelApp] == app) &&
-		(env == "" || l[providers.LabelEnv] == env)
 }
 
 func taskFromList(c types.ListContainer) providers.Task {

@@ -157,7 +157,8 @@ func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *co
 	cs := w.env.Controller
 	cfg := controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait),
 		Resync: cs.Resync, HostGrace: cs.HostGrace,
-		Autoscale: autoscale.Config{Window: opts.ScaleWindow, StatsEvery: min(5*time.Second, opts.ScaleWindow/6)}}
+		Autoscale: autoscale.Config{Window: opts.ScaleWindow, StatsEvery: min(5*time.Second, opts.ScaleWindow/6)},
+		Watch:     controller.WatchHosts(t.Dialer, t.App.Name, t.Env.Name)}
 	if !opts.Once {
 		cfg.Elector = electorOf(t, cs, log)
 	}
