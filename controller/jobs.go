@@ -68,6 +68,7 @@ func writes(acts []pipeline.JobAction) bool {
 // jobCycle runs jobs and logs what went wrong; a held lock is not an error (a deploy
 // runs: the next tick looks again).
 func (c *Controller) jobCycle(ctx context.Context, s *pipeline.Session, term Term) {
+	c.beforeCycle(s)
 	err := c.jobs(ctx, s, term)
 	var held *lock.HeldError
 	if err != nil && !errors.As(err, &held) && ctx.Err() == nil {

@@ -32,6 +32,13 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	c.attach(s)
 	events := make(chan Event, 256)
 	if c.cfg.Watch != nil {
+		// A host that did not answer now is dialled again once its watcher reaches it,
+		// not by every read meanwhile.
+		for _, ho := range s.Obs.Hosts {
+			if !ho.Reachable {
+				c.hosts.down(ho.Spec.Name)
+			}
+		}
 		for _, h := range c.cfg.Target.Env.Hosts {
 			go c.cfg.Watch(ctx, h, events)
 		}
@@ -45,10 +52,13 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	scale := time.NewTicker(scaleTick)
 	defer scale.Stop()
 	why := "start"
-	for {
+	for first := true; ; first = false {
 		if why != "" {
 			c.beforeCycle(s)
 			c.cycle(ctx, s, term, why)
+			if first {
+				c.log.Info("first reconcile done: following the hosts", "hosts", len(c.cfg.Target.Env.Hosts))
+			}
 			c.jobCycle(ctx, s, term)
 			c.probe.update(s)
 			c.updateScaling(ctx, s, term)

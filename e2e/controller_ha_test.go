@@ -65,7 +65,7 @@ func total(m map[string][]providers.Task) int {
 func TestControllerMovesTheTasksOfACutHostAndStopsThemWhenItReturns(t *testing.T) {
 	hosts := startHosts(t)
 	a := newApp(t, "hello", hosts)
-	a.withController("host_grace: 3s\nresync: 30s\nlease: 3s")
+	a.withController("host_grace: 3s\nresync: 30s")
 	a.write("deck/hello.yaml", crashHello("v1", "0s", rolling))
 	r := a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
@@ -75,6 +75,11 @@ func TestControllerMovesTheTasksOfACutHostAndStopsThemWhenItReturns(t *testing.T
 	require.NoError(t, hosts.Partition(3))
 	cut := time.Now()
 	t.Cleanup(func() { _ = hosts.Heal(3) })
+	defer func() {
+		if t.Failed() || testing.Verbose() {
+			t.Logf("controller log:\n%s", logs())
+		}
+	}()
 	var moved providers.Task
 	waitFor(t, 30*time.Second, func() bool {
 		for _, h := range []string{"h1", "h2"} {
@@ -87,9 +92,10 @@ func TestControllerMovesTheTasksOfACutHostAndStopsThemWhenItReturns(t *testing.T
 		}
 		return false
 	})
+	h3 := hostAddress(hosts, "h3") + ":"
 	waitFor(t, 20*time.Second, func() bool {
-		st := a.status()
-		return st.Services[0].Healthy == 3
+		targets := routeTargets(t, hosts, "hello", "hello")
+		return len(targets) == 3 && !strings.Contains(strings.Join(targets, " "), h3)
 	})
 	rescheduled := time.Since(cut)
 	assert.False(t, moved.StartedAt.Before(cut.Add(3*time.Second)),

@@ -100,7 +100,7 @@ func (a *app) startController(extraEnv []string, args ...string) (stop func() re
 	}
 	a.t.Cleanup(func() { stop() })
 	logs = func() string { return cmd.Stderr.(*lockedWriter).String() }
-	waitFor(a.t, 20*time.Second, func() bool { return strings.Contains(logs(), "leading") })
+	waitFor(a.t, 30*time.Second, func() bool { return strings.Contains(logs(), "first reconcile done") })
 	return stop, logs
 }
 

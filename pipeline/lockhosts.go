@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -67,22 +68,47 @@ type redialing struct {
 	timeout time.Duration
 	mu      sync.Mutex
 	h       providers.Host
+	dialing chan struct{} // closed when the dial under way ends; nil when none is
+	err     error         // the last dial's error
 }
 
+// host returns the connection, dialling when there is none. One dial at a time, in the
+// background: a caller waits for it only as long as its ctx allows, so a host that does
+// not answer (an ssh handshake that hangs) never holds up the other hosts' calls.
 func (r *redialing) host(ctx context.Context) (providers.Host, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.h != nil {
-		return r.h, nil
+		h := r.h
+		r.mu.Unlock()
+		return h, nil
 	}
-	dctx, cancel := context.WithTimeout(ctx, r.timeout)
+	if r.dialing == nil {
+		r.dialing = make(chan struct{})
+		go r.dial(r.dialing)
+	}
+	done := r.dialing
+	r.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: connecting to host %s: %v", providers.ErrUnreachable, r.spec.Name, ctx.Err())
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.h == nil {
+		return nil, r.err
+	}
+	return r.h, nil
+}
+
+func (r *redialing) dial(done chan struct{}) {
+	dctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
 	h, err := r.d.Dial(dctx, r.spec)
-	if err != nil {
-		return nil, err
-	}
-	r.h = h
-	return h, nil
+	r.mu.Lock()
+	r.h, r.err, r.dialing = h, err, nil
+	r.mu.Unlock()
+	close(done)
 }
 
 // done drops the connection after an error that says the host did not answer.

@@ -120,9 +120,10 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 // in its route until the rollout drains them.
 func (c *computer) servingAddresses(service string) []string {
 	var out []string
+	replaced := replacedTasks(c.byService[service])
 	for _, t := range c.byService[service] {
-		if !t.Serving() {
-			continue
+		if !t.Serving() || replaced[t.TaskID] != "" {
+			continue // a stale task (replaced while its host was away) is not routed to again
 		}
 		if a := t.Address(t.HostAddress); a != "" {
 			out = append(out, a)

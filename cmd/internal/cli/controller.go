@@ -154,6 +154,9 @@ func controllerWorlds(opts *ControllerOptions) ([]*world, error) {
 
 func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *controller.Metrics) controller.Config {
 	t := w.target(opts.Deps, opts.Globals)
+	// The watchers notice a host that stops answering within seconds; a read must not wait
+	// longer than that on it meanwhile.
+	t.HostTimeout = min(t.HostTimeout, controllerHostTimeout)
 	cs := w.env.Controller
 	cfg := controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait),
 		Resync: cs.Resync, HostGrace: cs.HostGrace,
@@ -164,6 +167,9 @@ func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *co
 	}
 	return cfg
 }
+
+// controllerHostTimeout bounds the controller's reads of one host.
+const controllerHostTimeout = 3 * time.Second
 
 // controllerLock takes the deploy lock without waiting: when a deploy holds it, the
 // controller lets it finish and tries again shortly.
@@ -183,7 +189,9 @@ func controllerLock(ttl, wait time.Duration) func(context.Context, *pipeline.Ses
 func electorOf(t pipeline.Target, cs manifest.ControllerSpec, log *slog.Logger) controller.Elector {
 	return &lazyElector{make: func() (leader.Elector, error) {
 		return leader.New(cs, pipeline.DialRecords(t), t.App.Name, t.Env.Name,
-			leader.Options{Log: log.With("app", t.App.Name, "env", t.Env.Name)})
+			// A lease renewal must not wait on a host that does not answer for longer than
+			// the lease can spare, or one host cut off would cost the leadership.
+			leader.Options{Log: log.With("app", t.App.Name, "env", t.Env.Name), HostTimeout: cs.Lease / 4})
 	}}
 }
 
