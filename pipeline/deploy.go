@@ -114,7 +114,10 @@ func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
 	if out.Plan, err = d.planAndShow(ctx, s, res); err != nil {
 		return out, err
 	}
-	if out.Plan.Empty() || d.PlanOnly {
+	if out.Plan.Empty() {
+		return out, d.recordSettings(ctx, s)
+	}
+	if d.PlanOnly {
 		return out, nil
 	}
 	var lease Lease

@@ -155,3 +155,28 @@ func TestADeployUnderAnOlderEpochChangesNothing(t *testing.T) {
 	assert.Contains(t, err.Error(), "created under lock epoch 9, later than this deploy's 3")
 	assert.Equal(t, before, r.cloud.Host("h1").Tasks())
 }
+
+func TestASettingsOnlyChangeIsRecordedUnderTheLock(t *testing.T) {
+	r := newRig(t, 2)
+	_, err := r.deploy(t, webService(2))
+	require.NoError(t, err)
+	locks := 0
+	lockF := func(context.Context, *Session) (Lease, error) { locks++; return fixedLease{epoch: 9}, nil }
+	run := func(svc manifest.ServiceSpec) {
+		out, err := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{svc}, Dialer: r.cloud},
+			Lock: lockF}.Run(context.Background())
+		out.Session.Close()
+		require.NoError(t, err)
+		require.True(t, out.Plan.Empty(), "no task changes")
+	}
+	run(webService(2))
+	assert.Equal(t, 0, locks, "nothing changed: no lock, no write")
+
+	svc := webService(2)
+	svc.Deployment.MinHealthyPercent = 50
+	run(svc)
+	assert.Equal(t, 1, locks, "the new setting is recorded under the lock")
+	got, err := ReadDesired(context.Background(), r.session(t))
+	require.NoError(t, err)
+	assert.Equal(t, 50, got["web"].Deployment.MinHealthyPercent, "the controller reads the new setting")
+}
