@@ -5,7 +5,8 @@
 #           the dead task gone: deck status shows 3 running, healthy, registered tasks.
 #           ROUNDS (5) kills, median and max. Target: < 2 s.
 #   cut     h3 cut off the network (its task's place is kept for host_grace, 3s) -> 3
-#           healthy registered tasks, none on h3. Target: < grace + 5 s. Then h3 returns
+#           healthy registered tasks, none on h3 (deck status with --host-timeout 1s, so
+#           the probe itself waits little on the cut host). Target: < grace + 5 s. Then h3 returns
 #           and the time until its stale task is stopped (count exactly 3).
 #   steady  60 tasks on the 3 hosts, controller resync every 1s: the mean reconcile
 #           duration from its /metrics over 20 resyncs, then the controller's CPU use over
@@ -88,7 +89,7 @@ stop_controller() { kill "$ctl_pid"; wait "$ctl_pid" || true; ctl_pid=; }
 # serving N [not-host] [not-task]: deck status shows N running, healthy, registered tasks,
 # none on not-host, none with id not-task.
 serving() {
-	"$deck" status -o json 2>/dev/null | jq -e --argjson n "$1" --arg h "${2:-}" --arg t "${3:-}" \
+	"$deck" status -o json --host-timeout 1s 2>/dev/null | jq -e --argjson n "$1" --arg h "${2:-}" --arg t "${3:-}" \
 		'[.services[0].tasks[] | select(.state == "running" and .healthy and ((.registered // []) | length > 0)
 		  and .host != $h and .id != $t)] | length == $n' >/dev/null
 }
@@ -122,7 +123,7 @@ cut=$(($(now_ms) - t0))
 t0=$(now_ms)
 # stale_gone: h3 answers again, its stale task is stopped, and exactly 3 tasks run.
 stale_gone() {
-	"$deck" status -o json 2>/dev/null | jq -e '([.hosts[] | select(.name == "h3" and .reachable)] | length == 1)
+	"$deck" status -o json --host-timeout 1s 2>/dev/null | jq -e '([.hosts[] | select(.name == "h3" and .reachable)] | length == 1)
 		and ([.services[0].tasks[] | select(.state == "running")] | length == 3)
 		and ([.services[0].tasks[] | select(.host == "h3")] | length == 0)' >/dev/null
 }
