@@ -23,6 +23,8 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 		lost, epoch = term.Lost(), term.Epoch()
 	}
 	c.setLeading(true, epoch)
+	// The samplers and scalers of an earlier term ran on its context and session.
+	c.scale = newScaling()
 	c.log.Info("leading", "epoch", epoch)
 	s, err := pipeline.Open(ctx, c.cfg.Target) // the first reconcile reads the hosts
 	if err != nil {
