@@ -60,8 +60,9 @@ func TestBurnUsesTheCPUItWasAskedFor(t *testing.T) {
 	code, _ := get(t, c.handler(), "/burn?ms=200")
 	require.Equal(t, 200, code)
 	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond)
-	// CPU time, not a sleep: on a shared machine the process may get less than all of it.
-	assert.Greater(t, cpuTime(t)-before, 100*time.Millisecond)
+	// CPU time, not a sleep (a sleep uses next to none): on a shared machine under load
+	// the process may get only a share of the 200ms.
+	assert.Greater(t, cpuTime(t)-before, 20*time.Millisecond)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
