@@ -61,11 +61,7 @@ func runJobRun(ctx context.Context, o *JobRunOptions) error {
 	if err := o.Lock.check(); err != nil {
 		return err
 	}
-	w, err := loadManifests(deps, g, false)
-	if err != nil {
-		return err
-	}
-	s, err := pipeline.Open(ctx, w.target(deps, g))
+	s, err := connect(ctx, deps, g)
 	if err != nil {
 		return err
 	}
@@ -146,11 +142,7 @@ task_id, container_id, revision, state, started, finished, duration (ns), exit_c
 
 func runJobHistory(ctx context.Context, o *JobHistoryOptions) error {
 	deps, g := o.Deps, o.Globals
-	w, err := loadManifests(deps, g, false)
-	if err != nil {
-		return err
-	}
-	s, err := pipeline.Open(ctx, w.target(deps, g))
+	s, err := connect(ctx, deps, g)
 	if err != nil {
 		return err
 	}
@@ -158,7 +150,7 @@ func runJobHistory(ctx context.Context, o *JobHistoryOptions) error {
 	if err := s.List(ctx); err != nil {
 		return err
 	}
-	r := JobHistoryReport{App: w.app.Name, Env: w.env.Name, Job: o.Job, Runs: s.JobHistory(ctx, o.Job)}
+	r := JobHistoryReport{App: s.T.App.Name, Env: s.T.Env.Name, Job: o.Job, Runs: s.JobHistory(ctx, o.Job)}
 	if r.Runs == nil {
 		if _, err := pipeline.FindJob(ctx, s, o.Job); err != nil {
 			return err

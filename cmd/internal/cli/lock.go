@@ -40,7 +40,7 @@ func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.
 	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
 		// The holder stops trusting its lease a margin before the hosts could expire it:
 		// a quarter of the TTL, at most 2s (the hosts' clocks read to the second).
-		locker, err := hostsLocker(s, lock.WithTTL(l.TTL), lock.WithMargin(min(2*time.Second, l.TTL/4)),
+		locker, err := s.HostsLocker(lock.WithTTL(l.TTL), lock.WithMargin(min(2*time.Second, l.TTL/4)),
 			lock.WithHostTimeout(s.T.HostTimeout))
 		if err != nil {
 			return nil, err
@@ -54,11 +54,6 @@ func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.
 		}
 		return lease, nil
 	}
-}
-
-// hostsLocker is the lock of the session's app and environment, on its hosts.
-func hostsLocker(s *pipeline.Session, opts ...lock.Option) (*lock.HostsLocker, error) {
-	return s.HostsLocker(opts...)
 }
 
 // commandLine is how the lock names what its holder runs; deck's flags carry no secret
@@ -114,16 +109,12 @@ lock to expire. Who broke it, from where and when is recorded and shown by deck 
 }
 
 func withLocker(ctx context.Context, deps Deps, g *Globals, fn func(*lock.HostsLocker, *pipeline.Session) error) error {
-	w, err := loadManifests(deps, g, false)
-	if err != nil {
-		return err
-	}
-	s, err := pipeline.Open(ctx, w.target(deps, g))
+	s, err := connect(ctx, deps, g)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	l, err := hostsLocker(s)
+	l, err := s.HostsLocker()
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,16 @@ func (w *world) open(ctx context.Context, deps Deps, g *Globals) (*pipeline.Sess
 	return pipeline.OpenRead(ctx, w.target(deps, g))
 }
 
+// connect loads the app file and connects to its environment's hosts, reading nothing
+// yet: for commands that read only what they need (jobs, tasks, the lock).
+func connect(ctx context.Context, deps Deps, g *Globals) (*pipeline.Session, error) {
+	w, err := loadManifests(deps, g, false)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.Open(ctx, w.target(deps, g))
+}
+
 // builder returns how images are built: on --builder when given, else on the first host.
 // The local socket is not probed: a laptop with Podman names it with --builder (or
 // DECK_BUILDER), and a deploy from a machine without one pays nothing for asking.

@@ -104,11 +104,7 @@ func runTaskRun(ctx context.Context, o *TaskRunOptions) error {
 	if err != nil {
 		return err
 	}
-	w, err := loadManifests(deps, g, false)
-	if err != nil {
-		return err
-	}
-	s, err := pipeline.Open(ctx, w.target(deps, g))
+	s, err := connect(ctx, deps, g)
 	if err != nil {
 		return err
 	}
