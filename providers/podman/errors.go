@@ -35,6 +35,12 @@ func apiStatus(err error) int {
 	return 0
 }
 
+// exitRace reports the error Podman answers when a container's process exits while the
+// call reads it (/proc/PID/... "no such process"): the state is changing, not wrong.
+func exitRace(err error) bool {
+	return apiStatus(err) == http.StatusInternalServerError && strings.Contains(errorText(err), "no such process")
+}
+
 // wrap turns the error of an API call made under ctx (from h.call) into a HostError for op.
 func (h *Host) wrap(ctx context.Context, op string, err error) error {
 	if err == nil {

@@ -93,3 +93,11 @@ func TestShortID(t *testing.T) {
 	assert.Equal(t, "9378b8b7bd4c", shortID(id))
 	assert.Equal(t, "web-1", shortID("web-1"))
 }
+
+func TestExitRaceIsTheNoSuchProcessAnswer(t *testing.T) {
+	// The answer seen in CI when a container exited while Podman 4.3 inspected it.
+	assert.True(t, exitRace(&errorhandling.ErrorModel{Message: "read /proc/6577/cgroup: no such process", ResponseCode: 500}))
+	assert.False(t, exitRace(&errorhandling.ErrorModel{Message: "no such container", ResponseCode: 404}))
+	assert.False(t, exitRace(&errorhandling.ErrorModel{Message: "read /proc/6577/cgroup: permission denied", ResponseCode: 500}))
+	assert.False(t, exitRace(errors.New("no such process")), "not an answer from the API")
+}

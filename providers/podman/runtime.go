@@ -147,6 +147,16 @@ func (h *Host) discard(cctx context.Context, id string) {
 func (h *Host) Inspect(ctx context.Context, id string) (providers.Task, error) {
 	cctx := h.call(ctx)
 	data, err := containers.Inspect(cctx, id, nil)
+	// Podman 4.3 reads /proc/PID/cgroup of a running container to inspect it; when the
+	// process exits between its state check and that read, the API answers 500 "no such
+	// process" (seen in CI). The container is fine: ask again, a few times.
+	for try := 1; err != nil && try <= 3 && exitRace(err); try++ {
+		select {
+		case <-cctx.Done():
+		case <-time.After(time.Duration(try) * 20 * time.Millisecond):
+			data, err = containers.Inspect(cctx, id, nil)
+		}
+	}
 	if err != nil {
 		return providers.Task{}, h.wrap(cctx, "inspecting container "+shortID(id), err)
 	}
