@@ -160,6 +160,9 @@ func (d *Deploy) open(ctx context.Context) (*Session, *Resolved, error) {
 		res, err = Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
 		resolved <- err
 	}()
+	// The desired-state records are read with the tasks: keepScaledCounts and
+	// recordSettings need them, and a no-op deploy would otherwise read every host twice.
+	t.ReadDesired = len(t.Services) > 0
 	s, err := OpenRead(ctx, t)
 	if rerr := <-resolved; rerr != nil {
 		return s, nil, rerr

@@ -40,6 +40,7 @@ func desiredPrefix(app, env, service string) string {
 // WriteDesired records the desired state of services (and the deletion of deleted) on
 // every reachable host, where it differs from the newest record there.
 func WriteDesired(ctx context.Context, s *Session, services []manifest.ServiceSpec, deleted []string) error {
+	s.records = nil
 	app, env := s.T.App.Name, s.T.Env.Name
 	type entry struct {
 		name   string
@@ -146,16 +147,13 @@ func readDesired(ctx context.Context, s *Session) (map[string]desiredRecord, err
 		rec providers.Record
 	}
 	best := map[string]seen{}
-	var mu sync.Mutex
-	var errs []error
-	forHosts(s, func(h providers.Host) {
-		recs, err := h.ListRecords(ctx, recordPrefix)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, err)
-			return
-		}
+	hr := s.records
+	if hr == nil {
+		hr = &hostRecords{recs: map[string][]providers.Record{}}
+		forHosts(s, func(h providers.Host) { hr.read(ctx, h) })
+	}
+	errs := hr.errs
+	for _, recs := range hr.recs {
 		for _, r := range recs {
 			if r.Labels[labelApp] != app || r.Labels[labelEnv] != env {
 				continue
@@ -166,7 +164,7 @@ func readDesired(ctx context.Context, s *Session) (map[string]desiredRecord, err
 				best[name] = seen{gen, r}
 			}
 		}
-	})
+	}
 	out := map[string]desiredRecord{}
 	for name, sn := range best {
 		if sn.rec.Labels[labelDeleted] == "true" {
@@ -181,6 +179,18 @@ func readDesired(ctx context.Context, s *Session) (map[string]desiredRecord, err
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// read lists h's desired-state records.
+func (hr *hostRecords) read(ctx context.Context, h providers.Host) {
+	recs, err := h.ListRecords(ctx, recordPrefix)
+	hr.mu.Lock()
+	defer hr.mu.Unlock()
+	if err != nil {
+		hr.errs = append(hr.errs, err)
+		return
+	}
+	hr.recs[h.Name()] = recs
 }
 
 func forHosts(s *Session, fn func(h providers.Host)) {

@@ -31,6 +31,10 @@ type Target struct {
 	// OpenBalancer reaches the environment's load balancers (nil: an environment with
 	// load balancers cannot be planned).
 	OpenBalancer OpenBalancer
+	// ReadDesired has OpenRead read the desired-state records too, on each host as soon
+	// as it is connected, beside its tasks: a deploy needs them (the counts the autoscaler
+	// set, and the settings to compare) and would otherwise read every host again after.
+	ReadDesired bool
 }
 
 // Session holds one connection per host for a whole command, and what was last read.
@@ -54,6 +58,17 @@ type Session struct {
 	GraceUnknown bool
 	// Dialable, when set, says which unreachable hosts Refresh dials again.
 	Dialable func(host string) bool
+	// records are the desired-state records OpenRead read (Target.ReadDesired) by host,
+	// and why a host's could not be read; nil when none were read or a later read of the
+	// hosts made them old.
+	records *hostRecords
+}
+
+// hostRecords are the desired-state records read from each host.
+type hostRecords struct {
+	mu   sync.Mutex
+	recs map[string][]providers.Record
+	errs []error
 }
 
 // Open connects to every host of the environment, concurrently. Hosts that do not answer
@@ -80,6 +95,10 @@ func OpenRead(ctx context.Context, t Target) (*Session, error) {
 	s.initBalancers()
 	// A balancer is read as soon as its host is connected, alongside that host's probes.
 	var lbRead sync.WaitGroup
+	var recs *hostRecords
+	if t.ReadDesired {
+		recs = &hostRecords{recs: map[string][]providers.Record{}}
+	}
 	s.Fleet, s.Obs = providers.ConnectEach(ctx, t.Dialer, t.Env.Hosts, t.App.Name, t.Env.Name, true,
 		func(h providers.Host, ho *providers.HostObservation) {
 			lbRead.Add(1)
@@ -87,9 +106,17 @@ func OpenRead(ctx context.Context, t Target) (*Session, error) {
 				defer lbRead.Done()
 				s.readBalancersOn(ctx, h)
 			}()
+			if recs != nil {
+				lbRead.Add(1)
+				go func() {
+					defer lbRead.Done()
+					recs.read(ctx, h)
+				}()
+			}
 			pr.host(ctx, h, ho)
 		})
 	lbRead.Wait()
+	s.records = recs
 	s.Health = pr.seen
 	if len(t.Env.LoadBalancers) > 0 {
 		s.Obs.Balancers = s.lbObs
@@ -119,6 +146,7 @@ func (s *Session) Close() {
 // Read lists deck's tasks on every host through the open connections, probes the health
 // of the running ones, and loads it all into a fresh snapshot.
 func (s *Session) Read(ctx context.Context) error {
+	s.records = nil
 	providers.ListTasks(ctx, s.Fleet, s.Obs)
 	s.Health = probeAll(ctx, s.Fleet, s.Obs)
 	s.readBalancers(ctx)
@@ -191,6 +219,7 @@ func (s *Session) Describe() string {
 // List lists the hosts' tasks again, without probing them: enough to tell whether they
 // changed since the plan (the fingerprint leaves health out).
 func (s *Session) List(ctx context.Context) error {
+	s.records = nil
 	providers.ListTasks(ctx, s.Fleet, s.Obs)
 	return s.load()
 }
