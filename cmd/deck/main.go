@@ -16,7 +16,11 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], cli.Deps{IO: iostreams.System(), Version: version})
+	deps := cli.Deps{IO: iostreams.System(), Version: version}
+	if exe, err := os.Executable(); err == nil {
+		deps.SSHMux = []string{exe, "ssh-mux"}
+	}
+	code := cli.Main(ctx, os.Args[1:], deps)
 	stop()
 	os.Exit(code)
 }

@@ -86,15 +86,21 @@ func (h *Host) unreachable(ctx context.Context, err error) string {
 	if ctx.Err() != nil || isTimeout(err) || errors.Is(err, context.Canceled) {
 		return noAnswer(ctx, err)
 	}
+	why := ""
 	var opErr *net.OpError
 	if errors.As(err, &opErr) {
-		return opErr.Error() // "dial unix /run/podman/podman.sock: connect: connection refused"
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		why = opErr.Error() // "dial unix /run/podman/podman.sock: connect: connection refused"
+	} else if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
-		return "the connection closed before an answer came"
+		why = "the connection closed before an answer came"
 	}
-	return ""
+	if why != "" && h.mux != "" {
+		// The local end is the mux's socket: what the user needs to know is that the
+		// connection deck shares between its commands is gone (the mux exits when the
+		// host stops answering; the next command dials the host itself).
+		return "the shared ssh connection (deck ssh-mux) closed before an answer came"
+	}
+	return why
 }
 
 // isTimeout recognises a deadline that ran out, the context's or a socket's: a dial under a

@@ -29,6 +29,11 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The test binary is also the tests' `deck ssh-mux` (see startMux): started with a
+	// spec in the environment, it serves it instead of running the tests.
+	if js := os.Getenv(MuxEnv); js != "" {
+		os.Exit(muxMain(js))
+	}
 	code := m.Run()
 	if h1 != nil {
 		_ = h1.Close()

@@ -22,7 +22,15 @@ var (
 
 // Dialer connects to Podman hosts by their URL: unix:///path/podman.sock or
 // ssh://user@host[:port]/path/podman.sock.
-type Dialer struct{}
+type Dialer struct {
+	// Persist, with MuxCommand, shares ssh connections between commands: a background
+	// process keeps each one open until it has been idle this long (see sshmux.go).
+	// 0 dials every ssh host afresh.
+	Persist time.Duration
+	// MuxCommand runs a mux: the deck binary and its hidden ssh-mux command, which calls
+	// ServeMux. Nil (a library or a test binary) shares nothing.
+	MuxCommand []string
+}
 
 // Host is one connected Podman host.
 type Host struct {
@@ -31,14 +39,17 @@ type Host struct {
 	// API version as values. Its cancellation (the dial's) is never used after Dial; every
 	// call runs under its caller's context (see call).
 	conn context.Context
-	// tunnel is set for ssh:// hosts; it is closed with the host.
+	// tunnel is set for ssh:// hosts dialled by this process; it is closed with the host.
 	tunnel *sshTunnel
+	// mux is the socket of the shared ssh connection an ssh:// host is reached through,
+	// when it is (see sshmux.go).
+	mux string
 }
 
 // Dial connects to the host and checks that its Podman API answers. For ssh:// hosts the
 // host key is checked against spec.KnownHosts (default ~/.ssh/known_hosts) before anything
 // is sent: an unknown or changed key is an error, never trusted silently.
-func (Dialer) Dial(ctx context.Context, spec manifest.HostSpec) (providers.Host, error) {
+func (d Dialer) Dial(ctx context.Context, spec manifest.HostSpec) (providers.Host, error) {
 	h := &Host{spec: spec}
 	const op = "connecting"
 	u, err := url.Parse(spec.URL)
@@ -50,12 +61,28 @@ func (Dialer) Dial(ctx context.Context, spec manifest.HostSpec) (providers.Host,
 	switch u.Scheme {
 	case "unix":
 	case "ssh":
-		t, err := dialSSH(cctx, u, spec.Identity, spec.KnownHosts)
+		share := d.Persist > 0 && len(d.MuxCommand) > 0
+		if share {
+			if mux := viaMux(cctx, spec); mux != "" {
+				h.mux = mux
+				conn, err := bindings.NewConnection(cctx, mux)
+				if err == nil {
+					h.conn = conn
+					return h, nil
+				}
+				h.mux = ""
+				// A mux on its way out: dial the host directly, which says why if it fails.
+			}
+		}
+		t, err := dialSSH(cctx, u, spec.Identity, spec.KnownHosts, "")
 		if err != nil {
 			return nil, h.wrap(cctx, op, err)
 		}
 		h.tunnel = t
 		uri = "unix://" + t.localSocket
+		if share {
+			d.startMux(spec)
+		}
 	default:
 		return nil, h.fail(op, fmt.Errorf("unsupported URL scheme %q (want unix:// or ssh://)", u.Scheme))
 	}

@@ -11,6 +11,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skeema/knownhosts"
@@ -28,11 +29,16 @@ import (
 type sshTunnel struct {
 	client      *ssh.Client
 	remotePath  string
-	dir         string // private (0700) directory holding localSocket
+	dir         string // private (0700) directory holding localSocket, removed on Close; "" for a mux's socket
 	localSocket string
 	listener    net.Listener
 	done        chan struct{}
 	closeOnce   sync.Once
+
+	// active counts the local connections being forwarded; lastUsed is when the last one
+	// ended (unix nanoseconds): a mux exits when it has been idle for long enough.
+	active   atomic.Int32
+	lastUsed atomic.Int64
 
 	mu   sync.Mutex
 	lost error // why the tunnel closed itself (the host stopped answering), if it did
@@ -54,7 +60,9 @@ func tcpKeepalive() net.KeepAliveConfig {
 	return net.KeepAliveConfig{Enable: true, Idle: keepaliveEvery(), Interval: time.Second, Count: 3}
 }
 
-func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile string) (*sshTunnel, error) {
+// dialSSH connects to the host and serves its Podman socket on a local unix socket: at
+// socket when given (a mux's, see sshmux.go), else in a private temporary directory.
+func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile, socket string) (*sshTunnel, error) {
 	if u.Path == "" || u.Path == "/" {
 		return nil, fmt.Errorf("the ssh URL must end with the path of the Podman socket (ssh://user@host/run/podman/podman.sock)")
 	}
@@ -105,7 +113,7 @@ func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile string) (
 	}
 	_ = raw.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
-	c, chans, reqs, err := ssh.NewClientConn(raw, addr, cfg)
+	c, chans, reqs, err := ssh.NewClientConn(quickAck(raw), addr, cfg)
 	stop()
 	if err != nil {
 		_ = raw.Close()
@@ -130,7 +138,8 @@ func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile string) (
 	_ = probe.Close()
 
 	t := &sshTunnel{client: client, remotePath: u.Path, done: make(chan struct{})}
-	if err := t.listen(); err != nil {
+	t.lastUsed.Store(time.Now().UnixNano())
+	if err := t.listen(socket); err != nil {
 		_ = client.Close()
 		return nil, err
 	}
@@ -140,7 +149,15 @@ func dialSSH(ctx context.Context, u *url.URL, identity, knownHostsFile string) (
 	return t, nil
 }
 
-func (t *sshTunnel) listen() error {
+func (t *sshTunnel) listen(socket string) error {
+	if socket != "" {
+		l, err := net.Listen("unix", socket)
+		if err != nil {
+			return err
+		}
+		t.localSocket, t.listener = socket, l
+		return nil
+	}
 	dir, err := os.MkdirTemp("", "deck-ssh-")
 	if err != nil {
 		return err
@@ -168,6 +185,11 @@ func (t *sshTunnel) serve() {
 }
 
 func (t *sshTunnel) forward(local net.Conn) {
+	t.active.Add(1)
+	defer func() {
+		t.lastUsed.Store(time.Now().UnixNano())
+		t.active.Add(-1)
+	}()
 	defer local.Close()
 	// The caller's deadline is not known here: bound the channel open by DialTimeout, and
 	// end it at once when the tunnel closes.
@@ -254,7 +276,11 @@ func (t *sshTunnel) Close() error {
 		close(t.done)
 		_ = t.listener.Close()
 		err = t.client.Close()
-		_ = os.RemoveAll(t.dir)
+		if t.dir != "" {
+			_ = os.RemoveAll(t.dir)
+		} else {
+			_ = os.Remove(t.localSocket)
+		}
 	})
 	return err
 }

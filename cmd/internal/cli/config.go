@@ -27,6 +27,9 @@ type Globals struct {
 	// HostTimeout bounds connecting to a host and each read of it: a host silent for
 	// longer is unreachable, and deck says which one and what it was doing.
 	HostTimeout time.Duration
+	// SSHPersist keeps each ssh connection open this long after its last use, in a
+	// background deck process, for the next commands; 0 turns it off.
+	SSHPersist time.Duration
 }
 
 func (g *Globals) addFlags(root *cobra.Command) {
@@ -38,6 +41,7 @@ func (g *Globals) addFlags(root *cobra.Command) {
 	f.Bool("no-color", false, "no colour in output (NO_COLOR is honoured too)")
 	f.String("builder", "", "Podman URL to build images on, e.g. unix:///run/podman/podman.sock (default: the first host)")
 	f.Duration("host-timeout", 10*time.Second, "give up on a host that does not answer within this long")
+	f.Duration("ssh-persist", time.Minute, "keep each ssh connection open this long after a command, for the next ones to skip the handshake (0: off)")
 	f.String("config", "", "config file (default: $XDG_CONFIG_HOME/deck/config.yaml)")
 }
 
@@ -47,7 +51,7 @@ func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
 	v := viper.New()
 	v.SetEnvPrefix("DECK")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
-	for _, key := range []string{"file", "env", "output", "yes", "no-color", "builder", "config", "host-timeout"} {
+	for _, key := range []string{"file", "env", "output", "yes", "no-color", "builder", "config", "host-timeout", "ssh-persist"} {
 		_ = v.BindEnv(key)
 	}
 	// DECK_ENV is also the name deck gives the environment inside manifests; as a setting
@@ -77,6 +81,10 @@ func (g *Globals) load(cmd *cobra.Command, deps Deps) error {
 	g.NoColor = v.GetBool("no-color")
 	g.Builder = v.GetString("builder")
 	g.HostTimeout = v.GetDuration("host-timeout")
+	g.SSHPersist = v.GetDuration("ssh-persist")
+	if g.SSHPersist < 0 {
+		return flagErrorf("--ssh-persist must be 0 (off) or positive, not %s", g.SSHPersist)
+	}
 	if g.HostTimeout <= 0 {
 		return flagErrorf("--host-timeout must be positive, not %s", g.HostTimeout)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers/leader"
 	"github.com/deckhq/deck/providers/lock"
+	"github.com/deckhq/deck/providers/podman"
 )
 
 // ControllerOptions are deck controller's inputs.
@@ -157,6 +158,12 @@ func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *co
 	// The watchers notice a host that stops answering within seconds; a read must not wait
 	// longer than that on it meanwhile.
 	t.HostTimeout = min(t.HostTimeout, controllerHostTimeout)
+	// A running controller keeps its own connections open anyway, and notices a lost one
+	// by its own keepalive: it shares none with other commands.
+	if d, ok := t.Dialer.(podman.Dialer); ok && !opts.Once {
+		d.Persist = 0
+		t.Dialer = d
+	}
 	cs := w.env.Controller
 	cfg := controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait),
 		Resync: cs.Resync, HostGrace: cs.HostGrace,

@@ -25,6 +25,10 @@ type Deps struct {
 	OpenBalancer pipeline.OpenBalancer
 	LookupEnv    func(string) (string, bool)
 	Version      string
+	// SSHMux is the command that runs `deck ssh-mux` (the deck binary and its arguments),
+	// set by main: ssh connections are shared between commands only when it is set, so
+	// tests that run the CLI in their own process never start one.
+	SSHMux []string
 }
 
 // Main runs deck with args and returns the process's exit status.
@@ -95,6 +99,6 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
-	root.AddCommand(NewCmdVersion(deps))
+	root.AddCommand(NewCmdVersion(deps), NewCmdSSHMux())
 	return root
 }

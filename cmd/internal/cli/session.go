@@ -41,16 +41,18 @@ func loadManifests(deps Deps, g *Globals, withServices bool) (*world, error) {
 	return nil, manifestError(deps, g, err)
 }
 
-func (deps Deps) dialer() providers.Dialer {
+// dialer reaches the hosts: deps.Dialer in tests, else Podman, sharing ssh connections
+// between commands for --ssh-persist.
+func (deps Deps) dialer(g *Globals) providers.Dialer {
 	if deps.Dialer != nil {
 		return deps.Dialer
 	}
-	return podman.Dialer{}
+	return podman.Dialer{Persist: g.SSHPersist, MuxCommand: deps.SSHMux}
 }
 
 // target is the pipeline's view of this command's world.
 func (w *world) target(deps Deps, g *Globals) pipeline.Target {
-	return pipeline.Target{App: w.app, Env: w.env, Services: w.services, Dialer: deps.dialer(), HostTimeout: g.HostTimeout,
+	return pipeline.Target{App: w.app, Env: w.env, Services: w.services, Dialer: deps.dialer(g), HostTimeout: g.HostTimeout,
 		OpenBalancer: deps.openBalancer()}
 }
 
@@ -79,7 +81,7 @@ func (w *world) builder(deps Deps, g *Globals) pipeline.BuilderFunc {
 	return func(ctx context.Context) (providers.Host, error) {
 		dctx, cancel := context.WithTimeout(ctx, providers.DialTimeout)
 		defer cancel()
-		h, err := deps.dialer().Dial(dctx, manifest.HostSpec{Name: "builder", URL: g.Builder, Address: "127.0.0.1"})
+		h, err := deps.dialer(g).Dial(dctx, manifest.HostSpec{Name: "builder", URL: g.Builder, Address: "127.0.0.1"})
 		if err != nil {
 			return nil, fmt.Errorf("--builder: %w", err)
 		}

@@ -89,9 +89,21 @@ func TestConfigFileRefusesUnknownKeys(t *testing.T) {
 	h.write("config.yaml", "outptu: json\nenv: test\n")
 	code, _, errOut := h.run("hosts")
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, `config.yaml: unknown key "outptu"; did you mean "output"? valid keys: builder, config, env, file, host-timeout, no-color, output, yes`)
+	assert.Contains(t, errOut, `config.yaml: unknown key "outptu"; did you mean "output"? valid keys: builder, config, env, file, host-timeout, no-color, output, ssh-persist, yes`)
 
 	h.write("config.yaml", "output: json\nno-color: true\n")
+	code, _, errOut = h.run("hosts")
+	assert.Equal(t, 0, code, errOut)
+}
+
+func TestSSHPersistIsASetting(t *testing.T) {
+	h := newHarness(t)
+	h.write("config.yaml", "env: test\n")
+	code, _, errOut := h.run("hosts", "--ssh-persist", "-1s")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "--ssh-persist must be 0 (off) or positive, not -1s")
+
+	h.write("config.yaml", "ssh-persist: 0s\n")
 	code, _, errOut = h.run("hosts")
 	assert.Equal(t, 0, code, errOut)
 }
