@@ -140,12 +140,25 @@ func (d Dialer) startMux(spec manifest.HostSpec) {
 	}
 	closeOnExecAll()
 	cmd := exec.Command(d.MuxCommand[0], d.MuxCommand[1:]...)
-	cmd.Env = append(os.Environ(), MuxEnv+"="+string(js))
+	cmd.Env = append(muxEnviron(), MuxEnv+"="+string(js))
 	// Its own session: a terminal's hang-up or Ctrl-C ends the command, not the mux.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err == nil {
 		_ = cmd.Process.Release()
 	}
+}
+
+// muxEnviron is the part of deck's environment a mux needs: where home and the ssh agent
+// are. Nothing else goes with it: a deploy's environment may hold secret values, and the mux
+// outlives the deploy.
+func muxEnviron() []string {
+	var env []string
+	for _, k := range []string{"HOME", "USER", "LOGNAME", "PATH", "SSH_AUTH_SOCK", "XDG_RUNTIME_DIR", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // closeOnExecAll marks every descriptor above stderr close-on-exec. Go opens its own that

@@ -262,3 +262,11 @@ func TestCloseOnExecAllMarksInheritedDescriptors(t *testing.T) {
 	closeOnExecAll()
 	assert.NotZero(t, flags()&syscall.FD_CLOEXEC, "a mux started now would not inherit it")
 }
+
+func TestMuxGetsNoSecretsFromTheEnvironment(t *testing.T) {
+	t.Setenv("DB_PASSWORD", "hunter2")
+	t.Setenv("SSH_AUTH_SOCK", "/tmp/agent.sock")
+	env := strings.Join(muxEnviron(), "\n")
+	assert.NotContains(t, env, "hunter2", "a deploy's secret values do not outlive it in a mux")
+	assert.Contains(t, env, "SSH_AUTH_SOCK=/tmp/agent.sock", "the mux authenticates as the command would")
+}
