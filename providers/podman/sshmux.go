@@ -200,6 +200,9 @@ func ServeMux(ctx context.Context, spec MuxSpec) error {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return nil
 	}
+	// Removed while still held, on the way out (the deferred calls run in reverse): a
+	// mux that opened the old file meanwhile finds it locked and leaves.
+	defer os.Remove(lock.Name())
 	// Its process id, for whoever wants to know which process holds the connection.
 	_ = lock.Truncate(0)
 	_, _ = lock.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -180,6 +180,7 @@ func TestTwoMuxesForOneHostLeaveOne(t *testing.T) {
 	cancel()
 	require.NoError(t, <-first)
 	assert.NoFileExists(t, sock, "a mux that stops removes its socket")
+	assert.NoFileExists(t, sock+".lock", "and its lock file")
 }
 
 func TestMuxExitsWhenItsHostIsCut(t *testing.T) {
