@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,21 +93,83 @@ func (w *ctlWorld) controller() *controller.Controller {
 }
 
 // BenchmarkControllerSteadyReconcile10kTasks times one full reconcile of 10,000 healthy
-// tasks and reports the heap in use after it (the fake provider's own copy of the 10,000
-// containers included, so the controller's share is less).
+// tasks and reports memory, in MB:
+//
+//   - MB-heap: the heap in use after the reconciles and a GC (the fake provider's own copy
+//     of the 10,000 containers included, so the controller's share is less);
+//     MB-heap-world is the same before the controller runs: the fake cloud's share.
+//   - MB-sys: what the Go runtime has taken from the OS (it may have returned some since).
+//   - MB-rss-world: the process's resident memory once the world is built and collected,
+//     before the controller runs: the test binary, the runtime and the fake cloud.
+//   - MB-rss: resident memory after the reconciles; MB-hwm: its peak during them (the
+//     peak is reset once the world is built, when the kernel allows it: see resetHWM;
+//     hwm-reset is 1 when it was). The controller's share is MB-hwm - MB-rss-world.
+//
+// They are read from /proc/self/status (Linux); elsewhere the RSS metrics are left out.
 func BenchmarkControllerSteadyReconcile10kTasks(b *testing.B) {
 	w := newCtlWorld(b)
 	c := w.controller()
 	ctx := context.Background()
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heapWorld := float64(ms.HeapInuse) / (1 << 20)
+	rssWorld, _, rssOK := procMemory()
+	reset := resetHWM()
 	for b.Loop() {
 		require.NoError(b, c.Once(ctx))
 	}
 	require.Zero(b, w.locks.Load(), "nothing to do, so no lock taken")
+	rss, hwm, _ := procMemory()
 	runtime.GC()
-	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MB-heap")
+	b.ReportMetric(heapWorld, "MB-heap-world")
 	b.ReportMetric(float64(ms.Sys)/(1<<20), "MB-sys")
+	if rssOK {
+		b.ReportMetric(rssWorld, "MB-rss-world")
+		b.ReportMetric(rss, "MB-rss")
+		b.ReportMetric(hwm, "MB-hwm")
+		b.ReportMetric(map[bool]float64{true: 1}[reset], "hwm-reset")
+	}
 	runtime.KeepAlive(w)
 	runtime.KeepAlive(c)
+}
+
+// procMemory reads the process's resident memory now (VmRSS) and at its peak (VmHWM), in
+// MB, from /proc/self/status; ok is false where there is none.
+func procMemory() (rss, hwm float64, ok bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0, false
+	}
+	var gotRSS, gotHWM bool
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, found := strings.Cut(line, ":")
+		if !found {
+			continue
+		}
+		f := strings.Fields(v) // "123456 kB"
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss, gotRSS = kb/1024, true
+		case "VmHWM":
+			hwm, gotHWM = kb/1024, true
+		}
+	}
+	return rss, hwm, gotRSS && gotHWM
+}
+
+// resetHWM resets the process's peak resident memory (VmHWM) to what it is now, so the
+// peak read later is that of what ran since (Linux 4.0 and later: proc(5), clear_refs).
+func resetHWM() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
