@@ -20,10 +20,9 @@ func PlaceTasks(snap *state.Snapshot, service string, placement manifest.Placeme
 			hosts[i].Reachable, hosts[i].Err = false, "excluded"
 		}
 	}
-	tasks := snap.Tasks()
-	c := newCluster(hosts, tasks)
+	c := newCluster(hosts, snap.EachTask())
 	var around []state.TaskState
-	for _, t := range tasks {
+	for t := range snap.EachTask() {
 		if t.Service == service && t.Running() && t.HostReachable {
 			around = append(around, t)
 		}
