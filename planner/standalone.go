@@ -50,7 +50,11 @@ func PlaceTasks(snap *state.Snapshot, service string, placement manifest.Placeme
 
 // serviceTasks drops the containers of a service that are not its tasks: standalone tasks
 // (deck task run), which run to their end, and a job's runs. The count includes neither.
+// When all are its tasks (the usual case), tasks itself is returned, not a copy.
 func serviceTasks(tasks []state.TaskState) []state.TaskState {
+	if !slices.ContainsFunc(tasks, func(t state.TaskState) bool { return t.Meta.Kind != "" }) {
+		return tasks
+	}
 	out := tasks[:0:0]
 	for _, t := range tasks {
 		if t.Meta.Kind == "" {
