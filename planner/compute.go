@@ -232,9 +232,12 @@ func (c *computer) planService(d Desired) error {
 	dep := effectiveDeployment(svc.Deployment)
 	b := reconcile(serviceTasks(c.tasksOf(svc.Name)), rev, count, c.unreachable, c.grace, c.graceUnknown)
 
-	placed := slices.Clone(b.keep)
-	for _, v := range b.verify {
-		placed = append(placed, v.task) // it runs where it runs: spread around it
+	placed := b.keep // newPlacer only reads it
+	if len(b.verify) > 0 {
+		placed = slices.Clone(b.keep)
+		for _, v := range b.verify {
+			placed = append(placed, v.task) // it runs where it runs: spread around it
+		}
 	}
 	p, err := newPlacer(c.cluster, svc, rev.Task, placed)
 	if err != nil {

@@ -148,7 +148,7 @@ func replaceReason(t state.TaskState, revID string, want specDiff) Reason {
 
 // current reports whether a running task is of the desired revision and spec.
 func current(t state.TaskState, revID string, want specDiff) bool {
-	return t.Revision == revID && (t.Spec == nil || len(want.changed(*t.Spec)) == 0)
+	return t.Revision == revID && (t.Spec == nil || want.same(t.Spec))
 }
 
 // pickExtras chooses n running tasks to stop when the count goes down, as ECS does:
