@@ -1,6 +1,10 @@
 package state
 
-import memdb "github.com/hashicorp/go-memdb"
+import (
+	"fmt"
+
+	memdb "github.com/hashicorp/go-memdb"
+)
 
 // Table names.
 const (
@@ -67,25 +71,25 @@ func tasksTableSchema() *memdb.TableSchema {
 			IndexID: {
 				Name:    IndexID,
 				Unique:  true,
-				Indexer: &memdb.StringFieldIndex{Field: "ID"},
+				Indexer: taskField(func(t *TaskState) string { return t.ID }),
 			},
 			// service: TasksByService, what the reconciler compares with a service's spec.
 			IndexService: {
 				Name:         IndexService,
 				AllowMissing: true,
-				Indexer:      &memdb.StringFieldIndex{Field: "Service"},
+				Indexer:      taskField(func(t *TaskState) string { return t.Service }),
 			},
 			// host: TasksByHost, the load on a host and the tasks lost with it.
 			IndexHost: {
 				Name:    IndexHost,
-				Indexer: &memdb.StringFieldIndex{Field: "Host"},
+				Indexer: taskField(func(t *TaskState) string { return t.Host }),
 			},
 			// revision: TasksByRevision, whether a revision still runs anywhere (rollback,
 			// cleanup of old revisions).
 			IndexRevision: {
 				Name:         IndexRevision,
 				AllowMissing: true,
-				Indexer:      &memdb.StringFieldIndex{Field: "Revision"},
+				Indexer:      taskField(func(t *TaskState) string { return t.Revision }),
 			},
 			// service_revision: TasksByServiceRevision, the tasks of one revision of a
 			// service (progress of a rolling deployment).
@@ -95,8 +99,8 @@ func tasksTableSchema() *memdb.TableSchema {
 				Indexer: &memdb.CompoundIndex{
 					AllowMissing: true,
 					Indexes: []memdb.Indexer{
-						&memdb.StringFieldIndex{Field: "Service"},
-						&memdb.StringFieldIndex{Field: "Revision"},
+						taskField(func(t *TaskState) string { return t.Service }),
+						taskField(func(t *TaskState) string { return t.Revision }),
 					},
 				},
 			},
@@ -120,4 +124,30 @@ func routesTableSchema() *memdb.TableSchema {
 			},
 		},
 	}
+}
+
+// taskField indexes a string field of TaskState as memdb.StringFieldIndex does, with the
+// same keys (the value and a NUL; no key for ""), but reads the field directly instead
+// of looking it up by name through reflect for every task inserted: that lookup was a
+// tenth of what loading 10,000 tasks allocated.
+type taskField func(*TaskState) string
+
+func (f taskField) FromObject(obj any) (bool, []byte, error) {
+	t, ok := obj.(*TaskState)
+	if !ok {
+		return false, nil, fmt.Errorf("state: %T is not a *TaskState", obj)
+	}
+	v := f(t)
+	if v == "" {
+		return false, nil, nil
+	}
+	return true, append([]byte(v), 0), nil
+}
+
+func (f taskField) FromArgs(args ...any) ([]byte, error) {
+	return (&memdb.StringFieldIndex{}).FromArgs(args...)
+}
+
+func (f taskField) PrefixFromArgs(args ...any) ([]byte, error) {
+	return (&memdb.StringFieldIndex{}).PrefixFromArgs(args...)
 }
