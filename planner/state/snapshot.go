@@ -93,16 +93,38 @@ func (s *Snapshot) TasksByService(service string) []TaskState {
 }
 
 // TasksByHost returns the tasks on a host, sorted by id.
-func (s *Snapshot) TasksByHost(host string) []TaskState { return s.tasks(IndexHost, host) }
+func (s *Snapshot) TasksByHost(host string) []TaskState {
+	if host == "" {
+		return nil // as the index it was: a task with no value is not under ""
+	}
+	return s.filterTasks(IndexID, nil, func(t *TaskState) bool { return t.Host == host })
+}
 
 // TasksByRevision returns the tasks of a revision, sorted by id.
 func (s *Snapshot) TasksByRevision(revision string) []TaskState {
-	return s.tasks(IndexRevision, revision)
+	if revision == "" {
+		return nil
+	}
+	return s.filterTasks(IndexID, nil, func(t *TaskState) bool { return t.Revision == revision })
 }
 
 // TasksByServiceRevision returns the tasks of one revision of a service, sorted by id.
 func (s *Snapshot) TasksByServiceRevision(service, revision string) []TaskState {
-	return s.tasks(IndexServiceRevision, service, revision)
+	if service == "" || revision == "" {
+		return nil
+	}
+	return s.filterTasks(IndexService, []any{service}, func(t *TaskState) bool { return t.Revision == revision })
+}
+
+// filterTasks copies the tasks of an index (sorted by id within a value) that keep says to.
+func (s *Snapshot) filterTasks(index string, args []any, keep func(*TaskState) bool) []TaskState {
+	var out []TaskState
+	for t := range s.eachRaw(index, args...) {
+		if keep(t) {
+			out = append(out, *t)
+		}
+	}
+	return out
 }
 
 // EachTask yields every task, sorted by id, as Tasks returns them but without copying them
