@@ -55,7 +55,7 @@ func (t *healthTracker) update(s *pipeline.Session) {
 	defer t.mu.Unlock()
 	seen := map[string]bool{}
 	now := t.now()
-	for _, ts := range s.Snap.Tasks() {
+	for ts := range s.Snap.EachTask() {
 		if !ts.Running() || !ts.HostReachable || ts.Spec == nil || ts.Spec.Healthcheck == nil || ts.Meta.Kind != "" {
 			continue
 		}

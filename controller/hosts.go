@@ -97,7 +97,10 @@ func (b *hostBook) amend(s *pipeline.Session) {
 		ho := &s.Obs.Hosts[i]
 		h := b.get(ho.Spec.Name)
 		if ho.Reachable {
-			h.tasks, h.known, h.downSince = slices.Clone(ho.Tasks), true, time.Time{}
+			// Kept, not copied: every listing makes a new slice (providers.ListTasks) and
+			// nothing changes a listed one in place, so this one stays as it was read.
+			// It is copied on the way out, below, where the session may change it.
+			h.tasks, h.known, h.downSince = ho.Tasks, true, time.Time{}
 			continue
 		}
 		if h.downSince.IsZero() {

@@ -111,7 +111,7 @@ func (m *Metrics) observe(app, env string, s *pipeline.Session, services []manif
 		return
 	}
 	running, healthy := map[string]int{}, map[string]int{}
-	for _, t := range s.Snap.Tasks() {
+	for t := range s.Snap.EachTask() {
 		if t.Running() && t.HostReachable && t.Meta.Kind == "" {
 			running[t.Service]++
 			if t.Health == health.StateHealthy {

@@ -34,7 +34,7 @@ func newScaling() *scaling {
 func (c *Controller) updateScaling(ctx context.Context, s *pipeline.Session, term Term) {
 	sc := c.scale
 	tasks := map[string][]autoscale.Task{}
-	for _, t := range s.Snap.Tasks() {
+	for t := range s.Snap.EachTask() {
 		if t.Running() && t.HostReachable && t.Meta.Kind == "" {
 			tasks[t.Service] = append(tasks[t.Service], autoscale.TaskOf(t.Task, t.HostAddress))
 		}
@@ -134,7 +134,7 @@ func (c *Controller) autoscale(ctx context.Context, s *pipeline.Session) bool {
 // rollout is under way (or stopped half way), and it must not scale in.
 func deploying(s *pipeline.Session, service string) bool {
 	revs := map[string]bool{}
-	for _, t := range s.Snap.TasksByService(service) {
+	for t := range s.Snap.EachTaskOf(service) {
 		if t.Running() && t.Meta.Kind == "" {
 			revs[t.Revision] = true
 		}

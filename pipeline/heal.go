@@ -80,7 +80,7 @@ func (c *RevisionCache) Fresh(s *Session) bool {
 	if c == nil {
 		return false
 	}
-	for _, t := range s.Snap.Tasks() {
+	for t := range s.Snap.EachTask() {
 		if id, ok := c.ids[t.Service]; ok && t.Meta.Kind == "" && t.Running() && t.Revision != id {
 			return false
 		}

@@ -41,10 +41,12 @@ func (pr *prober) host(ctx context.Context, h providers.Host, ho *providers.Host
 			pr.put(id, state.TaskHealth{State: health.StateUnhealthy, Detail: t.State})
 			continue
 		}
+		// The slot is taken before the goroutine starts, not by it: a host of thousands
+		// of tasks would otherwise hold a parked goroutine (and its stack) per task.
+		pr.sem <- struct{}{}
 		wg.Add(1)
 		go func(t providers.Task, addr string) {
 			defer wg.Done()
-			pr.sem <- struct{}{}
 			defer func() { <-pr.sem }()
 			pr.put(id, probeOne(ctx, pr.p, h, t, addr))
 		}(t, t.Address(ho.Spec.Address))

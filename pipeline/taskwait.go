@@ -163,7 +163,7 @@ func (s *Session) CleanTasks(ctx context.Context, now time.Time, keep time.Durat
 // when they exited, or for one that never started, when deck started it).
 func (s *Session) endedTasks(now time.Time, keep time.Duration) []state.TaskState {
 	var out []state.TaskState
-	for _, t := range s.Snap.Tasks() {
+	for t := range s.Snap.EachTask() {
 		if t.Meta.Kind != providers.KindStandalone || !t.HostReachable || t.Running() {
 			continue
 		}

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"iter"
+
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner/state"
 )
@@ -18,14 +20,14 @@ type cluster struct {
 	capacityWanted bool
 }
 
-func newCluster(hosts []state.HostState, tasks []state.TaskState) *cluster {
+func newCluster(hosts []state.HostState, tasks iter.Seq[state.TaskState]) *cluster {
 	c := &cluster{hosts: hosts, free: make([]manifest.Resources, len(hosts)),
 		ports: make([]map[int]int, len(hosts)), byName: make(map[string]int, len(hosts))}
 	for i, h := range hosts {
 		c.free[i] = h.Capacity
 		c.byName[h.Name] = i
 	}
-	for _, t := range tasks {
+	for t := range tasks {
 		if i, ok := c.byName[t.Host]; ok && t.Running() && t.HostReachable {
 			c.take(i, taskResources(t), boundPorts(t))
 		}

@@ -49,7 +49,7 @@ type Options struct {
 // Services are planned in name order against one account of host resources, deleted
 // services first (their stopped tasks free room for the others).
 func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, error) {
-	c := &computer{snap: snap, newID: opts.NewTaskID, usedIDs: map[string]bool{}, grace: map[string]bool{},
+	c := &computer{snap: snap, newID: opts.NewTaskID, grace: map[string]bool{},
 		graceUnknown: opts.GraceUnknown, jobs: opts.Jobs, now: opts.Now}
 	for _, h := range opts.Grace {
 		c.grace[h] = true
@@ -61,14 +61,10 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 		return nil, err
 	}
 
-	hosts := snap.Hosts()
-	tasks := snap.Tasks()
-	c.byService = map[string][]state.TaskState{}
-	for _, t := range tasks {
-		c.byService[t.Service] = append(c.byService[t.Service], t)
-		c.usedIDs[t.TaskID] = true
-	}
-	c.cluster = newCluster(hosts, tasks)
+	// The tasks are read from the snapshot where they are needed (a service's through
+	// its index, the task ids only when a task is started), not copied out all at once:
+	// at thousands of tasks those copies were most of what a steady reconcile allocated.
+	c.cluster = newCluster(snap.Hosts(), snap.EachTask())
 	c.plan = &Plan{FormatVersion: FormatVersion, App: snap.App(), Env: snap.Env(),
 		Fingerprint: snap.Fingerprint(), Revisions: map[string]Revision{}}
 
@@ -135,12 +131,12 @@ func checkInput(desired []Desired, deletes []string) error {
 
 // computer holds one Compute call's working state.
 type computer struct {
-	snap      *state.Snapshot
-	newID     func() string
-	usedIDs   map[string]bool
-	byService map[string][]state.TaskState
-	cluster   *cluster
-	plan      *Plan
+	snap  *state.Snapshot
+	newID func() string
+	// usedIDs are the task ids on the hosts and in this plan; nil until a task is started.
+	usedIDs map[string]bool
+	cluster *cluster
+	plan    *Plan
 	// unreachable are the hosts that did not answer, in environment order, but for
 	// those within their grace period (grace).
 	unreachable  []string
@@ -154,8 +150,34 @@ func (c *computer) warn(format string, args ...any) {
 	c.plan.Warnings = append(c.plan.Warnings, fmt.Sprintf(format, args...))
 }
 
+// tasksOf returns a service's tasks (containers labelled with its name), sorted by id.
+func (c *computer) tasksOf(service string) []state.TaskState {
+	if service == "" {
+		// The service index leaves out tasks with no service: look for them by hand.
+		var out []state.TaskState
+		for t := range c.snap.EachTask() {
+			if t.Service == "" {
+				out = append(out, t)
+			}
+		}
+		return out
+	}
+	return c.snap.TasksByService(service)
+}
+
+// hasTasks reports whether any task is labelled with the service's name.
+func (c *computer) hasTasks(service string) bool {
+	if service == "" {
+		return len(c.tasksOf(service)) > 0
+	}
+	for range c.snap.EachTaskOf(service) {
+		return true
+	}
+	return false
+}
+
 func (c *computer) deleteService(name string) {
-	tasks := c.byService[name]
+	tasks := c.tasksOf(name)
 	sp := ServicePlan{Name: name, Delete: true, Deployment: effectiveDeployment(manifest.Deployment{})}
 	for _, t := range tasks {
 		if t.Running() && t.HostReachable {
@@ -208,11 +230,14 @@ func (c *computer) planService(d Desired) error {
 	svc, rev := d.Service, d.Revision
 	count := svc.Count.Value
 	dep := effectiveDeployment(svc.Deployment)
-	b := reconcile(serviceTasks(c.byService[svc.Name]), rev, count, c.unreachable, c.grace, c.graceUnknown)
+	b := reconcile(serviceTasks(c.tasksOf(svc.Name)), rev, count, c.unreachable, c.grace, c.graceUnknown)
 
-	placed := slices.Clone(b.keep)
-	for _, v := range b.verify {
-		placed = append(placed, v.task) // it runs where it runs: spread around it
+	placed := b.keep // newPlacer only reads it
+	if len(b.verify) > 0 {
+		placed = slices.Clone(b.keep)
+		for _, v := range b.verify {
+			placed = append(placed, v.task) // it runs where it runs: spread around it
+		}
 	}
 	p, err := newPlacer(c.cluster, svc, rev.Task, placed)
 	if err != nil {
@@ -317,6 +342,12 @@ func (c *computer) start(service string, rev Revision, host string, nt newTask, 
 
 // taskID makes a task id unused on the hosts and in this plan.
 func (c *computer) taskID() string {
+	if c.usedIDs == nil {
+		c.usedIDs = map[string]bool{}
+		for t := range c.snap.EachTask() {
+			c.usedIDs[t.TaskID] = true
+		}
+	}
 	for {
 		id := c.newID()
 		if !c.usedIDs[id] {

@@ -61,7 +61,7 @@ func (c *computer) planJob(d Desired) error {
 	svc, rev := d.Service, d.Revision
 	sp := ServicePlan{Name: svc.Name, Type: svc.Type, Revision: rev.ID, Deployment: effectiveDeployment(svc.Deployment)}
 	var runs []state.TaskState
-	for _, t := range c.byService[svc.Name] {
+	for _, t := range c.tasksOf(svc.Name) {
 		switch {
 		case t.Meta.Kind == providers.KindJobRun:
 			runs = append(runs, t)

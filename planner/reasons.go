@@ -23,9 +23,20 @@ var taskDefFields = func() []string {
 }()
 
 // specDiff compares task definitions with a desired one, encoded once.
-type specDiff struct{ want map[string]json.RawMessage }
+type specDiff struct {
+	def  *manifest.TaskDef
+	want map[string]json.RawMessage
+}
 
-func newSpecDiff(want manifest.TaskDef) specDiff { return specDiff{fieldsJSON(want)} }
+func newSpecDiff(want manifest.TaskDef) specDiff { return specDiff{&want, fieldsJSON(want)} }
+
+// same reports whether td is the desired definition (no field changed).
+func (d specDiff) same(td *manifest.TaskDef) bool {
+	// Equal values encode alike: the usual case (a task of the desired revision) is
+	// answered without encoding the task's definition. Pointers, so that nothing is
+	// copied to the heap to be compared.
+	return reflect.DeepEqual(td, d.def) || len(d.changed(*td)) == 0
+}
 
 // changed lists the fields of td that differ from the desired definition. Fields are
 // compared in their JSON form, so a nil map and an empty one are the same, as they are

@@ -53,7 +53,8 @@ type buckets struct {
 func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []string, grace map[string]bool, graceUnknown bool) buckets {
 	var b buckets
 	want := newSpecDiff(rev.Task)
-	var serving, olds, starting, broken, lost []state.TaskState
+	var olds, starting, broken, lost []state.TaskState
+	serving := make([]state.TaskState, 0, len(tasks)) // in a steady state, all of them
 	reasons := map[string]Reason{}
 	replaced := replacedTasks(tasks)
 	waiting := 0
@@ -147,7 +148,7 @@ func replaceReason(t state.TaskState, revID string, want specDiff) Reason {
 
 // current reports whether a running task is of the desired revision and spec.
 func current(t state.TaskState, revID string, want specDiff) bool {
-	return t.Revision == revID && (t.Spec == nil || len(want.changed(*t.Spec)) == 0)
+	return t.Revision == revID && (t.Spec == nil || want.same(t.Spec))
 }
 
 // pickExtras chooses n running tasks to stop when the count goes down, as ECS does:
@@ -155,6 +156,9 @@ func current(t state.TaskState, revID string, want specDiff) bool {
 // service (so what remains stays spread), then the newest. It returns the rest and the
 // extras.
 func pickExtras(running []state.TaskState, revID string, want specDiff, n int) (rest, extra []state.TaskState) {
+	if n <= 0 {
+		return running, nil // nothing to stop: no need to rank them
+	}
 	perHost := map[string]int{}
 	for _, t := range running {
 		perHost[t.Host]++

@@ -104,7 +104,7 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 		// A route of a service that is deleted, or desired without a route; a route of a
 		// service the manifests do not know is left (its tasks are too), unless this plan
 		// covers every service.
-		if deleted[rs.Service] || wanted[rs.Service] || (!partial && len(c.byService[rs.Service]) == 0) {
+		if deleted[rs.Service] || wanted[rs.Service] || (!partial && !c.hasTasks(rs.Service)) {
 			if !deleted[rs.Service] && !wanted[rs.Service] && !c.planned(rs.Service) {
 				c.plan.Services = append(c.plan.Services, ServicePlan{Name: rs.Service, Delete: true})
 			}
@@ -120,8 +120,9 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 // in its route until the rollout drains them.
 func (c *computer) servingAddresses(service string) []string {
 	var out []string
-	replaced := replacedTasks(c.byService[service])
-	for _, t := range c.byService[service] {
+	tasks := c.tasksOf(service)
+	replaced := replacedTasks(tasks)
+	for _, t := range tasks {
 		if !t.Serving() || replaced[t.TaskID] != "" {
 			continue // a stale task (replaced while its host was away) is not routed to again
 		}
@@ -186,7 +187,7 @@ func (c *computer) inGrace(addr string) bool {
 
 // whyStale says what became of the task that had addr.
 func (c *computer) whyStale(service, addr string) string {
-	for _, t := range c.byService[service] {
+	for t := range c.snap.EachTaskOf(service) {
 		if t.Address(t.HostAddress) != addr {
 			continue
 		}

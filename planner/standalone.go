@@ -20,10 +20,9 @@ func PlaceTasks(snap *state.Snapshot, service string, placement manifest.Placeme
 			hosts[i].Reachable, hosts[i].Err = false, "excluded"
 		}
 	}
-	tasks := snap.Tasks()
-	c := newCluster(hosts, tasks)
+	c := newCluster(hosts, snap.EachTask())
 	var around []state.TaskState
-	for _, t := range tasks {
+	for t := range snap.EachTask() {
 		if t.Service == service && t.Running() && t.HostReachable {
 			around = append(around, t)
 		}
@@ -51,7 +50,11 @@ func PlaceTasks(snap *state.Snapshot, service string, placement manifest.Placeme
 
 // serviceTasks drops the containers of a service that are not its tasks: standalone tasks
 // (deck task run), which run to their end, and a job's runs. The count includes neither.
+// When all are its tasks (the usual case), tasks itself is returned, not a copy.
 func serviceTasks(tasks []state.TaskState) []state.TaskState {
+	if !slices.ContainsFunc(tasks, func(t state.TaskState) bool { return t.Meta.Kind != "" }) {
+		return tasks
+	}
 	out := tasks[:0:0]
 	for _, t := range tasks {
 		if t.Meta.Kind == "" {

@@ -163,7 +163,8 @@ func ConnectEach(ctx context.Context, d Dialer, specs []manifest.HostSpec, app, 
 }
 
 // ListTasks lists deck's containers on every connected host of obs concurrently, through
-// fleet, replacing what an earlier listing saw. A host that fails to answer becomes
+// fleet, replacing what an earlier listing saw. Each host's tasks are a new slice, never
+// the last listing's changed in place: a caller may keep a listing (the controller does). A host that fails to answer becomes
 // unreachable (its connection is closed).
 func ListTasks(ctx context.Context, fleet *Fleet, obs *Observation) {
 	forEach(len(obs.Hosts), func(i int) {
@@ -251,6 +252,15 @@ func (f *Fleet) drop(name string) {
 // splitTasks separates the tasks of app/env (an empty one matches any) from the others
 // on the host, and adds up what the others' running tasks use, as their revisions declare.
 func splitTasks(all []Task, app, env string) (mine []Task, otherUsed manifest.Resources) {
+	n := 0
+	for _, t := range all {
+		if (app == "" || t.App == app) && (env == "" || t.Env == env) {
+			n++
+		}
+	}
+	if n > 0 {
+		mine = make([]Task, 0, n) // one slice of the right size: a host may list thousands
+	}
 	for _, t := range all {
 		if (app == "" || t.App == app) && (env == "" || t.Env == env) {
 			mine = append(mine, t)

@@ -3,10 +3,10 @@ package state
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // computeFingerprint digests what applying a plan depends on: which hosts answer, and which
@@ -17,12 +17,20 @@ func (s *Snapshot) computeFingerprint() string {
 	for _, h := range s.Hosts() {
 		lines = append(lines, "host\x00"+h.Name+"\x00"+strconv.FormatBool(h.Reachable))
 	}
-	for _, t := range s.Tasks() {
+	for t := range s.EachTask() {
 		lines = append(lines, "task\x00"+t.Host+"\x00"+t.ContainerID+"\x00"+t.State+"\x00"+t.Revision)
 	}
 	sort.Strings(lines)
-	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
-	return hex.EncodeToString(sum[:])[:12]
+	// The digest of the lines joined by newlines, written line by line rather than
+	// joined into one more string of them all.
+	d := sha256.New()
+	for i, l := range lines {
+		if i > 0 {
+			d.Write([]byte{'\n'})
+		}
+		io.WriteString(d, l)
+	}
+	return hex.EncodeToString(d.Sum(nil))[:12]
 }
 
 func sortHosts(hs []HostState) {

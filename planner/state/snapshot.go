@@ -1,6 +1,8 @@
 package state
 
 import (
+	"iter"
+
 	memdb "github.com/hashicorp/go-memdb"
 )
 
@@ -91,30 +93,92 @@ func (s *Snapshot) TasksByService(service string) []TaskState {
 }
 
 // TasksByHost returns the tasks on a host, sorted by id.
-func (s *Snapshot) TasksByHost(host string) []TaskState { return s.tasks(IndexHost, host) }
+func (s *Snapshot) TasksByHost(host string) []TaskState {
+	if host == "" {
+		return nil // as the index it was: a task with no value is not under ""
+	}
+	return s.filterTasks(IndexID, nil, func(t *TaskState) bool { return t.Host == host })
+}
 
 // TasksByRevision returns the tasks of a revision, sorted by id.
 func (s *Snapshot) TasksByRevision(revision string) []TaskState {
-	return s.tasks(IndexRevision, revision)
+	if revision == "" {
+		return nil
+	}
+	return s.filterTasks(IndexID, nil, func(t *TaskState) bool { return t.Revision == revision })
 }
 
 // TasksByServiceRevision returns the tasks of one revision of a service, sorted by id.
 func (s *Snapshot) TasksByServiceRevision(service, revision string) []TaskState {
-	return s.tasks(IndexServiceRevision, service, revision)
+	if service == "" || revision == "" {
+		return nil
+	}
+	return s.filterTasks(IndexService, []any{service}, func(t *TaskState) bool { return t.Revision == revision })
+}
+
+// filterTasks copies the tasks of an index (sorted by id within a value) that keep says to.
+func (s *Snapshot) filterTasks(index string, args []any, keep func(*TaskState) bool) []TaskState {
+	var out []TaskState
+	for t := range s.eachRaw(index, args...) {
+		if keep(t) {
+			out = append(out, *t)
+		}
+	}
+	return out
+}
+
+// EachTask yields every task, sorted by id, as Tasks returns them but without copying them
+// all into a slice first: a reader that only looks at each task in turn (counts, filters,
+// digests) allocates nothing for them, which matters at thousands of tasks per read.
+func (s *Snapshot) EachTask() iter.Seq[TaskState] { return s.eachTask(IndexID) }
+
+// EachTaskOf yields the service's tasks, sorted by id, as TasksByService without the copy.
+func (s *Snapshot) EachTaskOf(service string) iter.Seq[TaskState] {
+	return s.eachTask(IndexService, service)
+}
+
+func (s *Snapshot) eachTask(index string, args ...any) iter.Seq[TaskState] {
+	return func(yield func(TaskState) bool) {
+		for t := range s.eachRaw(index, args...) {
+			if !yield(*t) {
+				return
+			}
+		}
+	}
 }
 
 func (s *Snapshot) tasks(index string, args ...any) []TaskState {
-	it, err := s.txn.Get(TableTasks, index, args...)
-	if err != nil {
-		panic("state: " + err.Error())
+	// Counted first, so the copies are made once into a slice of the right size rather
+	// than into ever larger ones (a TaskState is half a kilobyte).
+	n := 0
+	for range s.eachRaw(index, args...) {
+		n++
 	}
-	var out []TaskState
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, *raw.(*TaskState))
+	if n == 0 {
+		return nil
+	}
+	out := make([]TaskState, 0, n)
+	for t := range s.eachRaw(index, args...) {
+		out = append(out, *t)
 	}
 	// go-memdb suffixes non-unique index keys with the id, so every index yields tasks
 	// sorted by id within a value: output is stable without sorting.
 	return out
+}
+
+// eachRaw yields the stored tasks themselves; they must not be modified.
+func (s *Snapshot) eachRaw(index string, args ...any) iter.Seq[*TaskState] {
+	return func(yield func(*TaskState) bool) {
+		it, err := s.txn.Get(TableTasks, index, args...)
+		if err != nil {
+			panic("state: " + err.Error())
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !yield(raw.(*TaskState)) {
+				return
+			}
+		}
+	}
 }
 
 // Services returns the names of the services that have tasks, sorted.

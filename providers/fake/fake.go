@@ -192,11 +192,16 @@ func (h *Host) List(_ context.Context, app, env string) ([]providers.Task, error
 	if err := h.check("listing containers"); err != nil {
 		return nil, err
 	}
-	var out []providers.Task
-	for _, t := range h.Tasks() {
+	all := h.Tasks() // a copy of its own: filtered in place
+	out := all[:0]
+	for _, t := range all {
 		if (app == "" || t.App == app) && (env == "" || t.Env == env) {
 			out = append(out, t)
 		}
+	}
+	clear(all[len(out):])
+	if len(out) == 0 {
+		return nil, nil
 	}
 	return out, nil
 }
