@@ -36,6 +36,10 @@ type Event struct {
 	Service     string
 	ContainerID string
 	ExitCode    int
+	// LastAnswer, on HostDown, is when the host last answered (a ping or an event): it
+	// has been unreachable since then, not since the watcher gave it up a ping timeout
+	// later. Zero when it never answered.
+	LastAnswer time.Time
 }
 
 // The synthetic events a watcher sends when a host's stream breaks and comes back.

@@ -47,14 +47,19 @@ func (b *hostBook) get(name string) *hostSeen {
 	return h
 }
 
-// down notes that a host's event stream broke: it is unreachable from now.
-func (b *hostBook) down(name string) {
+// down notes that a host's event stream broke: it has been unreachable since it last
+// answered (since now when that is not known). The grace period counts from then: the
+// seconds the watcher spent waiting for a ping's answer are part of it.
+func (b *hostBook) down(name string, lastAnswer time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	h := b.get(name)
 	h.streamDown = true
 	if h.downSince.IsZero() {
 		h.downSince = b.now()
+		if !lastAnswer.IsZero() && lastAnswer.Before(h.downSince) {
+			h.downSince = lastAnswer
+		}
 	}
 }
 

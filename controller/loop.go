@@ -38,7 +38,7 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 		// not by every read meanwhile.
 		for _, ho := range s.Obs.Hosts {
 			if !ho.Reachable {
-				c.hosts.down(ho.Spec.Name)
+				c.hosts.down(ho.Spec.Name, time.Time{})
 			}
 		}
 		for _, h := range c.cfg.Target.Env.Hosts {
@@ -123,9 +123,9 @@ func poke(ch chan string, why string) {
 func (c *Controller) onEvent(e Event) string {
 	switch e.Action {
 	case HostDown:
-		c.hosts.down(e.Host)
+		c.hosts.down(e.Host, e.LastAnswer)
 		c.cfg.Metrics.reconnect(e.Host)
-		c.log.Warn("host unreachable", "host", e.Host, "grace", c.cfg.HostGrace)
+		c.log.Warn("host unreachable", "host", e.Host, "grace", c.cfg.HostGrace, "last_answer", e.LastAnswer)
 		return "host " + e.Host + " unreachable"
 	case HostUp:
 		c.hosts.up(e.Host)

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/deckhq/deck/manifest"
@@ -42,6 +43,17 @@ type watcher struct {
 	mark     time.Time            // by the host's clock: every event after it was delivered
 	seen     map[string]time.Time // events delivered within the overlap, by key
 	down     bool
+	// answered is when the host last answered (by this machine's clock), for HostDown.
+	answered atomic.Int64
+}
+
+func (w *watcher) heard() { w.answered.Store(time.Now().UnixNano()) }
+
+func (w *watcher) lastAnswer() time.Time {
+	if n := w.answered.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 func (w *watcher) run(ctx context.Context) {
@@ -55,7 +67,7 @@ func (w *watcher) run(ctx context.Context) {
 		}
 		if !w.down {
 			w.down = true
-			w.send(ctx, Event{Host: w.spec.Name, Action: HostDown})
+			w.send(ctx, Event{Host: w.spec.Name, Action: HostDown, LastAnswer: w.lastAnswer()})
 		}
 		if attempt > 0 && !sleep(ctx, redialDelay(attempt-1)) {
 			return
@@ -81,6 +93,7 @@ func (w *watcher) follow(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
+	w.heard()
 	since := time.Time{}
 	if !w.mark.IsZero() {
 		since = w.mark.Add(-overlap)
@@ -120,10 +133,14 @@ func (w *watcher) ping(ctx context.Context, stop func(), h providers.Host) {
 			stop()
 			return
 		}
+		if err == nil {
+			w.heard()
+		}
 	}
 }
 
 func (w *watcher) deliver(ctx context.Context, e providers.Event) {
+	w.heard()
 	key := e.Time.Format(time.RFC3339Nano) + " " + e.ContainerID + " " + e.Action
 	if _, dup := w.seen[key]; dup {
 		return

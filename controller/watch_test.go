@@ -38,7 +38,27 @@ func TestWatchHostsDeliversDeathsAndTheHostGoingAndComingBack(t *testing.T) {
 	assert.Equal(t, task.ContainerID, e.ContainerID)
 
 	r.cloud.Host("h1").SetDown(true)
-	next(HostDown)
+	cut := time.Now()
+	down := next(HostDown)
+	assert.False(t, down.LastAnswer.IsZero(), "HostDown says when the host last answered")
+	assert.True(t, down.LastAnswer.Before(cut), "that was before the cut (%v, cut at %v)", down.LastAnswer, cut)
+	assert.WithinDuration(t, cut, down.LastAnswer, pingEvery+time.Second, "the last ping, at most pingEvery before the cut")
 	r.cloud.Host("h1").SetDown(false)
 	next(HostUp)
+}
+
+func TestGraceCountsFromTheHostsLastAnswer(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	b := newHostBook(3*time.Second, func() time.Time { return now })
+	// The watcher gave h1 up now, after a ping went unanswered for 2s; it last answered
+	// 2.5s ago: 0.5s of the grace is left.
+	b.down("h1", now.Add(-2500*time.Millisecond))
+	assert.Equal(t, now.Add(500*time.Millisecond), b.graceEnds())
+	// Without a last answer the grace starts now.
+	b.down("h2", time.Time{})
+	b.hosts["h1"].downSince = time.Time{}
+	assert.Equal(t, now.Add(3*time.Second), b.graceEnds())
+	// A later HostDown of a host already down keeps the first moment.
+	b.down("h2", now.Add(-time.Hour))
+	assert.Equal(t, now.Add(3*time.Second), b.graceEnds())
 }
