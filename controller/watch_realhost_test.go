@@ -320,7 +320,7 @@ func TestWatchHostsRealHostServiceRestart(t *testing.T) {
 	// The racing container dies just before the service stops: its death is logged, and
 	// may or may not have reached the watcher when the stream breaks.
 	require.NoError(t, ctl.Stop(realCtx(t), racing.ContainerID, 5*time.Second))
-	serviceStopped := time.Now()
+	stopping := time.Now()
 	require.NoError(t, env.Stop(1))
 	restarted := false
 	t.Cleanup(func() {
@@ -329,7 +329,12 @@ func TestWatchHostsRealHostServiceRestart(t *testing.T) {
 		}
 	})
 	iDown, down := w.await(t, "HostDown", 0, 10*time.Second, isAction(HostDown))
-	t.Logf("timing: service stopped -> HostDown in %v", down.at.Sub(serviceStopped))
+	t.Logf("timing: service stop begun -> HostDown in %v", down.at.Sub(stopping))
+	if assert.False(t, down.LastAnswer.IsZero(), "HostDown says when the host last answered") {
+		assert.True(t, down.LastAnswer.Before(down.at), "its last answer (%v) came before HostDown (%v)", down.LastAnswer, down.at)
+		// It answered a ping or delivered an event at most a ping period before the stop.
+		assert.WithinDuration(t, stopping, down.LastAnswer, pingEvery+500*time.Millisecond, "the last answer, shortly before the stop")
+	}
 
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL), "a container dies while the service is down")
 	waitLogged(t, env, 1, during.ContainerID, "died")
@@ -414,6 +419,13 @@ func TestWatchHostsRealHostPartition(t *testing.T) {
 	t.Logf("timing: partition (hosts.sh partition %v) -> HostDown in %v", cut.Sub(cutting).Round(time.Millisecond), noticed)
 	assert.LessOrEqual(t, noticed, pingEvery+pingTimeout+time.Second,
 		"a ping every %v that may wait %v notices the cut", pingEvery, pingTimeout)
+	// The host's last answer (a ping, every pingEvery) came before the cut, and at most a
+	// ping period (and a little) before it began.
+	t.Logf("timing: last answer %v before the cut began, HostDown %v after it", cutting.Sub(down.LastAnswer), down.at.Sub(down.LastAnswer))
+	if assert.False(t, down.LastAnswer.IsZero(), "HostDown says when the host last answered") {
+		assert.True(t, down.LastAnswer.Before(cut), "the last answer (%v) came before the cut (done %v)", down.LastAnswer, cut)
+		assert.WithinDuration(t, cutting, down.LastAnswer, pingEvery+500*time.Millisecond, "the last ping answered before the cut")
+	}
 
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL), "a container dies while its host is cut off")
 	waitLogged(t, env, 2, during.ContainerID, "died")
