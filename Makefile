@@ -18,6 +18,7 @@ build:
 examples:
 	$(GO) build -o examples/hello/hello ./examples/hello
 	$(GO) build -o examples/worker/worker ./examples/worker
+	$(GO) build -o examples/lines/lines ./examples/lines
 
 # Installs what is missing (podman, runc, openssh-server, caddy, ...) with apt-get.
 deps:
@@ -70,4 +71,4 @@ lint:
 	$(GO) vet $(GOTAGS) ./...
 
 clean:
-	rm -rf bin dist examples/hello/hello examples/worker/worker
+	rm -rf bin dist examples/hello/hello examples/worker/worker examples/lines/lines

@@ -132,7 +132,11 @@ func setHostTimeout(t *Target) {
 	if t.HostTimeout <= 0 {
 		t.HostTimeout = providers.DialTimeout
 	}
-	providers.DialTimeout = t.HostTimeout
+	// Written only when it changes: a second session opened while another one reads its
+	// hosts (deck logs --follow beside a deploy in one process) does not race with it.
+	if providers.DialTimeout != t.HostTimeout {
+		providers.DialTimeout = t.HostTimeout
+	}
 }
 
 // Close closes every connection.

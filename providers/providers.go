@@ -240,6 +240,7 @@ type Host interface {
 	Name() string
 	Spec() manifest.HostSpec
 	Runtime
+	LogStreamer // deck logs (providers/logs.go)
 	Images
 	Builder
 	Secrets

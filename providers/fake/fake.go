@@ -85,6 +85,7 @@ type Host struct {
 	nextPort   int
 	usage      map[string]*usage // set by SetUsage; see stats.go
 	log        eventLog
+	written    map[string][]providers.LogLine // by container: what WriteLog added (logstream.go)
 
 	// Healthy decides whether a task passes its health check. Tests replace it.
 	Healthy func(providers.TaskSpec) bool
@@ -358,6 +359,7 @@ func (h *Host) Remove(_ context.Context, id string) error {
 	h.emit("remove", t, t.ExitCode)
 	delete(h.containers, id)
 	delete(h.specs, id)
+	delete(h.written, id)
 	return nil
 }
 
