@@ -3,10 +3,13 @@ package lock
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/providers"
 )
 
 // short options: a lease that must be renewed within 400ms, trusted for 300ms.
@@ -117,4 +120,62 @@ func TestBreakEndsTheLeaseAndSaysWhoBrokeIt(t *testing.T) {
 	nothing, err := l.Break(context.Background(), ops)
 	require.NoError(t, err)
 	require.Nil(t, nothing, "breaking a free lock breaks nothing")
+}
+
+// stuck passes calls to its host until hang is set; from then on every call blocks, deaf
+// to its context, like a host cut off behind an ssh connection that has not noticed yet.
+type stuck struct {
+	providers.Records
+	hang    atomic.Bool
+	release chan struct{}
+}
+
+func (s *stuck) wait() {
+	if s.hang.Load() {
+		<-s.release
+	}
+}
+
+func (s *stuck) CreateRecord(ctx context.Context, name string, labels map[string]string) error {
+	s.wait()
+	return s.Records.CreateRecord(ctx, name, labels)
+}
+
+func (s *stuck) ListRecords(ctx context.Context, prefix string) ([]providers.Record, error) {
+	s.wait()
+	return s.Records.ListRecords(ctx, prefix)
+}
+
+func (s *stuck) RemoveRecord(ctx context.Context, name string) error {
+	s.wait()
+	return s.Records.RemoveRecord(ctx, name)
+}
+
+func (s *stuck) Now(ctx context.Context) (time.Time, error) {
+	s.wait()
+	return s.Records.Now(ctx)
+}
+
+// A host that stops answering mid-lease must not end a lease the other two keep renewing:
+// the renewal round does not wait for it (seen with the controller's hosts lease: a cut
+// host held every round until the lease ran out, and leadership flapped).
+func TestAHostThatHangsDoesNotEndALeaseAMajorityRenews(t *testing.T) {
+	c := newCluster(t, 3, false)
+	h3 := &stuck{Records: c.named[2].Records, release: make(chan struct{})}
+	defer close(h3.release)
+	c.named[2].Records = h3
+	l := c.locker(t, short(50*time.Millisecond)...)
+	alice := acquire(t, l, "alice")
+	h3.hang.Store(true)
+	start := time.Now()
+	for time.Since(start) < 5*400*time.Millisecond {
+		require.NoError(t, alice.Check(), "after %s with h3 hanging", time.Since(start))
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case <-alice.Lost():
+		t.Fatal("Lost closed while h1 and h2 renewed")
+	default:
+	}
+	require.True(t, alice.Holder().Expires.After(start.Add(time.Second)), "h1 and h2 keep extending it")
 }

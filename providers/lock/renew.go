@@ -16,19 +16,46 @@ type outcome struct {
 
 // renew runs one renewal round on every host at once and reports whether a majority
 // renewed. The round is bounded by the lease's validity: a renewal that reaches a
-// majority after that is no longer one the lease can trust.
+// majority after that is no longer one the lease can trust. Once a majority has renewed,
+// the round waits for the other hosts only as long again as the majority took: a host
+// that stopped answering must not hold the round (and the next one) back until the
+// lease runs out, which would end a lease that a majority keeps renewing.
 func (ls *hostLease) renew(ctx context.Context) bool {
 	sent := time.Now()
 	ls.mu.Lock()
 	left, gens, h := ls.leftLocked(), maps.Clone(ls.gens), ls.holder
 	ls.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, left)
-	defer cancel()
-	out := make([]outcome, len(ls.l.hosts))
-	each(len(out), func(i int) {
+	defer cancel() // also ends the calls of hosts the round did not wait for
+	type result struct {
+		i int
+		o outcome
+	}
+	n := len(ls.l.hosts)
+	results := make(chan result, n)
+	for i := range n {
 		had, ok := gens[i]
-		out[i] = ls.renewOn(ctx, i, had, ok, h)
-	})
+		go func() { results <- result{i, ls.renewOn(ctx, i, had, ok, h)} }()
+	}
+	out := make([]outcome, n)
+	renewed := 0
+	var rest <-chan time.Time
+collect:
+	for got := 0; got < n; got++ {
+		select {
+		case r := <-results:
+			out[r.i] = r.o
+			if r.o.gen != 0 {
+				if renewed++; renewed == ls.l.quorum && got+1 < n {
+					rest = time.After(time.Since(sent))
+				}
+			}
+		case <-rest:
+			break collect
+		case <-ctx.Done():
+			break collect
+		}
+	}
 	return ls.settle(sent, out)
 }
 
