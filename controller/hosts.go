@@ -57,9 +57,11 @@ func (b *hostBook) down(name string, lastAnswer time.Time) {
 	h.streamDown = true
 	if h.downSince.IsZero() {
 		h.downSince = b.now()
-		if !lastAnswer.IsZero() && lastAnswer.Before(h.downSince) {
-			h.downSince = lastAnswer
-		}
+	}
+	// A read may have found the host unreachable first (amend: down since that read);
+	// the watcher knows it went silent earlier.
+	if !lastAnswer.IsZero() && lastAnswer.Before(h.downSince) {
+		h.downSince = lastAnswer
 	}
 }
 

@@ -58,7 +58,13 @@ func TestGraceCountsFromTheHostsLastAnswer(t *testing.T) {
 	b.down("h2", time.Time{})
 	b.hosts["h1"].downSince = time.Time{}
 	assert.Equal(t, now.Add(3*time.Second), b.graceEnds())
-	// A later HostDown of a host already down keeps the first moment.
-	b.down("h2", now.Add(-time.Hour))
-	assert.Equal(t, now.Add(3*time.Second), b.graceEnds())
+	// A read found h3 unreachable first; the watcher's HostDown then says it went silent
+	// 2s before that read: the grace counts from the earlier moment.
+	b.hosts["h2"].downSince = time.Time{}
+	b.get("h3").downSince = now
+	b.down("h3", now.Add(-2*time.Second))
+	assert.Equal(t, now.Add(time.Second), b.graceEnds())
+	// A HostDown whose last answer is later than the moment already known changes nothing.
+	b.down("h3", now.Add(time.Second))
+	assert.Equal(t, now.Add(time.Second), b.graceEnds())
 }
