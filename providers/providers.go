@@ -246,6 +246,7 @@ type Host interface {
 	Records
 	Stats
 	Events
+	Execer
 	Close() error
 }
 
