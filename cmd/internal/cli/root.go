@@ -95,7 +95,7 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		root.AddCommand(c)
 	}
 	root.AddGroup(&cobra.Group{ID: "run", Title: "Running tasks and jobs:"})
-	for _, c := range []*cobra.Command{NewCmdTask(deps, g), NewCmdJob(deps, g)} {
+	for _, c := range []*cobra.Command{NewCmdTask(deps, g), NewCmdJob(deps, g), NewCmdExec(deps, g, nil)} {
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
