@@ -108,6 +108,9 @@ type Controller struct {
 	retry *backoff
 	probe *healthTracker
 	scale *scaling
+	// evlog gathers what the controller does for the environment's event log (deck
+	// events), written once per reconcile.
+	evlog *pipeline.EventLog
 
 	services []manifest.ServiceSpec // what should run, as the last reconcile read it
 	jobList  []pipeline.Job         // the Scheduled Jobs as last read
@@ -124,7 +127,7 @@ func New(cfg Config) *Controller {
 	log := cfg.Log.With("app", cfg.Target.App.Name, "env", cfg.Target.Env.Name)
 	return &Controller{cfg: cfg, log: log, cache: pipeline.NewRevisionCache(),
 		hosts: newHostBook(cfg.HostGrace, cfg.Now), retry: newBackoff(cfg.RetryDelay, cfg.MaxRetryDelay, cfg.Now),
-		probe: newHealthTracker(cfg.Now), scale: newScaling()}
+		probe: newHealthTracker(cfg.Now), scale: newScaling(), evlog: pipeline.NewEventLog(cfg.Now)}
 }
 
 // Status is what /healthz reports of one controller.

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/deckhq/deck/pipeline"
@@ -126,16 +127,20 @@ func (c *Controller) onEvent(e Event) string {
 		c.hosts.down(e.Host, e.LastAnswer)
 		c.cfg.Metrics.reconnect(e.Host)
 		c.log.Warn("host unreachable", "host", e.Host, "grace", c.cfg.HostGrace, "last_answer", e.LastAnswer)
+		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindHostLost, Host: e.Host,
+			Message: fmt.Sprintf("Host %s stopped answering; its tasks are moved if it is not back within %s.", e.Host, c.cfg.HostGrace)})
 		return "host " + e.Host + " unreachable"
 	case HostUp:
 		c.hosts.up(e.Host)
 		c.log.Info("host reachable again", "host", e.Host)
+		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindHostBack, Host: e.Host, Message: fmt.Sprintf("Host %s answers again.", e.Host)})
 		return "host " + e.Host + " is back"
 	case "died", "oom", "remove", "kill":
 		if e.Action == "kill" {
 			return "" // a died follows
 		}
 		c.log.Info("task container "+e.Action, "host", e.Host, "service", e.Service, "container", short(e.ContainerID), "exit_code", e.ExitCode)
+		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindTaskDied, Service: e.Service, Host: e.Host, Message: diedSentence(e)})
 		return "task " + e.Action + " on " + e.Host
 	}
 	return ""
@@ -168,4 +173,17 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// diedSentence says what a task's container event means, for the event log.
+func diedSentence(e Event) string {
+	svc := "(service " + e.Service + ")"
+	where := fmt.Sprintf("task container %s on %s", short(e.ContainerID), e.Host)
+	switch e.Action {
+	case "oom":
+		return fmt.Sprintf("%s %s was killed for exceeding its memory limit (OOM).", svc, where)
+	case "remove":
+		return fmt.Sprintf("%s %s was removed outside deck.", svc, where)
+	}
+	return fmt.Sprintf("%s %s stopped: exited with code %d.", svc, where, e.ExitCode)
 }

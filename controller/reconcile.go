@@ -20,6 +20,7 @@ const lockBusyRetry = 2 * time.Second
 func (c *Controller) cycle(ctx context.Context, s *pipeline.Session, term Term, why string) {
 	start := c.cfg.Now()
 	err := c.reconcile(ctx, s, term, why)
+	c.flushEvents(ctx, s, term)
 	var held *lock.HeldError
 	if errors.As(err, &held) {
 		// A deploy is running: let it finish, and look again shortly.
@@ -56,7 +57,7 @@ func (c *Controller) attach(s *pipeline.Session) {
 // hosts; services waiting out a retry delay are left out of this run.
 func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Term, why string) error {
 	d := pipeline.Deploy{Target: c.cfg.Target, Session: s, Heal: true, Partial: true,
-		Desired: c.desired, Lock: c.locker(term), Events: c.executorEvent,
+		Desired: c.desired, Lock: c.locker(term), Events: c.executorEvent, Log: c.evlog,
 		Planned: func(p *planner.Plan) error { c.logPlan(p, why); return nil }}
 	out, err := d.Run(ctx)
 	if out != nil && out.Session != nil && out.Session.Snap != nil {
@@ -154,7 +155,20 @@ func (c *Controller) afterApply(ctx context.Context, s *pipeline.Session, term T
 		}
 		reason := stopReason(sr.Err)
 		c.log.Warn(msg, "service", sr.Name, "failures", n, "retry_in", wait.Round(time.Second).String(), "reason", reason)
+		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindBackoff, Service: sr.Name,
+			Message: fmt.Sprintf("%s Last failure: %s. Tried again in %s.", msg, reason, wait.Round(time.Second))})
 		c.record(ctx, s, term, sr.Name, pipeline.ServiceEvent{Message: msg, Reason: reason, Failures: n})
+	}
+}
+
+// flushEvents writes what the reconcile did to the event log, while this controller still
+// leads: one batch a reconcile, none when it did nothing.
+func (c *Controller) flushEvents(ctx context.Context, s *pipeline.Session, term Term) {
+	if c.evlog.Pending() == 0 || (term != nil && term.Check() != nil) {
+		return
+	}
+	if err := c.evlog.Flush(ctx, s); err != nil {
+		c.log.Warn("recording events", "err", err)
 	}
 }
 

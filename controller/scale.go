@@ -123,6 +123,7 @@ func (c *Controller) autoscale(ctx context.Context, s *pipeline.Session) bool {
 		}
 		if d.Action != autoscale.None {
 			c.log.Info(d.Reason, "service", svc.Name, "from", svc.Count.Value, "to", d.Count)
+			c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindScaled, Service: svc.Name, Message: d.Reason})
 			c.cfg.Metrics.Scaled(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, svc.Name, string(d.Action))
 			changed = true
 		}

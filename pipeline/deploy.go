@@ -77,6 +77,12 @@ type Deploy struct {
 	// rolled back or pruned; a task that fails is tried again by a later run.
 	Heal bool
 
+	// Log, when set, gathers the run's events for the environment's event log (deck
+	// events): the executor's task events, the lock taken, and how a deploy started and
+	// ended. Run only gathers them; the caller flushes the log (EventLog.Flush) once the
+	// run is over, so no write lands on the rollout's path.
+	Log *EventLog
+
 	rollbackTo int // the revision number Rollback resolved to
 }
 
@@ -100,6 +106,21 @@ type Outcome struct {
 // record the desired state and apply. A deploy with nothing to do takes no lock and writes
 // nothing. The returned Outcome's Session must be closed by the caller (also on error).
 func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
+	if d.Log != nil {
+		events := d.Events
+		d.Events = func(e executor.Event) {
+			d.Log.Executor(e)
+			if events != nil {
+				events(e)
+			}
+		}
+	}
+	out, err := d.run(ctx)
+	d.logOutcome(out, err)
+	return out, err
+}
+
+func (d Deploy) run(ctx context.Context) (*Outcome, error) {
 	s, res, err := d.open(ctx)
 	out := &Outcome{Session: s}
 	if err != nil {
@@ -125,6 +146,7 @@ func (d Deploy) Run(ctx context.Context) (*Outcome, error) {
 		if lease, err = d.Lock(ctx, s); err != nil {
 			return out, err
 		}
+		d.logLock(lease)
 		defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 		failpoint.Hit(failpoint.AfterLock)
 	}
@@ -284,6 +306,7 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		return err
 	}
 	out.Revisions = nums
+	d.logStart(nums)
 	out.Result, err = executor.Apply(ctx, plan, opts)
 	if out.Result == nil || len(out.Result.Services) == 0 {
 		// Nothing was applied (a refused plan, images or secrets that could not be put on

@@ -247,6 +247,7 @@ type Host interface {
 	Records
 	Stats
 	Events
+	Execer
 	Close() error
 }
 

@@ -103,6 +103,8 @@ type Host struct {
 	FailStop func(containerID string) bool
 	// Calls records every mutating call, in order ("create NAME", "stop ID", ...).
 	Calls []string
+	// Command, when set, runs the commands Exec is given (see exec.go).
+	Command ExecFunc
 }
 
 // SetDown makes the host unreachable (true) or reachable again. Every call then fails as

@@ -207,11 +207,24 @@ func (t *sshTunnel) forward(local net.Conn) {
 		return
 	}
 	defer remote.Close()
-	done := make(chan struct{}, 2)
-	go func() { _, _ = io.Copy(remote, local); done <- struct{}{} }()
-	go func() { _, _ = io.Copy(local, remote); done <- struct{}{} }()
-	// Either side ending ends the exchange: HTTP over this pipe never half-closes usefully.
-	<-done
+	// The exchange lasts as long as the host sends. The end of what the local side sends
+	// is passed on as a half-close, which the host answers (an exec's stdin reaching its
+	// end, and the command's last output after it), or closes on (an HTTP client that hung
+	// up: the server sees the end of its requests).
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(remote, local)
+		if cw, ok := remote.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		} else {
+			_ = remote.Close()
+		}
+	}()
+	go func() { _, _ = io.Copy(local, remote); close(done) }()
+	select {
+	case <-done:
+	case <-t.done:
+	}
 }
 
 func (t *sshTunnel) keepalive() {

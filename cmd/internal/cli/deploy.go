@@ -77,9 +77,23 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 func runPipeline(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, verb string) error {
 	prog := newProgress(deps)
 	d.Events = prog.Event
+	d.Log = pipeline.NewEventLog(nil)
 	out, err := d.Run(ctx)
 	if out.Session != nil {
 		defer out.Session.Close()
+		// The run's events go to the hosts' event log while the summary prints; deck
+		// exits once they are written (before the session closes: defers run last first).
+		flushed := make(chan error, 1)
+		go func() {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*g.HostTimeout)
+			defer cancel()
+			flushed <- d.Log.Flush(fctx, out.Session)
+		}()
+		defer func() {
+			if err := <-flushed; err != nil {
+				fmt.Fprintf(deps.IO.ErrOut, "Warning: the event log (deck events) misses this run's events on some hosts: %v\n", err)
+			}
+		}()
 	}
 	if out.Result == nil {
 		if errors.Is(err, pipeline.ErrCancelled) {

@@ -89,7 +89,8 @@ lock to expire. Who broke it, from where and when is recorded and shown by deck 
 				return flagErrorf("deck lock release breaks a lock someone may hold: add --force to confirm")
 			}
 			return withLocker(cmd.Context(), deps, g, func(l *lock.HostsLocker, s *pipeline.Session) error {
-				broke, err := l.Break(cmd.Context(), lock.Me(commandLine(), "lock release --force"))
+				me := lock.Me(commandLine(), "lock release --force")
+				broke, err := l.Break(cmd.Context(), me)
 				if err != nil {
 					return err
 				}
@@ -99,6 +100,11 @@ lock to expire. Who broke it, from where and when is recorded and shown by deck 
 				}
 				fmt.Fprintf(deps.IO.ErrOut, "Broke the deploy lock held by %s.\n", broke)
 				recordBreak(cmd.Context(), deps, s, l)
+				ev := pipeline.LogEvent{Kind: pipeline.KindLockBroken,
+					Message: fmt.Sprintf("The deploy lock held by %s was broken by %s.", broke, me)}
+				if err := pipeline.AppendEvents(cmd.Context(), s, ev); err != nil {
+					fmt.Fprintf(deps.IO.ErrOut, "Warning: the event log (deck events) misses the break on some hosts: %v\n", err)
+				}
 				return nil
 			})
 		},

@@ -90,13 +90,13 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 	}
 	for _, c := range []*cobra.Command{
 		NewCmdStatus(deps, g, nil), NewCmdHistory(deps, g, nil), NewCmdHosts(deps, g, nil), NewCmdLock(deps, g),
-		NewCmdLogs(deps, g, nil),
+		NewCmdLogs(deps, g, nil), NewCmdEvents(deps, g, nil),
 	} {
 		c.GroupID = "inspect"
 		root.AddCommand(c)
 	}
 	root.AddGroup(&cobra.Group{ID: "run", Title: "Running tasks and jobs:"})
-	for _, c := range []*cobra.Command{NewCmdTask(deps, g), NewCmdJob(deps, g)} {
+	for _, c := range []*cobra.Command{NewCmdTask(deps, g), NewCmdJob(deps, g), NewCmdExec(deps, g, nil)} {
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
