@@ -6,7 +6,7 @@ GOTAGS  := -tags "$(TAGS)"
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED := 0
 
-.PHONY: all build examples deps demo test unit e2e bench bench-lb bench-controller lint clean
+.PHONY: all build examples deps demo test unit e2e bench bench-lb bench-controller lint clean schema
 
 all: build
 
@@ -65,6 +65,11 @@ bench-lb: deps build examples
 # duration at 60 tasks, idle CPU and RSS (bench/controller.sh).
 bench-controller: deps build examples
 	./bench/controller.sh
+
+# The JSON Schemas of deck.yaml and the service manifests (schema/), generated from the
+# types in manifest/schema; a test fails when they are not what the types give.
+schema:
+	$(GO) generate ./manifest/schema
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
