@@ -124,7 +124,8 @@ func runInit(o *InitOptions) error {
 			abs, _ := filepath.Abs(dir)
 			app = sanitizeName(filepath.Base(abs))
 		}
-		if err := os.WriteFile(o.Globals.File, templates.AppFile(app), 0o644); err != nil {
+		body := withSchema(dir, manifest.AppSchemaFile, templates.AppFile(app))
+		if err := os.WriteFile(o.Globals.File, body, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(io.ErrOut, "Wrote %s (app %s)\n", o.Globals.File, app)
@@ -136,11 +137,38 @@ func runInit(o *InitOptions) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, body, 0o644); err != nil {
+	if err := os.WriteFile(path, withSchema(filepath.Dir(path), manifest.ServiceSchemaFile, body), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(io.ErrOut, "Wrote %s. Next: deck validate, then deck deploy.\n", path)
 	return nil
+}
+
+// withSchema puts the yaml-language-server comment that names the file's JSON Schema at
+// the top of body, a file to be written in dir, so editors (VS Code's YAML extension and
+// others using the YAML language server) complete and check its keys.
+func withSchema(dir, name string, body []byte) []byte {
+	return append([]byte("# yaml-language-server: $schema="+schemaRef(dir, name)+"\n"), body...)
+}
+
+// schemaRef is where a file in dir finds the schema name: the path of schema/NAME relative
+// to dir when dir is inside a checkout of deck's repository (as examples/ are), so the
+// schema matches the code; else manifest.SchemaBaseURL, the copy on deck's main branch.
+func schemaRef(dir, name string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return manifest.SchemaBaseURL + name
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if fi, err := os.Stat(filepath.Join(d, manifest.SchemaDir, name)); err == nil && fi.Mode().IsRegular() {
+			if rel, err := filepath.Rel(abs, filepath.Join(d, manifest.SchemaDir, name)); err == nil {
+				return filepath.ToSlash(rel)
+			}
+		}
+		if filepath.Dir(d) == d {
+			return manifest.SchemaBaseURL + name
+		}
+	}
 }
 
 // sanitizeName turns a directory name into a valid app name.
