@@ -101,5 +101,6 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		root.AddCommand(c)
 	}
 	root.AddCommand(NewCmdVersion(deps), NewCmdSSHMux())
+	addCompletions(root, deps)
 	return root
 }
