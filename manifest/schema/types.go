@@ -4,9 +4,9 @@ package schema
 // for the JSON Schema only: package manifest decodes the YAML by hand (to report every
 // error with its line and column) into resolved specs (manifest.ServiceSpec and friends)
 // whose shape is not the file's (image.port is TaskDef.Port, count: 3 is a Count{Value: 3}).
-// A key added to the decoder must be added here too (then make schema): the examples,
-// templates and golden bad manifests are checked against the schema, but nothing yet
-// compares these types with the decoder's key lists directly.
+// A key added to the decoder must be added here too (then make schema):
+// TestSchemaKeysAreTheKeysDeckReads puts an unknown key at each map of the files, reads the
+// valid keys from deck's own error and fails when the schema lists others.
 //
 // The doc comments become the schema's descriptions: they are what an editor shows when
 // the cursor is on a key. The alternative forms a key takes (count: 3 or a map, a duration
