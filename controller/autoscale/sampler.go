@@ -81,6 +81,10 @@ type Config struct {
 	// often the balancers' requests in flight are (default 1s: a spiky number, and a cheap
 	// read of one balancer for every service).
 	StatsEvery, InFlightEvery time.Duration
+	// HostTimeout bounds each host's stats read and each balancer's read (0: only ctx
+	// does): one silent host does not hold up the others' readings. A read that runs out
+	// of it fails as unreachable (providers.ErrUnreachable).
+	HostTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -103,12 +107,14 @@ type Sampler struct {
 	mu            sync.Mutex
 	prev          map[string]providers.TaskStats // each container's last reading
 	cpu, mem, req series
+	// last is what the latest readings saw of each task, by container ID (Readings).
+	last map[string]*Reading
 }
 
 // NewSampler makes a sampler of src; Run it, or call SampleStats and SampleInFlight.
 func NewSampler(src Source, cfg Config) *Sampler {
 	cfg.defaults()
-	return &Sampler{cfg: cfg, src: src, prev: map[string]providers.TaskStats{}}
+	return &Sampler{cfg: cfg, src: src, prev: map[string]providers.TaskStats{}, last: map[string]*Reading{}}
 }
 
 // Run samples until ctx ends: the stats every StatsEvery, requests every InFlightEvery.
@@ -158,13 +164,20 @@ type point struct {
 	v  float64
 }
 
-// add keeps v as the reading at now, or, when ok is false, why there was none.
-func (r *series) add(now time.Time, v float64, ok bool, why string) {
+// add keeps v as the reading at now, or, when ok is false, why there was none. Readings
+// older than window before now are dropped: a sampler whose Metrics nobody asks for
+// (deck top's) does not grow.
+func (r *series) add(now time.Time, v float64, ok bool, why string, window time.Duration) {
 	if !ok {
 		r.note = why
 		return
 	}
 	r.points, r.note = append(r.points, point{now, v}), ""
+	i := 0
+	for i < len(r.points) && !r.points[i].at.After(now.Add(-window)) {
+		i++
+	}
+	r.points = r.points[i:]
 }
 
 func (r *series) metric(from time.Time, need int, window time.Duration) Metric {

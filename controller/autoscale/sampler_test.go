@@ -196,3 +196,62 @@ func TestSamplerRun(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// stalled is a host whose stats never answer, whatever the context says.
+type stalled struct{ release chan struct{} }
+
+func (s stalled) Stats(context.Context, []string) ([]providers.TaskStats, error) {
+	<-s.release
+	return nil, nil
+}
+
+func TestSamplerReadingsPerTaskAndAStalledHost(t *testing.T) {
+	f := newFleet(t)
+	ctx := context.Background()
+	f.cloud.Host("h1").SetUsage(f.tasks[0].ContainerID, 0.5, 128<<20)
+	bal := lbfake.New("a")
+	require.NoError(t, bal.Put(ctx, lb.Route{App: "shop", Env: "prod", Service: "web", Path: "/", Targets: []string{f.tasks[0].Address}}))
+	bal.SetInFlight(f.tasks[0].Address, 3)
+	release := make(chan struct{})
+	defer close(release)
+	src := f.source(bal)
+	hosts := src.Host
+	src.Host = func(name string) StatsReader {
+		if name == "h2" {
+			return stalled{release}
+		}
+		return hosts(name)
+	}
+	s := NewSampler(src, Config{HostTimeout: 50 * time.Millisecond})
+
+	start := time.Now()
+	s.SampleStats(ctx, f.clock.Now())
+	assert.Less(t, time.Since(start), 5*time.Second, "the stalled host held up the reading")
+	r := s.Readings()
+	require.Len(t, r, 2)
+	assert.True(t, r[0].Read)
+	assert.False(t, r[0].CPUOK, "one reading gives no rate")
+	assert.Equal(t, uint64(128<<20), r[0].Stats.MemoryBytes)
+	assert.False(t, r[1].Read)
+	require.Error(t, r[1].StatsErr)
+	assert.ErrorIs(t, r[1].StatsErr, providers.ErrUnreachable)
+	assert.Contains(t, r[1].StatsErr.Error(), "host h2: reading the stats of containers: unreachable: no answer within 50ms")
+
+	f.clock.Advance(2 * time.Second)
+	s.SampleStats(ctx, f.clock.Now())
+	s.SampleInFlight(ctx, f.clock.Now())
+	r = s.Readings()
+	require.True(t, r[0].CPUOK)
+	assert.InDelta(t, 0.5, r[0].VCPUs, 1e-9)
+	assert.True(t, r[0].InFlightOK)
+	assert.Equal(t, 3, r[0].InFlight)
+	assert.False(t, r[1].InFlightOK, "h2's task is no target of the balancer")
+
+	// A task that stops is forgotten.
+	gone := f.tasks[1].ContainerID
+	require.Contains(t, s.last, gone)
+	f.tasks = f.tasks[:1]
+	s.SampleStats(ctx, f.clock.Now())
+	assert.Len(t, s.Readings(), 1)
+	assert.NotContains(t, s.last, gone)
+}
