@@ -89,7 +89,7 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{
-		NewCmdStatus(deps, g, nil), NewCmdHistory(deps, g, nil), NewCmdHosts(deps, g, nil), NewCmdLock(deps, g),
+		NewCmdStatus(deps, g, nil), NewCmdTop(deps, g, nil), NewCmdHistory(deps, g, nil), NewCmdHosts(deps, g, nil), NewCmdLock(deps, g),
 		NewCmdLogs(deps, g, nil), NewCmdEvents(deps, g, nil),
 	} {
 		c.GroupID = "inspect"

@@ -24,22 +24,37 @@ import (
 type StatusOptions struct {
 	Deps    Deps
 	Globals *Globals
+	// Watch is deck top (--watch); Top holds its --interval.
+	Watch bool
+	Top   TopOptions
 }
 
 // NewCmdStatus builds `deck status`.
 func NewCmdStatus(deps Deps, g *Globals, runF func(*StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{Deps: deps, Globals: g}
-	return &cobra.Command{
+	opts := &StatusOptions{Deps: deps, Globals: g, Top: TopOptions{Deps: deps, Globals: g}}
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show services (desired, running, healthy), their tasks, and the hosts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Watch {
+				opts.Top.Refresh = cmd.Flags().Changed("interval")
+				if opts.Top.Interval <= 0 {
+					return flagErrorf("--interval must be positive, not %s", opts.Top.Interval)
+				}
+			}
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.Watch {
+				return runTop(cmd.Context(), &opts.Top)
 			}
 			return runStatus(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Watch, "watch", false, "live CPU, memory, requests and health per task and host: deck top")
+	addTopFlags(cmd, &opts.Top)
+	return cmd
 }
 
 // Status is what deck status reports; the table and the JSON come from it.
