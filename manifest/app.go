@@ -137,15 +137,17 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 	var deferred ErrorList
 	ed := newDecoder(l.d.file, &deferred)
 	ed.interpolate(n, path, v)
-	var fileHosts *yaml.Node
-	var hostsDecoder *decoder
-	if len(deferred) == 0 {
-		fileHosts, hostsDecoder = l.hostsFile(n, path, v, &deferred)
-	}
 	if len(deferred) > 0 {
+		// An unset ${VAR}: the values are not what deck would read, so judging them
+		// now could only mislead. All of it waits until the environment is chosen.
 		l.app.deferred[name] = deferred
 		return
 	}
+	// A hosts_file that is not on this machine (it may exist only where the environment
+	// is deployed from) waits too, but the rest of the environment is read now: a typo
+	// in it must not pass deck validate on a laptop.
+	fileHosts, hostsDecoder := l.hostsFile(n, path, v, &deferred)
+	hostsFileUnread := len(deferred) > 0
 
 	var hosts []hostEntry
 	var lbs []lbEntry
@@ -162,11 +164,11 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 		hosts = append(hosts, l.hostList(hostsDecoder, fileHosts, "")...)
 	}
 	l.deferred = nil
-	if len(hosts) == 0 {
+	if len(hosts) == 0 && !hostsFileUnread {
 		l.d.errorf(key, path, "environment %s has no hosts; want hosts: [{name: h1, url: unix:///run/podman/podman.sock}] or hosts_file: <file>", name)
 	}
 	env.Hosts = uniqueHosts(name, hosts)
-	env.LoadBalancers = l.checkLoadBalancers(env, lbs, fileHosts != nil, &deferred)
+	env.LoadBalancers = l.checkLoadBalancers(env, lbs, fileHosts != nil || hostsFileUnread, &deferred)
 	if len(deferred) > 0 {
 		l.app.deferred[name] = deferred
 	}

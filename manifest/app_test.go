@@ -138,3 +138,34 @@ func TestLoadAppErrorsAreAList(t *testing.T) {
 	_, err = LoadApp(filepath.Join(dir, "missing.yaml"), nil)
 	assert.EqualError(t, err, filepath.Join(dir, "missing.yaml")+": file does not exist")
 }
+
+// A hosts_file that is not on this machine waits until its environment is chosen, but a
+// typo elsewhere in that environment is reported at once: deck validate on a laptop
+// must catch it even when the hosts file exists only on the CI runner.
+func TestTypoBesideAnAbsentHostsFileIsReportedAtOnce(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"deck.yaml": `app: hello
+environments:
+  prod:
+    hosts_file: /nowhere/prod-hosts.yaml
+    load_balancer:
+      - {name: edge, host: h1, provider: caddy}
+    controller: {host_grace: 15s}
+`})
+	_, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `deck.yaml:5:5: environments.prod.load_balancer: unknown key "load_balancer"; did you mean "load_balancers"?`)
+	assert.NotContains(t, err.Error(), "has no hosts", "its hosts are in the file it cannot read yet")
+
+	// Without the typo it loads; the absent file is the chosen environment's error.
+	dir = writeFiles(t, map[string]string{"deck.yaml": `app: hello
+environments:
+  prod:
+    hosts_file: /nowhere/prod-hosts.yaml
+    load_balancers:
+      - {name: edge, host: h1, provider: caddy, admin: /run/caddy/admin.sock}
+`})
+	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
+	require.NoError(t, err)
+	_, err = app.Environment("prod")
+	assert.ErrorContains(t, err, "hosts file /nowhere/prod-hosts.yaml does not exist")
+}
