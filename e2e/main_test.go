@@ -131,15 +131,28 @@ func removeApp(t *testing.T, hosts *testhosts.Env, app string) {
 				t.Logf("cleanup: %v", err)
 			}
 		}
-		// Its revisions and desired state too, so the next test numbers from 1. (The lock's
-		// records are the lock's own: they expire.)
+		// Its revisions, desired state and lock too, so the next test numbers from 1 and
+		// does not wait out the lock of a controller the test killed while it held it
+		// (every process of the test has ended by now: their cleanups ran first).
 		recs, err := c.ListRecords(context.Background(), "deck-")
 		if err != nil {
 			t.Logf("cleanup: %v", err)
 			continue
 		}
+		// A lock's renewal records carry no app label: they go with the chain (the name's
+		// "deck-lock.<hash>." prefix) of the app's labelled generations.
+		chains := map[string]bool{}
 		for _, r := range recs {
-			if r.Labels[providers.LabelApp] == app && !strings.HasPrefix(r.Name, "deck-lock") {
+			if r.Labels["deck.lock.app"] == app {
+				if parts := strings.SplitN(r.Name, ".", 3); len(parts) == 3 {
+					chains[parts[0]+"."+parts[1]+"."] = true
+				}
+			}
+		}
+		for _, r := range recs {
+			parts := strings.SplitN(r.Name, ".", 3)
+			inChain := len(parts) == 3 && chains[parts[0]+"."+parts[1]+"."]
+			if r.Labels[providers.LabelApp] == app || r.Labels["deck.lock.app"] == app || inChain {
 				_ = c.RemoveRecord(context.Background(), r.Name)
 			}
 		}
