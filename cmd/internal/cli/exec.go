@@ -66,11 +66,7 @@ host's Podman API (as podman exec does).`,
 
 func runExec(ctx context.Context, opts *ExecOptions) error {
 	deps, g := opts.Deps, opts.Globals
-	w, err := loadManifests(deps, g, false)
-	if err != nil {
-		return err
-	}
-	s, err := w.open(ctx, deps, g)
+	_, s, err := readHosts(ctx, deps, g)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,20 @@ func (w *world) open(ctx context.Context, deps Deps, g *Globals) (*pipeline.Sess
 	return pipeline.OpenRead(ctx, w.target(deps, g))
 }
 
+// readHosts loads the app file (no service manifests) and connects to its environment's
+// hosts, reading their tasks and health: for commands that look at what runs (exec, top).
+func readHosts(ctx context.Context, deps Deps, g *Globals) (*world, *pipeline.Session, error) {
+	w, err := loadManifests(deps, g, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := w.open(ctx, deps, g)
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, s, nil
+}
+
 // connect loads the app file and connects to its environment's hosts, reading nothing
 // yet: for commands that read only what they need (jobs, tasks, the lock).
 func connect(ctx context.Context, deps Deps, g *Globals) (*pipeline.Session, error) {

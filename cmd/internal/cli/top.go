@@ -292,11 +292,7 @@ var topFirstWindow = time.Second
 
 func runTop(ctx context.Context, o *TopOptions) error {
 	deps, g := o.Deps, o.Globals
-	w, err := loadManifests(deps, g, false)
-	if err != nil {
-		return err
-	}
-	s, err := w.open(ctx, deps, g)
+	w, s, err := readHosts(ctx, deps, g)
 	if err != nil {
 		return err
 	}
