@@ -147,17 +147,5 @@ func TestExec(t *testing.T) {
 // deckStdin runs deck with input on its stdin.
 func (a *app) deckStdin(input string, args ...string) result {
 	a.t.Helper()
-	cmd := exec.Command(deckBin, args...)
-	cmd.Dir, cmd.Env = a.dir, a.env
-	cmd.Stdin = strings.NewReader(input)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		a.t.Fatalf("running deck %v: %v", args, err)
-	}
-	return result{Stdout: stdout.String(), Stderr: stderr.String(), Code: code}
+	return a.deckRun(context.Background(), strings.NewReader(input), args...)
 }

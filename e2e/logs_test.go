@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,22 +81,9 @@ func checkNumbered(t *testing.T, task string, recs []logRecord) int {
 	return want - 1
 }
 
-// syncBuffer is a buffer written by a child process and read by the test meanwhile.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // completeLines is what was written up to its last newline.
-func (s *syncBuffer) completeLines() string {
-	out := s.String()
+func completeLines(w *lockedWriter) string {
+	out := w.String()
 	return out[:strings.LastIndexByte(out, '\n')+1]
 }
 
@@ -144,12 +130,12 @@ func TestLogsMergedAndFollowedAcrossAReplacementAndAnAPIRestart(t *testing.T) {
 	t.Run("follow across a replacement and an API restart", func(t *testing.T) {
 		cmd := exec.Command(deckBin, "logs", "lines", "--follow", "--output", "json")
 		cmd.Dir, cmd.Env = a.dir, a.env
-		var stdout, stderr syncBuffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		stdout, stderr := &lockedWriter{b: new(bytes.Buffer)}, &lockedWriter{b: new(bytes.Buffer)}
+		cmd.Stdout, cmd.Stderr = stdout, stderr
 		require.NoError(t, cmd.Start())
 		defer func() { _ = cmd.Process.Kill() }()
 		lastOf := func(task string) int {
-			rs := byTask(parseLogRecords(t, stdout.completeLines()))[task]
+			rs := byTask(parseLogRecords(t, completeLines(stdout)))[task]
 			n := 0
 			for _, r := range rs {
 				if r.Line != nil {
@@ -203,7 +189,7 @@ func TestLogsMergedAndFollowedAcrossAReplacementAndAnAPIRestart(t *testing.T) {
 
 		require.NoError(t, cmd.Process.Signal(os.Interrupt))
 		require.NoError(t, cmd.Wait(), stderr.String())
-		tasks := byTask(parseLogRecords(t, stdout.completeLines()))
+		tasks := byTask(parseLogRecords(t, completeLines(stdout)))
 		require.Len(t, tasks, 4, "3 tasks and the replacement")
 		for task, rs := range tasks {
 			checkNumbered(t, task, rs)

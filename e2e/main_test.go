@@ -171,9 +171,16 @@ func (a *app) deck(args ...string) result {
 
 func (a *app) deckCtx(ctx context.Context, args ...string) result {
 	a.t.Helper()
+	return a.deckRun(ctx, nil, args...)
+}
+
+// deckRun runs deck in the app's folder with stdin (nil: none) and returns its output.
+func (a *app) deckRun(ctx context.Context, stdin io.Reader, args ...string) result {
+	a.t.Helper()
 	cmd := exec.CommandContext(ctx, deckBin, args...)
 	cmd.Dir = a.dir
 	cmd.Env = a.env
+	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
