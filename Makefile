@@ -4,15 +4,24 @@ TAGS    := remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_nover
 GO      ?= go
 GOTAGS  := -tags "$(TAGS)"
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# GoReleaser, pinned; `go run` builds it once into Go's cache (cmd/deck/release_test.go uses
+# the same version).
+GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@v2.15.1
 export CGO_ENABLED := 0
 
-.PHONY: all build examples deps demo test unit e2e bench bench-lb bench-controller lint clean schema
+.PHONY: all build examples deps demo test unit e2e bench bench-lb bench-controller lint clean schema release-snapshot
 
 all: build
 
 build:
 	$(GO) build $(GOTAGS) -ldflags "-s -w -X main.version=$(VERSION)" -o bin/deck ./cmd/deck
 	$(GO) build -ldflags "-s -w" -o bin/loadgen ./bench/loadgen
+
+# The release archives (linux and darwin, amd64 and arm64), checksums.txt and the changelog
+# in dist/, as a tagged release would publish them, without publishing anything.
+release-snapshot:
+	$(GORELEASER) check
+	$(GORELEASER) release --snapshot --clean
 
 # The example services are static binaries copied into FROM scratch images.
 examples:

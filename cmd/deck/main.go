@@ -11,12 +11,16 @@ import (
 	"github.com/deckhq/deck/cmd/internal/iostreams"
 )
 
-// version is set at build time (-ldflags "-X main.version=...").
-var version = "dev"
+// version and commit are set at build time (-ldflags "-X main.version=... -X main.commit=...",
+// see the Makefile and .goreleaser.yaml).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	deps := cli.Deps{IO: iostreams.System(), Version: version}
+	deps := cli.Deps{IO: iostreams.System(), Version: version, Commit: commit}
 	if exe, err := os.Executable(); err == nil {
 		deps.SSHMux = []string{exe, "ssh-mux"}
 	}

@@ -25,6 +25,8 @@ type Deps struct {
 	OpenBalancer pipeline.OpenBalancer
 	LookupEnv    func(string) (string, bool)
 	Version      string
+	// Commit is the git commit deck was built from ("": read from the binary's build info).
+	Commit string
 	// SSHMux is the command that runs `deck ssh-mux` (the deck binary and its arguments),
 	// set by main: ssh connections are shared between commands only when it is set, so
 	// tests that run the CLI in their own process never start one.

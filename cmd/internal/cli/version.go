@@ -18,7 +18,11 @@ func NewCmdVersion(deps Deps) *cobra.Command {
 			if v == "" {
 				v = "dev"
 			}
-			fmt.Fprintf(deps.IO.Out, "deck %s (%s, %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			commit := buildCommit(deps)
+			if commit == "" {
+				commit = "unknown"
+			}
+			fmt.Fprintf(deps.IO.Out, "deck %s (commit %s, %s, %s/%s)\n", v, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}
