@@ -54,6 +54,7 @@ func runPlan(cmd *cobra.Command, o *PlanOptions) error {
 		return err
 	}
 	plan := out.Plan
+	ghPlan(deps, plan)
 	if o.Out != "" {
 		if err := savePlan(o.Out, plan); err != nil {
 			return err
