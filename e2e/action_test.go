@@ -562,3 +562,61 @@ func parseRunnerFile(data string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// TestExampleWorkflow keeps the README's workflow usable: it is examples/github-actions/
+// deploy.yml verbatim, its deck steps pass only inputs action.yml declares, and it reads
+// only outputs action.yml sets.
+func TestExampleWorkflow(t *testing.T) {
+	wf, err := os.ReadFile(filepath.Join(repoRoot, "examples/github-actions/deploy.yml"))
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	require.NoError(t, err)
+	assert.True(t, strings.Contains(string(readme), "```yaml\n"+string(wf)+"```\n"),
+		"the README shows examples/github-actions/deploy.yml as it is, in a yaml block")
+
+	b, err := os.ReadFile(filepath.Join(repoRoot, "action.yml"))
+	require.NoError(t, err)
+	var def actionDef
+	require.NoError(t, yaml.Unmarshal(b, &def))
+	var doc struct {
+		On   map[string]any `yaml:"on"`
+		Jobs map[string]struct {
+			If    string `yaml:"if"`
+			Steps []struct {
+				ID   string            `yaml:"id"`
+				Uses string            `yaml:"uses"`
+				With map[string]string `yaml:"with"`
+				Env  map[string]string `yaml:"env"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	require.NoError(t, yaml.Unmarshal(wf, &doc))
+	assert.Contains(t, doc.On, "push")
+	assert.Contains(t, doc.On, "pull_request")
+	commands := map[string]bool{}
+	outputRef := regexp.MustCompile(`steps\.deck\.outputs\.([a-z-]+)`)
+	for name, job := range doc.Jobs {
+		deckSteps := 0
+		for _, s := range job.Steps {
+			if strings.HasPrefix(s.Uses, "deckhq/deck@") {
+				deckSteps++
+				assert.Equal(t, "deck", s.ID, "job %s", name)
+				for k := range s.With {
+					assert.Contains(t, def.Inputs, k, "job %s passes an input action.yml does not declare", name)
+				}
+				cmd := s.With["command"]
+				if cmd == "" {
+					cmd = def.Inputs["command"].Default
+				}
+				commands[cmd] = true
+			}
+			for _, v := range s.Env {
+				for _, m := range outputRef.FindAllStringSubmatch(v, -1) {
+					assert.Contains(t, def.Outputs, m[1], "job %s reads an output action.yml does not set", name)
+				}
+			}
+		}
+		assert.Equal(t, 1, deckSteps, "job %s runs the action once", name)
+	}
+	assert.Equal(t, map[string]bool{"deploy": true, "plan": true}, commands)
+}
