@@ -52,12 +52,22 @@ func ghAnnotate(deps Deps, w io.Writer, list manifest.ErrorList) {
 }
 
 // ghPlan reports deck plan's plan: the summary shows it as a diff; the outputs are its
-// counts and whether it changes anything.
-func ghPlan(deps Deps, plan *planner.Plan) {
+// counts and whether it changes anything. A plan that could not be made is reported as
+// the error.
+func ghPlan(deps Deps, out *pipeline.Outcome, err error) {
 	r := ghactions.Detect(deps.LookupEnv)
-	if r == nil || plan == nil {
+	if r == nil || out == nil {
 		return
 	}
+	if err != nil || out.Plan == nil {
+		msg := "no plan"
+		if err != nil {
+			msg = err.Error()
+		}
+		ghWarn(deps, r.AppendSummary("## deck plan\n\n### Failed\n\n"+ghactions.CodeBlock("text", msg)))
+		return
+	}
+	plan := out.Plan
 	var md strings.Builder
 	fmt.Fprintf(&md, "## deck plan: app %s, environment %s\n\n", plan.App, plan.Env)
 	md.WriteString(planMarkdown(plan))

@@ -103,3 +103,17 @@ func TestPlanDiff(t *testing.T) {
 	want := " service web  (revision 1)\n   wave 1\n+   task n1 on h1    count 0 -> 1\n!   task a on h1 -> n2 on h1    new revision\n-   task b on h2    deleted\n \n   + create   ~ replace   - destroy\n \n Plan: 1 to create, 1 to replace, 1 to destroy.\n"
 	assert.Equal(t, want, planDiff(in))
 }
+
+func TestGitHubActionsPlanThatFailsIsInTheSummary(t *testing.T) {
+	h := newHarness(t)
+	summary, output := onRunner(t, h)
+	h.cloud.Host("h1").SetDown(true)
+	h.cloud.Host("h2").SetDown(true)
+	code, _, errOut := h.run("plan")
+	require.Equal(t, 1, code, errOut)
+	md := readFile(t, summary)
+	msg, ok := strings.CutPrefix(strings.TrimSpace(errOut), "Error: ")
+	require.True(t, ok, errOut)
+	assert.Contains(t, md, "## deck plan\n\n### Failed\n\n```text\n"+msg+"\n```\n", "the error deck printed")
+	assert.Empty(t, readOutputs(t, output), "no plan, no outputs")
+}
