@@ -84,8 +84,12 @@ func TestGitHubAction(t *testing.T) {
 	})
 
 	t.Run("plan: changes are a success, with the diff in the summary", func(t *testing.T) {
-		run := runAction(t, workspace, jobEnv, inputs("plan"), nil)
+		planFile := filepath.Join(t.TempDir(), "plan.json")
+		run := runAction(t, workspace, jobEnv, inputs("plan", "environment", "test",
+			"flags", "--host-timeout 20s\n--out "+planFile), nil)
 		require.False(t, run.Failed, run.String())
+		assert.Contains(t, run.step("deck plan").Stdout, "deck plan --env test --host-timeout 20s --out "+planFile)
+		assert.FileExists(t, planFile, "the flags reach deck")
 		assert.Contains(t, run.step("Install deck").Stdout, "Verified deck_"+version+"_linux_")
 		assert.Contains(t, run.step("Install deck").Stdout, "deck "+version+" (")
 		assert.Equal(t, "true", run.Outputs["changes"])
@@ -619,4 +623,49 @@ func TestExampleWorkflow(t *testing.T) {
 		assert.Equal(t, 1, deckSteps, "job %s runs the action once", name)
 	}
 	assert.Equal(t, map[string]bool{"deploy": true, "plan": true}, commands)
+}
+
+// TestActionScriptsRefuse checks the action's scripts' refusals that need no release or
+// hosts: a runner deck has no build for, a command that is neither deploy nor plan, and a
+// directory to remove that keys.sh did not make.
+func TestActionScriptsRefuse(t *testing.T) {
+	temp := t.TempDir()
+	script := func(env []string, args ...string) (string, int) {
+		cmd := exec.Command("bash", append([]string{"--noprofile", "--norc", "-eo", "pipefail"}, args...)...)
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "RUNNER_TEMP=" + temp,
+			"GITHUB_PATH=" + filepath.Join(temp, "path"), "GITHUB_OUTPUT=" + filepath.Join(temp, "output")}, env...)
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return string(out), code
+	}
+	action := filepath.Join(repoRoot, "action")
+
+	out, code := script([]string{"RUNNER_OS=Windows", "RUNNER_ARCH=X64"}, filepath.Join(action, "install.sh"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "::error title=deck action::deck is released for Linux and macOS runners, not RUNNER_OS=Windows")
+	out, code = script([]string{"RUNNER_OS=Linux", "RUNNER_ARCH=ARM"}, filepath.Join(action, "install.sh"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "not RUNNER_ARCH=ARM")
+
+	out, code = script([]string{"INPUT_COMMAND=destroy"}, filepath.Join(action, "run.sh"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "::error title=deck action::the command input is deploy or plan, not destroy")
+
+	victim := t.TempDir()
+	out, code = script([]string{"DECK_SSH_DIR=" + victim}, filepath.Join(action, "keys.sh"), "remove")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "refusing to remove "+victim)
+	assert.DirExists(t, victim)
+
+	// With no key and no known_hosts, write makes nothing and names nothing.
+	_, code = script(nil, filepath.Join(action, "keys.sh"), "write")
+	assert.Equal(t, 0, code)
+	assert.NoFileExists(t, filepath.Join(temp, "output"))
+	matches, _ := filepath.Glob(filepath.Join(temp, "deck-ssh.*"))
+	assert.Empty(t, matches)
 }
