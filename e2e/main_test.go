@@ -106,7 +106,8 @@ func newApp(t *testing.T, example string, hosts *testhosts.Env, extraEnv ...stri
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 	env := append(os.Environ(), "DECK_HOSTS_FILE="+hosts.HostsFile, "NO_COLOR=1",
-		"DECK_LB_LISTEN="+hosts.LB.Listen, "DECK_LB_ADMIN="+hosts.LB.Admin)
+		"DECK_LB_LISTEN="+hosts.LB.Listen, "DECK_LB_ADMIN="+hosts.LB.Admin,
+		"GITHUB_ACTIONS=") // the suite run in GitHub Actions: deck's output as elsewhere
 	// The hosts are shared by the package's tests and every test's app has the example's
 	// name: leave nothing of it behind for the next test.
 	t.Cleanup(func() { removeApp(t, hosts, example) })

@@ -79,6 +79,7 @@ func runPipeline(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, 
 	d.Events = prog.Event
 	d.Log = pipeline.NewEventLog(nil)
 	out, err := d.Run(ctx)
+	ghDeploy(deps, verb, out, err)
 	if out.Session != nil {
 		defer out.Session.Close()
 		// The run's events go to the hosts' event log while the summary prints; deck

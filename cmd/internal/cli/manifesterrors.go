@@ -16,6 +16,7 @@ func manifestError(deps Deps, g *Globals, err error) error {
 		return err
 	}
 	if g.Output == "json" {
+		ghAnnotate(deps, deps.IO.ErrOut, list) // stdout holds the JSON
 		if err := writeJSON(deps, errorsJSON(list)); err != nil {
 			return err
 		}
@@ -29,6 +30,7 @@ func manifestError(deps Deps, g *Globals, err error) error {
 // (a mistake repeated in thousands of environments must not print megabytes), then what
 // more, if more is not nil, then the count.
 func printManifestErrors(deps Deps, list manifest.ErrorList, more func()) {
+	ghAnnotate(deps, deps.IO.Out, list)
 	for i, e := range list {
 		if i == manifest.MaxShown {
 			fmt.Fprintln(deps.IO.ErrOut, manifest.MoreErrors(len(list)-i))

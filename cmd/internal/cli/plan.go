@@ -47,6 +47,7 @@ func runPlan(cmd *cobra.Command, o *PlanOptions) error {
 	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(), PlanOnly: true,
 		Planned: func(p *planner.Plan) error { return printPlan(deps, g, p) }}
 	out, err := d.Run(cmd.Context())
+	ghPlan(deps, out, err)
 	if out.Session != nil {
 		defer out.Session.Close()
 	}
