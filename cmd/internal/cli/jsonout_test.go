@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// goldenJSON checks that out is JSON (one document, or one a line when lines is set),
+// replaces what varies from run to run by the placeholders of replace (old, new pairs),
+// and compares it with testdata/name.
+func goldenJSON(t *testing.T, name, out string, lines bool, replace ...string) {
+	t.Helper()
+	require.NotEmpty(t, out)
+	if lines {
+		for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+			require.True(t, json.Valid([]byte(l)), "not a JSON line: %s", l)
+		}
+	} else {
+		var v any
+		require.NoError(t, json.Unmarshal([]byte(out), &v), "not one JSON document: %s", out)
+	}
+	golden(t, name, strings.NewReplacer(replace...).Replace(out))
+}
+
+// errorOf decodes the error document a failing command prints with -o json.
+func errorOf(t *testing.T, out string) ErrorJSON {
+	t.Helper()
+	require.Equal(t, 1, strings.Count(out, "\n"), "the error document is one line: %q", out)
+	var doc struct {
+		Error *ErrorJSON `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+	require.NotNil(t, doc.Error, out)
+	return *doc.Error
+}
+
+func TestErrorsAreJSONWhenJSONIsAsked(t *testing.T) {
+	h := newHarness(t)
+	code, out, errOut := h.run("history", "api", "-o", "json")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, errOut, "no Error: text besides the JSON")
+	e := errorOf(t, out)
+	assert.Equal(t, "error", e.Kind)
+	assert.Equal(t, 1, e.Code, "the exit status")
+	assert.Contains(t, e.Message, "service api has no revisions")
+	goldenJSON(t, "error.json", out, false)
+
+	// The same failure as text.
+	code, out, errOut = h.run("history", "api")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.True(t, strings.HasPrefix(errOut, "Error: service api has no revisions"), errOut)
+}
+
+func TestUsageErrorsAreJSONWhenJSONIsAsked(t *testing.T) {
+	h := newHarness(t)
+	// cobra stops at the unknown flag before deck reads its settings, whichever side of it
+	// -o json is.
+	for _, args := range [][]string{{"plan", "--bogus", "-o", "json"}, {"-ojson", "plan", "--bogus"}, {"--output=json", "plan", "--bogus"}} {
+		code, out, errOut := h.run(args...)
+		assert.Equal(t, 1, code, args)
+		e := errorOf(t, out)
+		assert.Equal(t, []any{"usage", 1, "unknown flag: --bogus"}, []any{e.Kind, e.Code, e.Message}, args)
+		assert.Contains(t, errOut, "Usage:", "the usage goes to stderr")
+		assert.NotContains(t, errOut, "Error:")
+	}
+	code, out, _ := h.run("task", "run", "-o", "json")
+	assert.Equal(t, 1, code)
+	goldenJSON(t, "error-usage.json", out, false)
+
+	// -o json then -o table: the last one counts, so text.
+	code, out, errOut := h.run("plan", "-o", "json", "-o", "table", "--bogus")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, "Error: unknown flag: --bogus")
+
+	t.Setenv("DECK_OUTPUT", "json")
+	code, out, _ = h.run("plan", "--bogus")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "usage", errorOf(t, out).Kind)
+}
+
+func TestManifestErrorsAreTheErrorDocument(t *testing.T) {
+	h := newHarness(t)
+	h.write("deck/api.yaml", strings.Replace(strings.Replace(apiManifest, "COUNT", "three", 1), "memory: 128", "memroy: 128", 1))
+	for _, cmd := range []string{"validate", "plan", "deploy", "rollback"} {
+		args := []string{cmd, "-o", "json", "--yes"}
+		if cmd == "rollback" {
+			args = append(args, "api")
+		}
+		if cmd == "validate" || cmd == "plan" {
+			args = args[:3]
+		}
+		code, out, errOut := h.run(args...)
+		assert.Equal(t, 1, code, cmd)
+		assert.Empty(t, errOut, cmd)
+		e := errorOf(t, out)
+		assert.Equal(t, "manifest", e.Kind, cmd)
+		require.Len(t, e.Errors, 2, cmd)
+		assert.Equal(t, []any{6, 1, "memroy"}, []any{e.Errors[0].Line, e.Errors[0].Column, e.Errors[0].Path}, cmd)
+		if cmd == "validate" {
+			goldenJSON(t, "error-manifest.json", out, false, h.dir, "$DIR")
+		}
+	}
+}
