@@ -83,7 +83,8 @@ func writeErrorJSON(w io.Writer, e *ErrorJSON) error {
 // seen then: a misused flag is reported as text.
 func jsonRequested(args []string) bool {
 	v := os.Getenv("DECK_OUTPUT") // as the settings read it
-	for i, a := range args { // the last one counts, as with flags
+	// The last flag counts, as pflag does.
+	for i, a := range args {
 		if a == "--" {
 			break
 		}
