@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -24,6 +26,38 @@ func goldenJSON(t *testing.T, name, out string, lines bool, replace ...string) {
 		require.NoError(t, json.Unmarshal([]byte(out), &v), "not one JSON document: %s", out)
 	}
 	golden(t, name, strings.NewReplacer(replace...).Replace(out))
+}
+
+var (
+	taskIDs      = regexp.MustCompile(`\b[0-9a-f]{8}\b`)
+	containerIDs = regexp.MustCompile(`\bh\d+-c\d{6}\b`) // the fake hosts'
+
+	fingerprints = regexp.MustCompile(`"fingerprint": "[0-9a-f]+"`)
+	timestamps   = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+)
+
+// stable replaces what changes from run to run in the JSON out of a harness's deck: the
+// test's directory, task ids (8 hex digits: random, numbered here in order of appearance),
+// and the container ids that go with them (in the order of the random ids on a host), the
+// plan's fingerprint (made of them), and, with times, every timestamp.
+func stable(h *harness, out string, times bool) string {
+	out = strings.ReplaceAll(out, h.dir, "$DIR")
+	out = fingerprints.ReplaceAllString(out, `"fingerprint": "FINGERPRINT"`)
+	number := func(re *regexp.Regexp, format string) {
+		seen := map[string]string{}
+		out = re.ReplaceAllStringFunc(out, func(id string) string {
+			if _, ok := seen[id]; !ok {
+				seen[id] = fmt.Sprintf(format, len(seen)+1)
+			}
+			return seen[id]
+		})
+	}
+	number(taskIDs, "task%04d")
+	number(containerIDs, "container%04d")
+	if times {
+		out = timestamps.ReplaceAllString(out, "TIME")
+	}
+	return out
 }
 
 // errorOf decodes the error document a failing command prints with -o json.

@@ -107,7 +107,7 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
-	root.AddCommand(NewCmdVersion(deps), NewCmdSSHMux())
+	root.AddCommand(NewCmdVersion(deps, g), NewCmdSSHMux())
 	addCompletions(root, deps)
 	return root, g
 }

@@ -7,8 +7,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// VersionJSON is deck version's -o json.
+type VersionJSON struct {
+	Version string `json:"version"`
+	Go      string `json:"go"`
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+}
+
 // NewCmdVersion builds `deck version`.
-func NewCmdVersion(deps Deps) *cobra.Command {
+func NewCmdVersion(deps Deps, g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print deck's version",
@@ -17,6 +25,9 @@ func NewCmdVersion(deps Deps) *cobra.Command {
 			v := deps.Version
 			if v == "" {
 				v = "dev"
+			}
+			if g.Output == "json" {
+				return writeJSON(deps, VersionJSON{Version: v, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH})
 			}
 			fmt.Fprintf(deps.IO.Out, "deck %s (%s, %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil

@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/providers"
+)
+
+const secretValue = "hunter2-do-not-print"
+
+// withSecret gives api a secret whose value must never be printed.
+func withSecret(h *harness, image string) {
+	h.env["DB_PW"] = secretValue
+	m := strings.Replace(apiManifest, "COUNT", "3", 1)
+	m = strings.Replace(m, "registry.example/api:1", image, 1)
+	h.write("deck/api.yaml", m+"secrets:\n  DB_PASSWORD: {from_env: DB_PW}\n")
+}
+
+func decodeReport(t *testing.T, out string) DeployReport {
+	t.Helper()
+	var r DeployReport
+	require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+	return r
+}
+
+func TestDeployJSONIsOneReport(t *testing.T) {
+	h := newHarness(t)
+	withSecret(h, "registry.example/api:1")
+	code, out, errOut := h.run("deploy", "--yes", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	assert.NotContains(t, out, secretValue)
+	assert.NotContains(t, errOut, secretValue)
+	r := decodeReport(t, out)
+	assert.True(t, r.Applied)
+	require.Len(t, r.Services, 1)
+	assert.Equal(t, 1, r.Services[0].Revision)
+	assert.Len(t, r.Services[0].Started, 3)
+	assert.Equal(t, 3, h.tasks())
+	assert.False(t, r.RolledBack)
+	assert.Nil(t, r.Error)
+	goldenJSON(t, "deploy.json", stable(h, out, false), false)
+
+	// Nothing to do: the empty plan, nothing applied.
+	code, out, errOut = h.run("deploy", "--yes", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	r = decodeReport(t, out)
+	assert.False(t, r.Applied)
+	require.NotNil(t, r.Plan)
+	assert.True(t, r.Plan.Empty())
+	assert.Empty(t, r.Services)
+}
+
+func TestDeployJSONWithoutYesOffATerminalIsTheErrorDocument(t *testing.T) {
+	h := newHarness(t)
+	code, out, errOut := h.run("deploy", "-o", "json")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, errOut, "the plan is not shown: nobody is asked about it")
+	r := decodeReport(t, out)
+	require.NotNil(t, r.Error)
+	assert.Contains(t, r.Error.Message, "run again with --yes")
+	assert.False(t, r.Applied)
+	assert.Equal(t, 0, h.tasks())
+}
+
+func TestDeployJSONThatRollsBack(t *testing.T) {
+	h := newHarness(t)
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	for _, n := range []string{"h1", "h2"} {
+		fh := h.cloud.Host(n)
+		fh.Exits = func(s providers.TaskSpec) (int, bool) { return 3, s.Image == "registry.example/api:2" }
+	}
+	h.cloud.Publish("registry.example/api:2")
+	withSecret(h, "registry.example/api:2")
+	code, out, errOut := h.run("deploy", "--yes", "-o", "json")
+	assert.Equal(t, 1, code, errOut)
+	assert.NotContains(t, out, secretValue)
+	r := decodeReport(t, out)
+	assert.True(t, r.RolledBack)
+	require.NotNil(t, r.Error)
+	assert.Equal(t, 1, r.Error.Code)
+	assert.Contains(t, r.Error.Message, "deploy failed: service api: revision 2")
+	require.NotEmpty(t, r.Error.Failures)
+	f := r.Error.Failures[0]
+	assert.Equal(t, "api", f.Service)
+	assert.Equal(t, 3, f.ExitCode)
+	assert.Contains(t, f.StopReason, "exited with code 3")
+	assert.Equal(t, 3, h.tasks(), "revision 1 serves again")
+	assert.Equal(t, 1, strings.Count(out, "\n}\n"), "one document: %s", out)
+}
+
+func TestRollbackAndDeleteJSON(t *testing.T) {
+	h := newHarness(t)
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	h.cloud.Publish("registry.example/api:2")
+	withSecret(h, "registry.example/api:2")
+	code, _, errOut = h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+
+	code, out, errOut := h.run("rollback", "api", "--yes", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	assert.NotContains(t, out, secretValue)
+	r := decodeReport(t, out)
+	assert.Equal(t, "rollback", r.Verb)
+	require.Len(t, r.Services, 1)
+	assert.Equal(t, 3, r.Services[0].Revision, "the rollback is recorded as revision 3")
+	assert.Equal(t, 3, r.Services[0].Stopped)
+	goldenJSON(t, "rollback.json", stable(h, out, false), false)
+
+	code, out, errOut = h.run("delete", "api", "--yes", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	r = decodeReport(t, out)
+	assert.Equal(t, "delete", r.Verb)
+	require.Len(t, r.Services, 1)
+	assert.Equal(t, 3, r.Services[0].Stopped)
+	assert.Equal(t, 0, h.tasks())
+	goldenJSON(t, "delete.json", stable(h, out, false), false)
+
+	// Nothing left to delete: the error, in the report with its (empty) plan.
+	code, out, _ = h.run("delete", "api", "--yes", "-o", "json")
+	assert.Equal(t, 1, code)
+	r = decodeReport(t, out)
+	require.NotNil(t, r.Error)
+	assert.Contains(t, r.Error.Message, "service api has no tasks")
+}
