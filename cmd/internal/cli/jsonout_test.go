@@ -145,3 +145,19 @@ func TestManifestErrorsAreTheErrorDocument(t *testing.T) {
 		}
 	}
 }
+
+// deck plan --out that cannot save: the error alone, not the plan and then the error.
+func TestPlanJSONIsThePlanOrTheError(t *testing.T) {
+	h := newHarness(t)
+	code, out, errOut := h.run("plan", "-o", "json", "--out", h.dir+"/no/such/dir/plan.json")
+	assert.Equal(t, 1, code, errOut)
+	e := errorOf(t, out)
+	assert.Contains(t, e.Message, "no such file or directory")
+
+	code, out, errOut = h.run("plan", "-o", "json", "--out", h.dir+"/plan.json")
+	assert.Equal(t, 2, code, "changes to make: %s", errOut)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+	assert.Contains(t, doc, "changes")
+	assert.NotContains(t, doc, "error")
+}
