@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deckhq/deck/cmd/internal/iostreams"
 	"github.com/deckhq/deck/providers"
 )
 
@@ -128,4 +131,22 @@ func TestRollbackAndDeleteJSON(t *testing.T) {
 	r = decodeReport(t, out)
 	require.NotNil(t, r.Error)
 	assert.Contains(t, r.Error.Message, "service api has no tasks")
+}
+
+// On a terminal without --yes, the plan to confirm is shown as text on stderr; stdout keeps
+// the one report.
+func TestDeployJSONOnATerminalAsksAboutTheTextPlan(t *testing.T) {
+	h := newHarness(t)
+	ios, _, out, errOut := iostreams.Test()
+	ios.SetTTY(true)
+	ios.In = strings.NewReader("y\n")
+	deps := Deps{IO: ios, Dialer: h.cloud, LookupEnv: func(string) (string, bool) { return "", false }}
+	code := Main(context.Background(), []string{"--file", filepath.Join(h.dir, "deck.yaml"), "--config",
+		filepath.Join(h.dir, "config.yaml"), "deploy", "-o", "json"}, deps)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, errOut.String(), "Plan: 3 to create, 0 to replace, 0 to destroy.")
+	assert.Contains(t, errOut.String(), "Apply this plan? [y/N]")
+	r := decodeReport(t, out.String())
+	assert.True(t, r.Applied)
+	assert.Equal(t, 3, h.tasks())
 }
