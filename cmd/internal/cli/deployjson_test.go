@@ -150,3 +150,35 @@ func TestDeployJSONOnATerminalAsksAboutTheTextPlan(t *testing.T) {
 	assert.True(t, r.Applied)
 	assert.Equal(t, 3, h.tasks())
 }
+
+func TestDeleteJSONSaysWhatBecameOfTheVolumes(t *testing.T) {
+	h := newHarness(t)
+	withVolume(h, "api")
+	withVolume(h, "worker") // shares the volume: removing it fails while worker runs
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+
+	code, out, errOut := h.run("delete", "api", "--yes", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	r := decodeReport(t, out)
+	require.NotNil(t, r.Volumes)
+	assert.Equal(t, VolumesJSON{Kept: []string{"shop.test.data"}}, *r.Volumes)
+
+	// No tasks left; the volume is still used by worker's: the report carries the error.
+	code, out, _ = h.run("delete", "api", "--volumes", "--yes", "-o", "json")
+	assert.Equal(t, 1, code)
+	r = decodeReport(t, out)
+	require.NotNil(t, r.Error)
+	assert.Contains(t, r.Error.Message, "some volumes of service api were left")
+	require.NotNil(t, r.Volumes)
+	assert.Empty(t, r.Volumes.Removed)
+
+	code, _, errOut = h.run("delete", "worker", "--yes")
+	require.Equal(t, 0, code, errOut)
+	code, out, errOut = h.run("delete", "api", "--volumes", "--yes", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	r = decodeReport(t, out)
+	require.NotNil(t, r.Volumes)
+	assert.Equal(t, VolumesJSON{Removed: []string{"shop.test.data"}}, *r.Volumes)
+	assert.Empty(t, h.volumes())
+}
