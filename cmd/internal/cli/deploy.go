@@ -105,6 +105,7 @@ func runPipelineThen(ctx context.Context, deps Deps, g *Globals, d pipeline.Depl
 		if out.Plan == nil && err != nil {
 			return err // the error document
 		}
+		printFailures(deps, err) // for whoever reads the CI log; the report has them too
 		r := deployReport(out, err, verb)
 		if more != nil && r.Error == nil {
 			if err := more(r); err != nil {

@@ -93,6 +93,7 @@ func TestDeployJSONThatRollsBack(t *testing.T) {
 	assert.Equal(t, "api", f.Service)
 	assert.Equal(t, 3, f.ExitCode)
 	assert.Contains(t, f.StopReason, "exited with code 3")
+	assert.Contains(t, errOut, "task "+f.TaskID+" on "+f.Host+": "+f.StopReason+"\n    ", "the failures are on stderr too, for the CI log")
 	assert.Equal(t, 3, h.tasks(), "revision 1 serves again")
 	assert.Equal(t, 1, strings.Count(out, "\n}\n"), "one document: %s", out)
 }
