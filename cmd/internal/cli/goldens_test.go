@@ -143,7 +143,11 @@ func TestInspectingCommandsJSON(t *testing.T) {
 		assert.NotContains(t, out, secretValue)
 		goldenJSON(t, c.golden, stable(h, out, false), false)
 	}
-	code, _, errOut := h.run("deploy", "--yes")
+	code, out, errOut := h.run("validate", "--env", "test", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	goldenJSON(t, "validate-env.json", stable(h, out, false), false)
+
+	code, _, errOut = h.run("deploy", "--yes")
 	require.Equal(t, 0, code, errOut)
 	h.cloud.Host("h1").WriteLog(h.cloud.Host("h1").Tasks()[0].ContainerID, "stdout", "listening on :8080")
 	for _, c := range []struct {
@@ -163,7 +167,7 @@ func TestInspectingCommandsJSON(t *testing.T) {
 
 	// The tasks' events interleave as the hosts answer: the golden keeps one line of each
 	// form, with the task and host replaced.
-	code, out, errOut := h.run("events", "--service", "api", "-o", "json")
+	code, out, errOut = h.run("events", "--service", "api", "-o", "json")
 	require.Equal(t, 0, code, errOut)
 	hostNames := regexp.MustCompile(`\bh[12]\b`)
 	var forms []string
