@@ -94,6 +94,9 @@ func runController(ctx context.Context, opts *ControllerOptions) error {
 		for _, c := range ctrls {
 			errs = append(errs, c.Once(ctx))
 		}
+		if opts.Globals.Output == "json" {
+			return writeOnceJSON(opts.Deps, ctrls, errs)
+		}
 		return errors.Join(errs...)
 	}
 	if opts.Listen != "" {
@@ -113,6 +116,43 @@ func runController(ctx context.Context, opts *ControllerOptions) error {
 		}()
 	}
 	wg.Wait()
+	return nil
+}
+
+// OnceJSON is deck controller --once's -o json: how each environment's reconcile went,
+// and the error when one did not bring its services to their desired state.
+type OnceJSON struct {
+	Environments []OnceEnvJSON `json:"environments"`
+	Error        *ErrorJSON    `json:"error,omitempty"`
+}
+
+// OnceEnvJSON is one environment's reconcile.
+type OnceEnvJSON struct {
+	App   string `json:"app"`
+	Env   string `json:"environment"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+func writeOnceJSON(deps Deps, ctrls []*controller.Controller, errs []error) error {
+	doc := OnceJSON{Environments: []OnceEnvJSON{}}
+	for i, c := range ctrls {
+		st := c.Status()
+		e := OnceEnvJSON{App: st.App, Env: st.Env, OK: errs[i] == nil}
+		if errs[i] != nil {
+			e.Error = errs[i].Error()
+		}
+		doc.Environments = append(doc.Environments, e)
+	}
+	if err := errors.Join(errs...); err != nil {
+		doc.Error = newErrorJSON(err, 1)
+	}
+	if err := writeJSON(deps, doc); err != nil {
+		return err
+	}
+	if doc.Error != nil {
+		return &ExitError{Code: 1}
+	}
 	return nil
 }
 

@@ -70,23 +70,25 @@ func runDelete(cmd *cobra.Command, o *DeleteOptions) error {
 			return take(ctx, s)
 		},
 		Planned: o.confirm(w, declared)}
-	if err := runPipeline(cmd.Context(), deps, g, d, "delete"); err != nil {
-		return err
-	}
-	volumes := pipeline.NamedVolumes(w.app.Name, w.env.Name, slices.Concat(declared, mounted))
-	switch {
-	case len(volumes) == 0:
+	return runPipelineThen(cmd.Context(), deps, g, d, "delete", func(r *DeployReport) error {
+		volumes := pipeline.NamedVolumes(w.app.Name, w.env.Name, slices.Concat(declared, mounted))
+		switch {
+		case len(volumes) == 0:
+			return nil
+		case o.Volumes:
+			removed, err := removeVolumes(cmd.Context(), deps, g, w, o.Service, volumes)
+			r.Volumes = &VolumesJSON{Removed: removed}
+			return err
+		}
+		r.Volumes = &VolumesJSON{Kept: volumes}
+		hint := "deck delete " + o.Service + " --volumes"
+		if len(declared) == 0 { // with the tasks gone, only a manifest would say which they are
+			hint = "podman volume rm " + strings.Join(volumes, " ") + ", on each host"
+		}
+		fmt.Fprintf(deps.IO.ErrOut, "Kept the named volumes of service %s, and their data: %s. Remove them with: %s\n",
+			o.Service, strings.Join(volumes, ", "), hint)
 		return nil
-	case o.Volumes:
-		return removeVolumes(cmd.Context(), deps, g, w, o.Service, volumes)
-	}
-	hint := "deck delete " + o.Service + " --volumes"
-	if len(declared) == 0 { // with the tasks gone, only a manifest would say which they are
-		hint = "podman volume rm " + strings.Join(volumes, " ") + ", on each host"
-	}
-	fmt.Fprintf(deps.IO.ErrOut, "Kept the named volumes of service %s, and their data: %s. Remove them with: %s\n",
-		o.Service, strings.Join(volumes, ", "), hint)
-	return nil
+	})
 }
 
 // confirm shows the plan and asks before deleting. With no tasks left, --volumes still
@@ -150,11 +152,12 @@ func confirmVolumes(deps Deps, g *Globals, names []string) error {
 	return nil
 }
 
-// removeVolumes removes the volumes from every host it reaches and says what it left.
-func removeVolumes(ctx context.Context, deps Deps, g *Globals, w *world, service string, volumes []string) error {
+// removeVolumes removes the volumes from every host it reaches, says what it left, and
+// returns those it removed from some host.
+func removeVolumes(ctx context.Context, deps Deps, g *Globals, w *world, service string, volumes []string) ([]string, error) {
 	s, err := pipeline.Open(ctx, w.target(deps, g))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.Close()
 	removed, seen := map[string][]string{}, map[string]bool{}
@@ -173,9 +176,11 @@ func removeVolumes(ctx context.Context, deps Deps, g *Globals, w *world, service
 		}
 		seen[r.Volume] = true
 	}
+	var gone []string
 	for _, v := range volumes {
 		switch {
 		case len(removed[v]) > 0:
+			gone = append(gone, v)
 			fmt.Fprintf(deps.IO.ErrOut, "Removed volume %s from %s.\n", v, strings.Join(removed[v], ", "))
 		case !seen[v]:
 			fmt.Fprintf(deps.IO.ErrOut, "Volume %s was on no reachable host.\n", v)
@@ -187,8 +192,8 @@ func removeVolumes(ctx context.Context, deps Deps, g *Globals, w *world, service
 		}
 	}
 	if len(left) > 0 {
-		return fmt.Errorf("some volumes of service %s were left:\n  %s\nRun deck delete %s --volumes again once that is fixed",
+		return gone, fmt.Errorf("some volumes of service %s were left:\n  %s\nRun deck delete %s --volumes again once that is fixed",
 			service, strings.Join(left, "\n  "), service)
 	}
-	return nil
+	return gone, nil
 }

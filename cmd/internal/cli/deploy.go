@@ -73,8 +73,14 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 }
 
 // runPipeline runs d with live progress, then prints the summary and, on failure, what
-// failed and why.
+// failed and why (with -o json, one DeployReport).
 func runPipeline(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, verb string) error {
+	return runPipelineThen(ctx, deps, g, d, verb, nil)
+}
+
+// runPipelineThen is runPipeline with more to do after a run that succeeded; with -o json
+// what more does goes into the report, printed once it is done.
+func runPipelineThen(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, verb string, more func(*DeployReport) error) error {
 	prog := newProgress(deps)
 	d.Events = prog.Event
 	d.Log = pipeline.NewEventLog(nil)
@@ -96,10 +102,26 @@ func runPipeline(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, 
 			}
 		}()
 	}
+	if g.Output == "json" {
+		if out.Plan == nil && err != nil {
+			return err // the error document
+		}
+		printFailures(deps, err) // for whoever reads the CI log; the report has them too
+		r := deployReport(out, err, verb)
+		if more != nil && r.Error == nil {
+			if err := more(r); err != nil {
+				r.Error = newErrorJSON(err, exitCode(err))
+			}
+		}
+		return writeDeployReport(deps, r)
+	}
 	if out.Result == nil {
 		if errors.Is(err, pipeline.ErrCancelled) {
 			fmt.Fprintln(deps.IO.ErrOut, "Cancelled; nothing was changed.")
 			return &ExitError{Code: 1}
+		}
+		if err == nil && more != nil {
+			return more(&DeployReport{})
 		}
 		return err
 	}
@@ -116,14 +138,25 @@ func runPipeline(ctx context.Context, deps Deps, g *Globals, d pipeline.Deploy, 
 		}
 		return fmt.Errorf("%s failed: %w\n%s. Fix the cause and run deck %s again", verb, err, after, verb)
 	}
+	if more != nil {
+		return more(&DeployReport{})
+	}
 	return nil
 }
 
 // showAndConfirm prints the plan and asks before changing anything, unless --yes. Off a
-// terminal, --yes is required.
+// terminal, --yes is required. With -o json the plan is in the report printed at the end,
+// and shown as text on stderr only to be asked about.
 func showAndConfirm(deps Deps, g *Globals, plan *planner.Plan, question string) error {
-	if err := printPlan(deps, g, plan); err != nil {
-		return err
+	switch {
+	case g.Output != "json":
+		if err := printPlan(deps, g, plan); err != nil {
+			return err
+		}
+	case !plan.Empty() && !g.Yes && deps.IO.CanPrompt():
+		if err := planner.RenderText(deps.IO.ErrOut, plan, planner.PlainStyle{}); err != nil {
+			return err
+		}
 	}
 	if plan.Empty() || g.Yes {
 		return nil
@@ -157,9 +190,6 @@ func printFailures(deps Deps, err error) {
 
 // printSummary lists, per service, what was done and the endpoints of its running tasks.
 func printSummary(deps Deps, g *Globals, out *pipeline.Outcome) {
-	if g.Output == "json" {
-		return
-	}
 	c := colors(deps)
 	fmt.Fprintln(deps.IO.Out)
 	for _, sr := range out.Result.Services {

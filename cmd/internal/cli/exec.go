@@ -40,7 +40,8 @@ resize on. Otherwise (or with --no-tty) the command's stdout and stderr come bac
 stdout and stderr, and deck's stdin is forwarded to the command's until it ends.
 
 The command runs with the container's environment, user and working directory, through the
-host's Podman API (as podman exec does).`,
+host's Podman API (as podman exec does). Its output is the command's own, byte for byte, so
+--output json does not change it; deck's own errors are JSON with it.`,
 		Example: `  deck exec web -- /bin/sh
   deck exec web --task 3f2a9c1b -- /app check-config
   echo 'select 1' | deck exec db -- psql`,

@@ -137,6 +137,7 @@ func TestHistoryShowsTheAuditTrail(t *testing.T) {
 
 	code, out, errOut = h.run("history", "--output", "json")
 	require.Equal(t, 0, code, errOut)
+	golden(t, "history-all.json", out)
 	var r HistoryReport
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	assert.Len(t, r.Revisions, 4, "every service's")

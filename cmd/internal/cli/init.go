@@ -118,6 +118,7 @@ func runInit(o *InitOptions) error {
 		return &FlagError{Err: err}
 	}
 	dir := filepath.Dir(o.Globals.File)
+	written := InitJSON{Service: o.Name, Type: o.Type}
 	if _, err := os.Stat(o.Globals.File); errors.Is(err, os.ErrNotExist) {
 		app := o.App
 		if app == "" {
@@ -129,6 +130,7 @@ func runInit(o *InitOptions) error {
 			return err
 		}
 		fmt.Fprintf(io.ErrOut, "Wrote %s (app %s)\n", o.Globals.File, app)
+		written.App, written.AppFile = app, o.Globals.File
 	}
 	path := filepath.Join(dir, "deck", o.Name+".yaml")
 	if _, err := os.Stat(path); err == nil && !o.Force {
@@ -141,7 +143,22 @@ func runInit(o *InitOptions) error {
 		return err
 	}
 	fmt.Fprintf(io.ErrOut, "Wrote %s. Next: deck validate, then deck deploy.\n", path)
+	if o.Globals.Output == "json" {
+		written.Manifest = path
+		return writeJSON(o.Deps, written)
+	}
 	return nil
+}
+
+// InitJSON is deck init's -o json: the files it wrote.
+type InitJSON struct {
+	Service string `json:"service"`
+	Type    string `json:"type"`
+	// Manifest is the service manifest written.
+	Manifest string `json:"manifest"`
+	// AppFile and App are set when deck.yaml was missing and deck init wrote it.
+	AppFile string `json:"app_file,omitempty"`
+	App     string `json:"app,omitempty"`
 }
 
 // withSchema puts the yaml-language-server comment that names the file's JSON Schema at

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -72,15 +73,38 @@ func runJobRun(ctx context.Context, o *JobRunOptions) error {
 		return err
 	}
 	fmt.Fprintf(deps.IO.ErrOut, "Started run %s of job %s on %s (task %s, %s)\n", a.Run, o.Job, a.Host, a.TaskID, a.Detail)
-	fmt.Fprintln(deps.IO.Out, a.Run)
+	switch {
+	case g.Output == "json" && !o.Wait:
+		if err := writeJSON(deps, JobRunJSON{Job: o.Job, Run: a.Run, Attempt: a.Attempt, Trigger: a.Trigger,
+			Host: a.Host, TaskID: a.TaskID, Container: a.Container, Detail: a.Detail}); err != nil {
+			return err
+		}
+	case g.Output == "json":
+		_ = json.NewEncoder(deps.IO.Out).Encode(TaskLineJSON{Event: "started", Task: a.TaskID, Host: a.Host,
+			Container: a.Container, Job: o.Job, Run: a.Run})
+	default:
+		fmt.Fprintln(deps.IO.Out, a.Run)
+	}
 	if !o.Wait {
 		return nil
 	}
 	t := pipeline.RunningTask{Host: a.Host, TaskID: a.TaskID, ContainerID: a.Container}
-	if code := watchTasks(ctx, deps, s, []pipeline.RunningTask{t}, false); code != 0 {
+	if code := watchTasks(ctx, deps, g, s, []pipeline.RunningTask{t}, false); code != 0 {
 		return &ExitError{Code: code}
 	}
 	return nil
+}
+
+// JobRunJSON is deck job run's -o json (without --wait): the run started.
+type JobRunJSON struct {
+	Job       string `json:"job"`
+	Run       string `json:"run"`
+	Attempt   int    `json:"attempt"`
+	Trigger   string `json:"trigger"`
+	Host      string `json:"host"`
+	TaskID    string `json:"task_id"`
+	Container string `json:"container"`
+	Detail    string `json:"detail"`
 }
 
 // startJobRun takes the deploy lock, reads the hosts again under it, and starts the run:

@@ -94,6 +94,10 @@ lock to expire. Who broke it, from where and when is recorded and shown by deck 
 				if err != nil {
 					return err
 				}
+				if g.Output == "json" {
+					// {"broken": false, "holder": null} when it was not held.
+					defer func() { _ = writeJSON(deps, map[string]any{"broken": broke != nil, "holder": holderJSON(broke)}) }()
+				}
 				if broke == nil {
 					fmt.Fprintln(deps.IO.ErrOut, "The deploy lock was not held; nothing to break.")
 					return nil
@@ -134,7 +138,7 @@ func lockStatus(ctx context.Context, deps Deps, g *Globals, l *lock.HostsLocker)
 	}
 	broke, _ := l.LastBreak(ctx)
 	if g.Output == "json" {
-		return writeJSON(deps, map[string]any{"held": h != nil, "holder": h, "last_break": broke})
+		return writeJSON(deps, map[string]any{"held": h != nil, "holder": holderJSON(h), "last_break": holderJSON(broke)})
 	}
 	if h == nil {
 		fmt.Fprintln(deps.IO.Out, "The deploy lock is free.")
@@ -145,4 +149,29 @@ func lockStatus(ctx context.Context, deps Deps, g *Globals, l *lock.HostsLocker)
 		fmt.Fprintf(deps.IO.Out, "Last broken by %s.\n", broke.BrokenBy)
 	}
 	return nil
+}
+
+// HolderJSON is a lock holder in deck lock's -o json.
+type HolderJSON struct {
+	ID      string        `json:"id,omitempty"`
+	User    string        `json:"user"`
+	Machine string        `json:"machine"`
+	PID     int           `json:"pid,omitempty"`
+	Command string        `json:"command,omitempty"`
+	Why     string        `json:"why,omitempty"`
+	Since   time.Time     `json:"since,omitzero"`
+	Epoch   uint64        `json:"epoch,omitempty"`
+	TTL     time.Duration `json:"ttl,omitempty"` // nanoseconds
+	Expires time.Time     `json:"expires,omitzero"`
+	// BrokenBy is who broke this holder's lock (its since: when), for last_break.
+	BrokenBy *HolderJSON `json:"broken_by,omitempty"`
+}
+
+// holderJSON is h in snake_case; nil for none.
+func holderJSON(h *lock.Holder) *HolderJSON {
+	if h == nil {
+		return nil
+	}
+	return &HolderJSON{ID: h.ID, User: h.User, Machine: h.Machine, PID: h.PID, Command: h.Command, Why: h.Why,
+		Since: h.Since, Epoch: h.Epoch, TTL: h.TTL, Expires: h.Expires, BrokenBy: holderJSON(h.BrokenBy)}
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // manifestError reports manifest errors and ends the command with status 1: as text on
-// stderr, one a line, or, with --output json, as one JSON document on stdout, so a CI step
-// reads them the way it reads the rest of deck's JSON. Other errors are returned as they are.
+// stderr, one a line, or, with --output json, as the error document on stdout
+// ({"error": {"kind": "manifest", "errors": [...], ...}}), so a CI step reads them the way it
+// reads the rest of deck's JSON. Other errors are returned as they are.
 func manifestError(deps Deps, g *Globals, err error) error {
 	var list manifest.ErrorList
 	if !errors.As(err, &list) {
@@ -17,7 +18,7 @@ func manifestError(deps Deps, g *Globals, err error) error {
 	}
 	if g.Output == "json" {
 		ghAnnotate(deps, deps.IO.ErrOut, list) // stdout holds the JSON
-		if err := writeJSON(deps, errorsJSON(list)); err != nil {
+		if err := writeErrorJSON(deps.IO.Out, newErrorJSON(list, 1)); err != nil {
 			return err
 		}
 		return &ExitError{Code: 1}
@@ -61,11 +62,11 @@ type errorJSON struct {
 	Environment string `json:"environment,omitempty"`
 }
 
-// errorsJSON is the document: the first manifest.MaxShown errors and how many there are.
-func errorsJSON(list manifest.ErrorList) map[string]any {
+// manifestErrorsJSON are the first manifest.MaxShown errors, for the error document.
+func manifestErrorsJSON(list manifest.ErrorList) []errorJSON {
 	out := make([]errorJSON, 0, min(len(list), manifest.MaxShown))
 	for _, e := range list[:min(len(list), manifest.MaxShown)] {
 		out = append(out, errorJSON{File: e.File, Line: e.Line, Column: e.Column, Path: e.Path, Message: e.Msg, Environment: e.Env})
 	}
-	return map[string]any{"errors": out, "count": len(list)}
+	return out
 }

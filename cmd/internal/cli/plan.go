@@ -45,7 +45,12 @@ func runPlan(cmd *cobra.Command, o *PlanOptions) error {
 		return err
 	}
 	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(), PlanOnly: true,
-		Planned: func(p *planner.Plan) error { return printPlan(deps, g, p) }}
+		Planned: func(p *planner.Plan) error {
+			if g.Output == "json" {
+				return nil // printed once nothing more can fail: one document, the plan or the error
+			}
+			return printPlan(deps, g, p)
+		}}
 	out, err := d.Run(cmd.Context())
 	ghPlan(deps, out, err)
 	if out.Session != nil {
@@ -60,6 +65,11 @@ func runPlan(cmd *cobra.Command, o *PlanOptions) error {
 			return err
 		}
 		fmt.Fprintf(deps.IO.ErrOut, "Saved the plan to %s; apply it with: deck deploy --plan %s\n", o.Out, o.Out)
+	}
+	if g.Output == "json" {
+		if err := printPlan(deps, g, plan); err != nil {
+			return err
+		}
 	}
 	if plan.Empty() {
 		return nil

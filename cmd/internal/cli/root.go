@@ -38,7 +38,7 @@ func Main(ctx context.Context, args []string, deps Deps) int {
 	if deps.LookupEnv == nil {
 		deps.LookupEnv = os.LookupEnv
 	}
-	root := NewRootCmd(deps)
+	root, g := newRootCmd(deps)
 	root.SetArgs(args)
 	root.SetOut(deps.IO.Out)
 	root.SetErr(deps.IO.ErrOut)
@@ -51,6 +51,12 @@ func Main(ctx context.Context, args []string, deps Deps) int {
 		switch {
 		case errors.As(err, &ee) && ee.Err == nil:
 			// already reported
+		case g.Output == "json" || g.Output == "" && jsonRequested(args):
+			// g.Output is "" when the settings were not read: cobra stopped before.
+			if errors.As(err, &fe) || isCobraFlagError(err) {
+				fmt.Fprint(deps.IO.ErrOut, cmd.UsageString())
+			}
+			_ = writeErrorJSON(deps.IO.Out, newErrorJSON(err, exitCode(err)))
 		case errors.As(err, &fe) || isCobraFlagError(err):
 			fmt.Fprintf(deps.IO.ErrOut, "Error: %s\n\n%s", err, cmd.UsageString())
 		default:
@@ -67,8 +73,9 @@ func isCobraFlagError(err error) bool {
 		strings.HasPrefix(s, "unknown command") || strings.Contains(s, "arg(s)")
 }
 
-// NewRootCmd builds the command tree.
-func NewRootCmd(deps Deps) *cobra.Command {
+// newRootCmd builds the command tree and returns the settings its commands share (filled
+// once the command line is parsed).
+func newRootCmd(deps Deps) (*cobra.Command, *Globals) {
 	g := &Globals{}
 	root := &cobra.Command{
 		Use:   "deck <command>",
@@ -102,7 +109,7 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 		c.GroupID = "run"
 		root.AddCommand(c)
 	}
-	root.AddCommand(NewCmdVersion(deps), NewCmdSSHMux())
+	root.AddCommand(NewCmdVersion(deps, g), NewCmdSSHMux())
 	addCompletions(root, deps)
-	return root
+	return root, g
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -123,18 +124,63 @@ func runTaskRun(ctx context.Context, o *TaskRunOptions) error {
 	for _, t := range tasks {
 		fmt.Fprintf(deps.IO.ErrOut, "Started task %s on %s (container %s)\n", t.TaskID, t.Host, t.Name)
 	}
+	if o.Detach && g.Output == "json" {
+		return writeDetached(deps, tasks, err)
+	}
 	if o.Detach {
 		for _, t := range tasks {
 			fmt.Fprintln(deps.IO.Out, t.TaskID)
 		}
 		return err
 	}
-	code := watchTasks(ctx, deps, s, tasks, true)
+	if g.Output == "json" {
+		enc := json.NewEncoder(deps.IO.Out)
+		for _, t := range tasks {
+			_ = enc.Encode(TaskLineJSON{Event: "started", Task: t.TaskID, Host: t.Host, Container: t.Name})
+		}
+		if err != nil { // some tasks did not start: said in a line, as the others' are
+			e := newErrorJSON(err, 1)
+			_ = enc.Encode(errorDoc{Error: e})
+			err = &ExitError{Code: 1}
+		}
+	}
+	code := watchTasks(ctx, deps, g, s, tasks, true)
 	if err != nil && code == 0 {
 		code = 1 // a task did not even start
 	}
 	if code != 0 {
 		return &ExitError{Code: code}
+	}
+	return nil
+}
+
+// DetachedJSON is deck task run --detach's -o json: the tasks started, and the error when
+// some could not be.
+type DetachedJSON struct {
+	Tasks []StartedTaskJSON `json:"tasks"`
+	Error *ErrorJSON        `json:"error,omitempty"`
+}
+
+// StartedTaskJSON is a task deck task run started.
+type StartedTaskJSON struct {
+	TaskID    string `json:"task_id"`
+	Host      string `json:"host"`
+	Container string `json:"container"`
+}
+
+func writeDetached(deps Deps, tasks []pipeline.RunningTask, err error) error {
+	doc := DetachedJSON{Tasks: []StartedTaskJSON{}}
+	for _, t := range tasks {
+		doc.Tasks = append(doc.Tasks, StartedTaskJSON{TaskID: t.TaskID, Host: t.Host, Container: t.Name})
+	}
+	if err != nil {
+		doc.Error = newErrorJSON(err, 1)
+	}
+	if werr := writeJSON(deps, doc); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return &ExitError{Code: 1}
 	}
 	return nil
 }

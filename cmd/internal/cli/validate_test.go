@@ -45,17 +45,25 @@ func TestManifestErrorsAsJSON(t *testing.T) {
 			code, out, errOut := h.run(cmd, "-o", "json")
 			assert.Equal(t, 1, code)
 			assert.Empty(t, errOut)
-			var doc struct {
-				Errors []struct {
-					File    string `json:"file"`
-					Line    int    `json:"line"`
-					Column  int    `json:"column"`
-					Path    string `json:"path"`
+			var wrap struct {
+				Error struct {
 					Message string `json:"message"`
-				} `json:"errors"`
-				Count int `json:"count"`
+					Code    int    `json:"code"`
+					Kind    string `json:"kind"`
+					Errors  []struct {
+						File    string `json:"file"`
+						Line    int    `json:"line"`
+						Column  int    `json:"column"`
+						Path    string `json:"path"`
+						Message string `json:"message"`
+					} `json:"errors"`
+					Count int `json:"count"`
+				} `json:"error"`
 			}
-			require.NoError(t, json.Unmarshal([]byte(out), &doc), out)
+			require.NoError(t, json.Unmarshal([]byte(out), &wrap), out)
+			assert.Equal(t, 1, strings.Count(out, "\n"), "one line: %s", out)
+			doc := wrap.Error
+			assert.Equal(t, []any{"2 manifest errors; nothing was changed.", 1, "manifest"}, []any{doc.Message, doc.Code, doc.Kind})
 			assert.Equal(t, 2, doc.Count)
 			require.Len(t, doc.Errors, 2)
 			assert.Equal(t, 6, doc.Errors[0].Line)

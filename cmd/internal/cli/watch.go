@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -13,14 +14,32 @@ import (
 // exitInterrupted is the exit status after Ctrl-C, as a shell gives it.
 const exitInterrupted = 130
 
+// TaskLineJSON is one line of deck task run and deck job run --wait with -o json: a task
+// started (event "started"), a line of its output (line), or its end (event "ended", with
+// exit_code and, when it failed, reason).
+type TaskLineJSON struct {
+	Event     string  `json:"event,omitempty"`
+	Task      string  `json:"task"`
+	Host      string  `json:"host"`
+	Container string  `json:"container,omitempty"`
+	Job       string  `json:"job,omitempty"`
+	Run       string  `json:"run,omitempty"`
+	Line      *string `json:"line,omitempty"`
+	ExitCode  *int    `json:"exit_code,omitempty"`
+	Reason    string  `json:"reason,omitempty"`
+}
+
 // watchTasks streams the tasks' output to stdout (each line after its task id when there
-// are several) until they end, prints the stop reason of each that failed, and returns the
-// exit status to end with: the first task's non-zero exit code, in task order. owned
-// tasks (standalone ones) are removed once their exit code is read, and stopped and
-// removed on Ctrl-C; the others (a job's runs, which are its history) are left as they are.
-func watchTasks(ctx context.Context, deps Deps, s *pipeline.Session, tasks []pipeline.RunningTask, owned bool) int {
+// are several; with -o json, one TaskLineJSON a line) until they end, prints the stop
+// reason of each that failed, and returns the exit status to end with: the first task's
+// non-zero exit code, in task order. owned tasks (standalone ones) are removed once their
+// exit code is read, and stopped and removed on Ctrl-C; the others (a job's runs, which are
+// its history) are left as they are.
+func watchTasks(ctx context.Context, deps Deps, g *Globals, s *pipeline.Session, tasks []pipeline.RunningTask, owned bool) int {
 	var mu sync.Mutex
 	prefix := len(tasks) > 1
+	asJSON := g.Output == "json"
+	enc := json.NewEncoder(deps.IO.Out)
 	ended := make([]providers.Task, len(tasks))
 	errs := make([]error, len(tasks))
 	var wg sync.WaitGroup
@@ -31,6 +50,10 @@ func watchTasks(ctx context.Context, deps Deps, s *pipeline.Session, tasks []pip
 			ferr := s.FollowTask(ctx, t, func(line string) {
 				mu.Lock()
 				defer mu.Unlock()
+				if asJSON {
+					_ = enc.Encode(TaskLineJSON{Task: t.TaskID, Host: t.Host, Line: &line})
+					return
+				}
 				if prefix {
 					line = t.TaskID + " | " + line
 				}
@@ -59,6 +82,9 @@ func watchTasks(ctx context.Context, deps Deps, s *pipeline.Session, tasks []pip
 			if exit == 0 {
 				exit = 1
 			}
+		}
+		if asJSON {
+			_ = enc.Encode(TaskLineJSON{Event: "ended", Task: t.TaskID, Host: t.Host, ExitCode: &exit, Reason: reason})
 		}
 		if code == 0 {
 			code = exit
