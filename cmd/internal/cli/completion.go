@@ -1,22 +1,29 @@
 package cli
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers/history"
 )
 
 // Dynamic shell completion. cobra's completion command (deck completion bash|zsh|fish|
 // powershell) writes the script; the script asks deck itself (deck __complete ...) for the
 // words that fit where the cursor is, and these functions answer from the app file: the
 // names in its service manifests for a SERVICE argument, its environments for --env.
-// Revision numbers are not completed: they are kept on the hosts, and a completion that
-// dials every host on each Tab would be slow, or hang on one that does not answer.
+// Revision numbers (deck rollback SERVICE --to) are kept on the hosts, so that completion
+// reads them there, within completionTimeout: a host that does not answer costs a Tab that
+// long, never a hang (and the ssh connections deck shares between commands make it quick).
 
 // serviceArgs are the commands whose first argument is a service; jobArgs those whose
 // first argument is a Scheduled Job.
@@ -38,6 +45,9 @@ func addCompletions(root *cobra.Command, deps Deps) {
 			c.ValidArgsFunction = completeServices(deps, false)
 		case slices.Contains(jobArgs, path):
 			c.ValidArgsFunction = completeServices(deps, true)
+		}
+		if path == "rollback" {
+			_ = c.RegisterFlagCompletionFunc("to", completeRevisions(deps))
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)
@@ -100,5 +110,62 @@ func completeServices(deps Deps, jobs bool) cobra.CompletionFunc {
 		}
 		slices.Sort(names)
 		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completionTimeout bounds reading the hosts for a completion.
+const completionTimeout = 3 * time.Second
+
+// completeRevisions completes deck rollback SERVICE --to with the service's completed
+// revisions, newest first, each with what it was (shells that show descriptions show it):
+// "4	completed 2026-11-21 14:02 by alice: fix the login page". Nothing when the app file,
+// the environment or the hosts cannot be read: completion never prints an error.
+func completeRevisions(deps Deps) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		const none = cobra.ShellCompDirectiveNoFileComp
+		if len(args) != 1 {
+			return nil, none
+		}
+		g := &Globals{}
+		if g.load(cmd, deps) != nil {
+			return nil, none
+		}
+		app, err := manifest.LoadApp(g.File, deps.LookupEnv)
+		if err != nil {
+			return nil, none
+		}
+		env, err := app.Environment(g.Env)
+		if err != nil {
+			return nil, none
+		}
+		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
+		defer cancel()
+		s, err := pipeline.Open(ctx, pipeline.Target{App: app, Env: env, Dialer: deps.dialer(g),
+			HostTimeout: min(g.HostTimeout, completionTimeout)})
+		if err != nil {
+			return nil, none
+		}
+		defer s.Close()
+		store, err := historyStore(s)
+		if err != nil {
+			return nil, none
+		}
+		r, err := collectHistory(ctx, store, args[0])
+		if err != nil {
+			return nil, none
+		}
+		var words []string
+		for _, rev := range r.Revisions { // newest first
+			if rev.Outcome != string(history.Completed) {
+				continue
+			}
+			desc := fmt.Sprintf("%s %s by %s", rev.Outcome, rev.Started.Local().Format("2006-01-02 15:04"), rev.Who)
+			if rev.Message != "" {
+				msg, _, _ := strings.Cut(rev.Message, "\n")
+				desc += ": " + msg
+			}
+			words = append(words, fmt.Sprintf("%d\t%s", rev.Revision, desc))
+		}
+		return words, none | cobra.ShellCompDirectiveKeepOrder
 	}
 }

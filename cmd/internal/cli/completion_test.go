@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/providers/history"
 )
 
 // complete runs deck __complete ARGS... (what the shell scripts run on Tab) and returns the
@@ -56,4 +60,32 @@ func TestCompletionScripts(t *testing.T) {
 		require.Equal(t, 0, code, errOut)
 		assert.Contains(t, out, "__complete", shell)
 	}
+}
+
+func TestCompletionOfRevisionsReadsTheHosts(t *testing.T) {
+	h := newHarness(t)
+	s, _, advance := historyFixture(h)
+	deployThree(t, s, advance) // 1 completed, 2 rolled back, 3 in progress
+	ctx := context.Background()
+	require.NoError(t, s.Finish(ctx, "api", 3, history.Completed, ""))
+	advance(time.Hour)
+	fourth := apiRevision("registry.example/api:4", "deck deploy")
+	fourth.Who, fourth.Message = "alice@laptop", "Faster checkout"
+	_, err := s.Create(ctx, fourth)
+	require.NoError(t, err)
+	require.NoError(t, s.Finish(ctx, "api", 4, history.Completed, ""))
+
+	words, directive := h.complete("rollback", "api", "--to", "")
+	started := func(d time.Duration) string { return histBase.Add(d).Local().Format("2006-01-02 15:04") }
+	assert.Equal(t, []string{
+		"4\tcompleted " + started(3*time.Hour+18*time.Minute+time.Hour) + " by alice@laptop: Faster checkout",
+		"3\tcompleted " + started(3*time.Hour+13*time.Minute) + " by github:octocat: Add a cart",
+		"1\tcompleted " + started(0) + " by github:octocat: Add a cart",
+	}, words, "completed revisions only (not 2, rolled back), newest first")
+	assert.Equal(t, ":36", directive, "no file names, and the shell keeps deck's order") // NoFileComp|KeepOrder
+
+	words, _ = h.complete("rollback", "web", "--to", "")
+	assert.Empty(t, words, "a service with no revisions")
+	words, _ = h.complete("rollback", "--to", "")
+	assert.Empty(t, words, "no service named yet")
 }
