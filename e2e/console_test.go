@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -39,7 +40,7 @@ func TestConsole(t *testing.T) {
 	require.Len(t, st.Services, 1)
 	require.Len(t, st.Services[0].Tasks, 3)
 
-	pageURL := startConsole(t, a)
+	pageURL := startConsole(t, a, "--refresh", "1s")
 	u, err := url.Parse(pageURL)
 	require.NoError(t, err)
 	origin := u.Scheme + "://" + u.Host
@@ -177,6 +178,99 @@ func TestConsole(t *testing.T) {
 	t.Logf("the page made %d requests, all to %s", len(requests), origin)
 }
 
+// TestConsoleDeployAndRollback: with --allow-deploy, the page's Deploy button applies the
+// pending plan the page shows (a changed variable: a new revision) and its Roll back button
+// returns the service to the revision before, each after the browser's confirmation, both
+// through the pipeline and lock of deck deploy and deck rollback, as deck history records.
+func TestConsoleDeployAndRollback(t *testing.T) {
+	chromium := requireChromium(t)
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	a.write("deck/hello.yaml", execManifest+"variables:\n  GREETING: one\n")
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	first := a.status().Services[0].Tasks[0].Revision
+	a.write("deck/hello.yaml", execManifest+"variables:\n  GREETING: two\n")
+
+	pageURL := startConsole(t, a, "--refresh", "1s", "--allow-deploy")
+	shots := screenshotDir(t)
+	ctx, cancel := browser(t, chromium)
+	defer cancel()
+	// The page asks with window.confirm before each change. A real dialog would stop the
+	// page until answered, and the protocol's answer cannot reach a tab whose click is
+	// still waiting on it; so the test answers yes itself, after noting the question.
+	confirmYes := func() {
+		t.Helper()
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(window.confirm = q => { sessionStorage.setItem('asked', (sessionStorage.getItem('asked') || '') + q + '\n'); return true; }, true)`))
+		require.NoError(t, err)
+	}
+	wait := func(sel string, d time.Duration) {
+		t.Helper()
+		wctx, wcancel := context.WithTimeout(ctx, d)
+		defer wcancel()
+		if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS(sel))); err != nil {
+			screenshot(t, ctx, shots, "failed.png")
+			html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+			t.Fatalf("waiting for %s: %v; the page shows:\n%s", sel, err, html)
+		}
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(pageURL)))
+	wait(`#plan pre.changes`, 60*time.Second)
+	plan, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#plan pre`)))
+	require.NoError(t, err)
+	assert.Contains(t, plan, "hello", "the pending plan changes hello")
+	screenshot(t, ctx, shots, "deploy-1-pending-plan.png")
+
+	confirmYes()
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#deploy`))))
+	wait(`#operation h2[data-what="deck deploy"] [data-done]`, 3*time.Minute)
+	out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#operation`)))
+	require.NoError(t, err)
+	require.Contains(t, out, "done", out)
+	assert.Contains(t, out, "✓ hello: 3 started, 3 stopped", out)
+	wait(`#plan pre.nochanges`, 60*time.Second)
+	screenshot(t, ctx, shots, "deploy-2-deployed.png")
+	second := a.status().Services[0].Tasks[0].Revision
+	assert.NotEqual(t, first, second, "the deploy from the page made a new revision")
+
+	confirmYes() // the page was loaded again after the deploy's POST
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#services-table tr[data-service="hello"] button.rollback`))))
+	wait(`#operation h2[data-what="deck rollback hello"] [data-done]`, 3*time.Minute)
+	out, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#operation`)))
+	require.NoError(t, err)
+	require.Contains(t, out, "done", out)
+	assert.Contains(t, out, "hello", out)
+	screenshot(t, ctx, shots, "deploy-3-rolled-back.png")
+	st := a.status()
+	require.Len(t, st.Services[0].Tasks, 3)
+	for _, task := range st.Services[0].Tasks {
+		assert.Equal(t, first, task.Revision, "rolled back to the first revision's task definition: %s", task.ID)
+	}
+	h := a.deck("history", "hello", "-o", "json")
+	require.Equal(t, 0, h.Code, h.String())
+	var hist struct {
+		Revisions []struct {
+			Revision int    `json:"revision"`
+			Kind     string `json:"kind"`
+			Outcome  string `json:"outcome"`
+			Trigger  string `json:"trigger"`
+		} `json:"revisions"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(h.Stdout), &hist))
+	require.Len(t, hist.Revisions, 3, h.Stdout)
+	assert.Equal(t, "rollback", hist.Revisions[0].Kind)
+	assert.Equal(t, "completed", hist.Revisions[0].Outcome)
+	assert.Equal(t, "deck rollback hello", hist.Revisions[0].Trigger)
+	assert.Equal(t, "completed", hist.Revisions[1].Outcome)
+
+	asked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem('asked')`))
+	require.NoError(t, err)
+	questions := strings.Split(strings.TrimSpace(asked), "\n")
+	require.Len(t, questions, 2, "the page asked before each change: %q", asked)
+	assert.Contains(t, questions[0], "Deploy environment")
+	assert.Contains(t, questions[1], "Roll hello back")
+}
+
 // requireChromium is the path of Chromium; without it the test fails under CI=true (where
 // make deps installs it) and is skipped elsewhere.
 func requireChromium(t *testing.T) string {
@@ -194,9 +288,9 @@ func requireChromium(t *testing.T) string {
 }
 
 // startConsole starts deck console in the app's folder and returns the URL it prints.
-func startConsole(t *testing.T, a *app) string {
+func startConsole(t *testing.T, a *app, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(deckBin, "console", "--refresh", "1s")
+	cmd := exec.Command(deckBin, append([]string{"console"}, args...)...)
 	cmd.Dir = a.dir
 	cmd.Env = a.env
 	var stderr strings.Builder

@@ -201,7 +201,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", CSP)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: with it, browsers send "Origin: null" on the page's own POSTs.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
 	if q := r.URL.Query().Get("token"); q != "" && s.tokenOK(q) && r.Method == http.MethodGet {
@@ -318,10 +319,11 @@ func (s *Server) change(w http.ResponseWriter, r *http.Request) {
 }
 
 // sameOrigin is true when the browser says the request comes from the page's own origin:
-// Sec-Fetch-Site when it sends it, else Origin against the Host asked for.
+// by Sec-Fetch-Site when it sends it (a header no page can set), else by Origin against the
+// Host asked for.
 func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
-		return false
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
 	}
 	origin := r.Header.Get("Origin")
 	return origin != "" && origin == "http://"+r.Host

@@ -222,11 +222,15 @@ func TestDeployNeedsAllowSameOriginAndTheFormsCheck(t *testing.T) {
 	srv, ts := start(t, Options{Backend: fake})
 	c := login(t, srv, ts)
 	c.CheckRedirect = noRedirects
+	site := "" // Sec-Fetch-Site, as a browser sends it
 	post := func(s *Server, path string, form url.Values, origin string) int {
 		req, _ := http.NewRequest(http.MethodPost, ts.URL+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if origin != "" {
 			req.Header.Set("Origin", origin)
+		}
+		if site != "" {
+			req.Header.Set("Sec-Fetch-Site", site)
 		}
 		resp, err := c.Do(req)
 		require.NoError(t, err)
@@ -239,6 +243,11 @@ func TestDeployNeedsAllowSameOriginAndTheFormsCheck(t *testing.T) {
 	srv.opts.AllowDeploy = true
 	assert.Equal(t, http.StatusForbidden, post(srv, "/deploy", good, "http://evil.example"), "another origin")
 	assert.Equal(t, http.StatusForbidden, post(srv, "/deploy", good, ""), "no origin")
+	site = "cross-site"
+	assert.Equal(t, http.StatusForbidden, post(srv, "/deploy", good, ts.URL), "a browser says it comes from another site")
+	site = "same-site"
+	assert.Equal(t, http.StatusForbidden, post(srv, "/deploy", good, ts.URL), "another port of the same host is another origin")
+	site = ""
 	assert.Equal(t, http.StatusForbidden, post(srv, "/deploy", url.Values{"csrf": {"x"}, "env": {"staging"}}, ts.URL), "wrong check value")
 	assert.Equal(t, http.StatusNotFound, post(srv, "/deploy", url.Values{"csrf": {srv.csrf}, "env": {"nope"}}, ts.URL))
 	fake.mu.Lock()
@@ -258,7 +267,9 @@ func TestDeployNeedsAllowSameOriginAndTheFormsCheck(t *testing.T) {
 	assert.Equal(t, "boom", op.Err)
 	assert.Equal(t, "Apply this plan?\n", op.Output)
 
-	assert.Equal(t, http.StatusSeeOther, post(srv, "/rollback", url.Values{"csrf": {srv.csrf}, "env": {"prod"}, "service": {"web"}}, ts.URL))
+	// A browser under a no-referrer policy sends Origin: null; Sec-Fetch-Site still says.
+	site = "same-origin"
+	assert.Equal(t, http.StatusSeeOther, post(srv, "/rollback", url.Values{"csrf": {srv.csrf}, "env": {"prod"}, "service": {"web"}}, "null"))
 	require.Eventually(t, func() bool { op := srv.ops.snapshot("prod"); return op != nil && op.Done }, 5*time.Second, 10*time.Millisecond)
 	fake.mu.Lock()
 	assert.Equal(t, []string{"staging"}, fake.deploys)
