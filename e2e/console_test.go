@@ -260,7 +260,8 @@ func TestConsoleDeployAndRollback(t *testing.T) {
 	require.Len(t, hist.Revisions, 3, h.Stdout)
 	assert.Equal(t, "rollback", hist.Revisions[0].Kind)
 	assert.Equal(t, "completed", hist.Revisions[0].Outcome)
-	assert.Equal(t, "deck rollback hello", hist.Revisions[0].Trigger)
+	assert.Equal(t, "deck console (deck rollback hello)", hist.Revisions[0].Trigger, "the history says where it came from")
+	assert.Equal(t, "deck console (deck deploy)", hist.Revisions[1].Trigger)
 	assert.Equal(t, "completed", hist.Revisions[1].Outcome)
 
 	asked, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem('asked')`))

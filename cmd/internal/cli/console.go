@@ -297,16 +297,17 @@ func (b *consoleBackend) Logs(ctx context.Context, env string, services []string
 	return out, nil
 }
 
-// Deploy is deck deploy --yes, its output to out.
+// Deploy is deck deploy --yes, its output to out; the history's trigger says it came
+// from the console.
 func (b *consoleBackend) Deploy(ctx context.Context, env string, out io.Writer) error {
 	g := b.globals(env)
 	g.Yes = true
-	return runDeploy(ctx, &DeployOptions{Deps: b.quiet(out), Globals: g, Lock: LockFlags{TTL: 30 * time.Second}})
+	return runDeploy(ctx, &DeployOptions{Deps: b.quiet(out), Globals: g, Lock: LockFlags{TTL: 30 * time.Second}, Via: "deck console"})
 }
 
 // Rollback is deck rollback SERVICE --yes, its output to out.
 func (b *consoleBackend) Rollback(ctx context.Context, env, service string, out io.Writer) error {
 	g := b.globals(env)
 	g.Yes = true
-	return runRollback(ctx, &RollbackOptions{Deps: b.quiet(out), Globals: g, Service: service, Lock: LockFlags{TTL: 30 * time.Second}})
+	return runRollback(ctx, &RollbackOptions{Deps: b.quiet(out), Globals: g, Service: service, Lock: LockFlags{TTL: 30 * time.Second}, Via: "deck console"})
 }

@@ -91,6 +91,21 @@ func TestConsoleBackendReadsWhatTheCommandsRead(t *testing.T) {
 	require.Len(t, revs, 3)
 	assert.Equal(t, "rollback", revs[0].Kind)
 	assert.Equal(t, "completed", revs[0].Outcome)
+	r, err := collectHistoryFor(t, h, "api")
+	require.NoError(t, err)
+	assert.Equal(t, "deck console (deck rollback api)", r.Revisions[0].Trigger)
+	assert.Equal(t, "deck console (deck deploy)", r.Revisions[1].Trigger)
+}
+
+func collectHistoryFor(t *testing.T, h *harness, service string) (*HistoryReport, error) {
+	t.Helper()
+	b := h.console()
+	s, err := b.connect(context.Background(), "test")
+	require.NoError(t, err)
+	defer s.Close()
+	store, err := historyStore(s)
+	require.NoError(t, err)
+	return collectHistory(context.Background(), store, service)
 }
 
 // A broken manifest is shown on the page as deck prints it, not as "exit status 1".
