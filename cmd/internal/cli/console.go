@@ -77,8 +77,12 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	if err != nil {
 		return err
 	}
+	// Ctrl-C ends the page's streams at once, and a deploy or rollback started from the
+	// page as Ctrl-C ends deck deploy.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
 	srv, err := console.New(console.Options{Backend: &consoleBackend{deps: deps, g: g, envs: w.app.EnvironmentNames(), env: w.env.Name},
-		AllowDeploy: o.AllowDeploy, Refresh: o.Refresh, LogTail: o.LogTail,
+		AllowDeploy: o.AllowDeploy, Refresh: o.Refresh, LogTail: o.LogTail, Context: ctx,
 		Logf: func(format string, args ...any) { fmt.Fprintf(deps.IO.ErrOut, format+"\n", args...) }})
 	if err != nil {
 		return err
@@ -92,9 +96,8 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	}
 	fmt.Fprintln(deps.IO.Out, srv.URL(ln.Addr().String()))
 	fmt.Fprintln(deps.IO.ErrOut, "deck console: open the URL above; Ctrl-C stops it")
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
@@ -102,9 +105,12 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 		return err
 	case <-ctx.Done():
 	}
+	if what := srv.Running(); what != "" {
+		fmt.Fprintf(deps.IO.ErrOut, "Stopping %s as Ctrl-C stops it on the command line...\n", what)
+	}
+	srv.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	// Streams never end by themselves: close what is still open once they had their chance.
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
 	}

@@ -136,6 +136,9 @@ type Options struct {
 	Token string
 	// Logf reports errors of background work (nil: dropped).
 	Logf func(format string, args ...any)
+	// Context bounds the deploys and rollbacks started from the page: cancelling it stops
+	// them as Ctrl-C stops deck deploy (default: never cancelled).
+	Context context.Context
 }
 
 // Server serves the console.
@@ -164,6 +167,9 @@ func New(o Options) (*Server, error) {
 	if o.LogTail <= 0 {
 		o.LogTail = 20
 	}
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -184,7 +190,7 @@ func New(o Options) (*Server, error) {
 	}
 	mac := hmac.New(sha256.New, []byte(o.Token))
 	mac.Write([]byte("deck console csrf"))
-	return &Server{opts: o, tmpl: tmpl, csrf: hex.EncodeToString(mac.Sum(nil)), ops: &operations{},
+	return &Server{opts: o, tmpl: tmpl, csrf: hex.EncodeToString(mac.Sum(nil)), ops: &operations{ctx: o.Context},
 		files: http.StripPrefix("/static/", http.FileServerFS(static))}, nil
 }
 
@@ -332,8 +338,25 @@ func sameOrigin(r *http.Request) bool {
 // operations are the deploys and rollbacks started from the page: one at a time per
 // console (the environment's deploy lock still guards against every other deck).
 type operations struct {
+	ctx  context.Context
+	wg   sync.WaitGroup
 	mu   sync.Mutex
 	runs map[string]*operation // by environment: the latest
+}
+
+// Wait returns once the deploys and rollbacks started from the page have ended.
+func (s *Server) Wait() { s.ops.wg.Wait() }
+
+// Running is what a deploy or rollback started from the page is doing ("": none).
+func (s *Server) Running() string {
+	s.ops.mu.Lock()
+	defer s.ops.mu.Unlock()
+	for env, op := range s.ops.runs {
+		if !op.done() {
+			return op.What + " (environment " + env + ")"
+		}
+	}
+	return ""
 }
 
 type operation struct {
@@ -357,9 +380,11 @@ func (o *operations) start(env, what string, run func(context.Context, io.Writer
 	}
 	op := &operation{What: what, Started: time.Now()}
 	o.runs[env] = op
+	o.wg.Add(1)
 	go func() {
-		// The run outlives the request that started it, as a deck deploy outlives nothing.
-		err := run(context.Background(), &op.out)
+		defer o.wg.Done()
+		// The run outlives the request that started it; the console's end cancels it.
+		err := run(o.ctx, &op.out)
 		op.out.mu.Lock()
 		op.Done = true
 		if err != nil {

@@ -284,3 +284,45 @@ func TestDeployNeedsAllowSameOriginAndTheFormsCheck(t *testing.T) {
 	assert.Contains(t, string(b), `class="rollback"`)
 	assert.NotContains(t, string(b), srv.Token())
 }
+
+// blockingBackend's deploy runs until its context ends.
+type blockingBackend struct {
+	*fakeBackend
+	started chan struct{}
+}
+
+func (b blockingBackend) Deploy(ctx context.Context, _ string, out io.Writer) error {
+	close(b.started)
+	<-ctx.Done()
+	io.WriteString(out, "Cancelled.\n")
+	return ctx.Err()
+}
+
+// The console's end (Ctrl-C) stops a deploy started from the page, and Wait sees it end.
+func TestEndingTheConsoleStopsItsDeploy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	b := blockingBackend{fakeBackend: newFake(), started: make(chan struct{})}
+	srv, err := New(Options{Backend: b, AllowDeploy: true, Context: ctx})
+	require.NoError(t, err)
+	assert.Empty(t, srv.Running())
+	require.True(t, srv.ops.start("staging", "deck deploy", func(ctx context.Context, out io.Writer) error { return b.Deploy(ctx, "staging", out) }))
+	<-b.started
+	assert.Equal(t, "deck deploy (environment staging)", srv.Running())
+	waited := make(chan struct{})
+	go func() { srv.Wait(); close(waited) }()
+	select {
+	case <-waited:
+		t.Fatal("Wait returned while the deploy ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deploy did not end when the console's context did")
+	}
+	op := srv.ops.snapshot("staging")
+	assert.True(t, op.Done)
+	assert.Equal(t, context.Canceled.Error(), op.Err)
+	assert.Empty(t, srv.Running())
+}
