@@ -3,6 +3,8 @@ module github.com/deckhq/deck
 go 1.26.8
 
 require (
+	github.com/chromedp/cdproto v0.159.0
+	github.com/chromedp/chromedp v0.23.0
 	github.com/containers/buildah v1.43.0
 	github.com/containers/podman/v5 v5.8.1
 	github.com/creack/pty v1.1.24
@@ -24,6 +26,8 @@ require (
 	golang.org/x/term v0.46.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 
 require (
 	dario.cat/mergo v1.0.2 // indirect

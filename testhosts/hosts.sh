@@ -66,6 +66,8 @@ cmd_install() {
 	command -v curl >/dev/null || missing+=(curl)
 	command -v caddy >/dev/null || missing+=(caddy)
 	command -v etcd >/dev/null || missing+=(etcd-server)
+	# The web console's tests drive a real browser (deck console, e2e/console_test.go).
+	command -v chromium >/dev/null || missing+=(chromium)
 	if [ ${#missing[@]} -eq 0 ]; then
 		return 0
 	fi

@@ -21,6 +21,9 @@ type DeployOptions struct {
 	Globals  *Globals
 	PlanFile string // apply this saved plan instead of planning now
 	Lock     LockFlags
+	// Via names what ran the deploy when not the command itself ("deck console"): the
+	// history's trigger says so.
+	Via string
 }
 
 // NewCmdDeploy builds `deck deploy`.
@@ -57,7 +60,7 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 	}
 	meta := func() history.Meta {
 		m := history.CollectMeta(w.app.Dir, lookupString(deps))
-		m.Trigger = "deck deploy"
+		m.Trigger = via(o.Via, "deck deploy")
 		return m
 	}
 	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(),
@@ -70,6 +73,14 @@ func runDeploy(ctx context.Context, o *DeployOptions) error {
 		d.SavedPath = o.PlanFile
 	}
 	return runPipeline(ctx, deps, g, d, "deploy")
+}
+
+// via is the history's trigger of command run through what (a button of deck console).
+func via(what, command string) string {
+	if what == "" {
+		return command
+	}
+	return what + " (" + command + ")"
 }
 
 // runPipeline runs d with live progress, then prints the summary and, on failure, what

@@ -19,6 +19,7 @@ type RollbackOptions struct {
 	Service string
 	To      int // 0: the completed revision before the current one
 	Lock    LockFlags
+	Via     string // as DeployOptions.Via
 }
 
 // NewCmdRollback builds `deck rollback`.
@@ -64,7 +65,7 @@ func runRollback(ctx context.Context, o *RollbackOptions) error {
 	}
 	meta := func() history.Meta {
 		m := history.CollectMeta(w.app.Dir, lookupString(deps))
-		m.Trigger = trigger
+		m.Trigger = via(o.Via, trigger)
 		return m
 	}
 	d := pipeline.Deploy{Target: w.target(deps, g), LookupEnv: deps.LookupEnv, DeckFiles: w.deckFiles(),

@@ -99,7 +99,7 @@ request. Like Amazon ECS and the Copilot CLI, on machines you own.`,
 	}
 	for _, c := range []*cobra.Command{
 		NewCmdStatus(deps, g, nil), NewCmdTop(deps, g, nil), NewCmdHistory(deps, g, nil), NewCmdHosts(deps, g, nil), NewCmdLock(deps, g),
-		NewCmdLogs(deps, g, nil), NewCmdEvents(deps, g, nil),
+		NewCmdLogs(deps, g, nil), NewCmdEvents(deps, g, nil), NewCmdConsole(deps, g, nil),
 	} {
 		c.GroupID = "inspect"
 		root.AddCommand(c)
