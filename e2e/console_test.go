@@ -156,6 +156,12 @@ func TestConsole(t *testing.T) {
 		`document.querySelector('#services-table tr[data-service="hello"] .running').textContent === '2'`,
 		chromedp.WithPollingTimeout(30*time.Second)))
 	require.NoError(t, err, "the service's running count goes to 2")
+	// The pending plan follows: it now has a task to start in the dead one's place.
+	_, err = chromedp.Run(wctx, chromedp.WaitVisible(chromedp.CSS(`#plan pre.changes`)))
+	require.NoError(t, err, "the pending plan shows the dead task's replacement")
+	planText, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#plan pre`)))
+	require.NoError(t, err)
+	assert.Contains(t, planText, killedID, "the plan names the dead task")
 	sameDocument, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.deckBeforeKill === true`))
 	require.NoError(t, err)
 	assert.True(t, sameDocument, "the page was not reloaded")

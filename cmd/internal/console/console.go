@@ -128,7 +128,8 @@ type Options struct {
 	Backend     Backend
 	AllowDeploy bool
 	// Refresh is how often the page's status is read again (default 2s); the plan and
-	// history are read every fifth time, the event log and logs every time.
+	// history are read every fifth time and whenever the status changed, the event log and
+	// logs every time.
 	Refresh time.Duration
 	// LogTail is how many lines of each service's logs the page keeps (default 20).
 	LogTail int

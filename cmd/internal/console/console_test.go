@@ -326,3 +326,70 @@ func TestEndingTheConsoleStopsItsDeploy(t *testing.T) {
 	assert.Equal(t, context.Canceled.Error(), op.Err)
 	assert.Empty(t, srv.Running())
 }
+
+// seqBackend records the order of Status and Plan reads; from its third read on, the
+// status shows a task that died.
+type seqBackend struct {
+	*fakeBackend
+	mu     sync.Mutex
+	calls  []string
+	status int
+	fifth  chan struct{} // closed at the fifth status read
+}
+
+func (b *seqBackend) Status(ctx context.Context, env string) (*Status, error) {
+	b.mu.Lock()
+	b.calls = append(b.calls, "status")
+	b.status++
+	n := b.status
+	b.mu.Unlock()
+	st, err := b.fakeBackend.Status(ctx, env)
+	if n >= 3 {
+		svc := st.Services[0]
+		svc.Running--
+		svc.Tasks = append([]Task{}, svc.Tasks...)
+		svc.Tasks[0].State = "exited"
+		st.Services = []Service{svc}
+	}
+	if n == 5 {
+		close(b.fifth)
+	}
+	return st, err
+}
+
+func (b *seqBackend) Plan(ctx context.Context, env string) (string, bool, error) {
+	b.mu.Lock()
+	b.calls = append(b.calls, "plan")
+	b.mu.Unlock()
+	return b.fakeBackend.Plan(ctx, env)
+}
+
+func TestStreamReadsThePlanAgainWhenTheStatusChanges(t *testing.T) {
+	b := &seqBackend{fakeBackend: newFake(), fifth: make(chan struct{})}
+	srv, ts := start(t, Options{Backend: b, Refresh: 5 * time.Millisecond})
+	c := login(t, srv, ts)
+	b.mu.Lock()
+	b.calls, b.status = nil, 0 // the page's own first render read the status
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/stream?env=staging", nil)
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	go func() { _, _ = io.Copy(io.Discard, resp.Body) }()
+	select {
+	case <-b.fifth:
+	case <-ctx.Done():
+		t.Fatal("the stream did not read the status five times")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	require.GreaterOrEqual(t, len(b.calls), 7)
+	assert.Equal(t, []string{
+		"status", "plan", // the first read: everything
+		"status",         // nothing changed: no plan
+		"status", "plan", // a task died: the plan at once, not at the fifth read
+		"status", "status", // unchanged again
+	}, b.calls[:7])
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -92,9 +93,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		fl.Flush()
 		return nil
 	}
-	opDone := false // the latest deploy from the page had ended at the last read
+	opDone := false  // the latest deploy from the page had ended at the last read
+	var last *Status // the status of the last read
 	for tick := 0; ; tick++ {
 		st, err := b.Status(ctx, env)
+		// A task that died or a host that went away changes the pending plan at once: a
+		// page showing a dead task beside "No changes" would tell two stories.
+		moved := st != nil && last != nil && !reflect.DeepEqual(st, last)
+		if st != nil {
+			last = st
+		}
 		v.Status, v.StatusErr = st, errText(err)
 		v.Op = s.ops.snapshot(env)
 		v.Updated = time.Now()
@@ -114,10 +122,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 		if err := send(); err != nil {
 			return
 		}
-		// The plan and the history change with deploys, not with tasks: every fifth read,
-		// and at once when a deploy from this page has just ended.
+		// The plan and the history change with deploys and with what runs: every fifth
+		// read, and at once when the tasks or hosts changed or a deploy from this page has
+		// just ended.
 		done := v.Op != nil && v.Op.Done
-		if tick%5 == 0 || (done && !opDone) {
+		if tick%5 == 0 || moved || (done && !opDone) {
 			text, changes, err := b.Plan(ctx, env)
 			v.Plan, v.PlanChanges, v.PlanErr, v.PlanRead = text, changes, errText(err), true
 			revs, err := b.History(ctx, env)
