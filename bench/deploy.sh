@@ -10,7 +10,8 @@
 # Sections (SECTIONS overrides, e.g. SECTIONS=loss):
 #   base             3 hosts: cold deploy of 30 tasks, deck vs floor, plus serial
 #                    `podman run -d` per host as an extra row; no-op deploy and `deck status`
-#                    with those 30 running.
+#                    with those 30 running, beside the floor of reading the fleet (list
+#                    every host's containers and probe each task once, all at once).
 #   scale (SCALE=1)  12 hosts: cold deploy of 30, 120 and 240 tasks, deck vs floor; no-op
 #                    deploy and `deck status` with 240 running.
 #   loss  (LOSS=1)   12 hosts: LOSS_DEPLOYS (20) cold deploys of 240 tasks; after each, the
@@ -277,22 +278,40 @@ cold_row() {
 	fi
 }
 
-# repeat_row NAME TARGET_MS deck-args...: REPEATS runs of a deck command, median.
-repeat_row() {
-	local name=$1 target=$2 ms=() i
-	shift 2
-	for i in $(seq "$repeats"); do ms+=("$(time_cmd "$@")"); done
-	log "$name: ${ms[*]} ms"
-	row "$name" "$(printf '%s\n' "${ms[@]}" | median)" - ms "$target" "runs: ${ms[*]}"
+# time_observe: the floor of a command that reads the fleet: list the app's containers on
+# every host and probe each running task once, all at once, over the ssh connections deck
+# shares (floor -healthy). Prints ms, or "fail" when not all N tasks answered.
+time_observe() {
+	local n=$1 t0 t1 ok=1 healthy total
+	t0=$(now_ms)
+	"$floor" -healthy deck.app=hello -mux "$deck" >"$work/observe" 2>&1 || ok=0
+	t1=$(now_ms)
+	read -r healthy total <"$work/observe" || ok=0
+	if [ "$ok" != 1 ] || [ "${healthy:-0}" != "$n" ]; then
+		ok=0
+		cut -c1-300 "$work/observe" >&2
+	fi
+	elapsed "$ok" "$t0" "$t1"
 }
 
-# steady_rows deploys N tasks (untimed) and times no-op deploys and `deck status` over them.
+# steady_rows deploys N tasks (untimed), then times REPEATS interleaved runs of a no-op
+# deploy, `deck status` and the floor's observation (time_observe), which both must at least
+# do: the ratio is deck's own cost on top of what Podman and the tasks take to answer.
 steady_rows() {
-	local n=$1 noop_target=$2 status_target=$3
+	local n=$1 noop_target=$2 status_target=$3 i noop=() status=() obs=() nm sm om
 	set_count "$n"
 	deck_converge
-	repeat_row "no-op deploy, $n running on $nhosts hosts" "$noop_target" deploy --yes
-	repeat_row "deck status, $n on $nhosts hosts" "$status_target" status
+	for i in $(seq "$repeats"); do
+		noop+=("$(time_cmd deploy --yes)")
+		status+=("$(time_cmd status)")
+		obs+=("$(time_observe "$n")")
+	done
+	log "no-op deploy: ${noop[*]} | deck status: ${status[*]} | floor (list + probe): ${obs[*]} ms"
+	nm=$(printf '%s\n' "${noop[@]}" | median)
+	sm=$(printf '%s\n' "${status[@]}" | median)
+	om=$(printf '%s\n' "${obs[@]}" | median)
+	row "no-op deploy, $n running on $nhosts hosts" "$nm" "$om" ms "$noop_target" "runs: ${noop[*]} | floor: list every host + probe every task once, ${obs[*]}"
+	row "deck status, $n on $nhosts hosts" "$sm" "$om" ms "$status_target" "runs: ${status[*]}"
 	deck_delete
 }
 

@@ -95,15 +95,25 @@ func countHealthy(ctx context.Context, hosts []*host, cfg config) (healthy, tota
 			return err
 		}
 		all.Add(int64(len(list)))
+		// Every task at once, as deck probes them: this is also the floor of what a no-op
+		// deploy or deck status must do (see bench/deploy.sh's steady rows).
+		var wg sync.WaitGroup
 		for _, c := range list {
 			for _, p := range c.Ports {
-				if int(p.ContainerPort) == cfg.port && c.State == "running" &&
-					probe(ctx, client, "http://"+h.spec.Address+":"+strconv.Itoa(int(p.HostPort))+cfg.healthPath) {
-					ok.Add(1)
-					break
+				if int(p.ContainerPort) != cfg.port || c.State != "running" {
+					continue
 				}
+				wg.Add(1)
+				go func(url string) {
+					defer wg.Done()
+					if probe(ctx, client, url) {
+						ok.Add(1)
+					}
+				}("http://" + h.spec.Address + ":" + strconv.Itoa(int(p.HostPort)) + cfg.healthPath)
+				break
 			}
 		}
+		wg.Wait()
 		return nil
 	})
 	return int(ok.Load()), int(all.Load()), err

@@ -45,7 +45,7 @@ func loadHosts(file string) ([]manifest.HostSpec, error) {
 }
 
 // connect dials every host in parallel, as deck does.
-func connect(ctx context.Context, file string) ([]*host, error) {
+func connect(ctx context.Context, file string, d podman.Dialer) ([]*host, error) {
 	specs, err := loadHosts(file)
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func connect(ctx context.Context, file string) ([]*host, error) {
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
 	for i, spec := range specs {
-		wg.Go(func() { hosts[i], errs[i] = dial(ctx, spec) })
+		wg.Go(func() { hosts[i], errs[i] = dial(ctx, d, spec) })
 	}
 	wg.Wait()
 	for i, err := range errs {
@@ -68,8 +68,8 @@ func connect(ctx context.Context, file string) ([]*host, error) {
 
 // dial connects with deck's Dialer under a context that is never cancelled: the bindings
 // connection keeps the dial's context, so a dial deadline would end every later call.
-func dial(_ context.Context, spec manifest.HostSpec) (*host, error) {
-	h, err := podman.Dialer{}.Dial(context.Background(), spec)
+func dial(_ context.Context, d podman.Dialer, spec manifest.HostSpec) (*host, error) {
+	h, err := d.Dial(context.Background(), spec)
 	if err != nil {
 		return nil, err
 	}

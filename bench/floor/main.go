@@ -8,9 +8,15 @@
 //	floor -n 30 -image localhost/deck/hello-hello:TAG   # prints ms until the last task answered
 //	floor -cleanup                                      # removes the floor's containers
 //	floor -healthy deck.app=hello                       # counts containers with that label answering 200
+//	floor -healthy deck.app=hello -mux bin/deck          # the same over deck's shared ssh connections
 //
 // Hosts come from the hosts file deck reads (DECK_HOSTS_FILE) and are dialled with deck's
-// own Dialer, so connecting (ssh included) costs what it costs deck.
+// own Dialer, so connecting (ssh included) costs what it costs deck; with -mux DECK, over
+// the ssh connections deck ssh-mux shares, as deck's own commands do.
+//
+// -healthy is also the floor of a no-op deploy and of deck status: each lists the app's
+// containers on every host and probes every running task once, all at once, which is what
+// -healthy does and nothing more.
 package main
 
 import (
@@ -19,6 +25,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/deckhq/deck/providers/podman"
 )
 
 // floorLabel marks the floor's containers, so -cleanup removes them and nothing else.
@@ -41,6 +49,7 @@ type config struct {
 	cleanup     bool
 	healthy     string
 	verbose     bool
+	mux         string
 	programTime time.Time
 }
 
@@ -59,6 +68,7 @@ func main() {
 	flag.BoolVar(&cfg.cleanup, "cleanup", false, "remove the floor's containers (label bench=floor) and exit")
 	flag.StringVar(&cfg.healthy, "healthy", "", "count running containers with this label (k=v) that answer 200, print the count and exit")
 	flag.BoolVar(&cfg.verbose, "v", false, "print where the time went on stderr")
+	flag.StringVar(&cfg.mux, "mux", "", "the deck binary: share ssh connections through its ssh-mux, as deck does")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "floor:", err)
@@ -72,7 +82,11 @@ func run(cfg config) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.timeout)
 	defer cancel()
-	hosts, err := connect(ctx, cfg.hostsFile)
+	d := podman.Dialer{}
+	if cfg.mux != "" {
+		d = podman.Dialer{Persist: time.Minute, MuxCommand: []string{cfg.mux, "ssh-mux"}}
+	}
+	hosts, err := connect(ctx, cfg.hostsFile, d)
 	if err != nil {
 		return err
 	}
