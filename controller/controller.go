@@ -159,6 +159,7 @@ func (c *Controller) Once(ctx context.Context) error {
 	c.attach(s)
 	start := c.cfg.Now()
 	err = c.reconcile(ctx, s, nil, "once")
+	c.flushEvents(ctx, s, nil)
 	c.cfg.Metrics.reconciled(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, c.cfg.Now().Sub(start), err)
 	return errors.Join(err, c.jobs(ctx, s, nil))
 }
