@@ -125,9 +125,10 @@ type Controller struct {
 func New(cfg Config) *Controller {
 	cfg.defaults()
 	log := cfg.Log.With("app", cfg.Target.App.Name, "env", cfg.Target.Env.Name)
+	evlog := pipeline.NewEventLog(cfg.Now)
 	return &Controller{cfg: cfg, log: log, cache: pipeline.NewRevisionCache(),
 		hosts: newHostBook(cfg.HostGrace, cfg.Now), retry: newBackoff(cfg.RetryDelay, cfg.MaxRetryDelay, cfg.Now),
-		probe: newHealthTracker(cfg.Now), scale: newScaling(), evlog: pipeline.NewEventLog(cfg.Now)}
+		probe: newHealthTracker(cfg.Now, evlog), scale: newScaling(), evlog: evlog}
 }
 
 // Status is what /healthz reports of one controller.
@@ -158,6 +159,7 @@ func (c *Controller) Once(ctx context.Context) error {
 	c.attach(s)
 	start := c.cfg.Now()
 	err = c.reconcile(ctx, s, nil, "once")
+	c.flushEvents(ctx, s, nil)
 	c.cfg.Metrics.reconciled(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, c.cfg.Now().Sub(start), err)
 	return errors.Join(err, c.jobs(ctx, s, nil))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/fake"
 	"github.com/deckhq/deck/providers/history"
+	"github.com/deckhq/deck/providers/lock"
 )
 
 type rig struct {
@@ -244,4 +245,37 @@ func TestMetricsShowDesiredRunningAndHealthyPerService(t *testing.T) {
 	m.Handler([]*Controller{c}).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	assert.Equal(t, 200, rec.Code)
 	assert.Contains(t, rec.Body.String(), `"App":"shop"`)
+}
+
+// expiredLease is a deploy lock taken over from a holder whose lease had expired.
+type expiredLease struct{ testLease }
+
+func (expiredLease) Previous() *lock.Previous {
+	return &lock.Previous{Holder: lock.Holder{User: "alice", Machine: "laptop", PID: 4242}, Expired: true}
+}
+
+// The controller's lock-taken event says when it took the deploy lock over from a holder
+// whose lease had expired (a deploy killed while it held it): the leader fence around the
+// lease passes that on.
+func TestControllerLockTakenSaysThePreviousLeaseExpired(t *testing.T) {
+	r := newRig(t, 1)
+	r.deploy(web(1))
+	r.cloud.Host("h1").SetState(r.running("web")["h1"][0].ContainerID, "exited")
+	c := New(Config{Target: r.target(), HostGrace: 15 * time.Second, Now: r.clock.Now, Log: slog.New(slog.NewTextHandler(&r.log, nil)),
+		Lock: func(context.Context, *pipeline.Session) (pipeline.Lease, error) {
+			return expiredLease{testLease{epoch: 7}}, nil
+		}})
+	require.NoError(t, c.Once(context.Background()))
+	s, err := pipeline.Open(context.Background(), r.target())
+	require.NoError(t, err)
+	defer s.Close()
+	evs, err := pipeline.ReadEventLog(context.Background(), s, time.Time{})
+	require.NoError(t, err)
+	var taken []string
+	for _, e := range evs {
+		if e.Kind == pipeline.KindLockTaken {
+			taken = append(taken, e.Message)
+		}
+	}
+	assert.Equal(t, []string{"The deploy lock was taken by the controller (epoch 7); the previous holder's lease (alice@laptop, pid 4242) had expired."}, taken)
 }

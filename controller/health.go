@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,13 +28,19 @@ const maxProbes = 64
 type healthTracker struct {
 	now    func() time.Time
 	prober health.Prober
-	mu     sync.Mutex
-	tasks  map[string]*probed // by state.TaskID
+	// log gets a health event when a task's verdict changes: unhealthy once it failed its
+	// retries in a row, healthy again when it passes after that. Only changes are logged,
+	// never each probe: at most one event per retries probes of a task.
+	log *pipeline.EventLog
+	mu  sync.Mutex
+	// tasks are by state.TaskID.
+	tasks map[string]*probed
 }
 
 // probed is one task's check and what its probes saw.
 type probed struct {
 	host     providers.Host
+	hostName string
 	task     providers.Task
 	hc       *manifest.Healthcheck
 	addr     string
@@ -44,8 +51,8 @@ type probed struct {
 	detail   string
 }
 
-func newHealthTracker(now func() time.Time) *healthTracker {
-	return &healthTracker{now: now, tasks: map[string]*probed{}}
+func newHealthTracker(now func() time.Time, log *pipeline.EventLog) *healthTracker {
+	return &healthTracker{now: now, log: log, tasks: map[string]*probed{}}
 }
 
 // update replaces the set of tasks to check with the running tasks of the session that
@@ -69,7 +76,7 @@ func (t *healthTracker) update(s *pipeline.Session) {
 			p = &probed{next: now.Add(interval(ts.Spec.Healthcheck)), healthy: ts.Health == health.StateHealthy}
 			t.tasks[ts.ID] = p
 		}
-		p.host, p.task, p.hc, p.addr = h, ts.Task, ts.Spec.Healthcheck, ts.Address(ts.HostAddress)
+		p.host, p.hostName, p.task, p.hc, p.addr = h, ts.Host, ts.Task, ts.Spec.Healthcheck, ts.Address(ts.HostAddress)
 	}
 	for id := range t.tasks {
 		if !seen[id] {
@@ -85,9 +92,9 @@ func interval(hc *manifest.Healthcheck) time.Duration {
 	return 10 * time.Second
 }
 
-// run checks the tasks as their intervals come due until ctx ends; unhealthy is called
-// when a task that was healthy has failed its retries in a row.
-func (t *healthTracker) run(ctx context.Context, unhealthy func(why string)) {
+// run checks the tasks as their intervals come due until ctx ends; changed is called when
+// a task that was healthy has failed its retries in a row, or passes again after that.
+func (t *healthTracker) run(ctx context.Context, changed func(why string)) {
 	tick := time.NewTicker(probeTick)
 	defer tick.Stop()
 	sem := make(chan struct{}, maxProbes)
@@ -102,8 +109,9 @@ func (t *healthTracker) run(ctx context.Context, unhealthy func(why string)) {
 			go func() {
 				defer func() { <-sem }()
 				r := t.prober.Probe(ctx, p.host, p.task, p.hc, p.addr)
-				if why := t.record(id, r); why != "" {
-					unhealthy(why)
+				if c := t.record(id, r); c.why != "" {
+					t.logChange(ctx, p, c)
+					changed(c.why)
 				}
 			}()
 		}
@@ -125,25 +133,72 @@ func (t *healthTracker) due() map[string]probed {
 	return out
 }
 
-// record notes one check's result; it returns why a reconcile is needed when this one
-// made the task unhealthy.
-func (t *healthTracker) record(id string, r health.Result) string {
+// change is what one check changed: why a reconcile is needed, and the health event to
+// log; zero when the task's verdict stayed as it was.
+type change struct {
+	why       string
+	event     pipeline.LogEvent
+	unhealthy bool // the task turned unhealthy (else: healthy again)
+}
+
+// record notes one check's result and returns what it changed: a healthy task that has
+// failed its retries in a row turns unhealthy; an unhealthy one that passes is healthy
+// again. Every other result changes nothing, so a task logs no more than one event per
+// retries checks.
+func (t *healthTracker) record(id string, r health.Result) change {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.tasks[id]
 	if p == nil {
-		return ""
+		return change{}
 	}
 	p.inFlight, p.next, p.detail = false, t.now().Add(interval(p.hc)), r.Detail
+	svc := "(service " + p.task.Service + ")"
+	ev := pipeline.LogEvent{Time: t.now(), Kind: pipeline.KindHealth, Service: p.task.Service, Task: p.task.TaskID, Host: p.hostName}
 	if r.Healthy {
+		wasUnhealthy := p.healthy && p.fails >= retries(p.hc)
 		p.healthy, p.fails = true, 0
-		return ""
+		if !wasUnhealthy {
+			return change{}
+		}
+		ev.Message = fmt.Sprintf("%s (task %s) on %s is healthy again: %s", svc, p.task.TaskID, p.hostName, sentence(r.Detail))
+		return change{why: fmt.Sprintf("task %s on %s passes its health check again (%s)", p.task.TaskID, p.hostName, r.Detail), event: ev}
 	}
 	p.fails++
 	if p.fails == retries(p.hc) && p.healthy {
-		return fmt.Sprintf("task %s on %s failed %d health checks in a row (%s)", p.task.TaskID, p.task.Host, p.fails, r.Detail)
+		ev.Message = fmt.Sprintf("%s (task %s) on %s is unhealthy: the health check failed %d times in a row: %s",
+			svc, p.task.TaskID, p.hostName, p.fails, sentence(r.Detail))
+		return change{why: fmt.Sprintf("task %s on %s failed %d health checks in a row (%s)", p.task.TaskID, p.hostName, p.fails, r.Detail),
+			event: ev, unhealthy: true}
 	}
-	return ""
+	return change{}
+}
+
+// logChange logs a change's health event, unless the task turned unhealthy because it is
+// no longer running (a rollout or a scale-in stopping it, a crash): its task-stopped or
+// task-died event says that, and saying it is unhealthy would only mislead.
+func (t *healthTracker) logChange(ctx context.Context, p probed, c change) {
+	if c.unhealthy {
+		ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		now, err := p.host.Inspect(ictx, p.task.ContainerID)
+		cancel()
+		if err != nil || !now.Running() {
+			return
+		}
+	}
+	t.log.Add(c.event)
+}
+
+// sentence ends a probe's detail with a full stop ("" reads "no answer").
+func sentence(detail string) string {
+	detail = strings.TrimSpace(detail)
+	switch {
+	case detail == "":
+		return "no detail."
+	case strings.HasSuffix(detail, "."):
+		return detail
+	}
+	return detail + "."
 }
 
 func retries(hc *manifest.Healthcheck) int { return max(hc.Retries, 1) }

@@ -122,6 +122,14 @@ type fencedLease struct {
 	term Term
 }
 
+// Previous passes on who held the deploy lock before, for the lock-taken event.
+func (f fencedLease) Previous() *lock.Previous {
+	if p, ok := f.Lease.(interface{ Previous() *lock.Previous }); ok {
+		return p.Previous()
+	}
+	return nil
+}
+
 func (f fencedLease) Check() error {
 	if f.term != nil {
 		if err := f.term.Check(); err != nil {

@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,6 +25,7 @@ type topDoc struct {
 		VCPUs            *float64 `json:"vcpus"`
 		MemoryBytes      uint64   `json:"memory_bytes"`
 		MemoryLimitBytes uint64   `json:"memory_limit_bytes"`
+		Requests         *int     `json:"requests_in_flight"`
 		Error            string   `json:"error"`
 	} `json:"tasks"`
 	Hosts []struct {
@@ -84,4 +89,76 @@ func TestTop(t *testing.T) {
 	for _, id := range want {
 		assert.Contains(t, r.Stdout, id[strings.Index(id, "/")+1:])
 	}
+}
+
+// TestTopCountsRequestsInFlightThroughCaddy: hello's 3 tasks behind the test hosts' Caddy;
+// with N slow requests held in flight through it, deck top's requests in flight (Caddy's
+// num_requests per upstream) sum to N over the tasks; once the requests are answered, every
+// task shows 0 again.
+func TestTopCountsRequestsInFlightThroughCaddy(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	m := strings.Replace(lbHello("top", "0s", ""), "count: 6", "count: 3", 1)
+	require.Contains(t, m, "count: 3")
+	a.write("deck/hello.yaml", m)
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+
+	// inFlight is what deck top says: the sum of the tasks' requests in flight, and how
+	// many tasks have a count (routed through a balancer).
+	inFlight := func() (sum, routed int) {
+		t.Helper()
+		r := a.deck("top", "--once", "-o", "json")
+		require.Equal(t, 0, r.Code, r.String())
+		var top topDoc
+		require.NoError(t, json.Unmarshal([]byte(r.Stdout), &top), r.Stdout)
+		for _, task := range top.Tasks {
+			if task.Requests != nil {
+				sum += *task.Requests
+				routed++
+			}
+		}
+		return sum, routed
+	}
+	sum, routed := inFlight()
+	require.Equal(t, 3, routed, "the balancer routes to the 3 tasks")
+	require.Zero(t, sum, "no request in flight yet")
+
+	const n = 5
+	const hold = 20 * time.Second
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	answers := make(chan answer, n)
+	url := fmt.Sprintf("http://%s/slow?d=%s", hosts.LB.Listen, hold)
+	start := time.Now()
+	for range n {
+		go func() {
+			// A client of its own per request: each request holds its own connection.
+			c := &http.Client{Timeout: hold + 30*time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := c.Get(url)
+			if err != nil {
+				answers <- answer{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			answers <- answer{code: resp.StatusCode, body: string(b), err: err}
+		}()
+	}
+	waitFor(t, hold-2*time.Second, func() bool { sum, _ = inFlight(); return sum == n })
+	t.Logf("deck top counted %d requests in flight %s after they were sent", n, time.Since(start).Round(100*time.Millisecond))
+
+	for range n {
+		ans := <-answers
+		require.NoError(t, ans.err)
+		assert.Equal(t, 200, ans.code, ans.body)
+		assert.Contains(t, ans.body, "top from task", "answered by hello, through Caddy")
+	}
+	assert.GreaterOrEqual(t, time.Since(start), hold, "the requests were held")
+	waitFor(t, 30*time.Second, func() bool { sum, _ = inFlight(); return sum == 0 })
+	_, routed = inFlight()
+	assert.Equal(t, 3, routed, "the tasks are still routed, with none in flight")
 }

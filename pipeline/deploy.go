@@ -17,7 +17,9 @@ import (
 )
 
 // Lease is a held deploy lock (lock.Lease satisfies it; the controller's etcd lease will
-// too): its epoch fences every write, and Check fails once it is no longer held.
+// too): its epoch fences every write, and Check fails once it is no longer held. A lease
+// that also has Previous() *lock.Previous (lock.Lease does) has the lock-taken event say
+// when the previous holder's lease had expired or been broken.
 type Lease interface {
 	Epoch() uint64
 	Check() error

@@ -16,6 +16,7 @@ import (
 
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/lock"
 )
 
 // The environment's event log (deck events): what deploys, the controller and the lock did,
@@ -325,13 +326,35 @@ func FromExecutor(e executor.Event) (LogEvent, bool) {
 	return le, true
 }
 
-// logLock notes that the run took the deploy lock.
+// logLock notes that the run took the deploy lock, and when the previous holder's hold
+// ended badly (its lease expired: a killed or hung deploy or controller; or it was broken),
+// says so.
 func (d Deploy) logLock(lease Lease) {
 	who := "a deploy"
 	if d.Heal {
 		who = "the controller"
 	}
-	d.Log.Add(LogEvent{Kind: KindLockTaken, Message: fmt.Sprintf("The deploy lock was taken by %s (epoch %d).", who, lease.Epoch())})
+	msg := fmt.Sprintf("The deploy lock was taken by %s (epoch %d)", who, lease.Epoch())
+	if p, ok := lease.(interface{ Previous() *lock.Previous }); ok {
+		if prev := p.Previous(); prev != nil {
+			switch {
+			case prev.BrokenBy != nil:
+				msg += fmt.Sprintf("; the previous holder's lease (%s) had been broken by %s", holderName(prev.Holder), holderName(*prev.BrokenBy))
+			case prev.Expired:
+				msg += fmt.Sprintf("; the previous holder's lease (%s) had expired", holderName(prev.Holder))
+			}
+		}
+	}
+	d.Log.Add(LogEvent{Kind: KindLockTaken, Message: msg + "."})
+}
+
+// holderName names a lock holder in a sentence: user@machine, pid N.
+func holderName(h lock.Holder) string {
+	s := h.User + "@" + h.Machine
+	if h.PID > 0 {
+		s += fmt.Sprintf(", pid %d", h.PID)
+	}
+	return s
 }
 
 // logStart notes the services a deploy starts rolling out, with their revision numbers.

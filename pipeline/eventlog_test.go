@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/fake"
+	"github.com/deckhq/deck/providers/lock"
 )
 
 func messages(evs []LogEvent) []string {
@@ -144,4 +146,54 @@ func dedupeStarts(kinds []string) []string {
 		}
 	}
 	return out
+}
+
+// TestLockTakenSaysThePreviousLeaseExpiredOrWasBroken: a deploy that takes the lock after
+// its holder was killed (its lease ran out on the hosts' clocks) says whose lease had
+// expired; after a break, who broke whose; after a plain release, nothing more.
+func TestLockTakenSaysThePreviousLeaseExpiredOrWasBroken(t *testing.T) {
+	r := newRig(t, 3)
+	ctx := context.Background()
+	clock := fake.NewClock(time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC))
+	for _, h := range r.env.Hosts {
+		r.cloud.Host(h.Name).SetClock(clock.Now)
+	}
+	s := r.session(t)
+	locker, err := s.HostsLocker(lock.WithTTL(10*time.Second), lock.WithMargin(time.Second))
+	require.NoError(t, err)
+	alice := lock.Holder{User: "alice", Machine: "laptop", PID: 4242, Command: "deck deploy"}
+	killed, kill := context.WithCancel(ctx)
+	_, err = locker.Acquire(killed, lock.Request{Who: alice})
+	require.NoError(t, err)
+	kill() // as if SIGKILLed: no release, no more renewals
+	clock.Advance(11 * time.Second)
+
+	taken := func(svc manifest.ServiceSpec) string {
+		t.Helper()
+		l := NewEventLog(nil)
+		d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{svc}, Dialer: r.cloud}, Log: l,
+			Lock: func(ctx context.Context, s *Session) (Lease, error) {
+				return locker.Acquire(ctx, lock.Request{Who: lock.Holder{User: "bob", Machine: "ci", PID: 7}})
+			}}
+		out, err := d.Run(ctx)
+		require.NoError(t, err)
+		out.Session.Close()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		require.NotEmpty(t, l.pending)
+		require.Equal(t, KindLockTaken, l.pending[0].Kind)
+		return l.pending[0].Message
+	}
+	assert.Regexp(t, `^The deploy lock was taken by a deploy \(epoch 2\); the previous holder's lease \(alice@laptop, pid 4242\) had expired\.$`,
+		taken(webService(1)))
+	assert.Equal(t, "The deploy lock was taken by a deploy (epoch 3).", taken(webService(2)),
+		"the last deploy released it: nothing more to say")
+
+	held, err := locker.Acquire(ctx, lock.Request{Who: alice})
+	require.NoError(t, err)
+	_, err = locker.Break(ctx, lock.Holder{User: "ops", Machine: "bastion", PID: 9})
+	require.NoError(t, err)
+	defer held.Release(ctx)
+	assert.Equal(t, "The deploy lock was taken by a deploy (epoch 6); the previous holder's lease (alice@laptop, pid 4242) had been broken by ops@bastion, pid 9.",
+		taken(webService(3)))
 }

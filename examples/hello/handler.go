@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,19 @@ type config struct {
 	never           bool // READY_AFTER=never
 	healthStatus    int  // HEALTH_STATUS; 0 when unset
 	shutdownTimeout time.Duration
+	// sick, set and cleared by SIGUSR1, makes /healthz answer 500.
+	sick *atomic.Bool
+}
+
+// toggleSick makes /healthz fail, or pass again, and returns the status it answers now
+// (ready or not).
+func (c config) toggleSick() int {
+	if !c.sick.Load() {
+		c.sick.Store(true)
+		return http.StatusInternalServerError
+	}
+	c.sick.Store(false)
+	return http.StatusOK
 }
 
 func (c config) handler() http.Handler {
@@ -51,6 +65,8 @@ func (c config) slow(w http.ResponseWriter, r *http.Request) {
 
 func (c config) healthz(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case c.sick.Load():
+		http.Error(w, "made unhealthy by SIGUSR1", http.StatusInternalServerError)
 	case c.healthStatus != 0:
 		w.WriteHeader(c.healthStatus)
 		fmt.Fprintf(w, "HEALTH_STATUS=%d\n", c.healthStatus)

@@ -2,7 +2,9 @@
 // it is healthy, /slow?d=2s answers like / after that long (at most a minute), /burn?ms=50
 // answers like / after keeping a core busy that long (at most 10s). On SIGTERM
 // it stops taking connections and exits once the requests in hand are answered, or after
-// SHUTDOWN_TIMEOUT (30s), whichever comes first.
+// SHUTDOWN_TIMEOUT (30s), whichever comes first. SIGUSR1 makes /healthz answer 500 from
+// then on, and a second SIGUSR1 healthy again: a task whose health check starts failing
+// while it runs (podman kill --signal USR1).
 // Run with -check to probe /healthz from inside the container (a health check command for
 // an image that has no curl).
 package main
@@ -18,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -55,6 +58,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			log.Printf("SIGUSR1: /healthz now answers %d", c.toggleSick())
+		}
+	}()
 	log.Printf("listening on %s", ln.Addr())
 	if err := serve(ctx, ln, c.handler(), c.shutdownTimeout); err != nil {
 		log.Fatal(err)
@@ -70,7 +80,7 @@ func main() {
 //     past 60s to let every /slow request finish).
 func configFromEnv(env func(string) string) (config, error) {
 	c := config{started: time.Now(), shutdownTimeout: 30 * time.Second, greeting: env("GREETING"),
-		never: env("READY_AFTER") == "never"}
+		never: env("READY_AFTER") == "never", sick: new(atomic.Bool)}
 	if c.greeting == "" {
 		c.greeting = "hello"
 	}

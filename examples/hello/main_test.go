@@ -109,6 +109,24 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+// The switch that makes a running task's health check fail, and pass again.
+func TestToggleSickFailsHealthAndBack(t *testing.T) {
+	c, err := configFromEnv(env(nil))
+	require.NoError(t, err)
+	h := c.handler()
+	code, _ := get(t, h, "/healthz")
+	require.Equal(t, 200, code)
+	assert.Equal(t, 500, c.toggleSick())
+	code, body := get(t, h, "/healthz")
+	assert.Equal(t, 500, code)
+	assert.Equal(t, "made unhealthy by SIGUSR1\n", body)
+	code, _ = get(t, h, "/")
+	assert.Equal(t, 200, code, "only the health check fails")
+	assert.Equal(t, 200, c.toggleSick())
+	code, _ = get(t, h, "/healthz")
+	assert.Equal(t, 200, code)
+}
+
 func TestBadEnv(t *testing.T) {
 	for _, tc := range []struct{ k, v, want string }{
 		{"HEALTH_STATUS", "oops", `HEALTH_STATUS="oops" is not an HTTP status from 200 to 599`},

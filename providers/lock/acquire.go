@@ -71,7 +71,9 @@ func (l *HostsLocker) attempt(ctx context.Context, who Holder) (*hostLease, *Hol
 		}
 	}
 	if len(won) >= l.quorum {
-		return l.newLease(ctx, who, start, won), nil, nil
+		ls := l.newLease(ctx, who, start, won)
+		ls.prev = previous(views)
+		return ls, nil, nil
 	}
 	each(len(l.hosts), func(i int) {
 		if n, ok := created[i]; ok {
@@ -79,6 +81,33 @@ func (l *HostsLocker) attempt(ctx context.Context, who Holder) (*hostLease, *Hol
 		}
 	})
 	return nil, liveHolder(l.readAll(ctx)), nil
+}
+
+// previous says who held the lock before, from the newest generation on the hosts read
+// (the one with the highest epoch; a break writes one above its holder's, a release one
+// with its holder's, preferred on a host that missed the release): nil when there was none.
+func previous(views []*chain) *Previous {
+	var top *generation
+	var now time.Time
+	for _, v := range views {
+		if v.err != nil || v.top == nil {
+			continue
+		}
+		if top == nil || v.top.epoch() > top.epoch() || (v.top.epoch() == top.epoch() && v.top.released() && !top.released()) {
+			top, now = v.top, v.now
+		}
+	}
+	switch {
+	case top == nil:
+		return nil
+	case top.broken():
+		by := top.holder(now)
+		return &Previous{Holder: decodeHolder(top.rec.Labels, keyBroke), BrokenBy: &by}
+	case top.released():
+		return &Previous{Holder: top.holder(now)}
+	}
+	// Not released and, since no holder was live, not renewed within its TTL.
+	return &Previous{Holder: top.holder(now), Expired: true}
 }
 
 // claim creates the next generation on each answering host, one host after another in

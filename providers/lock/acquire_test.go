@@ -134,9 +134,17 @@ func TestReleaseThenAcquireRaisesTheEpochAndCollectsOldGenerations(t *testing.T)
 	c := newCluster(t, 3, true)
 	l := c.locker(t)
 	var last uint64
-	for range 30 {
+	for i := range 30 {
 		lease := acquire(t, l, "alice")
 		require.Greater(t, lease.Epoch(), last)
+		if prev := lease.Previous(); i == 0 {
+			require.Nil(t, prev, "the first holder has no predecessor")
+		} else {
+			require.NotNil(t, prev)
+			require.False(t, prev.Expired, "the previous holder released it")
+			require.Nil(t, prev.BrokenBy)
+			require.Equal(t, last, prev.Holder.Epoch)
+		}
 		last = lease.Epoch()
 		require.NoError(t, lease.Release(context.Background()))
 		require.ErrorIs(t, lease.Check(), ErrReleased)

@@ -16,6 +16,7 @@ type hostLease struct {
 	l     *HostsLocker
 	id    string
 	epoch uint64
+	prev  *Previous // who held the lock before, as read when it was taken
 
 	mu     sync.Mutex
 	holder Holder
@@ -50,6 +51,7 @@ func (l *HostsLocker) newLease(ctx context.Context, who Holder, sent time.Time, 
 }
 
 func (ls *hostLease) Epoch() uint64         { return ls.epoch }
+func (ls *hostLease) Previous() *Previous   { return ls.prev }
 func (ls *hostLease) Lost() <-chan struct{} { return ls.lost }
 
 func (ls *hostLease) Holder() Holder {

@@ -43,6 +43,18 @@ type Lease interface {
 	Lost() <-chan struct{}
 	// Release gives the lock up. Releasing a lease that was already lost is a no-op.
 	Release(ctx context.Context) error
+	// Previous is who held the lock before this lease and how their hold ended, as the
+	// hosts said when this lease was taken; nil when no earlier holder is known.
+	Previous() *Previous
+}
+
+// Previous is the holder before a lease, and how its hold ended: released (the usual
+// end), expired (its holder stopped renewing: killed, hung or cut off) or broken (deck
+// lock release --force; BrokenBy names who).
+type Previous struct {
+	Holder   Holder
+	Expired  bool
+	BrokenBy *Holder
 }
 
 // Holder describes who holds (or held, or broke) the lock. Times are by the lock hosts'
