@@ -126,6 +126,8 @@ func TestGitHubAction(t *testing.T) {
 		require.False(t, run.Failed, run.String())
 		require.NotEmpty(t, keyDir)
 		assert.NoDirExists(t, keyDir, "the key is removed when the action ends")
+		bin := filepath.Join(run.Temp, "deck-"+version+"-linux-"+runtime.GOARCH, "deck")
+		assert.Empty(t, processesOf(t, bin), "no deck process of the action (an ssh-mux) outlives it with the key")
 
 		installed, err := os.ReadFile(filepath.Join(run.Temp, "deck-"+version+"-linux-"+runtime.GOARCH, "deck"))
 		require.NoError(t, err)
@@ -668,4 +670,23 @@ func TestActionScriptsRefuse(t *testing.T) {
 	assert.NoFileExists(t, filepath.Join(temp, "output"))
 	matches, _ := filepath.Glob(filepath.Join(temp, "deck-ssh.*"))
 	assert.Empty(t, matches)
+}
+
+// processesOf lists the command lines of running processes whose program is bin.
+func processesOf(t *testing.T, bin string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	var found []string
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			continue // gone, or a kernel thread
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if args[0] == bin {
+			found = append(found, strings.Join(args, " "))
+		}
+	}
+	return found
 }
