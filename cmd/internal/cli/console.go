@@ -70,6 +70,15 @@ lock and run the same pipeline as the commands.`,
 	return cmd
 }
 
+// ConsoleJSON is what deck console -o json prints once it listens: the URL to open (with
+// its token) and where it listens.
+type ConsoleJSON struct {
+	URL         string `json:"url"`
+	Listen      string `json:"listen"`
+	Env         string `json:"environment"`
+	AllowDeploy bool   `json:"allow_deploy"`
+}
+
 func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	deps, g := o.Deps, o.Globals
 	// The app file is read once here, so a broken one is reported now, not on the page.
@@ -94,7 +103,15 @@ func runConsole(ctx context.Context, o *ConsoleOptions) error {
 	if host, _, _ := net.SplitHostPort(o.Listen); !isLoopback(host) {
 		fmt.Fprintf(deps.IO.ErrOut, "Warning: listening on %s, not only this machine: whoever has the URL can read the environment over plain HTTP\n", ln.Addr())
 	}
-	fmt.Fprintln(deps.IO.Out, srv.URL(ln.Addr().String()))
+	if g.Output == "json" {
+		if err := writeJSON(deps, ConsoleJSON{URL: srv.URL(ln.Addr().String()), Listen: ln.Addr().String(), Env: w.env.Name,
+			AllowDeploy: o.AllowDeploy}); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	} else {
+		fmt.Fprintln(deps.IO.Out, srv.URL(ln.Addr().String()))
+	}
 	fmt.Fprintln(deps.IO.ErrOut, "deck console: open the URL above; Ctrl-C stops it")
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}

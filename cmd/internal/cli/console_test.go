@@ -3,6 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,4 +120,47 @@ func TestConsoleBackendShowsManifestErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `did you mean "memory"`)
 	assert.NotContains(t, err.Error(), "exit status")
+}
+
+// TestConsoleJSONPrintsTheURL: with -o json, deck console prints one object with the URL
+// (token included) once it listens, and that URL opens the page.
+func TestConsoleJSONPrintsTheURL(t *testing.T) {
+	h := newHarness(t)
+	pr, pw := io.Pipe()
+	ios, _, _, _ := iostreams.Test()
+	ios.Out = pw
+	deps := Deps{IO: ios, Dialer: h.cloud, LookupEnv: func(k string) (string, bool) {
+		v, ok := h.env[k]
+		return v, ok
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"--file", filepath.Join(h.dir, "deck.yaml"), "--config", filepath.Join(h.dir, "config.yaml"),
+			"console", "-o", "json"}, deps)
+		_ = pw.Close()
+	}()
+	var raw json.RawMessage
+	require.NoError(t, json.NewDecoder(pr).Decode(&raw))
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	var got ConsoleJSON
+	require.NoError(t, json.Unmarshal(raw, &got))
+	token := got.URL[strings.LastIndex(got.URL, "=")+1:]
+	goldenJSON(t, "console.json", string(raw)+"\n", false, got.Listen, "127.0.0.1:PORT", token, "TOKEN")
+	assert.Equal(t, "test", got.Env)
+	assert.False(t, got.AllowDeploy)
+	assert.True(t, strings.HasPrefix(got.URL, "http://"+got.Listen+"/?token="), got.URL)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Jar: jar}).Get(got.URL) // the token moves to a cookie
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the URL opens the page")
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, "Ctrl-C ends the console")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the console did not stop")
+	}
 }
