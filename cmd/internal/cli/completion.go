@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/deckhq/deck/cmd/internal/iostreams"
 	"github.com/deckhq/deck/manifest"
-	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers/history"
 )
 
@@ -130,18 +131,12 @@ func completeRevisions(deps Deps) cobra.CompletionFunc {
 		if g.load(cmd, deps) != nil {
 			return nil, none
 		}
-		app, err := manifest.LoadApp(g.File, deps.LookupEnv)
-		if err != nil {
-			return nil, none
-		}
-		env, err := app.Environment(g.Env)
-		if err != nil {
-			return nil, none
-		}
+		g.HostTimeout = min(g.HostTimeout, completionTimeout)
+		quiet := deps // completion prints the words and nothing else: no manifest errors
+		quiet.IO = &iostreams.IOStreams{In: deps.IO.In, Out: io.Discard, ErrOut: io.Discard}
 		ctx, cancel := context.WithTimeout(cmd.Context(), completionTimeout)
 		defer cancel()
-		s, err := pipeline.Open(ctx, pipeline.Target{App: app, Env: env, Dialer: deps.dialer(g),
-			HostTimeout: min(g.HostTimeout, completionTimeout)})
+		s, err := connect(ctx, quiet, g)
 		if err != nil {
 			return nil, none
 		}

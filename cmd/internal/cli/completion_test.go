@@ -88,4 +88,11 @@ func TestCompletionOfRevisionsReadsTheHosts(t *testing.T) {
 	assert.Empty(t, words, "a service with no revisions")
 	words, _ = h.complete("rollback", "--to", "")
 	assert.Empty(t, words, "no service named yet")
+
+	// A manifest error: no words, and nothing printed that the shell would show.
+	h.write("deck.yaml", "app: shop\nenvironments: {test: {hosts: [{name: h1, url: unix:///x, adress: 10.0.0.1}]}}\n")
+	code, out, errOut := h.run("__complete", "rollback", "api", "--to", "")
+	require.Equal(t, 0, code)
+	assert.Equal(t, ":4\n", out, "no words, only the directive")
+	assert.NotContains(t, errOut, "adress", "the error is not printed on Tab")
 }
