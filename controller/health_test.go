@@ -18,13 +18,7 @@ import (
 // A task that passed its checks is unhealthy only after retries failures in a row: one
 // slow answer (a failed read-time probe) does not get it replaced.
 func TestHealthStreaksDecideWhatAReconcileSees(t *testing.T) {
-	r := newRig(t, 1)
-	svc := web(1)
-	svc.Task.Healthcheck = &manifest.Healthcheck{Command: []string{"/check"}, Interval: time.Second, Timeout: time.Second, Retries: 3}
-	r.deploy(svc)
-	s, err := pipeline.OpenRead(context.Background(), r.target())
-	require.NoError(t, err)
-	defer s.Close()
+	r, s := checkedWeb(t)
 	tr := newHealthTracker(r.clock.Now, nil)
 	tr.update(s)
 	require.Len(t, tr.tasks, 1)
@@ -80,13 +74,7 @@ func TestHealthTrackerLeavesOutRunsAndStandaloneTasks(t *testing.T) {
 // again when it passes before it is replaced; the probes in between log nothing. A task
 // that fails because it is no longer running (being stopped) logs no health event.
 func TestHealthChangesAreLoggedOncePerChange(t *testing.T) {
-	r := newRig(t, 1)
-	svc := web(1)
-	svc.Task.Healthcheck = &manifest.Healthcheck{Command: []string{"/check"}, Interval: time.Second, Timeout: time.Second, Retries: 3}
-	r.deploy(svc)
-	s, err := pipeline.OpenRead(context.Background(), r.target())
-	require.NoError(t, err)
-	defer s.Close()
+	r, s := checkedWeb(t)
 	evlog := pipeline.NewEventLog(r.clock.Now)
 	tr := newHealthTracker(r.clock.Now, evlog)
 	tr.update(s)
@@ -169,4 +157,18 @@ func drain(l *pipeline.EventLog, s *pipeline.Session) ([]pipeline.LogEvent, erro
 		return nil, err
 	}
 	return evs[len(before):], nil
+}
+
+// checkedWeb deploys one task of web with a command health check (3 retries) on a rig of
+// one host, and reads it.
+func checkedWeb(t *testing.T) (*rig, *pipeline.Session) {
+	t.Helper()
+	r := newRig(t, 1)
+	svc := web(1)
+	svc.Task.Healthcheck = &manifest.Healthcheck{Command: []string{"/check"}, Interval: time.Second, Timeout: time.Second, Retries: 3}
+	r.deploy(svc)
+	s, err := pipeline.OpenRead(context.Background(), r.target())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return r, s
 }
