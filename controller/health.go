@@ -41,7 +41,7 @@ type healthTracker struct {
 type probed struct {
 	host     providers.Host
 	hostName string
-	task     providers.Task
+	task     *providers.Task // the snapshot's, shared: not modified
 	hc       *manifest.Healthcheck
 	addr     string
 	next     time.Time
@@ -108,7 +108,7 @@ func (t *healthTracker) run(ctx context.Context, changed func(why string)) {
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem }()
-				r := t.prober.Probe(ctx, p.host, p.task, p.hc, p.addr)
+				r := t.prober.Probe(ctx, p.host, *p.task, p.hc, p.addr)
 				if c := t.record(id, r); c.why != "" {
 					t.logChange(ctx, p, c)
 					changed(c.why)

@@ -36,7 +36,7 @@ func (c *Controller) updateScaling(ctx context.Context, s *pipeline.Session, ter
 	tasks := map[string][]autoscale.Task{}
 	for t := range s.Snap.EachTask() {
 		if t.Running() && t.HostReachable && t.Meta.Kind == "" {
-			tasks[t.Service] = append(tasks[t.Service], autoscale.TaskOf(t.Task, t.HostAddress))
+			tasks[t.Service] = append(tasks[t.Service], autoscale.TaskOf(*t.Task, t.HostAddress))
 		}
 	}
 	sc.mu.Lock()

@@ -379,7 +379,7 @@ func (o *Outcome) Endpoints(service string) []string {
 	}
 	for _, t := range o.Session.Snap.TasksByService(service) {
 		if t.Running() && t.HostReachable && !stopped[t.ID] {
-			if ep := o.Session.Endpoint(t.Task); ep != "" {
+			if ep := o.Session.Endpoint(*t.Task); ep != "" {
 				eps = append(eps, ep)
 			}
 		}

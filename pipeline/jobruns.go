@@ -115,7 +115,7 @@ func (s *Session) JobHistory(ctx context.Context, job string) []JobRun {
 	var out []JobRun
 	for _, r := range runsOf(s.Snap, job) {
 		for _, st := range r.attempts {
-			t := st.Task
+			t := *st.Task
 			if h := s.Fleet.Host(t.Host); h != nil {
 				if got, err := h.Inspect(ctx, t.ContainerID); err == nil {
 					got.Host = t.Host

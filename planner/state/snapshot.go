@@ -6,8 +6,9 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 )
 
-// Snapshot is a read-only view of a Store. Values read from it share maps and the parsed
-// spec with the store: callers must not modify them.
+// Snapshot is a read-only view of a Store. Values read from it share the listed task
+// (TaskState.Task), maps and the parsed spec with the store and the observation it was
+// loaded from: callers must not modify them.
 type Snapshot struct {
 	txn         *memdb.Txn
 	app, env    string

@@ -40,7 +40,10 @@ func (h HostState) Attribute(name string) (string, bool) {
 type TaskState struct {
 	// ID is Host+"/"+ContainerID: container ids are only unique per host.
 	ID string
-	providers.Task
+	// Task is the task as listed: the observation's own, shared, never copied into each
+	// TaskState (it is most of a task's size, and the planner copies TaskStates around),
+	// so it must not be modified. It is never nil in a TaskState read from a snapshot.
+	*providers.Task
 	// Spec is the task definition from the deck.spec label; nil when missing or unreadable.
 	Spec *manifest.TaskDef
 	// HostReachable is false when the task was listed from a host that is now unreachable:
@@ -100,9 +103,12 @@ func Load(obs *providers.Observation, seen map[string]TaskHealth) (*Store, error
 		if err := upsertHostTxn(txn, hs); err != nil {
 			return nil, err
 		}
-		for _, t := range ho.Tasks {
-			if t.Host == "" {
-				t.Host = ho.Spec.Name
+		for j := range ho.Tasks {
+			t := &ho.Tasks[j]
+			if t.Host == "" { // the observation is not changed: this task gets a copy
+				c := *t
+				c.Host = ho.Spec.Name
+				t = &c
 			}
 			ts := &TaskState{ID: TaskID(t.Host, t.ContainerID), Task: t, Spec: t.Meta.Spec,
 				HostReachable: ho.Reachable, HostAddress: ho.Spec.Address}
