@@ -25,14 +25,16 @@ type prober struct {
 	p    health.Prober
 }
 
-func newProber() *prober {
-	return &prober{sem: make(chan struct{}, probeParallelism), seen: map[string]state.TaskHealth{}}
+// newProber makes a prober; tasks, when known, is how many tasks it will see.
+func newProber(tasks int) *prober {
+	return &prober{sem: make(chan struct{}, probeParallelism), seen: make(map[string]state.TaskHealth, tasks)}
 }
 
 // host probes one host's running tasks concurrently and returns when all are probed.
 func (pr *prober) host(ctx context.Context, h providers.Host, ho *providers.HostObservation) {
 	var wg sync.WaitGroup
-	for _, t := range ho.Tasks {
+	for i := range ho.Tasks {
+		t := &ho.Tasks[i] // not copied into each probe's goroutine: nothing changes it meanwhile
 		id := state.TaskID(ho.Spec.Name, t.ContainerID)
 		if t.Meta.Kind != "" {
 			continue // a job run or a standalone task: it runs to its end, nothing serves
@@ -45,11 +47,11 @@ func (pr *prober) host(ctx context.Context, h providers.Host, ho *providers.Host
 		// of tasks would otherwise hold a parked goroutine (and its stack) per task.
 		pr.sem <- struct{}{}
 		wg.Add(1)
-		go func(t providers.Task, addr string) {
+		go func(addr string) {
 			defer wg.Done()
 			defer func() { <-pr.sem }()
 			pr.put(id, probeOne(ctx, pr.p, h, t, addr))
-		}(t, t.Address(ho.Spec.Address))
+		}(t.Address(ho.Spec.Address))
 	}
 	wg.Wait()
 }
@@ -62,7 +64,11 @@ func (pr *prober) put(id string, th state.TaskHealth) {
 
 // probeAll probes every running task of obs, hosts in parallel.
 func probeAll(ctx context.Context, fleet *providers.Fleet, obs *providers.Observation) map[string]state.TaskHealth {
-	pr := newProber()
+	n := 0
+	for _, ho := range obs.Hosts {
+		n += len(ho.Tasks)
+	}
+	pr := newProber(n) // sized once, not grown a task at a time
 	var wg sync.WaitGroup
 	for i := range obs.Hosts {
 		ho := &obs.Hosts[i]
@@ -80,14 +86,14 @@ func probeAll(ctx context.Context, fleet *providers.Fleet, obs *providers.Observ
 	return pr.seen
 }
 
-func probeOne(ctx context.Context, p health.Prober, rt providers.Runtime, t providers.Task, addr string) state.TaskHealth {
+func probeOne(ctx context.Context, p health.Prober, rt providers.Runtime, t *providers.Task, addr string) state.TaskHealth {
 	td := t.Meta.Spec
 	if td == nil {
 		// No readable task definition: deck cannot know how to check it, so it never
 		// counts as serving (it is replaced, like a task of another revision).
 		return state.TaskHealth{State: health.StateUnhealthy, Detail: "no readable task definition"}
 	}
-	r := p.Probe(ctx, rt, t, td.Healthcheck, addr)
+	r := p.Probe(ctx, rt, *t, td.Healthcheck, addr)
 	age := time.Since(t.StartedAt)
 	if t.StartedAt.IsZero() {
 		age = 0

@@ -91,7 +91,7 @@ func OpenRead(ctx context.Context, t Target) (*Session, error) {
 	}
 	setHostTimeout(&t)
 	s := &Session{T: t}
-	pr := newProber()
+	pr := newProber(0)
 	s.initBalancers()
 	// A balancer is read as soon as its host is connected, alongside that host's probes.
 	var lbRead sync.WaitGroup
