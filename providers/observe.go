@@ -258,6 +258,11 @@ func splitTasks(all []Task, app, env string) (mine []Task, otherUsed manifest.Re
 			n++
 		}
 	}
+	if n == len(all) && n > 0 {
+		// All of them (a List for app/env gives only those): the listing is the caller's
+		// own, so it is kept rather than copied, a task at a time, into another.
+		return all, otherUsed
+	}
 	if n > 0 {
 		mine = make([]Task, 0, n) // one slice of the right size: a host may list thousands
 	}

@@ -121,7 +121,7 @@ type TaskSecret struct {
 type Runtime interface {
 	Info(ctx context.Context) (HostInfo, error)
 	// List returns every container carrying deck's labels for app and env (all of them when
-	// both are empty), running or not.
+	// both are empty), running or not, in a new slice that is the caller's to keep or change.
 	List(ctx context.Context, app, env string) ([]Task, error)
 	// Create creates a container without starting it (state "created"). A failed Create
 	// leaves nothing behind (when its answer is lost, the provider removes the container
