@@ -19,12 +19,32 @@ const maxEvents = 1 << 14
 
 // eventLog is a host's event log; the host's mu guards it.
 type eventLog struct {
-	events  []providers.Event
+	events  []logged
 	dropped int           // events trimmed from the front since the host began
 	last    time.Time     // the newest event's time: times strictly increase
 	changed chan struct{} // closed (and replaced) at each event, SetDown and SetSilent
 	breaks  int           // SetDown(true) calls: streams opened before one end with an error
 	cuts    int           // SetSilent(true) calls: streams opened before one go quiet
+}
+
+// logged is one event as the log keeps it: what the container's labels and the host
+// say (service, revision, ...) is filled in when it is sent (event). A simulated host
+// keeps its whole log in memory, 10,000s of events in a large simulation, so each keeps
+// a third of a providers.Event.
+type logged struct {
+	time     time.Time
+	action   string
+	id, name string
+	exitCode int
+	labels   map[string]string // the container's, shared: never modified
+}
+
+// event is the providers.Event a logged event is sent as.
+func (h *Host) event(l logged) providers.Event {
+	ev := providers.EventFromLabels(l.labels)
+	ev.Time, ev.Host, ev.Action = l.time, h.spec.Name, l.action
+	ev.ContainerID, ev.Name, ev.ExitCode = l.id, l.name, l.exitCode
+	return ev
 }
 
 // emit logs an event about t. h.mu is held.
@@ -34,13 +54,11 @@ func (h *Host) emit(action string, t *providers.Task, exitCode int) {
 		now = h.log.last.Add(time.Nanosecond) // one action, one instant, as with Podman's timeNano
 	}
 	h.log.last = now
-	ev := providers.EventFromLabels(t.Labels)
-	ev.Time, ev.Host, ev.Action = now, h.spec.Name, action
-	ev.ContainerID, ev.Name, ev.ExitCode = t.ContainerID, t.Name, exitCode
-	h.log.events = append(h.log.events, ev)
+	h.log.events = append(h.log.events, logged{time: now, action: action, id: t.ContainerID, name: t.Name,
+		exitCode: exitCode, labels: t.Labels})
 	if len(h.log.events) > maxEvents {
 		n := len(h.log.events) / 2
-		h.log.events = append([]providers.Event(nil), h.log.events[n:]...)
+		h.log.events = append([]logged(nil), h.log.events[n:]...)
 		h.log.dropped += n
 	}
 	h.notify()
@@ -78,7 +96,7 @@ func (h *Host) Events(ctx context.Context, app, env string, since time.Time) (<-
 	f := &follower{h: h, app: app, env: env, breaks: h.log.breaks, cuts: h.log.cuts,
 		next: h.log.dropped + len(h.log.events)}
 	if !since.IsZero() {
-		f.next = h.log.dropped + sort.Search(len(h.log.events), func(i int) bool { return h.log.events[i].Time.After(since) })
+		f.next = h.log.dropped + sort.Search(len(h.log.events), func(i int) bool { return h.log.events[i].time.After(since) })
 	}
 	if h.log.changed == nil {
 		h.log.changed = make(chan struct{})
@@ -112,12 +130,12 @@ func (f *follower) run(ctx context.Context, out chan<- providers.Event) {
 			f.mu.Unlock()
 			return
 		}
-		for _, ev := range batch {
-			if !providers.Matches(ev.Labels, f.app, f.env) {
+		for _, l := range batch {
+			if !providers.Matches(l.labels, f.app, f.env) {
 				continue
 			}
 			select {
-			case out <- ev:
+			case out <- f.h.event(l):
 			case <-ctx.Done():
 				return
 			}
@@ -132,7 +150,7 @@ func (f *follower) run(ctx context.Context, out chan<- providers.Event) {
 
 // read returns the events logged since the last read and a channel closed at the next
 // change; or the error that ends the stream. A silenced stream gets nothing, ever.
-func (f *follower) read() ([]providers.Event, <-chan struct{}, error) {
+func (f *follower) read() ([]logged, <-chan struct{}, error) {
 	h := f.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
