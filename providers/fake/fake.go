@@ -23,6 +23,7 @@ type Cloud struct {
 	mu       sync.Mutex
 	hosts    map[string]*Host
 	registry map[string]bool
+	intern   *interner // equal labels and task definitions, shared between hosts and containers
 }
 
 // Publish puts an image in the cloud's registry, where every host's PullImage finds it.
@@ -32,7 +33,9 @@ func (c *Cloud) Publish(ref string) { c.mu.Lock(); c.registry[ref] = true; c.mu.
 func (c *Cloud) InRegistry(ref string) bool { c.mu.Lock(); defer c.mu.Unlock(); return c.registry[ref] }
 
 // NewCloud returns an empty cloud.
-func NewCloud() *Cloud { return &Cloud{hosts: map[string]*Host{}, registry: map[string]bool{}} }
+func NewCloud() *Cloud {
+	return &Cloud{hosts: map[string]*Host{}, registry: map[string]bool{}, intern: newInterner()}
+}
 
 // AddHost adds a host with the given capacity and returns it.
 func (c *Cloud) AddHost(spec manifest.HostSpec, capacity manifest.Resources) *Host {
@@ -237,7 +240,8 @@ func (h *Host) Create(_ context.Context, spec providers.TaskSpec) (providers.Tas
 	}
 	h.seq++
 	id := fmt.Sprintf("%s-c%06d", h.spec.Name, h.seq)
-	t := providers.TaskFromLabels(spec.Labels)
+	t := h.cloud.intern.task(spec.Labels) // its own copy of the labels, as a host keeps
+	spec.Labels = t.Labels
 	t.ContainerID, t.Name, t.Host, t.State = id, spec.Name, h.spec.Name, "created"
 	h.containers[id] = &t
 	h.specs[id] = spec

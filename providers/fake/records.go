@@ -54,7 +54,7 @@ func (h *Host) CreateRecord(_ context.Context, name string, labels map[string]st
 	if _, ok := h.records[name]; ok {
 		return fmt.Errorf("record %s: %w", name, providers.ErrExists)
 	}
-	h.records[name] = providers.Record{Name: name, Labels: maps.Clone(labels), Created: h.now()}
+	h.records[name] = providers.Record{Name: name, Labels: h.cloud.intern.record(labels), Created: h.now()}
 	return nil
 }
 
