@@ -43,7 +43,7 @@ func (c *Cloud) AddHost(spec manifest.HostSpec, capacity manifest.Resources) *Ho
 	defer c.mu.Unlock()
 	h := &Host{cloud: c, spec: spec, info: providers.HostInfo{Version: "fake", Capacity: capacity},
 		containers: map[string]*providers.Task{}, specs: map[string]providers.TaskSpec{},
-		images: map[string]bool{}, secrets: map[string][]byte{}, records: map[string]providers.Record{},
+		images: map[string]bool{}, secrets: map[string][]byte{}, records: map[string]storedRecord{},
 		volumes: map[string]bool{},
 		Healthy: func(providers.TaskSpec) bool { return true }}
 	c.hosts[spec.Name] = h
@@ -81,7 +81,7 @@ type Host struct {
 	specs      map[string]providers.TaskSpec
 	images     map[string]bool
 	secrets    map[string][]byte
-	records    map[string]providers.Record
+	records    map[string]storedRecord
 	volumes    map[string]bool
 	clock      func() time.Time
 	infoCalls  int

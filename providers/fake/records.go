@@ -40,6 +40,13 @@ func validRecordName(name string) error {
 	return nil
 }
 
+// storedRecord is a record as a host keeps it: its labels may be shared with equal records
+// of other hosts (see interner), which labels keeps alive.
+type storedRecord struct {
+	providers.Record
+	labels *labelSet
+}
+
 // CreateRecord creates a record, failing with ErrExists when the name is taken.
 func (h *Host) CreateRecord(_ context.Context, name string, labels map[string]string) error {
 	if err := h.check("creating record " + name); err != nil {
@@ -54,7 +61,8 @@ func (h *Host) CreateRecord(_ context.Context, name string, labels map[string]st
 	if _, ok := h.records[name]; ok {
 		return fmt.Errorf("record %s: %w", name, providers.ErrExists)
 	}
-	h.records[name] = providers.Record{Name: name, Labels: h.cloud.intern.record(labels), Created: h.now()}
+	ls := h.cloud.intern.record(labels)
+	h.records[name] = storedRecord{Record: providers.Record{Name: name, Labels: ls.m, Created: h.now()}, labels: ls}
 	return nil
 }
 
@@ -66,8 +74,9 @@ func (h *Host) ListRecords(_ context.Context, prefix string) ([]providers.Record
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []providers.Record
-	for n, r := range h.records {
+	for n, sr := range h.records {
 		if strings.HasPrefix(n, prefix) {
+			r := sr.Record
 			r.Labels = maps.Clone(r.Labels)
 			out = append(out, r)
 		}
