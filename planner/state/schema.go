@@ -25,13 +25,13 @@ const (
 	IndexServiceRevision = "service_revision"
 )
 
-// The tasks table is indexed by id and service only: every go-memdb index is a radix tree
-// with a node, a leaf and their watch channels per task, some 0.5 KB a task, so at 10,000
-// tasks each index is ~5 MB of the store, rebuilt on every read of the hosts. The host,
-// revision and service_revision indexes served no query of deck's; TasksByHost,
-// TasksByRevision and TasksByServiceRevision filter the id or service index instead, and
-// give the same tasks in the same order. IndexHost, IndexRevision and
-// IndexServiceRevision remain as names for them.
+// The tasks table has one index, id, keyed by service and then task id: every go-memdb
+// index is a radix tree with a node, a leaf and their watch channels per task, some 0.5 KB
+// a task, rebuilt on every read of the hosts, so at 10,000 tasks each index is ~5 MB of the
+// store (and the controller's memory at 10,000 tasks is a target). The reconciler's query,
+// a service's tasks, is a prefix of that key; the rest (a task by id, by host, by revision)
+// served no hot path and filter it. IndexService, IndexHost, IndexRevision and
+// IndexServiceRevision remain as names for those queries.
 
 // schema is the whole go-memdb schema: one function per table.
 func schema() *memdb.DBSchema {
@@ -75,17 +75,14 @@ func tasksTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: TableTasks,
 		Indexes: map[string]*memdb.IndexSchema{
-			// id: host+"/"+containerID; container ids are only unique per host.
+			// id: the service, then the task's id (host+"/"+containerID: container ids are
+			// only unique per host). Tasks and EachTask come in this order; TasksByService
+			// and EachTaskOf are the prefix of one service, what the reconciler compares
+			// with the service's spec.
 			IndexID: {
 				Name:    IndexID,
 				Unique:  true,
-				Indexer: taskField(func(t *TaskState) string { return t.ID }),
-			},
-			// service: TasksByService, what the reconciler compares with a service's spec.
-			IndexService: {
-				Name:         IndexService,
-				AllowMissing: true,
-				Indexer:      taskField(func(t *TaskState) string { return t.Service }),
+				Indexer: taskKey{},
 			},
 		},
 	}
@@ -109,28 +106,45 @@ func routesTableSchema() *memdb.TableSchema {
 	}
 }
 
-// taskField indexes a string field of TaskState as memdb.StringFieldIndex does, with the
-// same keys (the value and a NUL; no key for ""), but reads the field directly instead
-// of looking it up by name through reflect for every task inserted: that lookup was a
-// tenth of what loading 10,000 tasks allocated.
-type taskField func(*TaskState) string
+// taskKey is the tasks' id index: service NUL id NUL. Its fields are read directly rather
+// than looked up by name through reflect for every task inserted, as memdb's field
+// indexers do: that lookup was a tenth of what loading 10,000 tasks allocated.
+type taskKey struct{}
 
-func (f taskField) FromObject(obj any) (bool, []byte, error) {
+func (taskKey) FromObject(obj any) (bool, []byte, error) {
 	t, ok := obj.(*TaskState)
 	if !ok {
 		return false, nil, fmt.Errorf("state: %T is not a *TaskState", obj)
 	}
-	v := f(t)
-	if v == "" {
+	if t.ID == "" {
 		return false, nil, nil
 	}
-	return true, append([]byte(v), 0), nil
+	key := make([]byte, 0, len(t.Service)+len(t.ID)+2)
+	key = append(append(key, t.Service...), 0)
+	return true, append(append(key, t.ID...), 0), nil
 }
 
-func (f taskField) FromArgs(args ...any) ([]byte, error) {
-	return (&memdb.StringFieldIndex{}).FromArgs(args...)
+// FromArgs takes the service and the task id.
+func (taskKey) FromArgs(args ...any) ([]byte, error) {
+	if len(args) != 2 {
+		return nil, fmt.Errorf("state: the tasks' id index takes a service and a task id, not %d values", len(args))
+	}
+	svc, ok1 := args[0].(string)
+	id, ok2 := args[1].(string)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("state: the tasks' id index takes strings, not %T and %T", args[0], args[1])
+	}
+	return []byte(svc + "\x00" + id + "\x00"), nil
 }
 
-func (f taskField) PrefixFromArgs(args ...any) ([]byte, error) {
-	return (&memdb.StringFieldIndex{}).PrefixFromArgs(args...)
+// PrefixFromArgs takes a service: the key prefix of all its tasks.
+func (taskKey) PrefixFromArgs(args ...any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("state: a prefix of the tasks' id index is a service, not %d values", len(args))
+	}
+	svc, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("state: a service is a string, not %T", args[0])
+	}
+	return []byte(svc + "\x00"), nil
 }

@@ -75,25 +75,23 @@ func (s *Snapshot) Host(name string) (HostState, bool) {
 
 // Task returns the task with store id host/containerID.
 func (s *Snapshot) Task(id string) (TaskState, bool) {
-	raw, err := s.txn.First(TableTasks, IndexID, id)
-	if err != nil {
-		panic("state: " + err.Error())
+	for t := range s.eachRaw(IndexID) {
+		if t.ID == id {
+			return *t, true
+		}
 	}
-	if raw == nil {
-		return TaskState{}, false
-	}
-	return *raw.(*TaskState), true
+	return TaskState{}, false
 }
 
-// Tasks returns every task, sorted by id (host, then container id).
+// Tasks returns every task, sorted by service, then id (host, then container id).
 func (s *Snapshot) Tasks() []TaskState { return s.tasks(IndexID) }
 
 // TasksByService returns the service's tasks, sorted by id.
 func (s *Snapshot) TasksByService(service string) []TaskState {
-	return s.tasks(IndexService, service)
+	return s.tasks(indexIDPrefix, service)
 }
 
-// TasksByHost returns the tasks on a host, sorted by id.
+// TasksByHost returns the tasks on a host, sorted by service, then id.
 func (s *Snapshot) TasksByHost(host string) []TaskState {
 	if host == "" {
 		return nil // as the index it was: a task with no value is not under ""
@@ -101,7 +99,7 @@ func (s *Snapshot) TasksByHost(host string) []TaskState {
 	return s.filterTasks(IndexID, nil, func(t *TaskState) bool { return t.Host == host })
 }
 
-// TasksByRevision returns the tasks of a revision, sorted by id.
+// TasksByRevision returns the tasks of a revision, sorted by service, then id.
 func (s *Snapshot) TasksByRevision(revision string) []TaskState {
 	if revision == "" {
 		return nil
@@ -114,8 +112,11 @@ func (s *Snapshot) TasksByServiceRevision(service, revision string) []TaskState 
 	if service == "" || revision == "" {
 		return nil
 	}
-	return s.filterTasks(IndexService, []any{service}, func(t *TaskState) bool { return t.Revision == revision })
+	return s.filterTasks(indexIDPrefix, []any{service}, func(t *TaskState) bool { return t.Revision == revision })
 }
+
+// indexIDPrefix looks up the id index by a prefix: a service's tasks.
+const indexIDPrefix = IndexID + "_prefix"
 
 // filterTasks copies the tasks of an index (sorted by id within a value) that keep says to.
 func (s *Snapshot) filterTasks(index string, args []any, keep func(*TaskState) bool) []TaskState {
@@ -128,14 +129,14 @@ func (s *Snapshot) filterTasks(index string, args []any, keep func(*TaskState) b
 	return out
 }
 
-// EachTask yields every task, sorted by id, as Tasks returns them but without copying them
+// EachTask yields every task, sorted by service then id, as Tasks returns them but without copying them
 // all into a slice first: a reader that only looks at each task in turn (counts, filters,
 // digests) allocates nothing for them, which matters at thousands of tasks per read.
 func (s *Snapshot) EachTask() iter.Seq[TaskState] { return s.eachTask(IndexID) }
 
 // EachTaskOf yields the service's tasks, sorted by id, as TasksByService without the copy.
 func (s *Snapshot) EachTaskOf(service string) iter.Seq[TaskState] {
-	return s.eachTask(IndexService, service)
+	return s.eachTask(indexIDPrefix, service)
 }
 
 func (s *Snapshot) eachTask(index string, args ...any) iter.Seq[TaskState] {
@@ -162,8 +163,7 @@ func (s *Snapshot) tasks(index string, args ...any) []TaskState {
 	for t := range s.eachRaw(index, args...) {
 		out = append(out, *t)
 	}
-	// go-memdb suffixes non-unique index keys with the id, so every index yields tasks
-	// sorted by id within a value: output is stable without sorting.
+	// The id index's keys are service, then id: a service's tasks come sorted by id.
 	return out
 }
 
@@ -184,7 +184,7 @@ func (s *Snapshot) eachRaw(index string, args ...any) iter.Seq[*TaskState] {
 
 // Services returns the names of the services that have tasks, sorted.
 func (s *Snapshot) Services() []string {
-	it, err := s.txn.Get(TableTasks, IndexService)
+	it, err := s.txn.Get(TableTasks, IndexID)
 	if err != nil {
 		panic("state: " + err.Error())
 	}

@@ -116,3 +116,46 @@ func TestLoadRejectsDuplicateHosts(t *testing.T) {
 	_, err := Load(obs, nil)
 	assert.EqualError(t, err, "state: host zeta is listed twice")
 }
+
+// A service's tasks are a prefix of the tasks' one index: a service whose name starts
+// another's (web, web2) keeps to its own, and every query gives the same tasks in the
+// order it documents.
+func TestTaskQueriesKeepToTheirService(t *testing.T) {
+	obs := &providers.Observation{App: "hello", Env: "test", Hosts: []providers.HostObservation{
+		{Spec: manifest.HostSpec{Name: "h1"}, Reachable: true, Tasks: []providers.Task{
+			task("h1", "c9", "web2", "r1", "running", nil),
+			task("h1", "c1", "web", "r1", "running", nil),
+			task("h1", "c5", "we", "r1", "running", nil),
+		}},
+		{Spec: manifest.HostSpec{Name: "h0"}, Reachable: true, Tasks: []providers.Task{
+			task("h0", "c7", "web", "r2", "running", nil),
+		}},
+	}}
+	st, err := Load(obs, nil)
+	require.NoError(t, err)
+	s := st.Snapshot()
+	ids := func(ts []TaskState) []string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.ID)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"h0/c7", "h1/c1"}, ids(s.TasksByService("web")), "by id, and not web2's or we's")
+	assert.Equal(t, []string{"h1/c9"}, ids(s.TasksByService("web2")))
+	assert.Equal(t, []string{"h1/c5"}, ids(s.TasksByService("we")))
+	assert.Empty(t, s.TasksByService("w"))
+	var each []string
+	for t := range s.EachTaskOf("web") {
+		each = append(each, t.ID)
+	}
+	assert.Equal(t, []string{"h0/c7", "h1/c1"}, each)
+	assert.Equal(t, []string{"h1/c5", "h0/c7", "h1/c1", "h1/c9"}, ids(s.Tasks()), "by service, then id")
+	assert.Equal(t, []string{"h1/c1"}, ids(s.TasksByServiceRevision("web", "r1")))
+	assert.Equal(t, []string{"we", "web", "web2"}, s.Services())
+	got, ok := s.Task("h1/c9")
+	require.True(t, ok)
+	assert.Equal(t, "web2", got.Service)
+	_, ok = s.Task("h1/c2")
+	assert.False(t, ok)
+}
