@@ -20,6 +20,7 @@ import (
 	"html/template"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -154,8 +155,19 @@ type Server struct {
 //go:embed assets
 var assets embed.FS
 
-// CookieName is the cookie that keeps the token.
+// CookieName starts the name of the cookie that keeps the token; the port follows
+// (deck_console_8080): browsers keep cookies per host, not per port, so two consoles on
+// one machine would otherwise overwrite each other's token.
 const CookieName = "deck_console"
+
+// cookieName is the token's cookie for the console the request reached.
+func cookieName(r *http.Request) string {
+	_, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		return CookieName
+	}
+	return CookieName + "_" + port
+}
 
 // CSP is every response's Content-Security-Policy: nothing but the console's own origin.
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -214,7 +226,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	if q := r.URL.Query().Get("token"); q != "" && s.tokenOK(q) && r.Method == http.MethodGet {
 		// The token moves to a cookie and out of the address bar and the history.
-		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: s.opts.Token, Path: "/", HttpOnly: true,
+		http.SetCookie(w, &http.Cookie{Name: cookieName(r), Value: s.opts.Token, Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode})
 		v := r.URL.Query()
 		v.Del("token")
@@ -225,7 +237,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	c, err := r.Cookie(CookieName)
+	c, err := r.Cookie(cookieName(r))
 	if err != nil || !s.tokenOK(c.Value) {
 		http.Error(w, "401 unauthorized: open the URL deck console printed (it carries the token)", http.StatusUnauthorized)
 		return

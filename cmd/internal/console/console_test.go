@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -122,7 +123,8 @@ func TestTokenIsRequiredAndMovesToACookie(t *testing.T) {
 	assert.Equal(t, "/?env=prod", resp.Header.Get("Location"), "the token leaves the address bar")
 	cookies := resp.Cookies()
 	require.Len(t, cookies, 1)
-	assert.Equal(t, CookieName, cookies[0].Name)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ts.URL, "http://"))
+	assert.Equal(t, CookieName+"_"+port, cookies[0].Name, "one cookie per console: browsers share cookies across ports")
 	assert.Equal(t, srv.Token(), cookies[0].Value)
 	assert.True(t, cookies[0].HttpOnly)
 	assert.Equal(t, http.SameSiteStrictMode, cookies[0].SameSite)
