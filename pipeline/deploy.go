@@ -231,7 +231,7 @@ func (d *Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease
 			executor.ErrStalePlan, out.Plan.Fingerprint, s.Snap.Fingerprint(), s.Describe())
 	}
 	if d.Events != nil {
-		d.Events(executor.Event{Kind: executor.EventReplan, Message: "the hosts changed while deck waited for the lock (" + s.Describe() + "); planning again"})
+		d.Events(executor.Event{Time: time.Now(), Kind: executor.EventReplan, Message: "the hosts changed while deck waited for the lock (" + s.Describe() + "); planning again"})
 	}
 	if err := s.Read(ctx); err != nil {
 		return err

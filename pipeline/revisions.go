@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/manifest"
@@ -176,7 +177,7 @@ func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options,
 		}
 		rb := &RolledBackError{Service: sr.Name, Failed: num, To: to.Number, Breaker: be}
 		if d.Events != nil {
-			d.Events(executor.Event{Kind: executor.EventBreaker, Service: sr.Name,
+			d.Events(executor.Event{Time: time.Now(), Kind: executor.EventBreaker, Service: sr.Name,
 				Message: fmt.Sprintf("rolling back to revision %d", to.Number)})
 		}
 		res, err := d.rollbackService(ctx, s, opts, spec, to)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -63,10 +64,29 @@ func TestBreakerRollsBackToTheLastCompletedRevision(t *testing.T) {
 	for _, h := range []string{"h1", "h2"} {
 		r.cloud.Host(h).Healthy = func(s providers.TaskSpec) bool { return s.Env["GREETING"] != "v3" }
 	}
-	out, err := r.deploy(t, withGreeting(webService(4), "v3"))
+	var mu sync.Mutex
+	var events []executor.Event
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{withGreeting(webService(4), "v3")}, Dialer: r.cloud},
+		Events: func(e executor.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		}}
+	out, err := d.Run(context.Background())
+	if out.Session != nil {
+		out.Session.Close()
+	}
 	require.Error(t, err)
 	var rb *RolledBackError
 	require.ErrorAs(t, err, &rb)
+	mu.Lock()
+	sawBreaker := false
+	for _, e := range events {
+		assert.False(t, e.Time.IsZero(), "every progress event has its time: %+v", e)
+		sawBreaker = sawBreaker || e.Kind == executor.EventBreaker
+	}
+	mu.Unlock()
+	assert.True(t, sawBreaker, "the breaker's rollback is reported")
 	assert.Equal(t, 3, rb.Failed)
 	assert.Equal(t, 2, rb.To)
 	assert.NoError(t, rb.Rollback)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/providers"
@@ -50,7 +51,7 @@ func (d Deploy) recordSettings(ctx context.Context, s *Session) error {
 		return err
 	}
 	if d.Events != nil {
-		d.Events(executor.Event{Kind: executor.EventServiceDone, Service: strings.Join(changed, ","),
+		d.Events(executor.Event{Time: time.Now(), Kind: executor.EventServiceDone, Service: strings.Join(changed, ","),
 			Message: "settings recorded for the controller (count, scaling, rollout, placement or schedule); no task changes"})
 	}
 	return nil
