@@ -21,6 +21,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/testhosts"
 )
 
 // TestConsole deploys hello (3 tasks, one a host) to the 3 real hosts, starts the real deck
@@ -30,7 +32,7 @@ import (
 // was to the console's own origin. Screenshots go to $DECK_SCREENSHOTS (default: a new
 // temp dir), printed in the log; so is the page's first paint.
 func TestConsole(t *testing.T) {
-	chromium := requireChromium(t)
+	chromium := testhosts.Program(t, "chromium")
 	hosts := startHosts(t)
 	a := newApp(t, "hello", hosts)
 	a.write("deck/hello.yaml", execManifest)
@@ -189,7 +191,7 @@ func TestConsole(t *testing.T) {
 // returns the service to the revision before, each after the browser's confirmation, both
 // through the pipeline and lock of deck deploy and deck rollback, as deck history records.
 func TestConsoleDeployAndRollback(t *testing.T) {
-	chromium := requireChromium(t)
+	chromium := testhosts.Program(t, "chromium")
 	hosts := startHosts(t)
 	a := newApp(t, "hello", hosts)
 	a.write("deck/hello.yaml", execManifest+"variables:\n  GREETING: one\n")
@@ -276,22 +278,6 @@ func TestConsoleDeployAndRollback(t *testing.T) {
 	require.Len(t, questions, 2, "the page asked before each change: %q", asked)
 	assert.Contains(t, questions[0], "Deploy environment")
 	assert.Contains(t, questions[1], "Roll hello back")
-}
-
-// requireChromium is the path of Chromium; without it the test fails under CI=true (where
-// make deps installs it) and is skipped elsewhere.
-func requireChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (make deps installs it: testhosts/hosts.sh install)")
-	}
-	t.Skip("chromium is not installed (make deps installs it)")
-	return ""
 }
 
 // startConsole starts deck console in the app's folder and returns the URL it prints.

@@ -34,8 +34,37 @@ func Require(t testing.TB) {
 	if why == "" {
 		return
 	}
+	unavailable(t, "real Podman hosts cannot run here", why)
+}
+
+// Program returns the path of a program the project's install step provides (hosts.sh
+// install, which make deps runs: chromium for the console's browser tests), installing
+// what is missing first, as Require does for Podman. A program still missing fails the
+// test under CI=true and skips it elsewhere.
+func Program(t testing.TB, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if os.Geteuid() == 0 {
+		installOnce.Do(func() { _, installErr = run("install") })
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	why := name + " is not installed"
+	if installErr != nil {
+		why += " and could not be installed: " + installErr.Error()
+	}
+	unavailable(t, name+" is missing", why)
+	return ""
+}
+
+// unavailable fails the test under CI=true (CI must run it) and skips it elsewhere.
+func unavailable(t testing.TB, what, why string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("testhosts: CI=true but real Podman hosts cannot run here: %s", why)
+		t.Fatalf("testhosts: CI=true but %s: %s", what, why)
 	}
 	t.Skipf("testhosts: %s (set CI=true to make this a failure)", why)
 }
