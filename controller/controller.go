@@ -174,7 +174,7 @@ func (c *Controller) Run(ctx context.Context) error {
 				return nil
 			}
 			c.log.Error("campaigning for leadership failed; trying again", "err", err)
-			if !sleep(ctx, c.cfg.RetryDelay) {
+			if !pipeline.Pause(ctx, c.cfg.RetryDelay) {
 				return nil
 			}
 			continue
@@ -204,17 +204,6 @@ func (c *Controller) setLeading(on bool, epoch uint64) {
 	c.leading, c.last.Epoch = on, epoch
 	c.mu.Unlock()
 	c.cfg.Metrics.leader(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, on)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
 
 // errLost is why a term ended when its lease was lost.

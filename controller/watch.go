@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/pipeline"
 	"github.com/deckhq/deck/providers"
 )
 
@@ -69,7 +70,7 @@ func (w *watcher) run(ctx context.Context) {
 			w.down = true
 			w.send(ctx, Event{Host: w.spec.Name, Action: HostDown, LastAnswer: w.lastAnswer()})
 		}
-		if attempt > 0 && !sleep(ctx, redialDelay(attempt-1)) {
+		if attempt > 0 && !pipeline.Pause(ctx, redialDelay(attempt-1)) {
 			return
 		}
 	}

@@ -50,7 +50,7 @@ func (f *logFollower) stream(ctx context.Context, t providers.Task, src int, fir
 	}
 	for ctx.Err() == nil {
 		if err != nil {
-			pause(ctx, retryAfter)
+			Pause(ctx, retryAfter)
 		}
 		now, ierr := f.inspect(ctx, t)
 		switch {
@@ -76,7 +76,7 @@ func (f *logFollower) stream(ctx context.Context, t providers.Task, src int, fir
 			return
 		}
 		if err == nil && time.Since(began) < retryAfter {
-			pause(ctx, retryAfter) // a follow that ended at once: do not spin while the task stops
+			Pause(ctx, retryAfter) // a follow that ended at once: do not spin while the task stops
 		}
 	}
 }
@@ -115,7 +115,7 @@ func (f *logFollower) watchHosts(ctx context.Context) {
 		reachable[h.Spec.Name] = h.Reachable
 	}
 	joined := providers.LogOptions{Since: f.req.Since, Tail: -1} // a new task's lines, from its first
-	for pause(ctx, f.req.Poll) {
+	for Pause(ctx, f.req.Poll) {
 		providers.Redial(ctx, f.s.T.Dialer, f.s.Fleet, f.s.Obs, nil)
 		providers.ListTasks(ctx, f.s.Fleet, f.s.Obs)
 		for _, h := range f.s.Obs.Hosts {
@@ -136,8 +136,9 @@ func (f *logFollower) watchHosts(ctx context.Context) {
 	}
 }
 
-// pause waits d; false when ctx ended first.
-func pause(ctx context.Context, d time.Duration) bool {
+// Pause waits d; false when ctx ended first. The controller and the CLI's refresh loops
+// wait with it too.
+func Pause(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

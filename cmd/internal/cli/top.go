@@ -307,7 +307,7 @@ func runTop(ctx context.Context, o *TopOptions) error {
 // topLoop draws a frame, then, when live, a new one every interval until ctx ends.
 func topLoop(ctx context.Context, o *TopOptions, w *world, tp *topper, live bool) error {
 	tp.sample(ctx)
-	if !wait(ctx, min(topFirstWindow, o.Interval)) {
+	if !pipeline.Pause(ctx, min(topFirstWindow, o.Interval)) {
 		return nil
 	}
 	tick := time.NewTicker(o.Interval)
@@ -334,18 +334,6 @@ func topLoop(ctx context.Context, o *TopOptions, w *world, tp *topper, live bool
 			}
 			return err
 		}
-	}
-}
-
-// wait waits d; false when ctx ended first.
-func wait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
