@@ -100,16 +100,7 @@ func TestLockJSON(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.JSONEq(t, `{"held": false, "holder": null, "last_break": null}`, out)
 
-	var named []lock.NamedRecords
-	for _, fh := range hosts {
-		named = append(named, lock.NamedRecords{Name: fh.Name(), Records: fh})
-	}
-	l, err := lock.NewHostsLocker(named, "shop", "test")
-	require.NoError(t, err)
-	ctx, kill := context.WithCancel(context.Background())
-	defer kill()
-	_, err = l.Acquire(ctx, lock.Request{Who: lock.Holder{User: "bob", Machine: "ci-1", PID: 7, Command: "deck deploy", Why: "deploy"}})
-	require.NoError(t, err)
+	holdLock(t, hosts, lock.Holder{User: "bob", Machine: "ci-1", PID: 7, Command: "deck deploy", Why: "deploy"})
 	ids := regexp.MustCompile(`"id": "[^"]+"`)
 	code, out, errOut = h.run("lock", "status", "-o", "json")
 	require.Equal(t, 0, code, errOut)

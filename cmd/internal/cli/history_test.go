@@ -166,16 +166,7 @@ func TestHistoryWithAHostDown(t *testing.T) {
 func TestLockBreakStaysInTheHistory(t *testing.T) {
 	h := newHarness(t)
 	_, hosts, _ := historyFixture(h)
-	var named []lock.NamedRecords
-	for _, fh := range hosts {
-		named = append(named, lock.NamedRecords{Name: fh.Name(), Records: fh})
-	}
-	l, err := lock.NewHostsLocker(named, "shop", "test")
-	require.NoError(t, err)
-	ctx, kill := context.WithCancel(context.Background())
-	defer kill()
-	_, err = l.Acquire(ctx, lock.Request{Who: lock.Holder{User: "bob", Machine: "ci-1", PID: 7, Command: "deck deploy"}})
-	require.NoError(t, err)
+	l := holdLock(t, hosts, lock.Holder{User: "bob", Machine: "ci-1", PID: 7, Command: "deck deploy"})
 
 	code, _, errOut := h.run("lock", "release", "--force")
 	require.Equal(t, 0, code, errOut)
@@ -197,4 +188,21 @@ func TestLockBreakStaysInTheHistory(t *testing.T) {
 	require.Len(t, r.Events, 1)
 	assert.Equal(t, "lock break", r.Events[0].Kind)
 	assert.Contains(t, r.Events[0].Text, "broke the deploy lock held by bob@ci-1 (pid 7)")
+}
+
+// holdLock takes the environment's deploy lock on the fake hosts as who, and holds it
+// until the test ends; it returns the locker for more acquires.
+func holdLock(t *testing.T, hosts []*fake.Host, who lock.Holder) *lock.HostsLocker {
+	t.Helper()
+	var named []lock.NamedRecords
+	for _, fh := range hosts {
+		named = append(named, lock.NamedRecords{Name: fh.Name(), Records: fh})
+	}
+	l, err := lock.NewHostsLocker(named, "shop", "test")
+	require.NoError(t, err)
+	ctx, kill := context.WithCancel(context.Background())
+	t.Cleanup(kill)
+	_, err = l.Acquire(ctx, lock.Request{Who: who})
+	require.NoError(t, err)
+	return l
 }
