@@ -166,6 +166,15 @@ func testLeadership(t *testing.T, hosts *testhosts.Env, a *app, lease time.Durat
 	require.Equal(t, 0, r.Code, r.String())
 	procs := make([]*controllerProc, 3)
 	logs := make([]func() string, 3)
+	defer func() {
+		if t.Failed() || testing.Verbose() {
+			for i, l := range logs {
+				if l != nil {
+					t.Logf("controller %d log:\n%s", i, l())
+				}
+			}
+		}
+	}()
 	procs[0], logs[0] = a.startStandby()
 	procs[1], logs[1] = a.startStandby()
 	first := leaderOf(t, logs[:2], -1)
@@ -193,7 +202,11 @@ func testLeadership(t *testing.T, hosts *testhosts.Env, a *app, lease time.Durat
 	leaderOf(t, logs[2:], -1)
 	pausedTakeover := time.Since(paused)
 	podmanKill(t, hosts, "hello", "h2")
-	waitFor(t, 30*time.Second, func() bool { return a.status().Services[0].Healthy == 3 })
+	// The paused leader may hold the deploy lock (it was still registering the first
+	// replacement): the controller's lock lives as long as its lease, so the new leader
+	// acts within a few leases, far sooner than the 30s of a deploy's lock.
+	waitFor(t, 20*time.Second, func() bool { return a.status().Services[0].Healthy == 3 })
+	replaced := time.Since(paused)
 	before := containerIDs(containers(t, hosts, "hello"))
 	procs[second].signal(syscall.SIGCONT)
 	waitFor(t, 3*lease, func() bool { return strings.Contains(logs[second](), "leadership lost") })
@@ -201,8 +214,8 @@ func testLeadership(t *testing.T, hosts *testhosts.Env, a *app, lease time.Durat
 	assert.Equal(t, before, containerIDs(containers(t, hosts, "hello")), "the paused leader, resumed, changed nothing")
 	// The leader converges (it may still be finishing a replacement it began meanwhile).
 	waitFor(t, 30*time.Second, func() bool { return a.deck("plan").Code == 0 })
-	t.Logf("lease %s: SIGKILL -> standby leads %s; SIGSTOP -> standby leads %s", lease,
-		takeover.Round(time.Millisecond), pausedTakeover.Round(time.Millisecond))
+	t.Logf("lease %s: SIGKILL -> standby leads %s; SIGSTOP -> standby leads %s, a task killed then is replaced %s after the SIGSTOP", lease,
+		takeover.Round(time.Millisecond), pausedTakeover.Round(time.Millisecond), replaced.Round(time.Millisecond))
 }
 
 func TestTwoControllersWithAHostsLease(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -317,4 +318,18 @@ func TestBadLockFlagsAreRefusedBeforeAnythingRuns(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "--lock-ttl must be at least 2s")
 	assert.Equal(t, 0, h.tasks(), "nothing was deployed")
+
+	code, _, errOut = h.run("controller", "--once", "--lock-ttl", "500ms")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "--lock-ttl must be at least 2s")
+}
+
+// The controller's deploy lock lives as long as its leader lease unless --lock-ttl says
+// otherwise: a leader that dies in the middle of a change must not keep its successor
+// from acting for longer than the lease.
+func TestControllerLockTTLIsTheLeaseByDefault(t *testing.T) {
+	cs := manifest.DefaultController()
+	cs.Lease = 4 * time.Second
+	assert.Equal(t, 4*time.Second, controllerLockTTL(0, cs))
+	assert.Equal(t, 45*time.Second, controllerLockTTL(45*time.Second, cs))
 }

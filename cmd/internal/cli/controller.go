@@ -69,13 +69,16 @@ Logs are structured lines on stderr (--log-format json for one JSON object per l
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "reconcile once and exit (status 1 if a service could not be brought to its desired state)")
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:9470", `address for /healthz and /metrics ("" for none)`)
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "log lines as text or json")
-	cmd.Flags().DurationVar(&opts.LockTTL, "lock-ttl", 30*time.Second, "the deploy lock's time to live while the controller applies a change")
+	cmd.Flags().DurationVar(&opts.LockTTL, "lock-ttl", 0, "the deploy lock's time to live while the controller applies a change (default: the environment's controller.lease)")
 	cmd.Flags().DurationVar(&opts.ScaleWindow, "scale-window", time.Minute, "autoscaling averages cpu, memory and requests in flight over this window")
 	cmd.Flags().DurationVar(&opts.LockWait, "lock-wait", 0, "with --once, wait this long for the deploy lock when a deploy holds it (without --once the controller tries again by itself)")
 	return cmd
 }
 
 func runController(ctx context.Context, opts *ControllerOptions) error {
+	if opts.LockTTL != 0 && opts.LockTTL < 2*time.Second {
+		return flagErrorf("--lock-ttl must be at least 2s (the lock hosts' clocks read to the second), not %s", opts.LockTTL)
+	}
 	log, err := controllerLogger(opts)
 	if err != nil {
 		return err
@@ -205,7 +208,7 @@ func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *co
 		t.Dialer = d
 	}
 	cs := w.env.Controller
-	cfg := controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(opts.LockTTL, opts.LockWait),
+	cfg := controller.Config{Target: t, Log: log, Metrics: m, Lock: controllerLock(controllerLockTTL(opts.LockTTL, cs), opts.LockWait),
 		Resync: cs.Resync, HostGrace: cs.HostGrace,
 		Autoscale: autoscale.Config{Window: opts.ScaleWindow, StatsEvery: min(5*time.Second, opts.ScaleWindow/6)},
 		Watch:     controller.WatchHosts(t.Dialer, t.App.Name, t.Env.Name)}
@@ -218,12 +221,26 @@ func controllerConfig(opts *ControllerOptions, w *world, log *slog.Logger, m *co
 // controllerHostTimeout bounds the controller's reads of one host.
 const controllerHostTimeout = 3 * time.Second
 
+// controllerLockTTL is the deploy lock's TTL when the controller holds it: --lock-ttl, or
+// else the leader lease. A leader that dies (or is paused) in the middle of a change
+// leaves the deploy lock held; with a TTL longer than the lease, the standby would lead
+// after one lease but could change nothing until the lock ran out (30s for a deploy's),
+// so a task killed meanwhile stayed down that long.
+func controllerLockTTL(flag time.Duration, cs manifest.ControllerSpec) time.Duration {
+	if flag > 0 {
+		return flag
+	}
+	return cs.Lease
+}
+
 // controllerLock takes the deploy lock without waiting: when a deploy holds it, the
 // controller lets it finish and tries again shortly.
 func controllerLock(ttl, wait time.Duration) func(context.Context, *pipeline.Session) (pipeline.Lease, error) {
 	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
+		// A renewal must not wait on a host that does not answer for longer than the lock
+		// can spare (as for the leader lease).
 		locker, err := s.HostsLocker(lock.WithTTL(ttl), lock.WithMargin(min(2*time.Second, ttl/4)),
-			lock.WithHostTimeout(s.T.HostTimeout))
+			lock.WithHostTimeout(min(s.T.HostTimeout, ttl/4)))
 		if err != nil {
 			return nil, err
 		}
