@@ -158,7 +158,7 @@ func (t *sshTunnel) listen(socket string) error {
 		t.localSocket, t.listener = socket, l
 		return nil
 	}
-	dir, err := os.MkdirTemp("", "deck-ssh-")
+	dir, err := makeTunnelDir()
 	if err != nil {
 		return err
 	}
