@@ -189,12 +189,15 @@ func TestDeployLifecycle(t *testing.T) {
 
 	t.Run("a revision that exits at start: its exit code and last log lines are shown", func(t *testing.T) {
 		before := containers(t, hosts, "hello")
-		a.write("deck/hello.yaml", strings.Replace(hello("2", "bonjour"), "GREETING: bonjour", "GREETING: bonjour\n  CRASH: \"3\"", 1))
+		// The app prints its secret as it dies: deck shows the line with the value hidden.
+		a.write("deck/hello.yaml", strings.Replace(hello("2", "bonjour"), "GREETING: bonjour", "GREETING: bonjour\n  CRASH: \"3\"\n  CRASH_LOG_ENV: API_TOKEN", 1))
 		r := a.deck("deploy", "--yes")
 		require.Equal(t, 1, r.Code, r.String())
 		assert.Contains(t, r.Stderr, "the container exited with code 3")
-		assert.Contains(t, r.Stderr, "last 2 log lines:")
+		assert.Contains(t, r.Stderr, "last 3 log lines:")
 		assert.Contains(t, r.Stderr, "fatal: cannot start: CRASH=3 asked to exit")
+		assert.Contains(t, r.Stderr, "config: API_TOKEN=***")
+		assert.NotContains(t, r.Stdout+r.Stderr, secretValue)
 		assert.Equal(t, containerIDs(before), containerIDs(containers(t, hosts, "hello")), "nothing left behind")
 		a.write("deck/hello.yaml", hello("2", "bonjour"))
 	})

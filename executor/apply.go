@@ -125,6 +125,7 @@ type applier struct {
 	slots  map[string]chan struct{}
 	client *http.Client
 	routes map[string]*routing // the routed services' routes, while applied
+	redact *Redactor           // hides the secrets' values in failed tasks' log lines
 }
 
 func newApplier(plan *planner.Plan, opts Options) *applier {
@@ -138,7 +139,7 @@ func newApplier(plan *planner.Plan, opts Options) *applier {
 		opts.PollInterval = 200 * time.Millisecond
 	}
 	a := &applier{plan: plan, opts: opts, slots: map[string]chan struct{}{}, client: opts.HTTPClient,
-		routes: map[string]*routing{}}
+		routes: map[string]*routing{}, redact: NewRedactor(opts.Secrets)}
 	if a.client == nil {
 		a.client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	}

@@ -138,7 +138,7 @@ func (a *applier) fail(h providers.Host, c planner.Change, t providers.Task, cau
 		f.State, f.ExitCode, f.OOMKilled, f.RuntimeError = now.State, now.ExitCode, now.OOMKilled, now.Error
 	}
 	if lines, err := h.Logs(ctx, t.ContainerID, LogLines); err == nil {
-		f.Logs = lines
+		f.Logs = a.redact.Lines(lines)
 	}
 	a.removeFailed(h, t.ContainerID, 0)
 	return f

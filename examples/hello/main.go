@@ -41,10 +41,14 @@ func main() {
 	}
 
 	// CRASH=N makes the process print why and exit with code N at start, for trying
-	// deploys that fail.
+	// deploys that fail. CRASH_LOG_ENV=NAME first prints that variable, as an app that
+	// logs its settings when it dies would (a database URL, password and all).
 	if code := os.Getenv("CRASH"); code != "" {
 		n, _ := strconv.Atoi(code)
 		log.Printf("starting hello")
+		if name := os.Getenv("CRASH_LOG_ENV"); name != "" {
+			log.Printf("config: %s=%s", name, os.Getenv(name))
+		}
 		log.Printf("fatal: cannot start: CRASH=%s asked to exit", code)
 		os.Exit(n)
 	}
