@@ -72,7 +72,8 @@ func requireNoFailures(t *testing.T, r load.Result, what string) {
 }
 
 // TestRolloutsUnderLoadDropNothing: two rolling deploys of 6 tasks on 3 hosts under
-// 1,000 requests/s through Caddy: not one request fails, none is slower than the app plus
+// 1,000 requests/s through Caddy over keep-alive connections and 200/s on a new connection
+// each: not one request fails, none is slower than the app plus
 // latencyBound, and the traffic moves to the new revision.
 func TestRolloutsUnderLoadDropNothing(t *testing.T) {
 	hosts := startHosts(t)
@@ -87,6 +88,10 @@ func TestRolloutsUnderLoadDropNothing(t *testing.T) {
 	require.Contains(t, body, "v1 from task")
 
 	run := startLoad(t, hosts, 1000, nil)
+	// And clients that open a connection for every request (curl in a loop): each rollout
+	// step reloads Caddy, which must not reset one of them.
+	fresh := load.Start(context.Background(), load.Options{URL: "http://" + hosts.LB.Listen + "/", Rate: 200, Conns: 16,
+		NewConnections: true, Timeout: 30 * time.Second})
 	for _, g := range []string{"v2", "v3"} {
 		a.write("deck/hello.yaml", lbHello(g, "0s", ""))
 		r := a.deck("deploy", "--yes")
@@ -98,6 +103,7 @@ func TestRolloutsUnderLoadDropNothing(t *testing.T) {
 	})
 	res := run.Stop()
 	requireNoFailures(t, res, "two rollouts at 1000 req/s")
+	requireNoFailures(t, fresh.Stop(), "two rollouts at 200 req/s, a new connection each")
 	assert.GreaterOrEqual(t, res.Rate, 900.0, "the load held ~1000 req/s")
 	assert.Less(t, res.Max, latencyBound, "slowest request: %v", res.Slowest)
 	byGreeting := map[string]int{}

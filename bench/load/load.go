@@ -29,9 +29,13 @@ type Options struct {
 	// Rate is the offered load in requests per second, held whatever the server does
 	// (open loop): requests that find every connection busy wait in the Transport, and
 	// that wait counts in their latency. 0 sends as fast as Conns connections allow.
-	Rate    int
-	Conns   int           // keep-alive connections; 16 when 0
-	Timeout time.Duration // per request, including the wait for a connection; 10s when 0
+	Rate  int
+	Conns int // keep-alive connections; 16 when 0
+	// NewConnections opens a connection for every request and closes it after, as curl in
+	// a loop, ab without -k or a proxy that does not pool do (Conns then bounds how many
+	// are open at once). Such a client never has a request retried by the Transport.
+	NewConnections bool
+	Timeout        time.Duration // per request, including the wait for a connection; 10s when 0
 	// Path, when set, gives request i's path (and query), resolved against URL:
 	// for instance a slow request now and then.
 	Path func(i int) string
@@ -67,6 +71,7 @@ func Start(ctx context.Context, o Options) *Run {
 		MaxConnsPerHost:     o.Conns,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		DisableKeepAlives:   o.NewConnections,
 	}
 	r := &Run{o: o, tr: tr, client: &http.Client{
 		Transport:     tr,

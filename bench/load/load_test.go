@@ -309,3 +309,29 @@ func TestTransportRetriesOnReusedConnection(t *testing.T) {
 	assert.Zero(t, res.Failed, "%v", res.Errors)
 	assert.Equal(t, res.Sent, res.OK)
 }
+
+// With NewConnections every request arrives on a connection of its own; without, a few
+// keep-alive connections carry them all.
+func TestNewConnections(t *testing.T) {
+	for _, fresh := range []bool{false, true} {
+		var conns atomic.Int64
+		arrived := newArrivals(50)
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { arrived.arrive() }))
+		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				conns.Add(1)
+			}
+		}
+		srv.Start()
+		run := Start(context.Background(), Options{URL: srv.URL, Conns: 2, NewConnections: fresh})
+		arrived.wait(t)
+		res := run.Stop()
+		srv.Close()
+		assert.Zero(t, res.Failed, "%v", res.Errors)
+		if fresh {
+			assert.GreaterOrEqual(t, conns.Load(), int64(res.OK), "one connection per request")
+		} else {
+			assert.LessOrEqual(t, conns.Load(), int64(2), "the keep-alive connections carry every request")
+		}
+	}
+}

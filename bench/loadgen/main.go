@@ -43,6 +43,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.load.Host, "host", "", "the Host header, when not the URL's host")
 	fs.IntVar(&o.load.Rate, "rate", 1000, "requests per second, held however the server answers; 0 = as fast as the connections allow")
 	fs.IntVar(&o.load.Conns, "conns", 16, "keep-alive connections")
+	fs.BoolVar(&o.load.NewConnections, "new-conns", false, "a new connection for every request (as curl in a loop or ab without -k); -conns bounds how many are open")
 	fs.DurationVar(&o.load.Timeout, "timeout", 10*time.Second, "per request, including the wait for a connection")
 	fs.DurationVar(&o.duration, "duration", 0, "how long to send; 0 = until SIGINT or SIGTERM")
 	fs.DurationVar(&o.every, "every", 0, "print a progress line to stderr this often; 0 = never")

@@ -2,6 +2,11 @@ package lbtest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,4 +282,66 @@ func (s *suite) unreachable(t *testing.T) {
 		assert.ErrorContains(t, err, b.Name(), "%s: the error names the balancer", name)
 		assert.Less(t, time.Since(start), 5*time.Second, "%s fails fast", name)
 	}
+}
+
+// reloads: changing a route over and over while clients open a new connection for every
+// request fails none of them. Caddy applies each change by binding a new socket beside the
+// old one and closing the old one; a connection still queued on the old one is reset
+// unless the kernel moves it to the new one (net.ipv4.tcp_migrate_req, which the test
+// hosts set): about one per reload under this load otherwise.
+func (s *suite) reloads(t *testing.T) {
+	addrs, _ := s.backends(t, 2)
+	r := lb.Route{App: "rel", Env: "test", Service: "web", Path: "/", Hosts: []string{"rel.test"}, Targets: addrs[:1]}
+	s.put(t, r)
+	var ok atomic.Int64
+	var mu sync.Mutex
+	failures := map[string]int{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := get(context.Background(), s.h.Traffic.URL, "/", "rel.test")
+				if err == nil && resp.Status == 200 {
+					ok.Add(1)
+					continue
+				}
+				why := fmt.Sprint(err)
+				switch {
+				case err == nil:
+					why = fmt.Sprintf("status %d", resp.Status)
+				case errors.Is(err, syscall.ECONNRESET):
+					why = "connection reset by peer"
+				}
+				mu.Lock()
+				failures[why]++
+				mu.Unlock()
+			}
+		}()
+	}
+	const changes = 40
+	for i := range changes {
+		r.Targets = addrs[i%2 : i%2+1]
+		require.NoError(t, s.b.Put(ctx(t), r))
+		// Each configuration serves a few requests before the next change.
+		seen := ok.Load()
+		deadline := time.Now().Add(waitFor)
+		for ok.Load() < seen+20 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%d route changes: %d requests answered, failures: %v", changes, ok.Load(), failures)
+	assert.Empty(t, failures, "requests on new connections failed while the route changed")
+	assert.GreaterOrEqual(t, ok.Load(), int64(changes*20), "traffic flowed through every change")
 }

@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 	if h.Traffic != nil {
 		t.Run("sticky", s.sticky)
 		t.Run("dead target retried", s.deadTarget)
+		t.Run("reloads", s.reloads)
 	}
 	t.Run("unreachable", s.unreachable)
 }
