@@ -2,12 +2,14 @@ package podman
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // tunnelDirPrefix names the private directories of the ssh tunnels' local sockets:
@@ -28,7 +30,8 @@ var sweepOnce sync.Once
 // sweepTunnelDirs removes the tunnel directories under dir whose process is no longer
 // running. A directory is only ever removed by this user and only when its PID is gone,
 // so a live process's socket (being created or in use) is never touched; a PID reused
-// since merely postpones the removal to a later sweep.
+// since merely postpones the removal to a later sweep. A socket that still accepts is
+// left too: its process may be alive in another PID namespace that shares this /tmp.
 func sweepTunnelDirs(dir string, self int) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -43,7 +46,7 @@ func sweepTunnelDirs(dir string, self int) {
 		if info, err := os.Lstat(path); err != nil || !ownedByMe(info) {
 			continue
 		}
-		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) && !listening(filepath.Join(path, "podman.sock")) {
 			_ = os.RemoveAll(path)
 		}
 	}
@@ -61,6 +64,16 @@ func tunnelDirPID(name string) (int, bool) {
 	}
 	pid, err := strconv.Atoi(p)
 	return pid, err == nil && pid > 0
+}
+
+// listening reports whether something accepts connections on the unix socket at path.
+func listening(path string) bool {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }
 
 func ownedByMe(info os.FileInfo) bool {

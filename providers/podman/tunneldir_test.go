@@ -1,6 +1,7 @@
 package podman
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,12 @@ func TestSweepRemovesOnlyTheTunnelDirsOfGoneProcesses(t *testing.T) {
 		return p
 	}
 	dead := mk(tunnelDirPrefix + strconv.Itoa(deadPID) + "-123")
+	// A gone PID whose socket still accepts: a process of another PID namespace.
+	elsewhere := filepath.Join(dir, tunnelDirPrefix+strconv.Itoa(deadPID)+"-999")
+	require.NoError(t, os.Mkdir(elsewhere, 0o700))
+	ln, err := net.Listen("unix", filepath.Join(elsewhere, "podman.sock"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
 	alive := mk(tunnelDirPrefix + strconv.Itoa(live.Process.Pid) + "-456")
 	mine := mk(tunnelDirPrefix + strconv.Itoa(os.Getpid()) + "-789")
 	old := mk(tunnelDirPrefix + "1028056787") // an older deck's name: no PID in it
@@ -37,7 +44,7 @@ func TestSweepRemovesOnlyTheTunnelDirsOfGoneProcesses(t *testing.T) {
 	sweepTunnelDirs(dir, os.Getpid())
 
 	assert.NoDirExists(t, dead, "the directory of a process that is gone")
-	for _, p := range []string{alive, mine, old, other} {
+	for _, p := range []string{alive, mine, old, other, elsewhere} {
 		assert.DirExists(t, p)
 	}
 }
