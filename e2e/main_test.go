@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/podman"
 	"github.com/deckhq/deck/testhosts"
@@ -250,7 +252,23 @@ func get(url string) (int, string, error) {
 // containers lists every deck container on every reachable host, straight from Podman.
 func containers(t *testing.T, hosts *testhosts.Env, app string) []providers.Task {
 	t.Helper()
-	fleet, obs := providers.Observe(context.Background(), podman.Dialer{}, hosts.Specs(), app, "")
+	return observe(hosts.Specs(), app)
+}
+
+// containersOn are app's containers on the named hosts only.
+func containersOn(t *testing.T, hosts *testhosts.Env, app string, names ...string) []providers.Task {
+	t.Helper()
+	var specs []manifest.HostSpec
+	for _, s := range hosts.Specs() {
+		if slices.Contains(names, s.Name) {
+			specs = append(specs, s)
+		}
+	}
+	return observe(specs, app)
+}
+
+func observe(specs []manifest.HostSpec, app string) []providers.Task {
+	fleet, obs := providers.Observe(context.Background(), podman.Dialer{}, specs, app, "")
 	defer fleet.Close()
 	var out []providers.Task
 	for _, h := range obs.Hosts {

@@ -208,7 +208,8 @@ EOF
 	# one; without tcp_migrate_req (Linux 5.14+, per network namespace) the kernel resets
 	# the connections still queued on the old socket: about one new connection per reload
 	# under load. With it they move to the new socket. See README, "The load balancer host".
-	nsenter --net="/var/run/netns/$(ns_name "$i")" sysctl -qw net.ipv4.tcp_migrate_req=1 ||
+	# (/proc/sys/net is the writer's namespace's; no procps needed.)
+	nsenter --net="/var/run/netns/$(ns_name "$i")" sh -c 'echo 1 >/proc/sys/net/ipv4/tcp_migrate_req' 2>/dev/null ||
 		echo "hosts.sh: warning: cannot set net.ipv4.tcp_migrate_req (kernel older than 5.14?): Caddy's reloads may reset new connections" >&2
 	# nsenter execs (it forks only to enter a pid namespace), so $! is Caddy's pid. HOME
 	# and XDG_* keep Caddy's data and config folders out of /root.
