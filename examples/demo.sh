@@ -53,22 +53,28 @@ done
 
 echo
 echo "==> A new revision (GREETING=bonjour) rolled out while 200 requests/s go through the load balancer"
+echo "    (100/s on kept-alive connections, 100/s on a new connection each, as curl in a loop)"
 work=$(mktemp -d)
 cp -r "$root/examples/hello/." "$work/"
 sed -i 's/GREETING: hello/GREETING: bonjour/' "$work/deck/hello.yaml"
-"$loadgen" -url "http://$lb/" -rate 200 -conns 8 >"$work/load.txt" &
+"$loadgen" -url "http://$lb/" -rate 100 -conns 8 >"$work/load.txt" &
 load=$!
+"$loadgen" -url "http://$lb/" -rate 100 -conns 8 -new-conns >"$work/fresh.txt" &
+fresh=$!
 (cd "$work" && "$deck" deploy --yes)
-kill -TERM "$load"
+kill -TERM "$load" "$fresh"
 wait "$load" || true
+wait "$fresh" || true
 result=$(cat "$work/load.txt")
+fresh_result=$(cat "$work/fresh.txt")
 rm -rf "$work"
 echo
 echo "==> Requests through the load balancer during the rollout:"
-echo "  $result"
+echo "  kept-alive connections: $result"
+echo "  a new connection each:  $fresh_result"
 printf '  now: '
 curl -fsS --max-time 5 "http://$lb/"
-case "$result" in
-*", 0 failed,"*) echo "  0 failed: not one request was dropped while every task was replaced." ;;
+case "$result$fresh_result" in
+*", 0 failed,"*", 0 failed,"*) echo "  0 failed: not one request was dropped while every task was replaced." ;;
 *) echo "demo: requests failed during the rollout" >&2; exit 1 ;;
 esac
