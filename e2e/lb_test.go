@@ -73,8 +73,8 @@ func requireNoFailures(t *testing.T, r load.Result, what string) {
 
 // TestRolloutsUnderLoadDropNothing: two rolling deploys of 6 tasks on 3 hosts under
 // 1,000 requests/s through Caddy over keep-alive connections and 200/s on a new connection
-// each: not one request fails, none is slower than the app plus
-// latencyBound, and the traffic moves to the new revision.
+// each: not one request fails, none is slower than the app plus latencyBound, and the
+// traffic moves to the new revision.
 func TestRolloutsUnderLoadDropNothing(t *testing.T) {
 	hosts := startHosts(t)
 	a := newApp(t, "hello", hosts)
