@@ -138,17 +138,19 @@ func TestControllerMovesTheTasksOfACutHostAndStopsThemWhenItReturns(t *testing.T
 // host last answered.
 func lastAnswerOf(t *testing.T, log, host string) time.Time {
 	t.Helper()
-	m := regexp.MustCompile(`msg="host unreachable".* host=` + host + ` .*last_answer=(\S+)`).FindStringSubmatch(log)
-	require.NotNil(t, m, "the controller logs that %s is unreachable, with its last answer", host)
-	at, err := time.Parse(time.RFC3339Nano, m[1])
-	require.NoError(t, err)
-	return at
+	return timeIn(t, log, `msg="host unreachable".* host=`+host+` .*last_answer=(\S+)`)
 }
 
 // logTime returns the time of the first line of the controller's log that matches re.
 func logTime(t *testing.T, log, re string) time.Time {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^time=(\S+) .*` + re).FindStringSubmatch(log)
+	return timeIn(t, log, `(?m)^time=(\S+) .*`+re)
+}
+
+// timeIn parses the time that re's group captures in the first match in log.
+func timeIn(t *testing.T, log, re string) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(log)
 	require.NotNil(t, m, "a controller log line matching %s", re)
 	at, err := time.Parse(time.RFC3339Nano, m[1])
 	require.NoError(t, err)

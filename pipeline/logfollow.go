@@ -135,16 +135,3 @@ func (f *logFollower) watchHosts(ctx context.Context) {
 		}
 	}
 }
-
-// Pause waits d; false when ctx ended first. The controller and the CLI's refresh loops
-// wait with it too.
-func Pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

@@ -116,12 +116,7 @@ func TestHistoryShowsTheAuditTrail(t *testing.T) {
 	require.NoError(t, err)
 
 	// bob's deploy is killed holding the lock; ops breaks it.
-	var named []lock.NamedRecords
-	for _, fh := range hosts {
-		named = append(named, lock.NamedRecords{Name: fh.Name(), Records: fh})
-	}
-	l, err := lock.NewHostsLocker(named, "shop", "test")
-	require.NoError(t, err)
+	l := hostsLocker(t, hosts)
 	ctx, kill := context.WithCancel(context.Background())
 	_, err = l.Acquire(ctx, lock.Request{Who: lock.Holder{User: "bob", Machine: "ci-1", PID: 7, Command: "deck deploy"}})
 	require.NoError(t, err)
@@ -194,15 +189,22 @@ func TestLockBreakStaysInTheHistory(t *testing.T) {
 // until the test ends; it returns the locker for more acquires.
 func holdLock(t *testing.T, hosts []*fake.Host, who lock.Holder) *lock.HostsLocker {
 	t.Helper()
+	l := hostsLocker(t, hosts)
+	ctx, kill := context.WithCancel(context.Background())
+	t.Cleanup(kill)
+	_, err := l.Acquire(ctx, lock.Request{Who: who})
+	require.NoError(t, err)
+	return l
+}
+
+// hostsLocker is the environment's deploy lock on the fake hosts.
+func hostsLocker(t *testing.T, hosts []*fake.Host) *lock.HostsLocker {
+	t.Helper()
 	var named []lock.NamedRecords
 	for _, fh := range hosts {
 		named = append(named, lock.NamedRecords{Name: fh.Name(), Records: fh})
 	}
 	l, err := lock.NewHostsLocker(named, "shop", "test")
-	require.NoError(t, err)
-	ctx, kill := context.WithCancel(context.Background())
-	t.Cleanup(kill)
-	_, err = l.Acquire(ctx, lock.Request{Who: who})
 	require.NoError(t, err)
 	return l
 }
