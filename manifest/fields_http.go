@@ -213,11 +213,26 @@ func checkRoutePath(p string) string {
 			return fmt.Sprintf("%s holds %s; %s, such as %s", quote(p), c.what, want, quote(p[:i]))
 		}
 	}
-	if msg := checkURLChars(p, want); msg != "" {
-		return msg
+	// The load balancers match a route's path as plain text, so it has no spaces and no
+	// %-escapes (their check refuses both before writing a route: caught here, nothing
+	// is changed).
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Sprintf("%s holds a space or a control character; %s", quote(p), want)
+		}
+	}
+	if strings.Contains(p, "%") {
+		hint := ";"
+		if dec, err := url.PathUnescape(p); err == nil && checkRoutePath(dec) == "" {
+			hint = fmt.Sprintf("; did you mean %q?", dec)
+		}
+		return fmt.Sprintf("%s holds a %%: a route's path is plain text, matched as the request's decoded path%s %s", quote(p), hint, want)
 	}
 	if clean := path.Clean(p); clean != strings.TrimSuffix(p, "/") && p != "/" {
 		return fmt.Sprintf("%s is not a clean path (no //, . or ..); did you mean %q? %s", quote(p), clean, want)
+	}
+	if t := strings.TrimSuffix(p, "/"); t != p && t != "" {
+		return fmt.Sprintf("%s ends with /; did you mean %q? A route's path is a prefix: %s takes %s/ and everything under it; %s", quote(p), t, t, t, want)
 	}
 	return ""
 }

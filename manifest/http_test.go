@@ -28,7 +28,7 @@ func TestHTTP(t *testing.T) {
 	}{
 		{"no http gets every default", web, "test", &defaults},
 		{"every field", web + `http:
-  path: /api/
+  path: /api
   alias: [API.example.com, "*.example.org"]
   deregistration_delay: 0s
   stickiness: true
@@ -40,7 +40,7 @@ func TestHTTP(t *testing.T) {
     interval: 300
     timeout: 1m
     grace_period: 1h
-`, "test", &HTTP{Path: "/api/", Aliases: []string{"api.example.com", "*.example.org"}, Stickiness: true,
+`, "test", &HTTP{Path: "/api", Aliases: []string{"api.example.com", "*.example.org"}, Stickiness: true,
 			Healthcheck: TargetHealthcheck{Path: "/healthz?full=1", SuccessCodes: "200,204-206", HealthyThreshold: 10,
 				UnhealthyThreshold: 1, Interval: 5 * time.Minute, Timeout: time.Minute, GracePeriod: time.Hour}}},
 		{"one alias as a string, healthcheck as a path", web + "http: {alias: api.example.com, healthcheck: /up}\n", "test",
@@ -74,7 +74,10 @@ func TestHTTPErrors(t *testing.T) {
 		{"http: {path: '/a#b'}", `"/a#b" holds a fragment (#)`},
 		{"http: {path: '/api/*'}", `"/api/*" holds a *, but the path is already a prefix`},
 		{"http: {path: '/a b'}", `"/a b" holds a space or a control character`},
-		{"http: {path: '/a%zz'}", `"/a%zz" holds a % that does not start an escape`},
+		{"http: {path: '/a%zz'}", `"/a%zz" holds a %: a route's path is plain text, matched as the request's decoded path; want`},
+		{"http: {path: '/caf%C3%A9'}", `"/caf%C3%A9" holds a %: a route's path is plain text, matched as the request's decoded path; did you mean "/café"? want`},
+		{"http: {path: '/a%20b'}", `"/a%20b" holds a %: a route's path is plain text, matched as the request's decoded path; want`},
+		{"http: {path: /api/}", `http.path: "/api/" ends with /; did you mean "/api"? A route's path is a prefix: /api takes /api/ and everything under it`},
 		{"http: {path: '/a//b/../c'}", `"/a//b/../c" is not a clean path (no //, . or ..); did you mean "/a/c"?`},
 		{"http: {alias: 'https://Api.Example.com:443/x'}", `http.alias: "https://api.example.com:443/x" is not a host name; did you mean "api.example.com"? want a host name such as api.example.com or *.example.com, without a scheme, port or path`},
 		{"http: {alias: [a.example.com, '-b.example.com']}", `http.alias[1]: "-b.example.com" is not a host name; want`},
@@ -138,6 +141,8 @@ func TestRouteClashes(t *testing.T) {
 			`deck/b.yaml:5:9: http.path: service b's route (path /api for host y.example.com) is also service a's, in deck/a.yaml:4`},
 		{"only in one environment", web("a", "http: {path: /api}\n"), web("b", "http: {path: /b}\nenvironments:\n  test:\n    http: {path: /api}\n"),
 			`deck/b.yaml:7:18: environments.test.http.path: service b's route (path /api for any host) is also service a's, in deck/a.yaml:4`},
+		{"paths that differ only in case", web("a", "http: {path: /api}\n"), web("b", "http: {path: /API}\n"),
+			`deck/b.yaml:4:14: http.path: service b's route (path /API for any host) is also service a's (path /api: the load balancers match paths whatever their case), in deck/a.yaml:4`},
 		{"different paths", web("a", "http: {path: /a}\n"), web("b", "http: {path: /b}\n"), ""},
 		{"different aliases", web("a", "http: {alias: a.example.com}\n"), web("b", "http: {alias: b.example.com}\n"), ""},
 		{"an alias is more specific than none", web("a", ""), web("b", "http: {alias: b.example.com}\n"), ""},

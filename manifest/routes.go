@@ -1,6 +1,10 @@
 package manifest
 
-import "slices"
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
 
 // routeTable holds the Load Balanced Web Services loaded so far, to find two whose routes
 // would take the same requests: the load balancers could not tell which one a request is
@@ -16,7 +20,8 @@ func (r *routeTable) add(s *serviceLoader) {
 	}
 	for _, o := range *r {
 		oh := o.spec.HTTP
-		if oh.Path != h.Path {
+		// Caddy matches paths case-insensitively: /api and /API take the same requests.
+		if !strings.EqualFold(oh.Path, h.Path) {
 			continue
 		}
 		which, clash := "any host", len(h.Aliases) == 0 && len(oh.Aliases) == 0
@@ -27,8 +32,12 @@ func (r *routeTable) add(s *serviceLoader) {
 			}
 		}
 		if clash {
-			s.at("http.path", "service %s's route (path %s for %s) is also service %s's, in %s:%d, and the load balancers could not tell their requests apart; give one a different http.path or http.alias",
-				s.spec.Name, h.Path, which, o.spec.Name, o.file, o.node("http.path").Line)
+			theirs := ""
+			if oh.Path != h.Path {
+				theirs = fmt.Sprintf(" (path %s: the load balancers match paths whatever their case)", oh.Path)
+			}
+			s.at("http.path", "service %s's route (path %s for %s) is also service %s's%s, in %s:%d, and the load balancers could not tell their requests apart; give one a different http.path or http.alias",
+				s.spec.Name, h.Path, which, o.spec.Name, theirs, o.file, o.node("http.path").Line)
 			return
 		}
 	}
