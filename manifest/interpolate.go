@@ -85,7 +85,8 @@ func (d *decoder) expandTree(n *yaml.Node, path string, v vars, seen map[*yaml.N
 	}
 }
 
-// expand replaces ${VAR} and ${VAR:-default} in s; $${ is a literal ${. A lone $ or $VAR
+// expand replaces ${VAR} and ${VAR:-default} in s (the default may hold ${...} itself);
+// $${ is a literal ${. A lone $ or $VAR
 // without braces is left as is, since shell commands in manifests use them.
 func expand(s string, v vars) (string, error) {
 	var b strings.Builder
@@ -102,7 +103,7 @@ func expand(s string, v vars) (string, error) {
 			b.WriteString("${")
 			s = rest[3:]
 		case strings.HasPrefix(rest, "${"):
-			end := strings.Index(rest, "}")
+			end := closingBrace(rest)
 			if end < 0 {
 				return "", fmt.Errorf("%s has a ${ that is not closed; want ${NAME} or ${NAME:-default} (write $${ for a literal ${)", quote(s))
 			}
@@ -116,7 +117,12 @@ func expand(s string, v vars) (string, error) {
 			case ok && (val != "" || !hasDef): // as in a shell, :- also replaces an empty value
 				b.WriteString(val)
 			case hasDef:
-				b.WriteString(def)
+				// The default may hold variables too: ${DB_HOST:-${DEFAULT_DB_HOST:-localhost}}.
+				d, err := expand(def, v)
+				if err != nil {
+					return "", err
+				}
+				b.WriteString(d)
 			default:
 				return "", fmt.Errorf("variable %s is not set; set it, or give a default with ${%s:-value}", name, name)
 			}
@@ -126,6 +132,28 @@ func expand(s string, v vars) (string, error) {
 			s = rest[1:]
 		}
 	}
+}
+
+// closingBrace is the index of the } that closes the ${ at the start of s, past any ${...}
+// (or literal $${...}) nested in a default; -1 when there is none.
+func closingBrace(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			depth++
+			i += 2
+		case strings.HasPrefix(s[i:], "${"):
+			depth++
+			i++
+		case s[i] == '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // isVarName reports whether s is a valid environment variable name.

@@ -186,7 +186,13 @@ func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts int, err
 	s := &serviceLoader{decoder: newDecoder(f.display, errs), app: sl.app, hosts: hosts, lookup: sl.lookup, strict: sl.strict}
 	v := vars{lookup: sl.lookup}.with("DECK_APP", sl.app.Name).with("DECK_ENV", env)
 	if n := lookupKey(f.root, "name"); n != nil && n.Kind == yaml.ScalarNode {
-		v = v.with("DECK_SERVICE", n.Value)
+		// The name as it will be: name: ${SVC:-api} gives DECK_SERVICE the value, not
+		// the text (an error in it is reported where the name is decoded).
+		name, err := expand(n.Value, v)
+		if err != nil {
+			name = n.Value
+		}
+		v = v.with("DECK_SERVICE", name)
 	}
 	// The chosen environment's override is merged in before ${VAR} is expanded, and only the
 	// merged document is expanded: deploying to test needs neither prod's variables nor those

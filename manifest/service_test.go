@@ -243,6 +243,10 @@ func TestInterpolation(t *testing.T) {
 		{"default when empty", "variables: {A: '${X:-fallback}'}", map[string]string{"X": ""}, map[string]string{"A": "fallback"}, ""},
 		{"escape", "variables: {A: '$${X} and $HOME'}", nil, map[string]string{"A": "${X} and $HOME"}, ""},
 		{"deck's own variables win", "variables: {A: '${DECK_APP}/${DECK_ENV}/${DECK_SERVICE}'}", map[string]string{"DECK_APP": "other"}, map[string]string{"A": "hello/test/web"}, ""},
+		{"nested default", "variables: {A: '${X:-${Y:-z}}', B: '${X:-${Y:-z}}-${Y:-$${lit}}'}", map[string]string{"Y": "y"}, map[string]string{"A": "y", "B": "y-y"}, ""},
+		{"nested default, innermost", "variables: {A: '${X:-${Y:-z}}/${X:-$${Y}}'}", nil, map[string]string{"A": "z/${Y}"}, ""},
+		{"nested default unset", "variables: {A: '${X:-${Y}}'}", nil, nil, "variable Y is not set"},
+		{"nested default not closed", "variables: {A: '${X:-${Y:-z}'}", nil, nil, "has a ${ that is not closed"},
 		{"keys are not expanded", "variables: {'${X}': v}", map[string]string{"X": "A"}, nil, `"${X}" is not a valid variable name`},
 		{"unset", "variables: {A: '${MISSING}'}", nil, nil, "deck/svc.yaml:4:16: variables.A: variable MISSING is not set; set it, or give a default with ${MISSING:-value}"},
 		{"bad name", "variables: {A: '${1X}'}", nil, nil, "${1X} does not name a variable"},
@@ -259,6 +263,13 @@ func TestInterpolation(t *testing.T) {
 			assert.Equal(t, tt.want, s.Task.Variables)
 		})
 	}
+	t.Run("DECK_SERVICE is the name once expanded", func(t *testing.T) {
+		s, _, err := loadService1(t, "name: ${SVC:-api}\ntype: Backend Service\nimage: {location: x}\nvariables: {WHO: '${DECK_SERVICE}'}\n",
+			"test", map[string]string{"SVC": "billing"})
+		require.NoError(t, err)
+		assert.Equal(t, "billing", s.Name)
+		assert.Equal(t, map[string]string{"WHO": "billing"}, s.Task.Variables)
+	})
 	t.Run("an expanded plain scalar is typed again", func(t *testing.T) {
 		s, _, err := loadService1(t, head+"image: {location: x}\ncount: ${N}\ncpu: ${CPU:-}\n", "test", map[string]string{"N": "4"})
 		require.NoError(t, err)
