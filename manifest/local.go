@@ -31,6 +31,8 @@ func (s *serviceLoader) checkSecretSource(sec Secret) {
 			s.at(p, "variable %s is not set; set it to the secret's value in the environment that runs deck", sec.FromEnv)
 		case v == "":
 			s.at(p, "variable %s is empty; set it to the secret's value", sec.FromEnv)
+		case len(v) >= MaxSecretSize:
+			s.at(p, "variable %s holds %d bytes, and Podman stores secrets below %d bytes (500 KiB); keep the secret small and mount larger files as a volume", sec.FromEnv, len(v), MaxSecretSize)
 		}
 	case sec.File != "":
 		p = joinPath(p, "file")
@@ -42,6 +44,8 @@ func (s *serviceLoader) checkSecretSource(sec Secret) {
 			s.at(p, "%s is a directory; want a file holding the secret's value", s.shown(p, sec.File))
 		case fi.Mode().IsRegular() && fi.Size() == 0:
 			s.at(p, "file %s is empty; put the secret's value in it", s.shown(p, sec.File))
+		case fi.Size() >= MaxSecretSize:
+			s.at(p, "file %s holds %d bytes, and Podman stores secrets below %d bytes (500 KiB); keep the secret small and mount larger files as a volume", s.shown(p, sec.File), fi.Size(), MaxSecretSize)
 		}
 	}
 }

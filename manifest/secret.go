@@ -7,6 +7,16 @@ import (
 	"os"
 )
 
+// MaxSecretSize is one byte more than the largest secret Podman stores (its secrets
+// refuse 512000 bytes and more).
+const MaxSecretSize = 512000
+
+// tooBig says a secret's value is larger than Podman takes, without a byte of it.
+func tooBig(s Secret, from string, n int) error {
+	return fmt.Errorf("secret %s: %s holds %d bytes, and Podman stores secrets below %d bytes (500 KiB); keep the secret small and mount larger files as a volume",
+		s.Name, from, n, MaxSecretSize)
+}
+
 // ReadSecret reads a secret's value from where the manifest says it comes from: a variable of
 // deck's own environment, or a file. lookupEnv nil means os.LookupEnv. Errors name the secret
 // and its source but never hold the value, so they are safe to print and to log in CI.
@@ -22,6 +32,9 @@ func ReadSecret(s Secret, lookupEnv func(string) (string, bool)) ([]byte, error)
 		}
 		if v == "" {
 			return nil, fmt.Errorf("secret %s: variable %s is empty; set it to the secret's value", s.Name, s.FromEnv)
+		}
+		if len(v) >= MaxSecretSize {
+			return nil, tooBig(s, "variable "+s.FromEnv, len(v))
 		}
 		return []byte(v), nil
 	case s.File != "":
@@ -45,6 +58,9 @@ func ReadSecret(s Secret, lookupEnv func(string) (string, bool)) ([]byte, error)
 		}
 		if len(b) == 0 {
 			return nil, fmt.Errorf("secret %s: file %s is empty; put the secret's value in it", s.Name, s.File)
+		}
+		if len(b) >= MaxSecretSize {
+			return nil, tooBig(s, "file "+s.File, len(b))
 		}
 		return b, nil
 	}
