@@ -152,8 +152,20 @@ func secondDocument(display string, data []byte, first *yaml.Node) *Error {
 	return &Error{File: display, Msg: "the file holds more than one YAML document; want one document per file"}
 }
 
+// parserErrors are the messages of yaml.v3's parser (as opposed to its scanner). For them
+// yaml.v3 gives the line counted from 0 (its scanner's errors count from 1): "line 6" is
+// the seventh line, where the unclosed [ or { is, or the mapping or sequence began.
+var parserErrors = []string{
+	"did not find expected <document start>", "did not find expected node content",
+	"did not find expected key", "did not find expected '-' indicator",
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"found undefined tag handle", "found duplicate %YAML directive", "found incompatible YAML document",
+	"found duplicate %TAG directive",
+}
+
 // syntaxError places a yaml.v3 syntax error. yaml.v3 reports only a line, so the column is
-// that of the line's first character: where an editor should put the cursor.
+// that of the line's first character (where an editor should put the cursor), or of the
+// [ or { that is not closed.
 func syntaxError(display string, data []byte, err error) *Error {
 	m := yamlLine.FindStringSubmatch(err.Error())
 	if m == nil {
@@ -163,6 +175,17 @@ func syntaxError(display string, data []byte, err error) *Error {
 	lines := strings.Split(string(data), "\n")
 	if strings.Contains(m[2], "tab character") {
 		return tabError(display, lines, line, m[2])
+	}
+	for _, pe := range parserErrors {
+		if strings.HasPrefix(m[2], pe) {
+			line++
+			break
+		}
+	}
+	for _, fl := range []struct{ open, close byte }{{'[', ']'}, {'{', '}'}} {
+		if strings.HasPrefix(m[2], "did not find expected ',' or '"+string(fl.close)+"'") {
+			return unclosedError(display, lines, line, fl.open, fl.close, m[2])
+		}
 	}
 	col, msg := 1, "invalid YAML: "+m[2]
 	if line >= 1 && line <= len(lines) {
@@ -175,6 +198,50 @@ func syntaxError(display string, data []byte, err error) *Error {
 		}
 	}
 	return &Error{File: display, Line: line, Column: col, Msg: msg}
+}
+
+// unclosedError places a flow collection ([...] or {...}) that is not closed. yaml.v3
+// names the line where it opened, or (for one that opens on the first line) where it
+// noticed: the opener is looked for on that line, then on the first.
+func unclosedError(display string, lines []string, line int, open, close byte, msg string) *Error {
+	msg = fmt.Sprintf("invalid YAML: %s: the %c here is not closed, or an item in it lacks its comma", msg, open)
+	for _, l := range []int{line, 1} {
+		if l < 1 || l > len(lines) {
+			continue
+		}
+		if col := unclosedAt(lines[l-1], open, close); col > 0 {
+			return &Error{File: display, Line: l, Column: col, Msg: msg}
+		}
+	}
+	return &Error{File: display, Line: line, Column: 1, Msg: msg}
+}
+
+// unclosedAt is the column of the last opener on text that is not closed on it (ignoring
+// quoted text and comments), or 0.
+func unclosedAt(text string, open, close byte) int {
+	var stack []int
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || text[i-1] == ' '):
+			i = len(text)
+		case c == open:
+			stack = append(stack, i+1)
+		case c == close && len(stack) > 0:
+			stack = stack[:len(stack)-1]
+		}
+	}
+	if len(stack) == 0 {
+		return 0
+	}
+	return stack[len(stack)-1]
 }
 
 // tabError places a tab that breaks the indentation. yaml.v3 reports the line where the

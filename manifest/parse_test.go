@@ -54,6 +54,17 @@ func TestParseYAML(t *testing.T) {
 			"f.yaml:4:1: invalid YAML: found a tab character that violates indentation; indent with spaces, not tabs"},
 		{"a tab that starts a line", "name: web\nimage:\n  \tport: 1\n",
 			"f.yaml:3:3: invalid YAML: found character that cannot start any token; indent with spaces, not tabs"},
+		// yaml.v3 counts its parser's lines from 0: each of these is one line further down.
+		{"an unclosed [", "name: web\ncpu: 256\ncommand: [\"/api\", \"--verbose\"\nstop_timeout: 10s\n",
+			"f.yaml:3:10: invalid YAML: did not find expected ',' or ']': the [ here is not closed, or an item in it lacks its comma"},
+		{"an unclosed { after a closed one", "name: web\nimage: {build: .}\nvariables: {A: '{', B: [1]\ncpu: 1\n",
+			"f.yaml:3:12: invalid YAML: did not find expected ',' or '}': the { here is not closed, or an item in it lacks its comma"},
+		{"an unclosed [ on the first line", "command: [x, y\nname: web\n",
+			"f.yaml:1:10: invalid YAML: did not find expected ',' or ']': the [ here is not closed, or an item in it lacks its comma"},
+		{"a nested unclosed [", "name: web\nimage:\n  build: .\nentrypoint: [a, [b, c], [d\n",
+			"f.yaml:4:25: invalid YAML: did not find expected ',' or ']': the [ here is not closed, or an item in it lacks its comma"},
+		{"a key out of line", "name: web\nimage:\n  location: x\n port: 80\n", "f.yaml:4:2: invalid YAML: did not find expected key"},
+		{"a list item in a map", "name: web\n- port\n", "f.yaml:2:1: invalid YAML: did not find expected key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
