@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ type decoder struct {
 	// nodes records the value node of each decoded path, for checks made after decoding
 	// (cross-field rules) that still need a position.
 	nodes map[string]*yaml.Node
+	// failed holds the values whose ${VAR} could not be expanded: that error stands alone,
+	// and none is reported about the unexpanded text.
+	failed map[*yaml.Node]bool
 }
 
 func newDecoder(file string, errs *ErrorList) *decoder {
@@ -29,6 +33,9 @@ func newDecoder(file string, errs *ErrorList) *decoder {
 
 // errorf reports a problem at node n.
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {
+	if n != nil && d.failed[n] {
+		return
+	}
 	e := &Error{File: d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
 		e.Line, e.Column = n.Line, n.Column
@@ -256,6 +263,11 @@ func (d *decoder) duration(n *yaml.Node, path string, allowZero bool) (time.Dura
 			d.errorf(n, path, "%s is not a duration; want %s", describe(n), want)
 			return 0, false
 		}
+		if secs >= float64(math.MaxInt64)/float64(time.Second) {
+			// Too many seconds for a duration (about 292 years): it would wrap around.
+			d.errorf(n, path, "%s seconds is far too long; want %s", n.Value, want)
+			return 0, false
+		}
 		v = time.Duration(secs * float64(time.Second))
 	default:
 		var err error
@@ -268,6 +280,9 @@ func (d *decoder) duration(n *yaml.Node, path string, allowZero bool) (time.Dura
 		}
 	}
 	switch {
+	case v < 0 && allowZero:
+		d.errorf(n, path, "%s is negative; want 0s or a positive duration such as 10s", n.Value)
+		return 0, false
 	case v < 0:
 		d.errorf(n, path, "%s is negative; want a positive duration such as 10s", n.Value)
 		return 0, false

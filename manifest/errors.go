@@ -3,6 +3,7 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,6 +125,9 @@ func asList(err error) ErrorList {
 func Suggest(got string, valid []string) string {
 	// About one typo per three letters; further than that the hint is noise. A name longer
 	// than any key is no misspelling, and skipping it keeps a huge key from costing much.
+	if other, ok := otherToolsNames[strings.ToLower(got)]; ok && slices.Contains(valid, other) {
+		return other
+	}
 	a := []rune(strings.ToLower(got))
 	if len(a) > maxSuggestLen {
 		return ""
@@ -145,6 +149,12 @@ func Suggest(got string, valid []string) string {
 }
 
 const maxSuggestLen = 64
+
+// otherToolsNames are keys of Copilot, Compose or Docker that deck names differently,
+// suggested whatever their spelling distance.
+var otherToolsNames = map[string]string{
+	"dockerfile": "containerfile", // Copilot's image.build.dockerfile, Compose's build.dockerfile
+}
 
 // suggest returns ` did you mean "x"?` when one of valid is a likely misspelling of got.
 func suggest(got string, valid []string) string {

@@ -32,6 +32,10 @@ func TestSuggest(t *testing.T) {
 	assert.Equal(t, ` did you mean "healthcheck"?`, suggest("health_check", keys))
 	assert.Equal(t, ` did you mean "memory"?`, suggest("Memory", keys))
 	assert.Equal(t, "", suggest("image_pull", keys))
+	build := []string{"context", "containerfile", "args"}
+	assert.Equal(t, ` did you mean "containerfile"?`, suggest("dockerfile", build), "Copilot's and Compose's name")
+	assert.Equal(t, ` did you mean "containerfile"?`, suggest("Dockerfile", build))
+	assert.Equal(t, "", suggest("dockerfile", keys), "only where deck has a containerfile")
 }
 
 func TestLongValuesAreClipped(t *testing.T) {

@@ -162,3 +162,19 @@ func TestRouteClashes(t *testing.T) {
 		})
 	}
 }
+
+// TestDurationLimits: a number of seconds too large for a duration is called that, not
+// negative (it would wrap around); a negative one says whether 0s is allowed.
+func TestDurationLimits(t *testing.T) {
+	const svc = "name: api\ntype: Backend Service\nimage: {location: x}\n"
+	for yaml, want := range map[string]string{
+		"stop_timeout: 99999999999":      `stop_timeout: 99999999999 seconds is far too long; want a duration such as 10s, 1m30s or 500ms, or a number of seconds`,
+		"stop_timeout: -1s":              `stop_timeout: -1s is negative; want 0s or a positive duration such as 10s`,
+		"healthcheck: {interval: -1s}":   `healthcheck.interval: -1s is negative; want a positive duration such as 10s`,
+		"healthcheck: {interval: 1e300}": `healthcheck.interval: 1e300 seconds is far too long`,
+	} {
+		_, _, err := loadService1(t, svc+yaml+"\n", "test", nil)
+		require.Error(t, err, yaml)
+		assert.Contains(t, err.Error(), want)
+	}
+}

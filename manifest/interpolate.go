@@ -74,6 +74,10 @@ func (d *decoder) expandTree(n *yaml.Node, path string, v vars, seen map[*yaml.N
 		out, err := expand(n.Value, v)
 		if err != nil {
 			d.errorf(n, path, "%v", err)
+			if d.failed == nil {
+				d.failed = map[*yaml.Node]bool{}
+			}
+			d.failed[n] = true
 			return
 		}
 		if out != n.Value && n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,6 +264,15 @@ func TestInterpolation(t *testing.T) {
 			assert.Equal(t, tt.want, s.Task.Variables)
 		})
 	}
+	t.Run("an unset variable is one error, not one more about its text", func(t *testing.T) {
+		_, dir, err := loadService1(t, head+"image: {location: x}\ncount: ${N}\ncpu: ${CPU}\nmemory: x\n", "test", nil)
+		require.Error(t, err)
+		assert.Equal(t, strings.Join([]string{
+			"deck/svc.yaml:4:8: count: variable N is not set; set it, or give a default with ${N:-value}",
+			"deck/svc.yaml:5:6: cpu: variable CPU is not set; set it, or give a default with ${CPU:-value}",
+			`deck/svc.yaml:6:9: memory: "x" is not a whole number; want 6 or more MiB`,
+		}, "\n"), strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
+	})
 	t.Run("DECK_SERVICE is the name once expanded", func(t *testing.T) {
 		s, _, err := loadService1(t, "name: ${SVC:-api}\ntype: Backend Service\nimage: {location: x}\nvariables: {WHO: '${DECK_SERVICE}'}\n",
 			"test", map[string]string{"SVC": "billing"})
