@@ -42,6 +42,9 @@ func (s *serviceLoader) validateJob() {
 	if s.has("count") {
 		s.at("count", "a Scheduled Job runs one task each time it fires; remove count")
 	}
+	if s.has("deployment") {
+		s.at("deployment", "a Scheduled Job runs to completion each time it fires, and a new revision is used from its next run: there is no rollout to configure; remove deployment")
+	}
 	if path := s.schedulePath(); path != "" {
 		if _, err := ParseSchedule(sp.Schedule); err != nil {
 			s.at(path, "%s", err)

@@ -46,11 +46,10 @@ image: {location: example.com/worker:1}
 			assert.Nil(t, s.Task.Healthcheck)
 			assert.Equal(t, WorkerService, s.Type)
 		}},
-		{"scheduled job ignores deployment", `name: report
+		{"scheduled job", `name: report
 type: Scheduled Job
 image: {location: example.com/report:1}
 schedule: "0 3 * * MON-FRI"
-deployment: {rolling: recreate}
 `, func(t *testing.T, s ServiceSpec) {
 			assert.Equal(t, "0 3 * * MON-FRI", s.Schedule)
 			assert.Equal(t, 1, s.Concurrency, "never two runs at once unless asked")
