@@ -169,7 +169,12 @@ var parserErrors = []string{
 func syntaxError(display string, data []byte, err error) *Error {
 	m := yamlLine.FindStringSubmatch(err.Error())
 	if m == nil {
-		return &Error{File: display, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if a := unknownAnchor.FindStringSubmatch(msg); a != nil {
+			// yaml.v3 gives no line for it: the alias is found in the text.
+			return unknownAnchorError(display, data, a[1])
+		}
+		return &Error{File: display, Msg: "invalid YAML: " + msg}
 	}
 	line, _ := strconv.Atoi(m[1])
 	lines := strings.Split(string(data), "\n")
@@ -198,6 +203,45 @@ func syntaxError(display string, data []byte, err error) *Error {
 		}
 	}
 	return &Error{File: display, Line: line, Column: col, Msg: msg}
+}
+
+// unknownAnchor is yaml.v3's error for an alias (*name) with no anchor (&name) before it.
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// unknownAnchorError places an alias whose anchor is missing: the first *name in the text
+// that is not inside quotes or a comment.
+func unknownAnchorError(display string, data []byte, name string) *Error {
+	msg := fmt.Sprintf("invalid YAML: alias *%s has no anchor &%s before it; define &%s on a value earlier in the file, or fix the name", name, name, name)
+	alias := regexp.MustCompile(`(^|[\s\[{,:-])\*` + regexp.QuoteMeta(name) + `($|[\s\]},])`)
+	for i, text := range strings.Split(string(data), "\n") {
+		if loc := alias.FindStringIndex(stripComment(text)); loc != nil {
+			col := loc[0] + 1
+			if text[loc[0]] != '*' {
+				col++
+			}
+			return &Error{File: display, Line: i + 1, Column: col, Msg: msg}
+		}
+	}
+	return &Error{File: display, Msg: msg}
+}
+
+// stripComment cuts a # comment off a line of YAML, leaving quoted text alone.
+func stripComment(text string) string {
+	var quote byte
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (i == 0 || text[i-1] == ' ' || text[i-1] == '\t'):
+			return text[:i]
+		}
+	}
+	return text
 }
 
 // unclosedError places a flow collection ([...] or {...}) that is not closed. yaml.v3

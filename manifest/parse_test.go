@@ -64,6 +64,9 @@ func TestParseYAML(t *testing.T) {
 		{"a nested unclosed [", "name: web\nimage:\n  build: .\nentrypoint: [a, [b, c], [d\n",
 			"f.yaml:4:25: invalid YAML: did not find expected ',' or ']': the [ here is not closed, or an item in it lacks its comma"},
 		{"a key out of line", "name: web\nimage:\n  location: x\n port: 80\n", "f.yaml:4:2: invalid YAML: did not find expected key"},
+		{"an alias without its anchor", "name: web # *base\nvariables: {A: '*base'}\nlabels: *base\n",
+			"f.yaml:3:9: invalid YAML: alias *base has no anchor &base before it; define &base on a value earlier in the file, or fix the name"},
+		{"an alias without its anchor in a list", "name: web\ncommand: [a, *cmd]\n", "f.yaml:2:14: invalid YAML: alias *cmd has no anchor &cmd before it; define &cmd on a value earlier in the file, or fix the name"},
 		{"a list item in a map", "name: web\n- port\n", "f.yaml:2:1: invalid YAML: did not find expected key"},
 	}
 	for _, tt := range tests {
