@@ -137,17 +137,25 @@ func (l *appLoader) environment(name string, key, n *yaml.Node, path string) {
 	var deferred ErrorList
 	ed := newDecoder(l.d.file, &deferred)
 	ed.interpolate(n, path, v)
-	if len(deferred) > 0 {
-		// An unset ${VAR}: the values are not what deck would read, so judging them
-		// now could only mislead. All of it waits until the environment is chosen.
-		l.app.deferred[name] = deferred
-		return
+	// An unset ${VAR} (it may be set only where the environment is deployed from) waits
+	// until the environment is chosen, and nothing is said about the text it left: those
+	// values are not what deck would read. The rest of the environment is read now, as is
+	// a hosts_file that is not on this machine: a typo in it must not pass deck validate
+	// on a laptop, nor hide behind a variable that CI sets.
+	for node := range ed.failed {
+		if l.d.failed == nil {
+			l.d.failed = map[*yaml.Node]bool{}
+		}
+		l.d.failed[node] = true
 	}
-	// A hosts_file that is not on this machine (it may exist only where the environment
-	// is deployed from) waits too, but the rest of the environment is read now: a typo
-	// in it must not pass deck validate on a laptop.
-	fileHosts, hostsDecoder := l.hostsFile(n, path, v, &deferred)
-	hostsFileUnread := len(deferred) > 0
+	var fileHosts *yaml.Node
+	var hostsDecoder *decoder
+	hostsFileUnread := ed.failed[lookupKey(n, "hosts_file")]
+	if !hostsFileUnread {
+		unread := len(deferred)
+		fileHosts, hostsDecoder = l.hostsFile(n, path, v, &deferred)
+		hostsFileUnread = len(deferred) > unread
+	}
 
 	var hosts []hostEntry
 	var lbs []lbEntry

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -168,4 +169,38 @@ environments:
 	require.NoError(t, err)
 	_, err = app.Environment("prod")
 	assert.ErrorContains(t, err, "hosts file /nowhere/prod-hosts.yaml does not exist")
+}
+
+// TestUnsetVariableHidesNoTypo: an environment whose ${VAR} is unset here (CI sets it) is
+// still read for everything else, so a typo in it fails deck validate on a laptop; nothing
+// is said about the unexpanded value itself until the environment is chosen.
+func TestUnsetVariableHidesNoTypo(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp + `  ci:
+    hosts_file: ${CI_HOSTS}
+    hosts: [{name: web-1, url: "unix:///run/podman/podman.sock", adress: 10.0.0.5}]
+    load_balancers: [{name: edge, host: "${LB_HOST}", admin: /run/caddy/admin.sock}]
+    controller: {lease: 1s}
+`, testKey: ""})
+	_, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
+	require.Error(t, err)
+	assert.Equal(t, strings.Join([]string{
+		`deck.yaml:14:66: environments.ci.hosts[0].adress: unknown key "adress"; did you mean "address"? valid keys: name, url, address, identity, known_hosts, attributes, reserved, capacity`,
+		`deck.yaml:16:25: environments.ci.controller.lease: 1s is out of range; want 3s to 10m`,
+	}, "\n"), strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""), "the typos, and nothing about ${CI_HOSTS} or ${LB_HOST}'s text")
+
+	// With the typos fixed, the environment loads; choosing it reports the variables.
+	dir = writeFiles(t, map[string]string{"deck.yaml": testApp + `  ci:
+    hosts_file: ${CI_HOSTS}
+    load_balancers: [{name: edge, host: "${LB_HOST}", admin: /run/caddy/admin.sock}]
+`, testKey: ""})
+	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
+	require.NoError(t, err)
+	_, err = app.Environment("ci")
+	require.Error(t, err)
+	msg := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+	assert.Contains(t, msg, "deck.yaml:13:17: environments.ci.hosts_file: variable CI_HOSTS is not set")
+	assert.Contains(t, msg, "environments.ci.load_balancers[0].host: variable LB_HOST is not set")
+	assert.NotContains(t, msg, "does not exist", "the unexpanded hosts_file is not read")
+	_, err = app.Environment("test")
+	require.NoError(t, err, "the other environments do not wait for ci's variables")
 }
