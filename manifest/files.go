@@ -43,6 +43,10 @@ type fileFinder struct {
 }
 
 func (f *fileFinder) glob(p, path string, given bool) {
+	if filepath.IsAbs(p) {
+		f.d.at(path, "%s is an absolute path; want globs relative to deck.yaml's directory, such as deck/*.yaml (the manifests live with the app)", quote(p))
+		return
+	}
 	matches, err := filepath.Glob(filepath.Join(f.l.app.Dir, p))
 	if err != nil {
 		f.d.at(path, "%s is not a valid glob: %v; want a pattern such as deck/*.yaml", quote(p), err)

@@ -42,3 +42,16 @@ func TestServiceProblemsDoNotStopLoadApp(t *testing.T) {
 	_, err = LoadServices(app, "", mapLookup(nil))
 	assert.EqualError(t, err, filepath.Join(dir, "deck.yaml")+`:2:12: services[0]: "svc/*.yaml" matches no files; want globs relative to deck.yaml's directory, such as deck/*.yaml`)
 }
+
+// TestAbsoluteServiceGlob: an absolute glob is refused as such, not as matching nothing
+// (it would be joined to deck.yaml's directory).
+func TestAbsoluteServiceGlob(t *testing.T) {
+	dir := writeFiles(t, map[string]string{"deck/web.yaml": "name: web\ntype: Worker Service\nimage: {location: x}\n"})
+	abs := filepath.Join(dir, "deck", "*.yaml")
+	dir2 := writeFiles(t, map[string]string{"deck.yaml": "app: hello\nservices: ['" + abs + "']\n"})
+	app, err := LoadApp(filepath.Join(dir2, "deck.yaml"), mapLookup(nil))
+	require.NoError(t, err)
+	_, err = LoadServices(app, "", mapLookup(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `:2:12: services[0]: "`+abs+`" is an absolute path; want globs relative to deck.yaml's directory`)
+}
