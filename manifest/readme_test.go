@@ -38,7 +38,7 @@ func TestREADMEManifestsLoad(t *testing.T) {
 	assert.Len(t, e.Hosts, 3)
 	require.Len(t, services, 1)
 	s := services[0]
-	assert.Equal(t, 6, s.Count.Value, "the prod override applies")
+	assert.Equal(t, 3, s.Count.Value, "the prod override applies")
 	assert.Equal(t, "warn", s.Task.Variables["LOG_LEVEL"])
 	assert.True(t, strings.HasSuffix(s.Image.Build.Context, "api"))
 	assert.Equal(t, []LoadBalancerSpec{{Name: "edge", Host: "web-1", Provider: LBCaddy, Listen: "10.0.0.5:80", Admin: "/run/caddy/admin.sock"}}, e.LoadBalancers)

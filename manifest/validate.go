@@ -56,9 +56,9 @@ func (s *serviceLoader) validate() {
 	s.validateHostPort()
 }
 
-// validateHostPort checks that a service with a fixed host port fits the environment: the
-// port can be taken once a host, so the count (the top of a range: the autoscaler may go
-// there) cannot be more than the hosts.
+// validateHostPort checks that a service with a fixed host port, or placed on distinct
+// hosts, fits the environment: one task a host, so the count (the top of a range: the
+// autoscaler may go there) cannot be more than the hosts.
 func (s *serviceLoader) validateHostPort() {
 	sp := &s.spec
 	count, what := sp.Count.Value, "count"
@@ -66,15 +66,29 @@ func (s *serviceLoader) validateHostPort() {
 		count, what = r.Max, "the range's max"
 	}
 	// With no hosts (unknown, or none: reported with the environment) there is no count to check.
-	if sp.Task.HostPort == 0 || s.hosts <= 0 || count <= s.hosts {
+	if s.hosts <= 0 || count <= s.hosts {
 		return
 	}
-	path := "image.host_port"
-	if s.has("count") {
-		path = "count"
+	distinct := false
+	for _, c := range sp.Placement.Constraints {
+		distinct = distinct || c.Kind == ConstraintDistinctHost
 	}
-	s.at(path, "%s %d does not fit: host_port %d can be taken by one task a host, and environment %s has %s; want a count of at most %d, or no host_port",
-		what, count, sp.Task.HostPort, sp.Env, plural(s.hosts, "host"), s.hosts)
+	switch {
+	case sp.Task.HostPort != 0:
+		path := "image.host_port"
+		if s.has("count") {
+			path = "count"
+		}
+		s.at(path, "%s %d does not fit: host_port %d can be taken by one task a host, and environment %s has %s; want a count of at most %d, or no host_port",
+			what, count, sp.Task.HostPort, sp.Env, plural(s.hosts, "host"), s.hosts)
+	case distinct:
+		path := "placement.constraints.distinct_host"
+		if s.has("count") {
+			path = "count"
+		}
+		s.at(path, "%s %d does not fit: distinct_host puts at most one task on a host, and environment %s has %s; want a count of at most %d, or no distinct_host",
+			what, count, sp.Env, plural(s.hosts, "host"), s.hosts)
+	}
 }
 
 // plural is "1 host" or "3 hosts".
