@@ -157,6 +157,37 @@ func TestKilledHolderExpires(t *testing.T) {
 	assert.True(t, allGreet(t, a.status(), "again"))
 }
 
+// TestBrokenHolderStopsWriting: a deploy whose lock is broken (deck lock release --force)
+// while it waits for its first wave to become ready stops at its next write: it fails
+// saying who broke the lock, and stops none of the old tasks, which keep serving. A deploy
+// that renewed only every TTL/3 (10s) went on, stopped the old tasks and reported success.
+func TestBrokenHolderStopsWriting(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	a.write("deck/hello.yaml", crashHello("base", "0s", rolling))
+	require.Equal(t, 0, a.deck("deploy", "--yes").Code)
+	holder := newApp(t, "hello", hosts)
+	holder.write("deck/hello.yaml", crashHello("broken", "4s", rolling))
+
+	_, wait := holder.startDeck(nil, "deploy", "--yes")
+	require.Eventually(t, func() bool {
+		return strings.Contains(a.deck("lock", "status").Stdout, "held by")
+	}, 30*time.Second, 50*time.Millisecond, "the deploy takes the lock")
+	br := a.deck("lock", "release", "--force")
+	require.Equal(t, 0, br.Code, br.String())
+	r := wait()
+	require.Equal(t, 1, r.Code, "the broken holder fails:\n%s", r)
+	assert.Contains(t, r.Stderr, "deploy lock lost: broken by", r.String())
+	assert.NotContains(t, r.Stderr, "task-stopping", "it stopped no old task:\n%s", r)
+	st := a.status()
+	assert.Equal(t, 3, countGreeting(t, st, "base"), "the old tasks all serve still")
+
+	// The next deploy converges from what the broken one left.
+	require.Equal(t, 0, a.deck("deploy", "--yes").Code)
+	assert.True(t, allGreet(t, a.status(), "base"))
+	assert.Len(t, containers(t, hosts, "hello"), 3, "nothing of the broken deploy is left")
+}
+
 // TestNoOpDeployTakesNoLock: with nothing to change, deploy neither waits for nor takes
 // the lock, so a plan-only CI step never blocks a deploy.
 func TestNoOpDeployTakesNoLock(t *testing.T) {
@@ -178,4 +209,16 @@ func (l *lockedWriter) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// countGreeting counts the service's tasks that answer with greeting.
+func countGreeting(t *testing.T, st statusDoc, greeting string) int {
+	t.Helper()
+	n := 0
+	for _, task := range st.Services[0].Tasks {
+		if _, body, err := get("http://" + task.Endpoint + "/"); err == nil && strings.HasPrefix(body, greeting+" from task ") {
+			n++
+		}
+	}
+	return n
 }

@@ -31,8 +31,8 @@ type HostsLocker struct {
 var _ Locker = (*HostsLocker)(nil)
 
 type options struct {
-	ttl, renew, margin, poll, hostTimeout time.Duration
-	name                                  string
+	ttl, renew, margin, poll, hostTimeout, watch time.Duration
+	name                                         string
 }
 
 // Option tunes a HostsLocker.
@@ -50,6 +50,12 @@ func WithRenewInterval(d time.Duration) Option { return func(o *options) { o.ren
 // (a renewal can look up to 1s older than it is), and the holder measures the TTL on its
 // own clock, whose rate differs slightly from the hosts'.
 func WithMargin(d time.Duration) Option { return func(o *options) { o.margin = d } }
+
+// WithWatchInterval has a holder read the lock on its hosts this often between renewals
+// (default 0: only renewals read it), so a lock that was broken (deck lock release
+// --force) or taken over ends its lease within about that long, not at the next renewal
+// (TTL/3): the holder's fence refuses its writes from then on. It only reads.
+func WithWatchInterval(d time.Duration) Option { return func(o *options) { o.watch = d } }
 
 // WithPollInterval sets how often a waiting Acquire retries (default 1s, with jitter).
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.poll = d } }
@@ -103,6 +109,8 @@ func (o options) check(what string) error {
 		return fmt.Errorf("%s: the renew interval (%s) must be shorter than the TTL minus the margin (%s)", what, o.renew, o.ttl-o.margin)
 	case o.poll <= 0 || o.hostTimeout <= 0:
 		return errors.New(what + ": the poll interval and host timeout must be positive")
+	case o.watch < 0:
+		return errors.New(what + ": the watch interval must not be negative")
 	}
 	return nil
 }

@@ -47,6 +47,9 @@ func (l *HostsLocker) newLease(ctx context.Context, who Holder, sent time.Time, 
 	who.Expires, who.Seen = who.Since.Add(who.TTL), who.Since
 	ls.holder = who
 	go ls.run(ctx)
+	if l.opts.watch > 0 {
+		go ls.watch(ctx)
+	}
 	return ls
 }
 

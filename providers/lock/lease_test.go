@@ -134,6 +134,35 @@ func TestBreakEndsTheLeaseAndSaysWhoBrokeIt(t *testing.T) {
 	require.Nil(t, nothing, "breaking a free lock breaks nothing")
 }
 
+// TestWatchEndsABrokenLeaseBeforeTheNextRenewal: with a renewal every 10s, a holder that
+// watches its lock learns of a break within about the watch interval, and a watching
+// holder nobody disturbs keeps its lease (its own renewals are not a takeover).
+func TestWatchEndsABrokenLeaseBeforeTheNextRenewal(t *testing.T) {
+	c := newCluster(t, 3, false)
+	opts := []Option{WithTTL(30 * time.Second), WithRenewInterval(10 * time.Second), WithWatchInterval(50 * time.Millisecond)}
+	alice := acquire(t, c.locker(t, opts...), "alice")
+	time.Sleep(200 * time.Millisecond) // several watch rounds
+	require.NoError(t, alice.Check(), "nothing newer on the hosts: still held")
+
+	ops := who("ops")
+	broke := time.Now()
+	_, err := c.locker(t).Break(context.Background(), ops)
+	require.NoError(t, err)
+	waitLost(t, alice, 2*time.Second)
+	require.Less(t, time.Since(broke), 5*time.Second, "ended by the watch, not by the renewal 10s on")
+	var lost *LostError
+	require.ErrorAs(t, alice.Check(), &lost)
+	require.True(t, lost.Broken)
+	require.Equal(t, "ops", lost.By.User)
+
+	// Renewing and watching at once: the renewals' new records are ours, not a takeover.
+	fast := []Option{WithTTL(400 * time.Millisecond), WithMargin(100 * time.Millisecond), WithRenewInterval(30 * time.Millisecond), WithWatchInterval(10 * time.Millisecond)}
+	bob := acquire(t, c.locker(t, fast...), "bob")
+	time.Sleep(time.Second)
+	require.NoError(t, bob.Check())
+	require.NoError(t, bob.Release(context.Background()))
+}
+
 // stuck passes calls to its host until hang is set; from then on every call blocks, deaf
 // to its context, like a host cut off behind an ssh connection that has not noticed yet.
 type stuck struct {

@@ -64,19 +64,13 @@ collect:
 func (ls *hostLease) settle(sent time.Time, out []outcome) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	renewed, taken := 0, 0
-	var by *outcome
+	renewed := 0
 	for i, o := range out {
 		if o.gen != 0 {
 			renewed++
 			ls.gens[i] = o.gen
 			if exp := o.last.Add(ls.l.opts.ttl); renewed == 1 || exp.Before(ls.holder.Expires) {
 				ls.holder.Expires = exp
-			}
-		}
-		if o.taken != nil {
-			if taken++; by == nil || o.taken.epoch() > by.taken.epoch() {
-				by = &out[i]
 			}
 		}
 	}
@@ -87,11 +81,26 @@ func (ls *hostLease) settle(sent time.Time, out []outcome) bool {
 		ls.sent = sent
 		return true
 	}
-	if taken > len(out)-ls.l.quorum {
+	ls.endIfTakenLocked(out)
+	return false
+}
+
+// endIfTakenLocked ends the lease when the hosts of out that show a newer holder leave no
+// majority for us, naming the newest.
+func (ls *hostLease) endIfTakenLocked(out []outcome) {
+	taken := 0
+	var by *outcome
+	for i, o := range out {
+		if o.taken != nil {
+			if taken++; by == nil || o.taken.epoch() > by.taken.epoch() {
+				by = &out[i]
+			}
+		}
+	}
+	if ls.err == nil && taken > len(out)-ls.l.quorum {
 		h := by.taken.holder(by.now)
 		ls.endLocked(&LostError{Lock: ls.l.what, By: &h, Broken: by.taken.broken()})
 	}
-	return false
 }
 
 // renewOn renews on host i: a renewal record when our generation is the newest and live
@@ -144,4 +153,56 @@ func (ls *hostLease) extend(ctx context.Context, i int, g *generation) outcome {
 		}
 	}
 	return outcome{}
+}
+
+// watch reads the lock on every host each watch interval, between renewals, and ends the
+// lease as soon as so many hosts show a newer generation than ours (a break, or a holder
+// that took the lock over) that no majority is left for us: the fence then refuses our
+// next write, instead of at the next renewal. It writes nothing.
+func (ls *hostLease) watch(ctx context.Context) {
+	t := time.NewTicker(ls.l.opts.watch)
+	defer t.Stop()
+	for {
+		select {
+		case <-ls.stop:
+			return
+		case <-ls.lost:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ls.mu.Lock()
+		gens := maps.Clone(ls.gens)
+		ls.mu.Unlock()
+		n := len(ls.l.hosts)
+		out := make([]outcome, n)
+		each(n, func(i int) {
+			rctx, cancel := context.WithTimeout(ctx, ls.l.opts.hostTimeout)
+			defer cancel()
+			recs, err := ls.l.hosts[i].Records.ListRecords(rctx, ls.l.prefix)
+			if err != nil {
+				return
+			}
+			top := parseChain(ls.l.prefix, recs).top
+			had, hasHad := gens[i]
+			if top != nil && top.id() != ls.id && (top.epoch() > ls.epoch || (hasHad && top.n > had)) {
+				out[i] = outcome{taken: top, now: time.Now()}
+			}
+		})
+		ls.takenBy(out)
+	}
+}
+
+// takenBy ends the lease when the hosts of out that show a newer holder leave no majority
+// for us, unless it was released meanwhile (Release writes a newer generation too).
+func (ls *hostLease) takenBy(out []outcome) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	select {
+	case <-ls.stop:
+		return
+	default:
+	}
+	ls.endIfTakenLocked(out)
 }

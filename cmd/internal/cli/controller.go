@@ -240,7 +240,7 @@ func controllerLock(ttl, wait time.Duration) func(context.Context, *pipeline.Ses
 		// A renewal must not wait on a host that does not answer for longer than the lock
 		// can spare (as for the leader lease).
 		locker, err := s.HostsLocker(lock.WithTTL(ttl), lock.WithMargin(min(2*time.Second, ttl/4)),
-			lock.WithHostTimeout(min(s.T.HostTimeout, ttl/4)))
+			lock.WithHostTimeout(min(s.T.HostTimeout, ttl/4)), lock.WithWatchInterval(lockWatch))
 		if err != nil {
 			return nil, err
 		}

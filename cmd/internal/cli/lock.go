@@ -40,8 +40,11 @@ func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.
 	return func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
 		// The holder stops trusting its lease a margin before the hosts could expire it:
 		// a quarter of the TTL, at most 2s (the hosts' clocks read to the second).
+		// The holder also reads the lock every second between renewals, so one broken
+		// with deck lock release --force (or taken over) stops writing within about a
+		// second, not at the next renewal.
 		locker, err := s.HostsLocker(lock.WithTTL(l.TTL), lock.WithMargin(min(2*time.Second, l.TTL/4)),
-			lock.WithHostTimeout(s.T.HostTimeout))
+			lock.WithHostTimeout(s.T.HostTimeout), lock.WithWatchInterval(lockWatch))
 		if err != nil {
 			return nil, err
 		}
@@ -55,6 +58,9 @@ func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.
 		return lease, nil
 	}
 }
+
+// lockWatch is how often a deploy lock's holder reads the lock between renewals.
+const lockWatch = time.Second
 
 // commandLine is how the lock names what its holder runs; deck's flags carry no secret
 // values, so it can be shown to whoever finds the lock held.
