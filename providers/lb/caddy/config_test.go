@@ -62,7 +62,8 @@ func TestToCaddy(t *testing.T) {
 	 "terminal": true}]`, string(plain), "no matcher for /, round robin, no active check, no companion")
 }
 
-// TestRouteOrder: routes with hosts first, then the longest prefix; other routes last.
+// TestRouteOrder: routes by their hosts (exact names, then mixed, then wildcards only,
+// then none), then the longest prefix; other routes last.
 func TestRouteOrder(t *testing.T) {
 	foreign := json.RawMessage(`{"handle": [{"handler": "static_response"}]}`)
 	rs, err := parseRoutes([]json.RawMessage{foreign})
@@ -74,6 +75,9 @@ func TestRouteOrder(t *testing.T) {
 		{Service: "admin", Path: "/", Hosts: []string{"admin.test"}},
 		{Service: "adminapi", Path: "/api", Hosts: []string{"admin.test"}},
 		{Service: "aaa", Path: "/"},
+		{Service: "anysub", Path: "/api/v2", Hosts: []string{"*.test"}},
+		{Service: "mixed", Path: "/", Hosts: []string{"*.other", "mixed.test"}},
+		{Service: "zexact", Path: "/", Hosts: []string{"x.test"}},
 	} {
 		r.App, r.Env = "a", "e"
 		require.NoError(t, rs.put(r))
@@ -84,8 +88,10 @@ func TestRouteOrder(t *testing.T) {
 		require.NoError(t, json.Unmarshal(raw, &h))
 		ids = append(ids, h.ID)
 	}
-	assert.Equal(t, []string{"deck:a:e:adminapi", "deck:a:e:admin", "deck:a:e:apiv2", "deck:a:e:api",
-		"deck:a:e:api:draining", "deck:a:e:aaa", "deck:a:e:root", ""}, ids)
+	// x.test goes to zexact, not to anysub's *.test, though anysub's path is longer and
+	// its name comes first.
+	assert.Equal(t, []string{"deck:a:e:adminapi", "deck:a:e:admin", "deck:a:e:zexact", "deck:a:e:mixed",
+		"deck:a:e:anysub", "deck:a:e:apiv2", "deck:a:e:api", "deck:a:e:api:draining", "deck:a:e:aaa", "deck:a:e:root", ""}, ids)
 
 	// Read back from the JSON, the order is the same.
 	again, err := parseRoutes(rs.list())

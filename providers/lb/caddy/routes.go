@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/deckhq/deck/providers/lb"
 )
@@ -20,10 +21,33 @@ type routeSet struct {
 type group struct {
 	app, env, service string
 	main, companion   json.RawMessage
-	// How specific the main route is, for the order: with hosts first, then the longest
-	// path prefix.
-	hosts   bool
+	// How specific the main route is, for the order: by its hosts first (hostRank), then
+	// the longest path prefix.
+	hosts   int
 	pathLen int
+}
+
+// hostRank orders routes by their hosts, most specific first, as a request's host picks
+// its site before its path does: a route of exact names only, then one that mixes exact
+// names and wildcards, then wildcards only (*.example.com must not take
+// api.example.com from the route that names it), then no host at all.
+func hostRank(hosts []string) int {
+	if len(hosts) == 0 {
+		return 0
+	}
+	wild := 0
+	for _, h := range hosts {
+		if strings.HasPrefix(h, "*") {
+			wild++
+		}
+	}
+	switch wild {
+	case 0:
+		return 3
+	case len(hosts):
+		return 1
+	}
+	return 2
 }
 
 // header is what deck reads of every route to group and order them.
@@ -50,9 +74,9 @@ func parseRoutes(raws []json.RawMessage) (*routeSet, error) {
 			continue
 		}
 		g.main = raw
-		g.hosts, g.pathLen = false, 1
+		g.hosts, g.pathLen = 0, 1
 		if len(h.Match) > 0 {
-			g.hosts = len(h.Match[0].Host) > 0
+			g.hosts = hostRank(h.Match[0].Host)
 			if len(h.Match[0].Path) > 0 {
 				g.pathLen = len(h.Match[0].Path[0])
 			}
@@ -85,7 +109,7 @@ func (s *routeSet) put(r lb.Route) error {
 			return err
 		}
 	}
-	g.hosts, g.pathLen = len(r.Hosts) > 0, len(r.Path)
+	g.hosts, g.pathLen = hostRank(r.Hosts), len(r.Path)
 	return nil
 }
 
@@ -103,7 +127,7 @@ func (s *routeSet) list() []json.RawMessage {
 	sort.Slice(ids, func(i, j int) bool {
 		a, b := s.groups[ids[i]], s.groups[ids[j]]
 		if a.hosts != b.hosts {
-			return a.hosts
+			return a.hosts > b.hosts
 		}
 		if a.pathLen != b.pathLen {
 			return a.pathLen > b.pathLen

@@ -30,18 +30,22 @@ func (s *suite) roundTrip(t *testing.T) {
 	assert.Equal(t, map[string]lb.Route{"web": full, "min": minimal, "none": none}, s.routes(t, "rt", "test"))
 }
 
-// routing: the most specific route wins whatever the order of the puts: a route with hosts
-// over one without, a longer prefix over a shorter one; a prefix matches itself and what
-// is below it, not what merely starts with the same letters.
+// routing: the most specific route wins whatever the order of the puts: a route naming
+// the host over a wildcard one (whatever their paths), a route with hosts over one
+// without, a longer prefix over a shorter one; a prefix matches itself and what is below
+// it, in any case, not what merely starts with the same letters; a wildcard stands for
+// one label.
 func (s *suite) routing(t *testing.T) {
-	addrs, _ := s.backends(t, 3)
+	addrs, _ := s.backends(t, 4)
 	web := lb.Route{App: "rtg", Env: "test", Service: "web", Path: "/", Targets: addrs[:1]}
 	api := lb.Route{App: "rtg", Env: "test", Service: "api", Path: "/api", Targets: addrs[1:2]}
-	admin := lb.Route{App: "rtg", Env: "test", Service: "admin", Path: "/", Hosts: []string{"admin.rtg.test"}, Targets: addrs[2:]}
-	for _, r := range []lb.Route{web, api, admin} {
+	admin := lb.Route{App: "rtg", Env: "test", Service: "admin", Path: "/", Hosts: []string{"admin.rtg.test"}, Targets: addrs[2:3]}
+	// A wildcard with a longer path: the exact host still wins its requests.
+	sub := lb.Route{App: "rtg", Env: "test", Service: "sub", Path: "/api", Hosts: []string{"*.rtg.test"}, Targets: addrs[3:]}
+	for _, r := range []lb.Route{web, api, admin, sub} {
 		s.put(t, r)
 	}
-	require.Equal(t, map[string]lb.Route{"web": web, "api": api, "admin": admin}, s.routes(t, "rtg", "test"))
+	require.Equal(t, map[string]lb.Route{"web": web, "api": api, "admin": admin, "sub": sub}, s.routes(t, "rtg", "test"))
 	if s.h.Traffic == nil {
 		return
 	}
@@ -54,6 +58,11 @@ func (s *suite) routing(t *testing.T) {
 		{"/", "admin.rtg.test", addrs[2]},
 		{"/api", "admin.rtg.test", addrs[2]},
 		{"/", "admin.rtg.test:8080", addrs[2]},
+		{"/API/v1", "", addrs[1]},
+		{"/api", "x.rtg.test", addrs[3]},
+		{"/api/v1", "X.RTG.TEST", addrs[3]},
+		{"/", "x.rtg.test", addrs[0]},
+		{"/api", "a.b.rtg.test", addrs[1]},
 	} {
 		resp := s.get(t, c.path, c.host)
 		assert.Equal(t, 200, resp.Status, "GET %s host %q", c.path, c.host)
