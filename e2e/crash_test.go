@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -94,6 +95,19 @@ func TestCrashAtEveryBoundary(t *testing.T) {
 					assert.Equal(t, 0, rerun.Code, rerun.String())
 					assert.Equal(t, 0, a.deck("plan").Code, "converged: nothing left to do")
 					serving = next
+					if point == failpoint.AfterStart && c.reached {
+						// The task the killed run started is waited on in place of an old
+						// one, not stopped for a new task started from nothing.
+						m := regexp.MustCompile(`task-creating service=hello host=\S+ task=(\S+)`).FindStringSubmatch(crashed.Stderr)
+						require.NotNil(t, m, crashed.Stderr)
+						assert.Contains(t, rerun.Stdout, "1 to verify", rerun.String())
+						assert.Contains(t, rerun.Stdout, "0 to destroy", rerun.String())
+						kept := false
+						for _, task := range a.status().Services[0].Tasks {
+							kept = kept || task.ID == m[1]
+						}
+						assert.True(t, kept, "task %s, started by the killed run, serves:\n%s", m[1], rerun)
+					}
 				case "never":
 					assert.Equal(t, 1, rerun.Code, "a rerun never reports success for tasks it has not seen healthy:\n%s", rerun)
 					assert.Contains(t, rerun.Stderr, "not healthy")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -384,8 +385,10 @@ func (o *Outcome) Endpoints(service string) []string {
 			}
 		}
 	}
+	// A task an earlier run started and this one verified is both in the snapshot and
+	// among the created: listed once.
 	sort.Strings(eps)
-	return eps
+	return slices.Compact(eps)
 }
 
 // URLs are the addresses clients use to reach a routed service through each of the

@@ -321,12 +321,19 @@ func (c *computer) release(p *placer, t state.TaskState) {
 }
 
 // verify waits, in wave 0, for a task of the desired revision that deck has not seen
-// healthy. Its resources are already taken (it runs), so nothing is placed.
+// healthy. Its resources are already taken (it runs), so nothing is placed. One that takes
+// an old task's place stops that task once it passes, as a replacement does.
 func (c *computer) verify(service string, rev Revision, s stop) {
 	c.plan.Revisions[rev.ID] = rev
-	c.plan.Changes = append(c.plan.Changes, Change{Action: Verify, Kind: KindTask, Service: service,
+	ch := Change{Action: Verify, Kind: KindTask, Service: service,
 		Host: s.task.Host, TaskID: s.task.TaskID, Existing: s.task.ContainerID, Revision: rev.ID,
-		Reason: s.reason, Wave: 0})
+		Reason: s.reason, Wave: 0}
+	if s.old != nil {
+		// It takes the place of a serving old task, which stops once it has passed.
+		old := taskRef(*s.old)
+		ch.Old = &old
+	}
+	c.plan.Changes = append(c.plan.Changes, ch)
 }
 
 func (c *computer) start(service string, rev Revision, host string, nt newTask, wave int) {

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -33,8 +34,11 @@ func newRev() Desired {
 
 // The bug this guards: a deploy killed after creating its new tasks left 6 healthy old
 // tasks and 6 new ones never seen healthy. The rerun planned "count 12 -> 6", stopped
-// the healthy old tasks and kept the new ones unchecked.
-func TestRerunAfterKilledRolloutStopsTheUncheckedTasksNotTheHealthyOnes(t *testing.T) {
+// the healthy old tasks and kept the new ones unchecked. Nor may it stop the new ones
+// and start 6 more from nothing (as it once did, "count 12 -> 6"): each new task is
+// verified in place of an old one (on its host), and the old task stops only once the
+// new one has passed, as a replacement's would.
+func TestRerunAfterKilledRolloutVerifiesTheNewTasksInPlaceOfTheOld(t *testing.T) {
 	h := newHarness(t).hosts(3, 8192, 16384)
 	old := service("web", 6, webTask())
 	next := newRev()
@@ -46,15 +50,49 @@ func TestRerunAfterKilledRolloutStopsTheUncheckedTasksNotTheHealthyOnes(t *testi
 	}
 	p := h.plan(next)
 	by := changesBy(p)
-	assert.ElementsMatch(t, []string{"new0", "new1", "new2", "new3", "new4", "new5"}, by[Destroy],
-		"the tasks deck has not seen healthy go first")
-	assert.Len(t, by[Replace], 6, "every healthy old task is replaced by a new task that must pass the gate")
+	assert.ElementsMatch(t, []string{"new0", "new1", "new2", "new3", "new4", "new5"}, by[Verify],
+		"the tasks an earlier run started are waited on, not stopped")
+	assert.Empty(t, by[Destroy], "nothing stops before a new task has passed")
+	assert.Empty(t, by[Replace], "no task starts from nothing")
+	assert.Empty(t, by[Create])
+	olds := map[string]bool{}
 	for _, c := range p.Changes {
-		if c.Action == Replace {
-			assert.False(t, c.StopFirst, "min healthy 100%%: old task %s stops only after its replacement is healthy", c.Old.TaskID)
+		require.NotNil(t, c.Old, "verify %s takes an old task's place", c.TaskID)
+		assert.False(t, c.StopFirst, "min healthy 100%%: old task %s stops only after %s is healthy", c.Old.TaskID, c.TaskID)
+		assert.Equal(t, c.Host, c.Old.Host, "paired on their host")
+		assert.Equal(t, 0, c.Wave)
+		olds[c.Old.TaskID] = true
+	}
+	assert.Len(t, olds, 6, "each old task is taken over once")
+	var text strings.Builder
+	require.NoError(t, RenderText(&text, p, nil))
+	assert.Contains(t, text.String(), "? task old0 on h1 -> new0 on h1 ")
+}
+
+// Only the new tasks beyond the count take over old ones: with fewer new tasks than old,
+// the rest of the old tasks are replaced by fresh tasks in waves, as a rollout goes.
+func TestRerunAfterKilledRolloutReplacesTheOldTasksNoNewOneTookOver(t *testing.T) {
+	h := newHarness(t).hosts(3, 8192, 16384)
+	old := service("web", 6, webTask())
+	next := newRev()
+	for i := range 6 {
+		h.run(fmt.Sprintf("h%d", i%3+1), old.Revision, fmt.Sprintf("old%d", i))
+	}
+	for i := range 2 {
+		id := fmt.Sprintf("new%d", i)
+		h.run(fmt.Sprintf("h%d", i%3+1), next.Revision, id)
+		h.health[id] = health.StateStarting
+	}
+	p := h.plan(next)
+	by := changesBy(p)
+	assert.ElementsMatch(t, []string{"new0", "new1"}, by[Verify])
+	assert.Len(t, by[Replace], 4, "the 4 old tasks no new one took over")
+	assert.Empty(t, by[Destroy])
+	for _, c := range p.Changes {
+		if c.Action == Verify {
+			require.NotNil(t, c.Old)
 		}
 	}
-	assert.Empty(t, by[Verify])
 }
 
 func TestRerunAfterKilledColdDeployVerifiesWhatItStarted(t *testing.T) {

@@ -7,10 +7,12 @@ import (
 	"github.com/deckhq/deck/providers/health"
 )
 
-// stop is an existing task the plan stops, and why.
+// stop is an existing task the plan stops, and why. For a task to verify, old is the
+// serving task of another revision it takes the place of, once it passes (nil for none).
 type stop struct {
 	task   state.TaskState
 	reason Reason
+	old    *state.TaskState
 }
 
 // buckets is the reconciler's verdict on one service, before placement and waves
@@ -67,7 +69,7 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 			lost = append(lost, t)
 			continue
 		case replaced[t.TaskID] != "" && t.Running():
-			b.destroy = append(b.destroy, stop{t, Reason{Code: ReasonReplaced, Hosts: []string{t.Host}}})
+			b.destroy = append(b.destroy, stop{task: t, reason: Reason{Code: ReasonReplaced, Hosts: []string{t.Host}}})
 			continue
 		case t.Running():
 			b.running++
@@ -95,26 +97,34 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 		kept, extra := pickExtras(list, rev.ID, want, len(list)-n)
 		for _, t := range extra {
 			r := over
+			if why, ok := reasons[t.ID]; ok {
+				r = why // not running, or unhealthy: why this one goes rather than another
+			}
 			if !t.HostReachable {
 				r.Hosts = []string{t.Host}
 			}
-			b.destroy = append(b.destroy, stop{t, r})
+			b.destroy = append(b.destroy, stop{task: t, reason: r})
 		}
 		slots -= n
 		return kept
 	}
 	b.keep = fill(serving)
 	for _, t := range fill(olds) {
-		b.replace = append(b.replace, stop{t, replaceReason(t, rev.ID, want)})
+		b.replace = append(b.replace, stop{task: t, reason: replaceReason(t, rev.ID, want)})
 	}
+	// Tasks of the desired revision still starting beyond the count are what an
+	// interrupted rollout started in place of serving old tasks: each takes over one
+	// replacement (verified, then the old task stops) rather than being stopped for a
+	// fresh task that would start from nothing.
+	starting = b.takeOver(starting, slots)
 	for _, t := range fill(starting) {
-		b.verify = append(b.verify, stop{t, Reason{Code: ReasonStarting, Detail: t.HealthDetail}})
+		b.verify = append(b.verify, stop{task: t, reason: Reason{Code: ReasonStarting, Detail: t.HealthDetail}})
 	}
 	for _, t := range fill(broken) {
-		b.restart = append(b.restart, stop{t, reasons[t.ID]})
+		b.restart = append(b.restart, stop{task: t, reason: reasons[t.ID]})
 	}
 	for _, t := range fill(lost) {
-		b.lost = append(b.lost, stop{t, unreachableReason(t.Host)})
+		b.lost = append(b.lost, stop{task: t, reason: unreachableReason(t.Host)})
 	}
 	if slots > 0 && !(graceUnknown && len(grace) > 0) {
 		b.create = slots
@@ -124,6 +134,43 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 		}
 	}
 	return b
+}
+
+// takeOver pairs the starting tasks that have no slot of their own (beyond the first
+// slots) with the old tasks to replace, one each, on the same host when it can: the pair
+// becomes a verify whose task replaces the old one. It returns the starting tasks left.
+func (b *buckets) takeOver(starting []state.TaskState, slots int) []state.TaskState {
+	n := min(len(starting)-slots, len(b.replace))
+	if n <= 0 {
+		return starting
+	}
+	// The newest starting tasks take over (the oldest have come furthest and keep the slots).
+	order := slices.Clone(starting)
+	slices.SortStableFunc(order, func(x, y state.TaskState) int { return x.StartedAt.Compare(y.StartedAt) })
+	takers := order[len(order)-n:]
+	taken := map[string]bool{}
+	pair := func(t state.TaskState, sameHost bool) bool {
+		for i, r := range b.replace {
+			if sameHost && r.task.Host != t.Host {
+				continue
+			}
+			old := r.task
+			b.verify = append(b.verify, stop{task: t, reason: Reason{Code: ReasonStarting, Detail: t.HealthDetail}, old: &old})
+			b.replace = slices.Delete(b.replace, i, i+1)
+			taken[t.ID] = true
+			return true
+		}
+		return false
+	}
+	for _, t := range takers {
+		pair(t, true)
+	}
+	for _, t := range takers {
+		if !taken[t.ID] {
+			pair(t, false)
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(starting), func(t state.TaskState) bool { return taken[t.ID] })
 }
 
 // replacedTasks maps the ids of tasks that running tasks of the service were started in

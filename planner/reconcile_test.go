@@ -163,7 +163,8 @@ func TestNotRunningTasksOverCountAreDestroyed(t *testing.T) {
 	require.Len(t, p.Changes, 1)
 	assert.Equal(t, Destroy, p.Changes[0].Action)
 	assert.Equal(t, "a1", p.Changes[0].Old.TaskID)
-	assert.Equal(t, "count 2 -> 1", Describe(p.Changes[0].Reason))
+	assert.Equal(t, "task is not running (created)", Describe(p.Changes[0].Reason),
+		"why this task goes rather than the running one, not the count (which did not change)")
 }
 
 func TestUnreachableHostTasksAreReplacedElsewhere(t *testing.T) {

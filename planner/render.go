@@ -152,6 +152,9 @@ func changeText(c Change) string {
 	case Destroy:
 		return "task " + c.Old.TaskID + " on " + c.Old.Host
 	case Verify:
+		if c.Old != nil {
+			return "task " + c.Old.TaskID + " on " + c.Old.Host + " -> " + c.TaskID + " on " + c.Host
+		}
 		return "task " + c.TaskID + " on " + c.Host
 	default:
 		s := "task " + c.Old.TaskID + " on " + c.Old.Host + " -> " + c.TaskID + " on " + c.Host

@@ -117,13 +117,21 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 }
 
 // servingAddresses are the addresses of the service's tasks that serve now: they belong
-// in its route until the rollout drains them.
+// in its route until the rollout drains them. A task this plan destroys is left out: it
+// is stopped before anything starts, so registering it (as one that is not registered
+// yet) would only send it requests on its way out.
 func (c *computer) servingAddresses(service string) []string {
 	var out []string
 	tasks := c.tasksOf(service)
 	replaced := replacedTasks(tasks)
+	destroyed := map[string]bool{}
+	for _, ch := range c.plan.Changes {
+		if ch.Kind == KindTask && ch.Action == Destroy && ch.Service == service && ch.Old != nil {
+			destroyed[ch.Old.Host+"/"+ch.Old.TaskID] = true
+		}
+	}
 	for _, t := range tasks {
-		if !t.Serving() || replaced[t.TaskID] != "" {
+		if !t.Serving() || replaced[t.TaskID] != "" || destroyed[t.Host+"/"+t.TaskID] {
 			continue // a stale task (replaced while its host was away) is not routed to again
 		}
 		if a := t.Address(t.HostAddress); a != "" {

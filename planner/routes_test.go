@@ -101,6 +101,25 @@ func TestStaleAndMissingTargets(t *testing.T) {
 	}
 }
 
+// A serving task the plan destroys (here, one over the count, left by a failed rollout on
+// a host that came back) is not registered on its way out.
+func TestDestroyedTaskIsNotRegistered(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	web := service("web", 2, webTask(), withHTTP("/"))
+	a1 := h.run("h1", web.Revision, "a1")
+	a2 := h.run("h2", web.Revision, "a2")
+	h.run("h2", web.Revision, "a3") // serving, unregistered, over the count
+	r := RouteOf(testApp, testEnv, web.Service)
+	r.Targets = []string{addr(a1), addr(a2)}
+	h.balancer(r)
+
+	p := h.plan(web)
+	by := changesBy(p)
+	require.Equal(t, []string{"a3"}, by[Destroy])
+	assert.Empty(t, routeChanges(p), "a3 is stopped, not registered")
+	assert.Equal(t, []string{addr(a1), addr(a2)}, p.Routes["web"].Targets)
+}
+
 func TestRouteSettingsChange(t *testing.T) {
 	h := newHarness(t).hosts(1, 4096, 8192)
 	web := service("web", 1, webTask(), withHTTP("/v2"))
