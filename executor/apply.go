@@ -299,6 +299,13 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 			if !errors.As(err, &f) {
 				err = fmt.Errorf("task %s on %s: %w", c.TaskID, c.Host, err)
 			}
+			if errors.Is(err, providers.ErrUnreachable) {
+				// Its host stopped answering: no fault of the revision, so the circuit
+				// breaker does not count it (a good revision is not rolled back for a lost
+				// host), and no replacement starts on a host that does not answer. The old
+				// task stays; the next plan places around the host.
+				return fmt.Errorf("%w; its host stopped answering during the rollout: run deck deploy again to place the task elsewhere (or once the host is back)", err)
+			}
 			if !br.fail(err) || ctx.Err() != nil {
 				return err
 			}

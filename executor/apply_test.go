@@ -2,6 +2,8 @@ package executor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -374,4 +376,43 @@ func TestApplyPutsANewRevisionsSecretsOnEveryReachableHost(t *testing.T) {
 		assert.Equal(t, value, string(got))
 	}
 	assert.Len(t, w.hosts[1].Tasks(), 0, "only the secret went to h2, no task")
+}
+
+// TestApplyHostLostMidRolloutIsNoRevisionFailure: a host that stops answering while its
+// new task starts fails that task, but the circuit breaker does not count it and no
+// replacement is started on the dead host; the other hosts' tasks roll out.
+func TestApplyHostLostMidRolloutIsNoRevisionFailure(t *testing.T) {
+	w := newWorld(t, 3)
+	r1, r2 := rev("rev1", "img:1", nil), rev("rev2", "img:2", cmdCheck)
+	var changes []planner.Change
+	for i, h := range w.hosts {
+		h.AddImage("img:1")
+		h.AddImage("img:2")
+		id := "old" + string(rune('1'+i))
+		old, err := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: h.Name(), TaskID: id, Rev: r1}))
+		require.NoError(t, err)
+		changes = append(changes, planner.Change{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: h.Name(),
+			TaskID: "new" + string(rune('1'+i)), Revision: "rev2",
+			Old: &planner.TaskRef{Host: h.Name(), TaskID: id, ContainerID: old.ContainerID, Revision: "rev1"}})
+	}
+	// h2 stops answering as its new task starts.
+	w.hosts[1].FailStart = func(providers.TaskSpec) error {
+		return fmt.Errorf("starting container: %w: connection refused", providers.ErrUnreachable)
+	}
+	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
+		Services: []planner.ServicePlan{{Name: "web", Revision: "rev2", Desired: 3, Waves: 1, BreakerThreshold: 1,
+			Deployment: manifest.Deployment{CircuitBreaker: manifest.CircuitBreaker{Rollback: true}}}},
+		Changes: changes}
+	res, err := Apply(context.Background(), plan, w.opts())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, providers.ErrUnreachable)
+	assert.Contains(t, err.Error(), "its host stopped answering during the rollout")
+	var be *BreakerError
+	assert.False(t, errors.As(err, &be), "a lost host does not trip the breaker (threshold 1): %v", err)
+	assert.Empty(t, w.kinds(EventRetry), "no replacement on a host that does not answer")
+	assert.Equal(t, 2, res.Stopped(), "h1 and h3 rolled out")
+	for _, h := range []*fake.Host{w.hosts[0], w.hosts[2]} {
+		require.Len(t, h.Tasks(), 1)
+		assert.Equal(t, "rev2", h.Tasks()[0].Revision)
+	}
 }
