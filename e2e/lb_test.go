@@ -163,6 +163,7 @@ func TestBreakerRollsBack(t *testing.T) {
 			assert.Equal(t, 1, r.Code, r.String())
 			assert.Contains(t, r.Stderr, "circuit breaker tripped", r.String())
 			assert.Contains(t, r.Stderr, "rolled back to revision 1", r.String())
+			assert.Contains(t, r.Stdout, "↩ hello rolled back", "the summary says so too:\n%s", r)
 			assert.Contains(t, r.Stderr, bad.reason, "the stop reason is shown")
 			assert.Contains(t, r.Stderr, "last ", "the failed tasks' log lines are shown")
 			requireNoFailures(t, res, "a failing revision under load")
@@ -182,6 +183,9 @@ func TestBreakerRollsBack(t *testing.T) {
 	assert.Regexp(t, `(?m)^\s*3\s+rolled back`, h.Stdout)
 	assert.Regexp(t, `(?m)^\s*2\s+rolled back`, h.Stdout)
 	assert.Regexp(t, `(?m)^\s*1\s+completed`, h.Stdout)
+	ev := a.deck("events", "--service", "hello")
+	require.Equal(t, 0, ev.Code, ev.String())
+	assert.Equal(t, 2, strings.Count(ev.Stdout, "was rolled back"), "the event log says rolled back, as history does:\n%s", ev.Stdout)
 }
 
 // TestRollbackUnderLoad: after revisions 1, 2 and 3, deck rollback --to 1 returns to

@@ -214,7 +214,10 @@ func (d Deploy) rollbackService(ctx context.Context, s *Session, opts executor.O
 	}
 	keepRouteSettings(plan)
 	if plan.Empty() {
-		return &executor.Result{}, nil
+		// Nothing to undo (the failed wave's tasks are gone, the old ones served
+		// throughout): still a rollback, which the summary, the report and the event log
+		// all say.
+		return &executor.Result{Services: []executor.ServiceResult{{Name: spec.Name}}}, nil
 	}
 	return executor.Apply(ctx, plan, opts)
 }

@@ -98,6 +98,11 @@ func TestBreakerRollsBackToTheLastCompletedRevision(t *testing.T) {
 	assert.Equal(t, map[int]history.Outcome{1: history.Completed, 2: history.Completed, 3: history.RolledBack},
 		outcomes(r.history(t)))
 	assert.Equal(t, map[string]int{"web": 3}, out.Revisions)
+	// The old tasks were never stopped, so the rollback had nothing to undo: it is a
+	// rollback all the same, for the summary, the report and the event log alike.
+	require.Len(t, out.Rollbacks, 1)
+	assert.Equal(t, "web", out.Rollbacks[0].Name)
+	assert.NoError(t, out.Rollbacks[0].Err)
 }
 
 // Without rollback, a tripped breaker fails the revision and leaves the old tasks.

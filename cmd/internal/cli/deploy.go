@@ -225,6 +225,10 @@ func printSummary(deps Deps, g *Globals, out *pipeline.Outcome) {
 		if sr.Err != nil {
 			mark = c.Red("✗")
 		}
+		if sr.Err == nil && len(sr.Created) == 0 && sr.Stopped == 0 {
+			fmt.Fprintf(deps.IO.Out, "%s %s rolled back: nothing to undo, the old tasks served throughout\n", mark, sr.Name)
+			continue
+		}
 		fmt.Fprintf(deps.IO.Out, "%s %s rolled back: %d started, %d stopped\n", mark, sr.Name, len(sr.Created), sr.Stopped)
 	}
 }

@@ -85,6 +85,8 @@ func TestDeployJSONThatRollsBack(t *testing.T) {
 	assert.NotContains(t, out, secretValue)
 	r := decodeReport(t, out)
 	assert.True(t, r.RolledBack)
+	require.Len(t, r.Rollbacks, 1, "the rollback is listed, though it had nothing to undo")
+	assert.Equal(t, "api", r.Rollbacks[0].Name)
 	require.NotNil(t, r.Error)
 	assert.Equal(t, 1, r.Error.Code)
 	assert.Contains(t, r.Error.Message, "deploy failed: service api: revision 2")
