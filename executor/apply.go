@@ -279,19 +279,29 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		t NewTask
 	}
 	var healthy []ok
+	// Once the breaker trips, the wave's other new tasks stop waiting for their health
+	// checks: the rollout has failed, and waiting on them would only delay the rollback.
+	wait, tripped := context.WithCancel(ctx)
+	defer tripped()
 	errs := a.parallel(starts, func(c planner.Change) error {
 		for {
 			var t NewTask
 			var err error
 			if c.Action == planner.Verify {
-				t, err = a.verifyTask(ctx, c)
+				t, err = a.verifyTask(ctx, wait, c)
 			} else {
-				t, err = a.startTask(ctx, c)
+				t, err = a.startTask(ctx, wait, c)
 			}
 			if err == nil {
 				mu.Lock()
 				healthy = append(healthy, ok{c, t})
 				mu.Unlock()
+				return nil
+			}
+			if wait.Err() != nil && ctx.Err() == nil {
+				// Removed unchecked because another task tripped the breaker: not a failure of its own.
+				a.emit(Event{Kind: EventTaskFailed, Service: c.Service, Host: c.Host, TaskID: c.TaskID,
+					Message: "removed before its health check ended: the circuit breaker tripped"})
 				return nil
 			}
 			a.emit(Event{Kind: EventTaskFailed, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: err.Error()})
@@ -307,6 +317,9 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 				return fmt.Errorf("%w; its host stopped answering during the rollout: run deck deploy again to place the task elsewhere (or once the host is back)", err)
 			}
 			if !br.fail(err) || ctx.Err() != nil {
+				if br.isTripped() {
+					tripped()
+				}
 				return err
 			}
 			// Start a replacement in its place: a fresh task of the same revision.

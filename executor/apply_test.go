@@ -416,3 +416,45 @@ func TestApplyHostLostMidRolloutIsNoRevisionFailure(t *testing.T) {
 		assert.Equal(t, "rev2", h.Tasks()[0].Revision)
 	}
 }
+
+// TestApplyBreakerStopsTheWaveAtOnce: once the breaker trips, the wave's other new tasks
+// stop waiting for their health checks (an hour here) and are removed; only the failures
+// up to the threshold count, and the old tasks keep serving.
+func TestApplyBreakerStopsTheWaveAtOnce(t *testing.T) {
+	w := newWorld(t, 3)
+	slow := &manifest.Healthcheck{Command: []string{"true"}, Interval: time.Hour, Timeout: time.Second, Retries: 3}
+	r1, r2 := rev("rev1", "img:1", nil), rev("rev2", "img:2", slow)
+	var changes []planner.Change
+	for i, h := range w.hosts {
+		h.AddImage("img:1")
+		h.AddImage("img:2")
+		h.Healthy = func(providers.TaskSpec) bool { return false }
+		id := "old" + string(rune('1'+i))
+		old, err := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: h.Name(), TaskID: id, Rev: r1}))
+		require.NoError(t, err)
+		changes = append(changes, planner.Change{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: h.Name(),
+			TaskID: "new" + string(rune('1'+i)), Revision: "rev2",
+			Old: &planner.TaskRef{Host: h.Name(), TaskID: id, ContainerID: old.ContainerID, Revision: "rev1"}})
+	}
+	w.hosts[0].Exits = func(s providers.TaskSpec) (int, bool) { return 3, s.Labels[providers.LabelRevision] == "rev2" }
+	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
+		Services: []planner.ServicePlan{{Name: "web", Revision: "rev2", Desired: 3, Waves: 1, BreakerThreshold: 1}},
+		Changes:  changes}
+	res, err := Apply(context.Background(), plan, w.opts())
+	var be *BreakerError
+	require.ErrorAs(t, err, &be)
+	assert.Len(t, be.Failed, 1, "only the task that failed counts")
+	removed := 0
+	for _, e := range w.kinds(EventTaskFailed) {
+		if strings.Contains(e.Message, "removed before its health check ended: the circuit breaker tripped") {
+			removed++
+		}
+	}
+	assert.Equal(t, 2, removed, "the two tasks still waiting are removed, not waited on for an hour")
+	assert.Equal(t, 0, res.Stopped())
+	for i, h := range w.hosts {
+		tasks := h.Tasks()
+		require.Len(t, tasks, 1, "host %d: nothing of rev2 is left", i+1)
+		assert.Equal(t, "rev1", tasks[0].Revision)
+	}
+}

@@ -18,8 +18,9 @@ import (
 
 // startTask creates and starts the new task of a change and waits until it is healthy.
 // On failure the new container is removed (after its stop reason and last log lines are
-// kept in the error), so nothing is left behind.
-func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, error) {
+// kept in the error), so nothing is left behind. wait bounds only the wait for health: a
+// create or start under way is never cut off half way (its container would be left).
+func (a *applier) startTask(ctx, wait context.Context, c planner.Change) (NewTask, error) {
 	rev, h, err := a.target(c)
 	if err != nil {
 		return NewTask{}, err
@@ -44,7 +45,7 @@ func (a *applier) startTask(ctx context.Context, c planner.Change) (NewTask, err
 		}
 		return NewTask{}, err
 	}
-	return a.gate(ctx, h, c, rev.Task, t)
+	return a.gate(wait, h, c, rev.Task, t)
 }
 
 // replaces names the task a new one takes the place of when that one is lost (its host
@@ -90,7 +91,7 @@ func (a *applier) createAndStart(ctx context.Context, h providers.Host, spec pro
 
 // verifyTask waits for a task an earlier run started to pass its health check; a task
 // that does not is removed like a new task that fails.
-func (a *applier) verifyTask(ctx context.Context, c planner.Change) (NewTask, error) {
+func (a *applier) verifyTask(ctx, wait context.Context, c planner.Change) (NewTask, error) {
 	rev, h, err := a.target(c)
 	if err != nil {
 		return NewTask{}, err
@@ -101,7 +102,7 @@ func (a *applier) verifyTask(ctx context.Context, c planner.Change) (NewTask, er
 	}
 	a.emit(Event{Kind: EventTaskVerifying, Service: c.Service, Host: c.Host, TaskID: c.TaskID,
 		Message: "started by an earlier run; waiting for its health check"})
-	return a.gate(ctx, h, c, rev.Task, t)
+	return a.gate(wait, h, c, rev.Task, t)
 }
 
 // gate waits until t is healthy; on failure it explains and removes the task.
