@@ -126,12 +126,16 @@ type HeldError struct {
 	Holder   Holder
 }
 
-func (e *HeldError) Error() string {
-	h := e.Holder
+// Details says who holds the lock, since when, running what, and when it expires:
+// "alice@laptop (pid 42) since 2026-03-01 10:00:00 UTC (20s ago), running "deck deploy"
+// (deploy), epoch 3; it expires at 2026-03-01 10:00:30 UTC (in 10s) unless renewed".
+func (h Holder) Details() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s for %s/%s is held by %s since %s", noun(e.Lock), e.App, e.Env, h, stamp(h.Since))
+	fmt.Fprintf(&b, "%s since %s", h, stamp(h.Since))
 	if !h.Seen.IsZero() {
-		fmt.Fprintf(&b, " (%s ago)", h.Seen.Sub(h.Since).Round(time.Second))
+		// The hosts' clocks read to the second, truncated: Seen can be up to 1s before
+		// Since, which is not "-1s ago".
+		fmt.Fprintf(&b, " (%s ago)", max(h.Seen.Sub(h.Since), 0).Round(time.Second))
 	}
 	fmt.Fprintf(&b, ", running %q", h.Command)
 	if h.Why != "" {
@@ -139,9 +143,15 @@ func (e *HeldError) Error() string {
 	}
 	fmt.Fprintf(&b, ", epoch %d; it expires at %s", h.Epoch, stamp(h.Expires))
 	if !h.Seen.IsZero() {
-		fmt.Fprintf(&b, " (in %s)", h.Expires.Sub(h.Seen).Round(time.Second))
+		fmt.Fprintf(&b, " (in %s)", max(h.Expires.Sub(h.Seen), 0).Round(time.Second))
 	}
 	b.WriteString(" unless renewed")
+	return b.String()
+}
+
+func (e *HeldError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s for %s/%s is held by %s", noun(e.Lock), e.App, e.Env, e.Holder.Details())
 	if noun(e.Lock) == "deploy lock" {
 		b.WriteString("; wait with --lock-wait 5m, or deck lock release --force if the holder is gone")
 	}

@@ -62,3 +62,15 @@ func TestNamedLeaseLostSaysWhichLock(t *testing.T) {
 	require.ErrorIs(t, lease.Check(), ErrLost)
 	require.Contains(t, lease.Check().Error(), "controller leadership lock lost: renewal stopped")
 }
+
+// TestDetailsNeverSayNegative: the hosts' clocks read to the second, truncated, so a lock
+// taken this second can look taken after it was read: that is "0s ago", not "-1s ago".
+func TestDetailsNeverSayNegative(t *testing.T) {
+	at := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	h := Holder{User: "a", Machine: "m", Command: "deck deploy", Since: at.Add(700 * time.Millisecond), Seen: at,
+		Expires: at.Add(30*time.Second + 700*time.Millisecond), Epoch: 2}
+	d := h.Details()
+	require.Contains(t, d, "(0s ago)")
+	require.Contains(t, d, "(in 31s)")
+	require.NotContains(t, d, "(-")
+}

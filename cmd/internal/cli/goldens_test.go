@@ -105,6 +105,10 @@ func TestLockJSON(t *testing.T) {
 	code, out, errOut = h.run("lock", "status", "-o", "json")
 	require.Equal(t, 0, code, errOut)
 	goldenJSON(t, "lock-status.json", ids.ReplaceAllString(out, `"id": "ID"`), false)
+	code, out, errOut = h.run("lock", "status")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `^The deploy lock is held by bob@ci-1 \(pid 7\) since \S+ \S+ UTC \(\d+s ago\), running "deck deploy" \(deploy\), `+
+		`epoch \d+; it expires at \S+ \S+ UTC \(in \d+s\) unless renewed\.\n$`, out, "the text says what -o json does")
 
 	code, out, errOut = h.run("lock", "release", "--force", "-o", "json")
 	require.Equal(t, 0, code, errOut)

@@ -149,7 +149,7 @@ func lockStatus(ctx context.Context, deps Deps, g *Globals, l *lock.HostsLocker)
 	if h == nil {
 		fmt.Fprintln(deps.IO.Out, "The deploy lock is free.")
 	} else {
-		fmt.Fprintf(deps.IO.Out, "The deploy lock is held by %s.\n", h)
+		fmt.Fprintf(deps.IO.Out, "The deploy lock is held by %s.\n", h.Details())
 	}
 	if broke != nil && broke.BrokenBy != nil {
 		fmt.Fprintf(deps.IO.Out, "Last broken by %s.\n", broke.BrokenBy)
