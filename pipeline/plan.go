@@ -35,6 +35,20 @@ func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, path string) err
 		return fmt.Errorf("%w: plan %s was made from snapshot %s, the hosts now give %s (%s). Run deck plan again",
 			executor.ErrStalePlan, path, plan.Fingerprint, fp, s.Describe())
 	}
+	// Each service's revision as the manifests, images and secrets give it now must be the
+	// one the plan was made for, whatever the plan does to it: a plan that only scales in
+	// or registers targets names no revision of its own below, and would otherwise apply
+	// over a changed secret or image as if nothing had changed.
+	now := map[string]string{}
+	for _, d := range res.Desired {
+		now[d.Service.Name] = d.Revision.ID
+	}
+	for _, sp := range plan.Services {
+		if id, ok := now[sp.Name]; ok && sp.Revision != "" && id != sp.Revision {
+			return fmt.Errorf("service %s changed since plan %s was made (its manifest, image or a secret now gives revision %s, not %s). Run deck plan again",
+				sp.Name, path, id, sp.Revision)
+		}
+	}
 	for _, rev := range plan.Revisions {
 		if strings.HasPrefix(rev.Task.Image, "localhost/deck/") {
 			if _, ok := res.Builds[rev.Task.Image]; !ok {

@@ -169,6 +169,34 @@ func TestSavedPlanIsRefusedWhenHostsChanged(t *testing.T) {
 	assert.Equal(t, 4, h.tasks())
 }
 
+// A saved plan that only scales in names no revision of its own, but is refused all the
+// same when a secret changed since: applied, it would leave the old value running as if
+// the plan were still the deploy's.
+func TestSavedPlanIsRefusedWhenASecretChangedThoughItCreatesNothing(t *testing.T) {
+	h := newHarness(t)
+	withSecret(h, "registry.example/api:1")
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	scaleIn := strings.Replace(apiManifest, "COUNT", "2", 1) + "secrets:\n  DB_PASSWORD: {from_env: DB_PW}\n"
+	h.write("deck/api.yaml", scaleIn)
+	planFile := filepath.Join(h.dir, "plan.json")
+	code, out, errOut := h.run("plan", "--out", planFile)
+	require.Equal(t, 2, code, errOut)
+	require.Contains(t, out, "Plan: 0 to create, 0 to replace, 1 to destroy")
+
+	h.env["DB_PW"] = "another-value"
+	code, _, errOut = h.run("deploy", "--yes", "--plan", planFile)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "service api changed since plan "+planFile+" was made (its manifest, image or a secret now gives revision")
+	assert.NotContains(t, errOut, "another-value")
+	assert.Equal(t, 3, h.tasks(), "nothing was applied")
+
+	h.env["DB_PW"] = secretValue
+	code, _, errOut = h.run("deploy", "--yes", "--plan", planFile)
+	require.Equal(t, 0, code, "with the secret as it was, the plan applies: %s", errOut)
+	assert.Equal(t, 2, h.tasks())
+}
+
 func TestStatusJSONAndDelete(t *testing.T) {
 	h := newHarness(t)
 	code, _, errOut := h.run("deploy", "--yes")
