@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner/state"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/health"
@@ -30,6 +31,10 @@ func ExecTarget(s *Session, service, taskID string) (providers.Task, error) {
 		}
 		return running[i].TaskID < running[j].TaskID
 	})
+	if known := servicesOnHosts(s); len(running) == 0 && !known[service] {
+		return providers.Task{}, fmt.Errorf("no service %s has tasks in app %s, environment %s%s%s",
+			service, s.T.App.Name, s.T.Env.Name, serviceList(service, known), unreachableNote(s))
+	}
 	var ids []string
 	for _, t := range running {
 		ids = append(ids, t.TaskID+" on "+t.Host)
@@ -59,6 +64,37 @@ func ExecTarget(s *Session, service, taskID string) (providers.Task, error) {
 		return providers.Task{}, fmt.Errorf("service %s has no running task%s", service, unreachableNote(s))
 	}
 	return providers.Task{}, fmt.Errorf("service %s has no healthy task; name one with --task%s", service, runningList(ids))
+}
+
+// servicesOnHosts are the services with tasks (of any state) on the reachable hosts.
+func servicesOnHosts(s *Session) map[string]bool {
+	out := map[string]bool{}
+	for _, ho := range s.Obs.Hosts {
+		for _, t := range ho.Tasks {
+			if t.Service != "" && t.Meta.Kind == "" {
+				out[t.Service] = true
+			}
+		}
+	}
+	return out
+}
+
+// serviceList names the services that have tasks, suggesting the one service likely
+// meant.
+func serviceList(service string, known map[string]bool) string {
+	if len(known) == 0 {
+		return " (no service has)"
+	}
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	hint := ""
+	if best := manifest.Suggest(service, names); best != "" {
+		hint = fmt.Sprintf("; did you mean %q?", best)
+	}
+	return fmt.Sprintf("%s (services with tasks: %s)", hint, strings.Join(names, ", "))
 }
 
 func runningList(ids []string) string {

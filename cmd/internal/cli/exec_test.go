@@ -70,6 +70,11 @@ func TestExecPicksAHealthyTaskAndReturnsTheExitCode(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "service api has no running task zzzz (running: ")
 
+	code, _, errOut = h.run("exec", "apy", "--", "true")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, `no service apy has tasks in app `)
+	assert.Contains(t, errOut, `; did you mean "api"? (services with tasks: api)`)
+
 	h2.Healthy = h1.Healthy
 	code, _, errOut = h.run("exec", "api", "--", "true")
 	assert.Equal(t, 1, code)
