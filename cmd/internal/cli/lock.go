@@ -86,9 +86,10 @@ func NewCmdLock(deps Deps, g *Globals) *cobra.Command {
 	release := &cobra.Command{
 		Use:   "release --force",
 		Short: "Break the deploy lock whoever holds it (recorded with who broke it)",
-		Long: `Break the environment's deploy lock. The holder's next write is refused (its lease is
-lost), so use it when the holder is gone (a killed CI job) and you do not want to wait for the
-lock to expire. Who broke it, from where and when is recorded and shown by deck lock status.`,
+		Long: `Break the environment's deploy lock. The holder, which reads its lock every second,
+stops before its next write (its lease is lost), so use it when the holder is gone (a killed CI
+job) and you do not want to wait for the lock to expire. Who broke it, from where and when is
+recorded and shown by deck lock status.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !force {
