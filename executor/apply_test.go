@@ -378,23 +378,31 @@ func TestApplyPutsANewRevisionsSecretsOnEveryReachableHost(t *testing.T) {
 	assert.Len(t, w.hosts[1].Tasks(), 0, "only the secret went to h2, no task")
 }
 
+// replaceOnEachHost runs task oldN of rev1 (img:1) on each host hN and returns the
+// changes that replace each with newN of rev2 (img:2, on every host too).
+func replaceOnEachHost(t *testing.T, w *world) []planner.Change {
+	t.Helper()
+	var changes []planner.Change
+	for i, h := range w.hosts {
+		h.AddImage("img:1")
+		h.AddImage("img:2")
+		n := string(rune('1' + i))
+		old, err := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: h.Name(), TaskID: "old" + n, Rev: rev("rev1", "img:1", nil)}))
+		require.NoError(t, err)
+		changes = append(changes, planner.Change{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: h.Name(),
+			TaskID: "new" + n, Revision: "rev2",
+			Old: &planner.TaskRef{Host: h.Name(), TaskID: "old" + n, ContainerID: old.ContainerID, Revision: "rev1"}})
+	}
+	return changes
+}
+
 // TestApplyHostLostMidRolloutIsNoRevisionFailure: a host that stops answering while its
 // new task starts fails that task, but the circuit breaker does not count it and no
 // replacement is started on the dead host; the other hosts' tasks roll out.
 func TestApplyHostLostMidRolloutIsNoRevisionFailure(t *testing.T) {
 	w := newWorld(t, 3)
-	r1, r2 := rev("rev1", "img:1", nil), rev("rev2", "img:2", cmdCheck)
-	var changes []planner.Change
-	for i, h := range w.hosts {
-		h.AddImage("img:1")
-		h.AddImage("img:2")
-		id := "old" + string(rune('1'+i))
-		old, err := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: h.Name(), TaskID: id, Rev: r1}))
-		require.NoError(t, err)
-		changes = append(changes, planner.Change{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: h.Name(),
-			TaskID: "new" + string(rune('1'+i)), Revision: "rev2",
-			Old: &planner.TaskRef{Host: h.Name(), TaskID: id, ContainerID: old.ContainerID, Revision: "rev1"}})
-	}
+	r2 := rev("rev2", "img:2", cmdCheck)
+	changes := replaceOnEachHost(t, w)
 	// h2 stops answering as its new task starts.
 	w.hosts[1].FailStart = func(providers.TaskSpec) error {
 		return fmt.Errorf("starting container: %w: connection refused", providers.ErrUnreachable)
@@ -423,18 +431,10 @@ func TestApplyHostLostMidRolloutIsNoRevisionFailure(t *testing.T) {
 func TestApplyBreakerStopsTheWaveAtOnce(t *testing.T) {
 	w := newWorld(t, 3)
 	slow := &manifest.Healthcheck{Command: []string{"true"}, Interval: time.Hour, Timeout: time.Second, Retries: 3}
-	r1, r2 := rev("rev1", "img:1", nil), rev("rev2", "img:2", slow)
-	var changes []planner.Change
-	for i, h := range w.hosts {
-		h.AddImage("img:1")
-		h.AddImage("img:2")
+	r2 := rev("rev2", "img:2", slow)
+	changes := replaceOnEachHost(t, w)
+	for _, h := range w.hosts {
 		h.Healthy = func(providers.TaskSpec) bool { return false }
-		id := "old" + string(rune('1'+i))
-		old, err := h.Run(context.Background(), TaskSpec(TaskInput{App: "app", Env: "test", Host: h.Name(), TaskID: id, Rev: r1}))
-		require.NoError(t, err)
-		changes = append(changes, planner.Change{Action: planner.Replace, Kind: planner.KindTask, Service: "web", Host: h.Name(),
-			TaskID: "new" + string(rune('1'+i)), Revision: "rev2",
-			Old: &planner.TaskRef{Host: h.Name(), TaskID: id, ContainerID: old.ContainerID, Revision: "rev1"}})
 	}
 	w.hosts[0].Exits = func(s providers.TaskSpec) (int, bool) { return 3, s.Labels[providers.LabelRevision] == "rev2" }
 	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},

@@ -227,6 +227,20 @@ func unknownAnchorError(display string, data []byte, name string) *Error {
 
 // stripComment cuts a # comment off a line of YAML, leaving quoted text alone.
 func stripComment(text string) string {
+	end := len(text)
+	plainBytes(text, func(i int) bool {
+		if text[i] == '#' && (i == 0 || text[i-1] == ' ' || text[i-1] == '\t') {
+			end = i
+			return false
+		}
+		return true
+	})
+	return text[:end]
+}
+
+// plainBytes calls fn with the index of each byte of a line of YAML that is outside
+// quotes, until fn returns false.
+func plainBytes(text string, fn func(i int) bool) {
 	var quote byte
 	for i := 0; i < len(text); i++ {
 		c := text[i]
@@ -237,11 +251,10 @@ func stripComment(text string) string {
 			}
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '#' && (i == 0 || text[i-1] == ' ' || text[i-1] == '\t'):
-			return text[:i]
+		case !fn(i):
+			return
 		}
 	}
-	return text
 }
 
 // unclosedError places a flow collection ([...] or {...}) that is not closed. yaml.v3
@@ -264,24 +277,16 @@ func unclosedError(display string, lines []string, line int, open, close byte, m
 // quoted text and comments), or 0.
 func unclosedAt(text string, open, close byte) int {
 	var stack []int
-	var quote byte
-	for i := 0; i < len(text); i++ {
-		c := text[i]
+	text = stripComment(text)
+	plainBytes(text, func(i int) bool {
 		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#' && (i == 0 || text[i-1] == ' '):
-			i = len(text)
-		case c == open:
+		case text[i] == open:
 			stack = append(stack, i+1)
-		case c == close && len(stack) > 0:
+		case text[i] == close && len(stack) > 0:
 			stack = stack[:len(stack)-1]
 		}
-	}
+		return true
+	})
 	if len(stack) == 0 {
 		return 0
 	}
