@@ -268,7 +268,14 @@ func (c *computer) planService(d Desired) error {
 	}
 	r := rollout{c: c, p: p, svc: svc, rev: rev, dep: dep, count: count, minHealthy: minHealthy,
 		maxRunning: maxRunning, kept: len(b.keep) + len(b.verify), olds: newOldQueue(b.replace)}
-	if err := r.run(extras, len(b.keep)+len(b.replace)); err != nil {
+	// What serves now: the kept tasks, the old ones to replace, and those a verified task
+	// takes over (they serve until it passes, while it runs beside them).
+	for _, v := range b.verify {
+		if v.old != nil {
+			r.takingOver++
+		}
+	}
+	if err := r.run(extras, len(b.keep)+len(b.replace)+r.takingOver); err != nil {
 		return err
 	}
 

@@ -88,11 +88,26 @@ func TestRerunAfterKilledRolloutReplacesTheOldTasksNoNewOneTookOver(t *testing.T
 	assert.ElementsMatch(t, []string{"new0", "new1"}, by[Verify])
 	assert.Len(t, by[Replace], 4, "the 4 old tasks no new one took over")
 	assert.Empty(t, by[Destroy])
+	assert.Empty(t, by[Create])
 	for _, c := range p.Changes {
 		if c.Action == Verify {
 			require.NotNil(t, c.Old)
 		}
+		assert.False(t, c.StopFirst, "min healthy 100%%: every old task serves until its replacement passes (%s)", c.TaskID)
 	}
+	assert.Empty(t, p.Warnings, "the rollout is not stuck")
+
+	// At max 150% (9 running), the two tasks being verified take two of the three places a
+	// surge has beside the six old tasks: one replacement starts in the first wave.
+	next.Service.Deployment = manifest.Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 150}
+	p = h.plan(next)
+	first := 0
+	for _, c := range p.Changes {
+		if c.Action == Replace && c.Wave == 0 {
+			first++
+		}
+	}
+	assert.Equal(t, 1, first, "6 old + 2 verifying + 1 new = 9 at most")
 }
 
 func TestRerunAfterKilledColdDeployVerifiesWhatItStarted(t *testing.T) {

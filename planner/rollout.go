@@ -23,12 +23,16 @@ type rollout struct {
 	waves                         int
 	olds                          oldQueue
 	warned                        bool
+	// takingOver are the verified tasks that take old tasks' places: they run beside the
+	// old tasks (counted in healthy) until they pass, as wave 0's additions do.
+	takingOver int
 }
 
 // run builds every wave. extras (restarts, lost tasks, creates) all start in wave 0;
-// healthy is how many tasks run before it (kept plus those to replace).
+// healthy is how many tasks serve before it (kept, those to replace, and those a verified
+// task takes over).
 func (r *rollout) run(extras []newTask, healthy int) error {
-	additions := r.count - healthy
+	additions := r.count - healthy + r.takingOver
 	for w := 0; w == 0 || r.olds.left > 0; w++ {
 		st, stuck := nextStep(healthy, additions, r.olds.left, r.minHealthy, r.maxRunning)
 		if stuck && !r.warned {
