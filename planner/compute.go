@@ -272,10 +272,10 @@ func (c *computer) planService(d Desired) error {
 	// takes over (they serve until it passes, while it runs beside them).
 	for _, v := range b.verify {
 		if v.old != nil {
-			r.takingOver++
+			r.takenOver = append(r.takenOver, *v.old)
 		}
 	}
-	if err := r.run(extras, len(b.keep)+len(b.replace)+r.takingOver); err != nil {
+	if err := r.run(extras, len(b.keep)+len(b.replace)+len(r.takenOver)); err != nil {
 		return err
 	}
 

@@ -200,3 +200,30 @@ func TestRevisionDigestIsPinned(t *testing.T) {
 		Healthcheck: &manifest.Healthcheck{Path: "/healthz", Interval: 10_000_000_000, Timeout: 5_000_000_000, Retries: 2}}
 	assert.Equal(t, "806cd88016a6", NewRevision("web", td).ID)
 }
+
+// With room for two tasks a host, 3 old tasks and one new one taking over old0 on h1 (as
+// a rollout at 100%/150% killed after its first start leaves them): the verify fills the
+// surge room, so wave 0 is the verify alone (not "no room"), and the other two old tasks
+// are replaced one at a time after it, in the room old0 leaves.
+func TestRerunVerifyFillsTheSurgeRoom(t *testing.T) {
+	h := newHarness(t).hosts(3, 4096, 1024)
+	old := service("web", 3, webTask())
+	next := newRev()
+	next.Service.Count.Value = 3
+	next.Service.Deployment = manifest.Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 150}
+	for i := range 3 {
+		h.run(fmt.Sprintf("h%d", i+1), old.Revision, fmt.Sprintf("old%d", i))
+	}
+	h.run("h1", next.Revision, "new0")
+	h.health["new0"] = health.StateStarting
+	p := h.plan(next)
+	waves := map[int][]string{}
+	for _, c := range p.Changes {
+		require.NotNil(t, c.Old)
+		waves[c.Wave] = append(waves[c.Wave], string(c.Action)+" "+c.Old.TaskID+"->"+c.TaskID)
+	}
+	assert.Equal(t, []string{"verify old0->new0"}, waves[0])
+	assert.Len(t, waves[1], 1, "then one replacement at a time (4 running at most)")
+	assert.Len(t, waves[2], 1)
+	assert.Empty(t, p.Warnings)
+}

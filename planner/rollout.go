@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner/state"
 )
 
 // rollout builds one service's waves, placing each wave's tasks as the wave is built: a
@@ -23,16 +24,17 @@ type rollout struct {
 	waves                         int
 	olds                          oldQueue
 	warned                        bool
-	// takingOver are the verified tasks that take old tasks' places: they run beside the
-	// old tasks (counted in healthy) until they pass, as wave 0's additions do.
-	takingOver int
+	// takenOver are the old tasks that verified tasks take the places of: they serve
+	// (counted in healthy) beside them until they pass, as wave 0's additions do, and stop
+	// at its end.
+	takenOver []state.TaskState
 }
 
 // run builds every wave. extras (restarts, lost tasks, creates) all start in wave 0;
 // healthy is how many tasks serve before it (kept, those to replace, and those a verified
 // task takes over).
 func (r *rollout) run(extras []newTask, healthy int) error {
-	additions := r.count - healthy + r.takingOver
+	additions := r.count - healthy + len(r.takenOver)
 	for w := 0; w == 0 || r.olds.left > 0; w++ {
 		st, stuck := nextStep(healthy, additions, r.olds.left, r.minHealthy, r.maxRunning)
 		if stuck && !r.warned {
@@ -73,9 +75,10 @@ func (r *rollout) wave(w int, extras []newTask, st waveStep, healthy int) error 
 		hosts = append(hosts, host)
 		r.placed++
 	}
-	if len(tasks) == 0 && r.olds.left > 0 {
+	if len(tasks) == 0 && r.olds.left > 0 && st.surge > 0 {
 		// Not one surge replacement fits: stop olds first, as far as min healthy allows,
-		// and start their replacements in their room.
+		// and start their replacements in their room. (A step with no surge at all is
+		// one whose room wave 0's additions fill: the replacements wait for them.)
 		n := min(r.olds.left, healthy-r.minHealthy)
 		if n <= 0 {
 			return r.noRoomError(healthy)
@@ -94,6 +97,12 @@ func (r *rollout) wave(w int, extras []newTask, st waveStep, healthy int) error 
 	for _, nt := range tasks {
 		if nt.old != nil && !nt.stopFirst {
 			r.c.release(r.p, *nt.old)
+		}
+	}
+	if w == 0 {
+		// The old tasks verified tasks take over stop at the end of wave 0 too.
+		for _, old := range r.takenOver {
+			r.c.release(r.p, old)
 		}
 	}
 	r.waves++
