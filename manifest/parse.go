@@ -187,10 +187,11 @@ func syntaxError(display string, data []byte, err error) *Error {
 			break
 		}
 	}
-	for _, fl := range []struct{ open, close byte }{{'[', ']'}, {'{', '}'}} {
-		if strings.HasPrefix(m[2], "did not find expected ',' or '"+string(fl.close)+"'") {
-			return unclosedError(display, lines, line, fl.open, fl.close, m[2])
-		}
+	switch {
+	case strings.HasPrefix(m[2], "did not find expected ',' or ']'"):
+		return unclosedError(display, lines, line, '[', ']', m[2])
+	case strings.HasPrefix(m[2], "did not find expected ',' or '}'"):
+		return unclosedError(display, lines, line, '{', '}', m[2])
 	}
 	col, msg := 1, "invalid YAML: "+m[2]
 	if line >= 1 && line <= len(lines) {

@@ -31,9 +31,11 @@ func ExecTarget(s *Session, service, taskID string) (providers.Task, error) {
 		}
 		return running[i].TaskID < running[j].TaskID
 	})
-	if known := servicesOnHosts(s); len(running) == 0 && !known[service] {
-		return providers.Task{}, fmt.Errorf("no service %s has tasks in app %s, environment %s%s%s",
-			service, s.T.App.Name, s.T.Env.Name, serviceList(service, known), unreachableNote(s))
+	if len(running) == 0 {
+		if known := servicesOnHosts(s); !known[service] {
+			return providers.Task{}, fmt.Errorf("no service %s has tasks in app %s, environment %s%s%s",
+				service, s.T.App.Name, s.T.Env.Name, serviceList(service, known), unreachableNote(s))
+		}
 	}
 	var ids []string
 	for _, t := range running {

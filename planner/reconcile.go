@@ -137,40 +137,26 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 }
 
 // takeOver pairs the starting tasks that have no slot of their own (beyond the first
-// slots) with the old tasks to replace, one each, on the same host when it can: the pair
+// slots) with the old tasks to replace, one each, on the same host first: each pair
 // becomes a verify whose task replaces the old one. It returns the starting tasks left.
 func (b *buckets) takeOver(starting []state.TaskState, slots int) []state.TaskState {
 	n := min(len(starting)-slots, len(b.replace))
-	if n <= 0 {
-		return starting
-	}
-	// The newest starting tasks take over (the oldest have come furthest and keep the slots).
-	order := slices.Clone(starting)
-	slices.SortStableFunc(order, func(x, y state.TaskState) int { return x.StartedAt.Compare(y.StartedAt) })
-	takers := order[len(order)-n:]
-	taken := map[string]bool{}
-	pair := func(t state.TaskState, sameHost bool) bool {
-		for i, r := range b.replace {
-			if sameHost && r.task.Host != t.Host {
+	rest := slices.Clone(starting)
+	for _, sameHost := range []bool{true, false} {
+		for i := 0; i < len(rest) && n > 0; {
+			j := slices.IndexFunc(b.replace, func(r stop) bool { return !sameHost || r.task.Host == rest[i].Host })
+			if j < 0 {
+				i++
 				continue
 			}
-			old := r.task
-			b.verify = append(b.verify, stop{task: t, reason: Reason{Code: ReasonStarting, Detail: t.HealthDetail}, old: &old})
-			b.replace = slices.Delete(b.replace, i, i+1)
-			taken[t.ID] = true
-			return true
-		}
-		return false
-	}
-	for _, t := range takers {
-		pair(t, true)
-	}
-	for _, t := range takers {
-		if !taken[t.ID] {
-			pair(t, false)
+			old := b.replace[j].task
+			b.verify = append(b.verify, stop{task: rest[i], reason: Reason{Code: ReasonStarting, Detail: rest[i].HealthDetail}, old: &old})
+			b.replace = slices.Delete(b.replace, j, j+1)
+			rest = slices.Delete(rest, i, i+1)
+			n--
 		}
 	}
-	return slices.DeleteFunc(slices.Clone(starting), func(t state.TaskState) bool { return taken[t.ID] })
+	return rest
 }
 
 // replacedTasks maps the ids of tasks that running tasks of the service were started in
