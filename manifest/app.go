@@ -74,6 +74,7 @@ func loadApp(path string, lookupEnv func(string) (string, bool)) (*App, ErrorLis
 	}
 	var errs ErrorList
 	root = newDecoder(path, &errs).flatten(root)
+	dropExtensions(root)
 	l := &appLoader{
 		app: &App{
 			File: path, Dir: filepath.Dir(abs), Environments: map[string]*Environment{},

@@ -116,6 +116,7 @@ func (sl *servicesLoader) readFile(rel string) *serviceFile {
 	}
 	d := newDecoder(display, &sl.errs)
 	root = d.flatten(root)
+	dropExtensions(root)
 	if root.Kind != yaml.MappingNode {
 		d.errorf(root, "", "found %s; want a map with keys %s", describe(root), strings.Join(serviceKeys, ", "))
 		return nil

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"strings"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -158,4 +160,23 @@ func copyTree(n *yaml.Node) *yaml.Node {
 		}
 	}
 	return &out
+}
+
+// dropExtensions removes a document's top-level keys that begin with x-: Compose's extension
+// fields, where a team keeps the anchors its manifest merges in (x-defaults: &defaults). They
+// have been copied into their places by flatten, so what is left is no setting of deck's and
+// is neither decoded nor expanded (an unset ${VAR} in one is no error). Keys below the top
+// level are checked as ever: an x- key there is a typo more often than an extension.
+func dropExtensions(root *yaml.Node) {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return
+	}
+	kept := root.Content[:0]
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := root.Content[i]; k.Kind == yaml.ScalarNode && strings.HasPrefix(k.Value, "x-") {
+			continue
+		}
+		kept = append(kept, root.Content[i], root.Content[i+1])
+	}
+	root.Content = kept
 }

@@ -61,6 +61,46 @@ environments:
 	assert.Equal(t, map[string]string{"zone": "a"}, env.Hosts[1].Attributes)
 }
 
+// TestExtensionFields: top-level x- keys hold anchors, as in Compose; they are not settings,
+// an unset variable in one is no error, and below the top level x- is an unknown key.
+func TestExtensionFields(t *testing.T) {
+	const svc = `x-defaults: &defaults
+  cpu: 512
+  variables:
+    MODE: ${UNSET_IN_EXTENSION}
+x-health: &health {path: /ready}
+name: web
+type: Backend Service
+image: {location: x, port: 8080}
+<<: *defaults
+variables: {MODE: fast}
+healthcheck: *health
+`
+	s, _, err := loadService1(t, svc, "test", nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(512), s.Task.CPU)
+	require.NotNil(t, s.Task.Healthcheck)
+	assert.Equal(t, "/ready", s.Task.Healthcheck.Path)
+	assert.Equal(t, map[string]string{"MODE": "fast"}, s.Task.Variables)
+
+	_, _, err = loadService1(t, "name: web\ntype: Backend Service\nimage: {location: x, port: 8080, x-note: a}\n", "test", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `image.x-note: unknown key "x-note"`)
+
+	dir := writeFiles(t, map[string]string{"deck.yaml": `x-host: &host {attributes: {zone: a}}
+app: hello
+environments:
+  test:
+    hosts:
+      - {<<: *host, name: h1, url: "unix:///run/h1.sock"}
+`})
+	app, err := LoadApp(filepath.Join(dir, "deck.yaml"), mapLookup(nil))
+	require.NoError(t, err)
+	env, err := app.Environment("test")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"zone": "a"}, env.Hosts[0].Attributes)
+}
+
 func TestTreeErrors(t *testing.T) {
 	const head = "name: web\ntype: Backend Service\n"
 	tests := []struct{ name, yaml, want string }{

@@ -221,6 +221,13 @@ func finish(doc map[string]any) {
 			nullable(d)
 		}
 	}
+	// Top-level x- keys are extension fields (manifest.dropExtensions), as in Compose.
+	if ref, ok := doc["$ref"].(string); ok {
+		root := defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		root["patternProperties"] = map[string]any{"^x-": map[string]any{
+			"description": "An extension field, which deck ignores: a place for the anchors the file merges in (x-defaults: &defaults).",
+		}}
+	}
 }
 
 // interpolated lets ${VAR} stand for any value whose form the schema checks (a number, a

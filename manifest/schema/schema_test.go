@@ -194,3 +194,11 @@ func TestBadManifestsRejected(t *testing.T) {
 	sort.Strings(passed)
 	t.Logf("passing the schema: %s", strings.Join(passed, " "))
 }
+
+// TestExtensionFieldsValidate: the schema takes top-level x- keys, as deck does, and only there.
+func TestExtensionFieldsValidate(t *testing.T) {
+	app, service := schemas(t)
+	assert.NoError(t, validate(service, []byte("x-defaults: &d {cpu: 512}\nname: web\ntype: Backend Service\nimage: {location: x}\n<<: *d\n")))
+	assert.Error(t, validate(service, []byte("name: web\ntype: Backend Service\nimage: {location: x, x-note: a}\n")))
+	assert.NoError(t, validate(app, []byte("x-note: anything\napp: shop\n")))
+}
