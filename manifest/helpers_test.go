@@ -38,11 +38,31 @@ func writeFiles(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// zonedApp is testApp whose test host h1 has the attributes the placement tests constrain.
+const zonedApp = `app: hello
+environments:
+  test:
+    hosts:
+      - name: h1
+        url: unix:///run/podman/podman.sock
+        attributes: {zone: a, disk: ssd}
+  prod:
+    hosts:
+      - name: p1
+        url: unix:///run/p1/podman.sock
+`
+
 // loadService1 loads one service manifest next to testApp for env, with a build context
 // ./web.
 func loadService1(t *testing.T, svc, env string, lookup map[string]string) (ServiceSpec, string, error) {
 	t.Helper()
-	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, "deck/svc.yaml": svc, testKey: "", "web/Containerfile": "FROM scratch\n"})
+	return loadServiceIn(t, testApp, svc, env, lookup)
+}
+
+// loadServiceIn is loadService1 next to the app file app.
+func loadServiceIn(t *testing.T, app, svc, env string, lookup map[string]string) (ServiceSpec, string, error) {
+	t.Helper()
+	dir := writeFiles(t, map[string]string{"deck.yaml": app, "deck/svc.yaml": svc, testKey: "", "web/Containerfile": "FROM scratch\n"})
 	_, _, specs, err := Load(filepath.Join(dir, "deck.yaml"), env, mapLookup(lookup))
 	if err != nil {
 		return ServiceSpec{}, dir, err

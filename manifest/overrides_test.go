@@ -184,7 +184,7 @@ environments:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _, err := loadService1(t, base+tt.override, "test", nil)
+			s, _, err := loadServiceIn(t, zonedApp, base+tt.override, "test", nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, s.Placement)
 		})

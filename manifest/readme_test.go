@@ -25,7 +25,7 @@ func TestREADMEManifestsLoad(t *testing.T) {
 	}
 	write("deck.yaml", blocks[0][1])
 	write("deck/api.yaml", blocks[1][1])
-	write("hosts.yaml", "- name: extra\n  url: unix:///run/extra.sock\n")
+	write("hosts.yaml", "- name: extra\n  url: unix:///run/extra.sock\n  attributes: {zone: b}\n")
 	write("api/Containerfile", "FROM scratch\n")
 	write(".ssh/deck", "")
 	write("secrets/tls.key", "key")

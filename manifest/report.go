@@ -83,12 +83,12 @@ func countShared(envs []EnvReport, shared ErrorList) {
 func validateEnv(app *App, sl *servicesLoader, name string) (EnvReport, ErrorList) {
 	er := EnvReport{Name: name}
 	var list ErrorList
-	hosts := -1
+	var hosts []HostSpec
 	e, err := app.Environment(name)
 	if err != nil {
 		list = asList(err)
 	} else {
-		er.Name, er.Environment, hosts = e.Name, e, len(e.Hosts)
+		er.Name, er.Environment, hosts = e.Name, e, e.Hosts
 	}
 	specs, serrs, local := sl.load(er.Name, hosts)
 	er.Services = specs

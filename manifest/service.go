@@ -27,7 +27,7 @@ func LoadServices(app *App, env string, lookupEnv func(string) (string, bool)) (
 	if err != nil {
 		return nil, err
 	}
-	specs, errs, onlyLocal := loadServices(app, e.Name, len(e.Hosts), lookupEnv)
+	specs, errs, onlyLocal := loadServices(app, e.Name, e.Hosts, lookupEnv)
 	if err := errs.err(); err != nil {
 		if onlyLocal {
 			return specs, err
@@ -45,14 +45,14 @@ func Load(path, env string, lookupEnv func(string) (string, bool)) (*App, *Envir
 		return nil, nil, nil, errs.err()
 	}
 	e, err := app.Environment(env)
-	hosts := -1
+	var hosts []HostSpec
 	if err != nil {
 		errs = append(errs, asList(err)...)
 		// Without an environment the services can still be checked, without its hosts, so
 		// their errors are reported in the same run.
 		e = &Environment{Name: env}
 	} else {
-		hosts = len(e.Hosts)
+		hosts = e.Hosts
 	}
 	specs, serr, _ := loadServices(app, e.Name, hosts, lookupEnv)
 	errs = append(errs, serr...)
@@ -62,9 +62,9 @@ func Load(path, env string, lookupEnv func(string) (string, bool)) (*App, *Envir
 	return app, e, specs, nil
 }
 
-// loadServices loads the services for env, which has hosts hosts (-1: unknown). onlyLocal
+// loadServices loads the services for env, which has hosts (none: unknown). onlyLocal
 // is true when every problem is one of this machine's (see checkLocal).
-func loadServices(app *App, env string, hosts int, lookupEnv func(string) (string, bool)) ([]ServiceSpec, ErrorList, bool) {
+func loadServices(app *App, env string, hosts []HostSpec, lookupEnv func(string) (string, bool)) ([]ServiceSpec, ErrorList, bool) {
 	sl := newServicesLoader(app, lookupEnv)
 	specs, errs, local := sl.load(env, hosts)
 	return specs, append(append(sl.errs, errs...), local...), len(sl.errs)+len(errs) == 0
@@ -144,9 +144,9 @@ func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
 	})
 }
 
-// load decodes every file for env, which has hosts hosts (-1: unknown, as when the
+// load decodes every file for env, which has hosts (none: unknown, as when the
 // environment has errors). local holds the problems of this machine (see checkLocal).
-func (sl *servicesLoader) load(env string, hosts int) (specs []ServiceSpec, errs, local ErrorList) {
+func (sl *servicesLoader) load(env string, hosts []HostSpec) (specs []ServiceSpec, errs, local ErrorList) {
 	first := map[string]*decoder{}
 	var routes routeTable
 	for _, f := range sl.files {
@@ -171,8 +171,8 @@ type serviceLoader struct {
 	*decoder
 	app  *App
 	spec ServiceSpec
-	// hosts is the number of hosts of the environment, or -1 when they are unknown.
-	hosts  int
+	// hosts are the environment's hosts; none when they are unknown.
+	hosts  []HostSpec
 	lookup func(string) (string, bool)
 	strict bool
 	// rolling is the deployment preset as written, kept until the percents are known.
@@ -183,7 +183,7 @@ type serviceLoader struct {
 
 // loadService decodes a copy of one manifest for env, reporting to errs, and what this
 // machine lacks to local.
-func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts int, errs, local *ErrorList) *serviceLoader {
+func (sl *servicesLoader) loadService(f *serviceFile, env string, hosts []HostSpec, errs, local *ErrorList) *serviceLoader {
 	s := &serviceLoader{decoder: newDecoder(f.display, errs), app: sl.app, hosts: hosts, lookup: sl.lookup, strict: sl.strict}
 	v := vars{lookup: sl.lookup}.with("DECK_APP", sl.app.Name).with("DECK_ENV", env)
 	if n := lookupKey(f.root, "name"); n != nil && n.Kind == yaml.ScalarNode {

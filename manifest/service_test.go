@@ -213,7 +213,7 @@ func TestFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			files := map[string]string{"deck.yaml": testApp, "deck/svc.yaml": head + tt.yaml}
+			files := map[string]string{"deck.yaml": zonedApp, "deck/svc.yaml": head + tt.yaml}
 			for k, v := range tt.files {
 				files[k] = v
 			}

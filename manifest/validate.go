@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -53,21 +55,127 @@ func (s *serviceLoader) validate() {
 	s.validateJob()
 	s.validateHealthcheck()
 	s.fillHTTP() // after the healthcheck: the target health check takes its path
-	s.validateHostPort()
+	s.validatePlacement()
 }
 
-// validateHostPort checks that a service with a fixed host port, or placed on distinct
-// hosts, fits the environment: one task a host, so the count (the top of a range: the
-// autoscaler may go there) cannot be more than the hosts.
-func (s *serviceLoader) validateHostPort() {
+// validatePlacement checks the service's placement against the environment's hosts as far
+// as the files tell, so a deploy is not the first to find it cannot place a task: a
+// constraint that no host meets, a task larger than every host that states its capacity,
+// and a count that one task a host (a fixed host port, distinct_host) cannot fit on the hosts
+// the constraints leave. With no hosts (unknown, or none: reported with the environment)
+// there is nothing to check.
+func (s *serviceLoader) validatePlacement() {
+	if len(s.hosts) == 0 {
+		return
+	}
+	eligible, ok := s.validateConstraints()
+	if !ok {
+		return
+	}
+	s.validateFit(eligible)
+	s.validateOneAHost(eligible)
+}
+
+// validateConstraints returns the hosts that meet every attribute constraint, reporting the
+// constraint that leaves none.
+func (s *serviceLoader) validateConstraints() ([]HostSpec, bool) {
+	eligible := s.hosts
+	var met []string // the constraints applied so far, for the message
+	for _, k := range s.spec.Placement.Constraints {
+		if k.Kind == ConstraintDistinctHost {
+			continue
+		}
+		var next []HostSpec
+		values := map[string]bool{}
+		for _, h := range eligible {
+			v, has := h.Attributes[k.Attribute]
+			if has {
+				values[v] = true
+			}
+			if has && slices.Contains(k.Values, v) {
+				next = append(next, h)
+			}
+		}
+		if len(next) == 0 {
+			path := joinPath("placement.constraints.attributes", k.Attribute)
+			which := "no host of environment " + s.spec.Env
+			if len(met) > 0 {
+				which += " with " + strings.Join(met, " and ")
+			}
+			want := constraintWords(k)
+			if len(values) == 0 {
+				names := map[string]bool{}
+				for _, h := range s.hosts {
+					for a := range h.Attributes {
+						names[a] = true
+					}
+				}
+				if len(names) == 0 {
+					s.at(path, "%s has %s: its hosts have no attributes; give them in deck.yaml (attributes: {%s: %s}), or remove the constraint",
+						which, want, k.Attribute, k.Values[0])
+				} else {
+					s.at(path, "%s has the attribute %s;%s its hosts' attributes are %s", which, quote(k.Attribute),
+						suggest(k.Attribute, slices.Sorted(maps.Keys(names))), nameList(slices.Sorted(maps.Keys(names))))
+				}
+			} else {
+				those := "its hosts have"
+				if len(met) > 0 {
+					those = "those hosts have"
+				}
+				s.at(path, "%s has %s; %s %s %s", which, want, those, k.Attribute, nameList(slices.Sorted(maps.Keys(values))))
+			}
+			return nil, false
+		}
+		eligible = next
+		met = append(met, constraintWords(k))
+	}
+	return eligible, true
+}
+
+// validateFit reports a task's cpu or memory that no eligible host can take, when every one
+// of them states its capacity (a host that does not has it read by plan and deploy).
+func (s *serviceLoader) validateFit(eligible []HostSpec) {
+	var most Resources
+	for _, h := range eligible {
+		if h.Capacity == nil {
+			return
+		}
+		most.CPU = max(most.CPU, h.Capacity.CPU-h.Reserved.CPU)
+		most.Memory = max(most.Memory, h.Capacity.Memory-h.Reserved.Memory)
+	}
+	where := "environment " + s.spec.Env + "'s hosts"
+	if len(eligible) < len(s.hosts) {
+		where = "the hosts its constraints allow"
+	}
+	t := s.spec.Task
+	for _, r := range []struct {
+		key        string
+		need, most int64
+		unit       string
+	}{{"cpu", t.CPU, most.CPU, " units"}, {"memory", t.Memory, most.Memory, " MiB"}} {
+		if r.need > r.most {
+			s.at(r.key, "%s %d does not fit on any host: %s offer at most %d%s (capacity less reserved); want %s: %d or less",
+				r.key, r.need, where, r.most, r.unit, r.key, r.most)
+		}
+	}
+}
+
+// validateOneAHost checks that a service with a fixed host port, or placed on distinct
+// hosts, fits: one task a host, so the count (the top of a range: the autoscaler may go
+// there) cannot be more than the hosts it may use.
+func (s *serviceLoader) validateOneAHost(eligible []HostSpec) {
 	sp := &s.spec
 	count, what := sp.Count.Value, "count"
 	if r := sp.Count.Range; r != nil {
 		count, what = r.Max, "the range's max"
 	}
-	// With no hosts (unknown, or none: reported with the environment) there is no count to check.
-	if s.hosts <= 0 || count <= s.hosts {
+	n := len(eligible)
+	if count <= n {
 		return
+	}
+	has := fmt.Sprintf("environment %s has %s", sp.Env, plural(n, "host"))
+	if n < len(s.hosts) {
+		has = fmt.Sprintf("its constraints allow %d of environment %s's %s", n, sp.Env, plural(len(s.hosts), "host"))
 	}
 	distinct := false
 	for _, c := range sp.Placement.Constraints {
@@ -79,16 +187,24 @@ func (s *serviceLoader) validateHostPort() {
 		if s.has("count") {
 			path = "count"
 		}
-		s.at(path, "%s %d does not fit: host_port %d can be taken by one task a host, and environment %s has %s; want a count of at most %d, or no host_port",
-			what, count, sp.Task.HostPort, sp.Env, plural(s.hosts, "host"), s.hosts)
+		s.at(path, "%s %d does not fit: host_port %d can be taken by one task a host, and %s; want a count of at most %d, or no host_port",
+			what, count, sp.Task.HostPort, has, n)
 	case distinct:
 		path := "placement.constraints.distinct_host"
 		if s.has("count") {
 			path = "count"
 		}
-		s.at(path, "%s %d does not fit: distinct_host puts at most one task on a host, and environment %s has %s; want a count of at most %d, or no distinct_host",
-			what, count, sp.Env, plural(s.hosts, "host"), s.hosts)
+		s.at(path, "%s %d does not fit: distinct_host puts at most one task on a host, and %s; want a count of at most %d, or no distinct_host",
+			what, count, has, n)
 	}
+}
+
+// constraintWords is an attribute constraint as a user reads it: zone = a, zone in [a, b].
+func constraintWords(k Constraint) string {
+	if k.Kind == ConstraintEquals {
+		return k.Attribute + " = " + k.Values[0]
+	}
+	return k.Attribute + " in [" + strings.Join(k.Values, ", ") + "]"
 }
 
 // plural is "1 host" or "3 hosts".

@@ -140,6 +140,7 @@ var passesSchema = map[string]string{
 	"job-count":                     "which keys a workload type takes depends on type, another key",
 	"missing-schedule":              "which keys a workload type needs depends on type, another key",
 	"host-port-count":               "a count against the number of hosts, and volume paths against each other",
+	"placement-hosts":               "constraints, cpu and memory against the hosts of deck.yaml, another file",
 	"route-clash":                   "routes are compared across service files",
 	"duplicate-service":             "names are compared across service files",
 	"duplicate-host":                "host names are compared with the hosts_file's, and its bad key is in the hosts file, which has no schema",
