@@ -18,18 +18,20 @@ const jobTick = time.Second
 const jobRefresh = 10 * time.Second
 
 // jobs starts the Scheduled Jobs' runs that are due, retries failed ones and stops those
-// past their timeout (pipeline.ReconcileJobs). It lists the hosts (cheap), works out what
-// is due without writing, and takes the deploy lock only when something must change.
+// past their timeout (pipeline.ReconcileJobs), and removes the standalone tasks that ended
+// long ago. It lists the hosts (cheap), works out what is due without writing, and takes
+// the deploy lock only when something must change. With no jobs it looks only as often as
+// it reads them again, for the standalone tasks.
 func (c *Controller) jobs(ctx context.Context, s *pipeline.Session, term Term) error {
 	now := c.cfg.Now()
-	if c.jobList == nil || now.Sub(c.jobsRead) >= jobRefresh {
-		jobs, _, err := pipeline.ReadJobs(ctx, s)
-		if err != nil {
+	refreshed := false
+	if c.jobsRead.IsZero() || now.Sub(c.jobsRead) >= jobRefresh {
+		if err := c.readJobs(ctx, s, now); err != nil {
 			return err
 		}
-		c.jobList, c.jobsRead = jobs, now
+		refreshed = true
 	}
-	if len(c.jobList) == 0 {
+	if len(c.jobList) == 0 && !refreshed {
 		return nil
 	}
 	if err := s.List(ctx); err != nil {
@@ -44,6 +46,11 @@ func (c *Controller) jobs(ctx context.Context, s *pipeline.Session, term Term) e
 		return err
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
+	// What was due was worked out from jobs read up to jobRefresh ago: under the lock they
+	// are read again, so a job deck delete removed meanwhile is not started once more.
+	if err := c.readJobs(ctx, s, now); err != nil {
+		return err
+	}
 	if err := s.List(ctx); err != nil {
 		return err
 	}
@@ -54,6 +61,20 @@ func (c *Controller) jobs(ctx context.Context, s *pipeline.Session, term Term) e
 		}
 	}
 	return err
+}
+
+// readJobs reads the Scheduled Jobs from the hosts; the list is never nil once read, since
+// a nil JobOptions.Jobs means "read them" to the pipeline.
+func (c *Controller) readJobs(ctx context.Context, s *pipeline.Session, now time.Time) error {
+	jobs, _, err := pipeline.ReadJobs(ctx, s)
+	if err != nil {
+		return err
+	}
+	if jobs == nil {
+		jobs = []pipeline.Job{}
+	}
+	c.jobList, c.jobsRead = jobs, now
+	return nil
 }
 
 func writes(acts []pipeline.JobAction) bool {

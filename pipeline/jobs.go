@@ -187,7 +187,7 @@ func (s *Session) reconcileJob(ctx context.Context, now time.Time, job Job, opts
 			running++
 		}
 	}
-	if next := job.Schedule.Next(lastStart(runs, job.Since)); !next.IsZero() && !next.After(now) {
+	if next := s.nextRun(ctx, job, runs, now); !next.IsZero() && !next.After(now) {
 		concurrency := max(job.Desired.Concurrency, 1)
 		if running < concurrency {
 			if err := add(s.startRun(ctx, job, newID(), 1, TriggerSchedule, now, opts)); err != nil {
@@ -200,6 +200,22 @@ func (s *Session) reconcileJob(ctx context.Context, now time.Time, job Job, opts
 	}
 	removed, err := s.trimRuns(ctx, job, runs, where, defaulted(opts.KeepRuns, DefaultKeepRuns), opts)
 	return append(acts, removed...), err
+}
+
+// nextRun is when job's next run is due: the schedule's next time after its newest run's
+// start, or after since when it never ran. When the runs in sight make it due, the start
+// recorded on the hosts is read as well (recordJobStart), so a run whose host does not
+// answer still counts.
+func (s *Session) nextRun(ctx context.Context, job Job, runs []jobRun, now time.Time) time.Time {
+	base := lastStart(runs, job.Since)
+	next := job.Schedule.Next(base)
+	if next.IsZero() || next.After(now) {
+		return next
+	}
+	if rec := recordedJobStart(ctx, s, job.Name); rec.After(base) {
+		return job.Schedule.Next(rec)
+	}
+	return next
 }
 
 // lastStart is when the newest run started, or since when none did.
@@ -279,11 +295,21 @@ func (s *Session) startRun(ctx context.Context, job Job, run string, attempt int
 	a.Host = hosts[0]
 	t, err := s.startContainer(ctx, a.Host, spec, opts.Fence)
 	a.Container = t.ContainerID
+	var recErr error
+	if attempt == 1 && a.Container != "" && fence(opts.Fence) == nil {
+		// The run exists (if it failed to start, its retries are its own): it counts for
+		// the schedule from now on, also where its container cannot be seen. A retry is
+		// the same run.
+		recErr = recordJobStart(ctx, s, job.Name, now)
+	}
 	if err != nil {
 		a.Kind, a.Err, a.Detail = JobFailed, err, err.Error()
 		return a
 	}
 	a.Detail = fmt.Sprintf("revision %d (%s), %s", job.Number, job.Revision.ID, trigger)
+	if recErr != nil {
+		a.Detail += "; " + recErr.Error()
+	}
 	return a
 }
 
