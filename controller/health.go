@@ -109,6 +109,12 @@ func (t *healthTracker) run(ctx context.Context, changed func(why string)) {
 			go func() {
 				defer func() { <-sem }()
 				r := t.prober.Probe(ctx, p.host, *p.task, p.hc, p.addr)
+				if ctx.Err() != nil {
+					// The controller gave up (its term or process ends), not the task: a
+					// probe cut short says nothing of its health.
+					t.abandon(id)
+					return
+				}
 				if c := t.record(id, r); c.why != "" {
 					t.logChange(ctx, p, c)
 					changed(c.why)
@@ -139,6 +145,15 @@ type change struct {
 	why       string
 	event     pipeline.LogEvent
 	unhealthy bool // the task turned unhealthy (else: healthy again)
+}
+
+// abandon marks a task's probe as no longer in flight without counting it.
+func (t *healthTracker) abandon(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.tasks[id]; p != nil {
+		p.inFlight = false
+	}
 }
 
 // record notes one check's result and returns what it changed: a healthy task that has

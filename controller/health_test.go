@@ -172,3 +172,51 @@ func checkedWeb(t *testing.T) (*rig, *pipeline.Session) {
 	t.Cleanup(func() { s.Close() })
 	return r, s
 }
+
+// hangingCheck is a host whose health checks end only when the caller gives up.
+type hangingCheck struct {
+	providers.Host
+	started chan struct{}
+}
+
+func (h hangingCheck) HealthCheck(ctx context.Context, _ string) (bool, error) {
+	close(h.started)
+	<-ctx.Done()
+	return false, ctx.Err()
+}
+
+// A probe cut short because the controller's term ended is not a failure of the task: with
+// two real failures already, counting it would make a healthy task unhealthy.
+func TestAProbeCutShortByTheControllerIsNotAFailure(t *testing.T) {
+	r, s := checkedWeb(t)
+	tr := newHealthTracker(r.clock.Now, pipeline.NewEventLog(r.clock.Now))
+	tr.update(s)
+	require.Len(t, tr.tasks, 1)
+	var id string
+	for k := range tr.tasks {
+		id = k
+	}
+	tr.record(id, health.Result{Healthy: true})
+	tr.record(id, health.Result{Detail: "slow"})
+	tr.record(id, health.Result{Detail: "slow"})
+
+	started := make(chan struct{})
+	tr.tasks[id].host = hangingCheck{Host: tr.tasks[id].host, started: started}
+	r.clock.Advance(2 * time.Second)
+	ctx, endTerm := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { tr.run(ctx, func(string) {}); close(done) }()
+	<-started
+	endTerm()
+	<-done
+	require.Eventually(t, func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return !tr.tasks[id].inFlight
+	}, 5*time.Second, time.Millisecond, "the cut-short probe is over")
+
+	tr.mu.Lock()
+	fails := tr.tasks[id].fails
+	tr.mu.Unlock()
+	assert.Equal(t, 2, fails, "two real failures; the third probe was the controller giving up")
+}

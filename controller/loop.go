@@ -24,8 +24,15 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 		lost, epoch = term.Lost(), term.Epoch()
 	}
 	c.setLeading(true, epoch)
-	// The samplers and scalers of an earlier term ran on its context and session.
+	// A term starts from the hosts, not from what an earlier term of this controller
+	// learnt: while it stood by, hosts went down and came back, tasks came and went, and
+	// another leader's failures and backoffs happened (a host down in the earlier term
+	// would get no grace now). The samplers and scalers of that term ran on its session.
+	c.hosts = newHostBook(c.cfg.HostGrace, c.cfg.Now)
+	c.retry = newBackoff(c.cfg.RetryDelay, c.cfg.MaxRetryDelay, c.cfg.Now)
+	c.probe = newHealthTracker(c.cfg.Now, c.evlog)
 	c.scale = newScaling()
+	c.jobList, c.jobsRead = nil, time.Time{}
 	c.log.Info("leading", "epoch", epoch)
 	s, err := pipeline.Open(ctx, c.cfg.Target) // the first reconcile reads the hosts
 	if err != nil {

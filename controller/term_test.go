@@ -1,0 +1,73 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// testTerm is a leadership term that ends when the test closes lost.
+type testTerm struct {
+	epoch uint64
+	lost  chan struct{}
+}
+
+func (t *testTerm) Epoch() uint64 { return t.epoch }
+func (t *testTerm) Check() error {
+	select {
+	case <-t.lost:
+		return errLost
+	default:
+		return nil
+	}
+}
+func (t *testTerm) Lost() <-chan struct{}        { return t.lost }
+func (t *testTerm) Resign(context.Context) error { return nil }
+
+// leadUntil leads for one term until cond holds, then ends the term and waits for lead to
+// return.
+func leadUntil(t *testing.T, c *Controller, epoch uint64, cond func() bool) {
+	t.Helper()
+	term := &testTerm{epoch: epoch, lost: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- c.lead(context.Background(), term) }()
+	require.Eventually(t, cond, 10*time.Second, 5*time.Millisecond)
+	close(term.lost)
+	<-done
+}
+
+// downSince is when the controller saw host go down; call it only while it does not lead.
+func (c *Controller) downSince(host string) time.Time {
+	c.hosts.mu.Lock()
+	defer c.hosts.mu.Unlock()
+	return c.hosts.get(host).downSince
+}
+
+// A controller that leads again starts from the hosts, not from its earlier term: a host
+// that was down then and is unreachable again as the new term starts gets its whole grace
+// (README: "keeps its tasks' places for controller.host_grace").
+func TestANewTermGivesADownHostItsGrace(t *testing.T) {
+	r := newRig(t, 3)
+	r.deploy(web(3))
+	c := New(Config{Target: r.target(), Lock: r.lock, HostGrace: 15 * time.Second, Now: r.clock.Now,
+		Resync: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&r.log, nil))})
+
+	r.cloud.Host("h2").SetDown(true)
+	leadUntil(t, c, 1, func() bool { return !c.Status().LastReconcile.IsZero() })
+	require.False(t, c.downSince("h2").IsZero(), "term 1 saw h2 down") // lead has returned: no race
+
+	// An hour of standby; h2 came back long ago, and restarts just as this controller leads.
+	r.clock.Advance(time.Hour)
+	r.cloud.Host("h2").SetDown(false)
+	r.cloud.Host("h2").SetDown(true)
+	term2 := r.clock.Now()
+	leadUntil(t, c, 2, func() bool { return !c.Status().LastReconcile.Before(term2) })
+
+	got := r.running("web")
+	assert.Len(t, got["h2"], 1, "h2's task keeps its place")
+	assert.Equal(t, 2, len(got["h1"])+len(got["h3"]), "nothing placed elsewhere within h2's grace")
+}
