@@ -71,10 +71,13 @@ func (c *Controller) updateScaling(ctx context.Context, s *pipeline.Session, ter
 		scaler := &autoscale.Scaler{Policy: p, Sampler: sampler,
 			Apply: func(ctx context.Context, n int, why string) error { return c.setCount(ctx, s, term, name, n, why) },
 			RecordNoScaleIn: func(ctx context.Context, why string) error {
-				if term != nil && term.Check() != nil {
+				if term == nil {
+					return pipeline.RecordNoScaleIn(ctx, s, name, why, nil)
+				}
+				if term.Check() != nil {
 					return nil
 				}
-				return pipeline.RecordNoScaleIn(ctx, s, name, why)
+				return pipeline.RecordNoScaleIn(ctx, s, name, why, term.Check)
 			}}
 		if st, ok := states[name]; ok {
 			scaler.Resume(st.LastOut, st.LastIn, st.NoScaleIn)
@@ -101,10 +104,7 @@ func (c *Controller) setCount(ctx context.Context, s *pipeline.Session, term Ter
 		return err
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
-	if err := lease.Check(); err != nil {
-		return err
-	}
-	return pipeline.SetDesiredCount(ctx, s, service, n, why)
+	return pipeline.SetDesiredCount(ctx, s, service, n, why, lease.Check)
 }
 
 // autoscale judges every autoscaled service once; a decision that changed a count asks

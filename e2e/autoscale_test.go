@@ -113,9 +113,11 @@ func TestAutoscalingPiecesOnRealHosts(t *testing.T) {
 	p.Service = "hello"
 	scaler := &autoscale.Scaler{Policy: p, Sampler: sampler,
 		Apply: func(ctx context.Context, n int, why string) error {
-			return pipeline.SetDesiredCount(ctx, s, "hello", n, why)
+			return pipeline.SetDesiredCount(ctx, s, "hello", n, why, nil)
 		},
-		RecordNoScaleIn: func(ctx context.Context, why string) error { return pipeline.RecordNoScaleIn(ctx, s, "hello", why) }}
+		RecordNoScaleIn: func(ctx context.Context, why string) error {
+			return pipeline.RecordNoScaleIn(ctx, s, "hello", why, nil)
+		}}
 
 	idle := waitMetrics(t, sampler, 30*time.Second, func(m autoscale.Metrics) bool { return m.CPU.OK && m.Requests.OK })
 	t.Logf("idle: cpu %.1f%%, requests in flight %.2f per task", idle.CPU.Value, idle.Requests.Value)

@@ -60,7 +60,9 @@ func scaleRecordPrefix(app, env, service string) string {
 // every reachable host, records the action and its reason in the audit trail, and keeps
 // it as the service's last scaling action. A count that is already the desired one
 // writes nothing. The tasks follow at the next reconcile, which reads the record back.
-func SetDesiredCount(ctx context.Context, s *Session, service string, count int, reason string) error {
+// fenceFn, when set, is asked before each write (each host's record, the audit trail, the
+// scaling state), so a controller paused past its lease between them writes no more.
+func SetDesiredCount(ctx context.Context, s *Session, service string, count int, reason string, fenceFn func() error) error {
 	recs, err := readDesired(ctx, s)
 	if err != nil {
 		return fmt.Errorf("reading the desired state of service %s: %w", service, err)
@@ -80,7 +82,10 @@ func SetDesiredCount(ctx context.Context, s *Session, service string, count int,
 	}
 	from := d.Count.Value
 	d.Count.Value = count
-	if err := writeDesiredState(ctx, s, service, d); err != nil {
+	if err := writeDesiredState(ctx, s, service, d, fenceFn); err != nil {
+		return err
+	}
+	if err := fence(fenceFn); err != nil {
 		return err
 	}
 	sc, herr := s.history().RecordScaling(ctx, history.Scaling{Service: service, From: from, To: count, Reason: reason, Who: controllerWho()})
@@ -95,14 +100,14 @@ func SetDesiredCount(ctx context.Context, s *Session, service string, count int,
 	} else {
 		st.LastIn, st.NoScaleIn, st.NoScaleInSince = sc.Time, "", time.Time{}
 	}
-	return errors.Join(herr, writeScaleState(ctx, s, service, st))
+	return errors.Join(herr, writeScaleState(ctx, s, service, st, fenceFn))
 }
 
 // RecordNoScaleIn keeps why service does not scale in now ("" when nothing holds it
 // back), when it differs from what the hosts keep: an unchanged reason writes nothing.
 // Each call reads the record; a caller that calls it often calls it only when the reason
-// changed.
-func RecordNoScaleIn(ctx context.Context, s *Session, service, reason string) error {
+// changed. fenceFn is as SetDesiredCount's.
+func RecordNoScaleIn(ctx context.Context, s *Session, service, reason string, fenceFn func() error) error {
 	st, err := readScaleState(ctx, s, service)
 	if err != nil {
 		return err
@@ -114,7 +119,7 @@ func RecordNoScaleIn(ctx context.Context, s *Session, service, reason string) er
 	if reason != "" {
 		st.NoScaleInSince = time.Now()
 	}
-	return writeScaleState(ctx, s, service, st)
+	return writeScaleState(ctx, s, service, st, fenceFn)
 }
 
 // ReadScaleStates returns each service's scaling state, from the reachable hosts (the
@@ -158,32 +163,37 @@ func readScaleState(ctx context.Context, s *Session, service string) (ScaleState
 	return all[service], err
 }
 
-func writeScaleState(ctx context.Context, s *Session, service string, st ScaleState) error {
+func writeScaleState(ctx context.Context, s *Session, service string, st ScaleState, fenceFn func() error) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return writeServiceRecord(ctx, s, service, scaleRecordPrefix, labelScale, string(b), "the scaling state")
+	return writeServiceRecord(ctx, s, service, scaleRecordPrefix, labelScale, string(b), "the scaling state", fenceFn)
 }
 
 // writeDesiredState records one service's desired state on every reachable host.
-func writeDesiredState(ctx context.Context, s *Session, service string, d providers.DesiredState) error {
+func writeDesiredState(ctx context.Context, s *Session, service string, d providers.DesiredState, fenceFn func() error) error {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return err
 	}
-	return writeServiceRecord(ctx, s, service, desiredPrefix, labelDesired, string(b), "the desired state")
+	return writeServiceRecord(ctx, s, service, desiredPrefix, labelDesired, string(b), "the desired state", fenceFn)
 }
 
 // writeServiceRecord writes the next generation of one of a service's records on every
-// reachable host where it differs. It fails when a host did not take it.
-func writeServiceRecord(ctx context.Context, s *Session, service string, prefix func(app, env, service string) string, key, value, what string) error {
+// reachable host where it differs, asking fenceFn (when set) before each. It fails when a
+// host did not take it.
+func writeServiceRecord(ctx context.Context, s *Session, service string, prefix func(app, env, service string) string, key, value, what string, fenceFn func() error) error {
 	app, env := s.T.App.Name, s.T.Env.Name
 	var mu sync.Mutex
 	var errs []error
 	forHosts(s, func(h providers.Host) {
 		labels := map[string]string{labelApp: app, labelEnv: env, labelService: service, key: value}
-		if err := writeRecord(ctx, h, prefix(app, env, service), labels); err != nil {
+		err := fence(fenceFn)
+		if err == nil {
+			err = writeRecord(ctx, h, prefix(app, env, service), labels)
+		}
+		if err != nil {
 			mu.Lock()
 			errs = append(errs, fmt.Errorf("recording %s of service %s on host %s: %w", what, service, h.Name(), err))
 			mu.Unlock()

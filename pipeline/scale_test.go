@@ -2,11 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/providers/fake"
 	"github.com/deckhq/deck/providers/history"
@@ -48,7 +51,7 @@ func TestDeployKeepsTheCountTheAutoscalerSet(t *testing.T) {
 	assert.Equal(t, 2, r.running(t), "a first deploy starts at the range's min")
 
 	const why = "(service web) scaled out from 2 to 4 tasks: cpu 145% of target 70%"
-	require.NoError(t, SetDesiredCount(ctx, r.session(t), "web", 4, why))
+	require.NoError(t, SetDesiredCount(ctx, r.session(t), "web", 4, why, nil))
 	assert.Equal(t, 4, r.desiredCount(t))
 	assert.Equal(t, 2, r.running(t), "the count is recorded; the tasks follow at the next reconcile")
 
@@ -62,7 +65,7 @@ func TestDeployKeepsTheCountTheAutoscalerSet(t *testing.T) {
 	healed.Session.Close()
 	require.NoError(t, err)
 	assert.Equal(t, 4, r.running(t))
-	require.NoError(t, SetDesiredCount(ctx, r.session(t), "web", 3, "(service web) scaled in from 4 to 3 tasks: cpu 20% of target 70%"))
+	require.NoError(t, SetDesiredCount(ctx, r.session(t), "web", 3, "(service web) scaled in from 4 to 3 tasks: cpu 20% of target 70%", nil))
 
 	out, err := r.deploy(t, scaledWeb(2, 10))
 	require.NoError(t, err)
@@ -105,8 +108,8 @@ func TestSetDesiredCountRecordsTheActionAndItsReason(t *testing.T) {
 
 	const out = "(service web) scaled out from 2 to 5 tasks: requests 14.0 in flight per task of target 5"
 	const in = "(service web) scaled in from 5 to 4 tasks: requests 1.0 in flight per task of target 5"
-	require.NoError(t, SetDesiredCount(ctx, s, "web", 5, out))
-	require.NoError(t, RecordNoScaleIn(ctx, s, "web", "(service web) does not scale in: the scale-in cooldown has 1m20s left"))
+	require.NoError(t, SetDesiredCount(ctx, s, "web", 5, out, nil))
+	require.NoError(t, RecordNoScaleIn(ctx, s, "web", "(service web) does not scale in: the scale-in cooldown has 1m20s left", nil))
 	states, err := ReadScaleStates(ctx, s)
 	require.NoError(t, err)
 	st := states["web"]
@@ -116,8 +119,8 @@ func TestSetDesiredCountRecordsTheActionAndItsReason(t *testing.T) {
 	assert.True(t, st.LastIn.IsZero())
 	assert.Contains(t, st.NoScaleIn, "cooldown has 1m20s left")
 
-	require.NoError(t, SetDesiredCount(ctx, s, "web", 4, in))
-	require.NoError(t, SetDesiredCount(ctx, s, "web", 4, in), "the count it has: nothing to do")
+	require.NoError(t, SetDesiredCount(ctx, s, "web", 4, in, nil))
+	require.NoError(t, SetDesiredCount(ctx, s, "web", 4, in, nil), "the count it has: nothing to do")
 	states, err = ReadScaleStates(ctx, s)
 	require.NoError(t, err)
 	st = states["web"]
@@ -141,10 +144,10 @@ func TestSetDesiredCountRecordsTheActionAndItsReason(t *testing.T) {
 	assert.Contains(t, scaling[1].Who, "autoscaler@")
 
 	for count, msg := range map[int]string{11: "count 11 is outside the range 2-10 of service web", 1: "outside the range"} {
-		assert.ErrorContains(t, SetDesiredCount(ctx, s, "web", count, "x"), msg)
+		assert.ErrorContains(t, SetDesiredCount(ctx, s, "web", count, "x", nil), msg)
 	}
-	assert.ErrorContains(t, SetDesiredCount(ctx, s, "api", 2, "x"), "service api has a fixed count (1)")
-	assert.ErrorContains(t, SetDesiredCount(ctx, s, "nope", 2, "x"), "service nope has no desired state on the hosts of shop/prod")
+	assert.ErrorContains(t, SetDesiredCount(ctx, s, "api", 2, "x", nil), "service api has a fixed count (1)")
+	assert.ErrorContains(t, SetDesiredCount(ctx, s, "nope", 2, "x", nil), "service nope has no desired state on the hosts of shop/prod")
 }
 
 func TestAnUnchangedNoScaleInReasonWritesNothing(t *testing.T) {
@@ -163,18 +166,60 @@ func TestAnUnchangedNoScaleInReasonWritesNothing(t *testing.T) {
 		}
 		return out
 	}
-	require.NoError(t, RecordNoScaleIn(ctx, s, "web", ""))
+	require.NoError(t, RecordNoScaleIn(ctx, s, "web", "", nil))
 	assert.Empty(t, names(), "nothing to say, nothing written")
 	const why = "(service web) does not scale in: it is at the bottom of its range (2 tasks)"
-	require.NoError(t, RecordNoScaleIn(ctx, s, "web", why))
+	require.NoError(t, RecordNoScaleIn(ctx, s, "web", why, nil))
 	first := names()
 	require.Len(t, first, 1)
-	require.NoError(t, RecordNoScaleIn(ctx, s, "web", why))
+	require.NoError(t, RecordNoScaleIn(ctx, s, "web", why, nil))
 	assert.Equal(t, first, names(), "the same reason: no new generation")
-	require.NoError(t, RecordNoScaleIn(ctx, s, "web", "(service web) does not scale in: a deployment is in progress"))
+	require.NoError(t, RecordNoScaleIn(ctx, s, "web", "(service web) does not scale in: a deployment is in progress", nil))
 	assert.NotEqual(t, first, names())
 	states, err := ReadScaleStates(ctx, s)
 	require.NoError(t, err)
 	assert.Equal(t, "(service web) does not scale in: a deployment is in progress", states["web"].NoScaleIn)
 	assert.False(t, states["web"].NoScaleInSince.IsZero())
+}
+
+// A controller paused past its lease between the writes of a scaling action writes no
+// more once it resumes: the fence is asked before each host's record, the audit trail
+// and the scaling state.
+func TestSetDesiredCountStopsWritingOnceFencedOut(t *testing.T) {
+	r := newRig(t, 3)
+	ctx := context.Background()
+	_, err := r.deploy(t, scaledWeb(2, 10))
+	require.NoError(t, err)
+	var mu sync.Mutex
+	calls := 0
+	fenceFn := func() error { // the lease is lost after the first write's check
+		mu.Lock()
+		defer mu.Unlock()
+		if calls++; calls > 1 {
+			return executor.ErrLockLost
+		}
+		return nil
+	}
+	err = SetDesiredCount(ctx, r.session(t), "web", 5, "(service web) scaled out from 2 to 5 tasks", fenceFn)
+	require.ErrorIs(t, err, executor.ErrLockLost)
+
+	took := 0
+	for _, h := range r.env.Hosts {
+		recs, err := r.cloud.Host(h.Name).ListRecords(ctx, recordPrefix)
+		require.NoError(t, err)
+		for _, rec := range recs {
+			if strings.Contains(rec.Labels[labelDesired], `"value":5`) {
+				took++
+			}
+		}
+	}
+	assert.Equal(t, 1, took, "one host's record was written before the lease was lost, no other")
+	st, err := ReadScaleStates(ctx, r.session(t))
+	require.NoError(t, err)
+	assert.Nil(t, st["web"].Last, "no scaling state written")
+	events, err := history.New([]*fake.Host{r.cloud.Host("h1"), r.cloud.Host("h2"), r.cloud.Host("h3")}, "shop", "prod").Audit(ctx)
+	require.NoError(t, err)
+	for _, e := range events {
+		assert.NotEqual(t, history.EventScaleOut, e.Kind, "no audit trail entry: %s", e.Text)
+	}
 }

@@ -28,8 +28,8 @@ func TestStatusShowsTheAutoscalersCountLastActionAndWhyItDoesNotScaleIn(t *testi
 	defer s.Close()
 	const out = "(service api) scaled out from 1 to 3 tasks: cpu 190% of target 70%"
 	const held = "(service api) does not scale in: cpu 66% is above 90% of its target 70%"
-	require.NoError(t, pipeline.SetDesiredCount(ctx, s, "api", 3, out))
-	require.NoError(t, pipeline.RecordNoScaleIn(ctx, s, "api", held))
+	require.NoError(t, pipeline.SetDesiredCount(ctx, s, "api", 3, out, nil))
+	require.NoError(t, pipeline.RecordNoScaleIn(ctx, s, "api", held, nil))
 
 	code, text, errOut := h.run("status")
 	require.Equal(t, 0, code, errOut)
