@@ -146,3 +146,35 @@ func TestEveryBalancerGetsTheSameRoute(t *testing.T) {
 	assert.Equal(t, 3, b1.Writes())
 	assert.Equal(t, 3, b2.Writes())
 }
+
+// A scale-in's task is drained before it stops: deregistered, then stopped only once no
+// request is in flight to it.
+func TestScaleInDrainsTheTaskBeforeItStops(t *testing.T) {
+	w := newWorld(t, 2)
+	b := lbfake.New("edge")
+	plan, olds := routedRollout(t, w, b)
+	gone := plan.Changes[1].Old
+	plan.Changes = []planner.Change{{Action: planner.Destroy, Kind: planner.KindTask, Service: "web", Host: gone.Host, Old: gone}}
+	plan.Services[0].Revision, plan.Services[0].Desired = "", 1
+	b.SetInFlight(gone.Address, 1)
+
+	o := w.opts()
+	o.Balancers = []lb.Balancer{b}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Apply(context.Background(), plan, o)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return len(w.kinds(EventDraining)) > 0 }, 5*time.Second, time.Millisecond)
+	routes, err := b.Routes(context.Background(), "app", "test")
+	require.NoError(t, err)
+	assert.Equal(t, []string{plan.Changes[0].Old.Address}, routes["web"].Draining)
+	task, err := w.hosts[1].Inspect(context.Background(), olds[1].ContainerID)
+	require.NoError(t, err)
+	assert.True(t, task.Running(), "a task with a request in flight is not stopped")
+
+	b.SetInFlight(gone.Address, 0)
+	require.NoError(t, <-done)
+	task, err = w.hosts[1].Inspect(context.Background(), olds[1].ContainerID)
+	assert.True(t, err != nil || !task.Running(), "stopped once drained")
+}

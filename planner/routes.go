@@ -117,9 +117,10 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 }
 
 // servingAddresses are the addresses of the service's tasks that serve now: they belong
-// in its route until the rollout drains them. A task this plan destroys is left out: it
-// is stopped before anything starts, so registering it (as one that is not registered
-// yet) would only send it requests on its way out.
+// in its route until the rollout drains them. A task this plan destroys that no balancer
+// has registered is left out: it is stopped before anything starts, so registering it
+// would only send it requests on its way out. One that is registered stays, so that the
+// rollout drains it before it stops (a scale-in), rather than cutting it off at once.
 func (c *computer) servingAddresses(service string) []string {
 	var out []string
 	tasks := c.tasksOf(service)
@@ -130,13 +131,23 @@ func (c *computer) servingAddresses(service string) []string {
 			destroyed[ch.Old.Host+"/"+ch.Old.TaskID] = true
 		}
 	}
+	registered := map[string]bool{}
+	for _, rs := range c.snap.Routes() {
+		if rs.Service == service {
+			for _, a := range rs.Route.Targets {
+				registered[a] = true
+			}
+		}
+	}
 	for _, t := range tasks {
-		if !t.Serving() || replaced[t.TaskID] != "" || destroyed[t.Host+"/"+t.TaskID] {
+		if !t.Serving() || replaced[t.TaskID] != "" {
 			continue // a stale task (replaced while its host was away) is not routed to again
 		}
-		if a := t.Address(t.HostAddress); a != "" {
-			out = append(out, a)
+		a := t.Address(t.HostAddress)
+		if a == "" || destroyed[t.Host+"/"+t.TaskID] && !registered[a] {
+			continue
 		}
+		out = append(out, a)
 	}
 	slices.Sort(out)
 	return out

@@ -120,6 +120,25 @@ func TestDestroyedTaskIsNotRegistered(t *testing.T) {
 	assert.Equal(t, []string{addr(a1), addr(a2)}, p.Routes["web"].Targets)
 }
 
+// A registered task the plan destroys (a scale-in) stays in the route the executor starts
+// from, which drains it before it stops; no target change cuts it off first.
+func TestDestroyedRegisteredTaskIsDrainedNotCutOff(t *testing.T) {
+	h := newHarness(t).hosts(3, 4096, 8192)
+	web := service("web", 2, webTask(), withHTTP("/"))
+	a1 := h.run("h1", web.Revision, "a1")
+	a2 := h.run("h2", web.Revision, "a2")
+	a3 := h.run("h3", web.Revision, "a3")
+	r := RouteOf(testApp, testEnv, web.Service)
+	r.Targets = []string{addr(a1), addr(a2), addr(a3)}
+	h.balancer(r)
+
+	p := h.plan(web)
+	by := changesBy(p)
+	require.Len(t, by[Destroy], 1, "one task over the count")
+	assert.Empty(t, routeChanges(p), "its target is drained by the rollout, not deregistered at once")
+	assert.ElementsMatch(t, r.Targets, p.Routes["web"].Targets)
+}
+
 func TestRouteSettingsChange(t *testing.T) {
 	h := newHarness(t).hosts(1, 4096, 8192)
 	web := service("web", 1, webTask(), withHTTP("/v2"))
