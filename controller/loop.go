@@ -74,7 +74,9 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 			c.updateScaling(ctx, s, term)
 			why = ""
 		}
-		due := time.NewTimer(c.nextDue())
+		wait, waiting := c.nextDue()
+		dueAt := c.cfg.Now().Add(wait)
+		due := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			due.Stop()
@@ -98,6 +100,12 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 			}
 		}
 		due.Stop()
+		// select takes one ready case at random: a job or scaling tick can be taken just
+		// as a retry or a host's grace comes due, and nextDue looks only ahead, so that
+		// moment would pass unnoticed until the next resync.
+		if why == "" && waiting && !c.cfg.Now().Before(dueAt) {
+			why = "retry or grace due"
+		}
 		if why != "" {
 			why = gather(events, trigger, why, c.onEvent)
 		}
@@ -162,17 +170,17 @@ func (c *Controller) beforeCycle(s *pipeline.Session) {
 	}
 }
 
-// nextDue is how long until a service's retry or a host's grace comes due (an hour when
-// nothing is waiting).
-func (c *Controller) nextDue() time.Duration {
+// nextDue is how long until a service's retry or a host's grace comes due, and whether
+// one is waiting (an hour when none is).
+func (c *Controller) nextDue() (time.Duration, bool) {
 	now := c.cfg.Now()
-	next := now.Add(time.Hour)
+	next, waiting := now.Add(time.Hour), false
 	for _, t := range []time.Time{c.retry.next(), c.hosts.graceEnds()} {
 		if !t.IsZero() && t.Before(next) {
-			next = t
+			next, waiting = t, true
 		}
 	}
-	return max(next.Sub(now), 0)
+	return max(next.Sub(now), 0), waiting
 }
 
 func short(id string) string {

@@ -71,3 +71,27 @@ func TestANewTermGivesADownHostItsGrace(t *testing.T) {
 	assert.Len(t, got["h2"], 1, "h2's task keeps its place")
 	assert.Equal(t, 2, len(got["h1"])+len(got["h3"]), "nothing placed elsewhere within h2's grace")
 }
+
+// A host's grace that runs out while the loop handles another tick (select takes one
+// ready case at random) still moves its tasks, not only at the next resync. Here the
+// clock jumps past the grace: only the job ticks go on, and the loop must notice.
+func TestAGraceThatRanOutDuringAnotherTickStillMovesTheTasks(t *testing.T) {
+	r := newRig(t, 3)
+	r.deploy(web(3))
+	c := New(Config{Target: r.target(), Lock: r.lock, HostGrace: 15 * time.Second, Now: r.clock.Now,
+		Resync: time.Hour, Log: slog.New(slog.NewTextHandler(&r.log, nil))})
+	r.cloud.Host("h2").SetDown(true)
+	term := &testTerm{epoch: 1, lost: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() { done <- c.lead(context.Background(), term) }()
+	defer func() { close(term.lost); <-done }()
+	require.Eventually(t, func() bool { return !c.Status().LastReconcile.IsZero() }, 10*time.Second, 5*time.Millisecond)
+	got := r.running("web")
+	require.Equal(t, 2, len(got["h1"])+len(got["h3"]), "within its grace, h2's task keeps its place")
+
+	r.clock.Advance(16 * time.Second)
+	assert.Eventually(t, func() bool {
+		got := r.running("web")
+		return len(got["h1"])+len(got["h3"]) == 3
+	}, 5*time.Second, 10*time.Millisecond, "h2's task is placed elsewhere once its grace has run out")
+}
