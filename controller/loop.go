@@ -8,6 +8,9 @@ import (
 	"github.com/deckhq/deck/pipeline"
 )
 
+// balancerCheck is how often the load balancers' routes are read between reconciles.
+const balancerCheck = time.Second
+
 // debounce gathers the triggers that arrive together (a host's tasks dying at once) into
 // one reconcile.
 const debounce = 25 * time.Millisecond
@@ -61,6 +64,15 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	defer jobs.Stop()
 	scale := time.NewTicker(scaleTick)
 	defer scale.Stop()
+	// A balancer that restarts comes back empty (hosts.sh lb-restart, a crash, an
+	// upgrade) and sends no event: its routes are read every balancerCheck, so they are
+	// restored within about that, not at the next resync.
+	var balancers <-chan time.Time
+	if len(c.cfg.Target.Env.LoadBalancers) > 0 {
+		t := time.NewTicker(balancerCheck)
+		defer t.Stop()
+		balancers = t.C
+	}
 	why := "start"
 	for first := true; ; first = false {
 		if why != "" {
@@ -97,6 +109,10 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 		case <-scale.C:
 			if c.autoscale(ctx, s) {
 				why = "autoscaled"
+			}
+		case <-balancers:
+			if s.BalancersDrifted(ctx) {
+				why = "a load balancer's routes changed"
 			}
 		}
 		due.Stop()

@@ -165,3 +165,31 @@ func failedAfter(t *testing.T, samples []string, after time.Time) []string {
 	}
 	return out
 }
+
+// TestControllerRestoresRoutesWhenTheBalancerRestarts: Caddy restarts with an empty
+// configuration and sends no event. The controller reads the balancers every second, so
+// the route is back within seconds, not at the next resync (30s by default).
+func TestControllerRestoresRoutesWhenTheBalancerRestarts(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	a.write("deck/hello.yaml", strings.Replace(lbHello("v1", "0s", ""), "count: 6", "count: 3", 1))
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	stop, logs := a.startController(nil)
+	before := routeTargets(t, hosts, "hello", "hello")
+	require.Len(t, before, 3)
+
+	require.NoError(t, hosts.RestartLB())
+	start := time.Now()
+	c := caddy.New(hosts.LB.Spec(), caddy.UnixDial(hosts.LB.Admin))
+	waitFor(t, 15*time.Second, func() bool {
+		routes, err := c.Routes(context.Background(), "hello", "test") // Caddy may still be starting
+		return err == nil && len(routes["hello"].Targets) == 3
+	})
+	back := time.Since(start)
+	t.Logf("balancer restarted -> route restored in %s", back.Round(time.Millisecond))
+	assert.Less(t, back, 5*time.Second, "restored by the balancer check, not the 30s resync")
+	assert.ElementsMatch(t, before, routeTargets(t, hosts, "hello", "hello"), "the same tasks serve")
+	log := stop().Stderr
+	assert.Contains(t, logs(), "a load balancer's routes changed", log)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 
 	"github.com/deckhq/deck/manifest"
@@ -122,4 +123,45 @@ func (s *Session) OpenedBalancers() []lb.Balancer {
 		}
 	}
 	return out
+}
+
+// BalancersDrifted reads the routes of the balancers the session has opened and reports
+// whether one's differ from what the session last read of it: it restarted with an empty
+// configuration, or someone changed it. It writes nothing. A balancer that cannot be read
+// now is left to the next full read.
+func (s *Session) BalancersDrifted(ctx context.Context) bool {
+	for i, b := range s.Balancers {
+		if b == nil || i >= len(s.lbObs) {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, s.T.HostTimeout)
+		routes, err := b.Routes(cctx, s.T.App.Name, s.T.Env.Name)
+		cancel()
+		if err != nil {
+			continue
+		}
+		if !s.lbObs[i].Reachable || !sameRoutes(routes, s.lbObs[i].Routes) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameRoutes reports whether two reads of a balancer's routes hold the same routes, in
+// any order of their lists.
+func sameRoutes(a, b map[string]lb.Route) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	sorted := func(s []string) []string { return slices.Sorted(slices.Values(s)) }
+	for k, x := range a {
+		y, ok := b[k]
+		if !ok || x.App != y.App || x.Env != y.Env || x.Service != y.Service || x.Path != y.Path ||
+			x.Sticky != y.Sticky || x.Health != y.Health ||
+			!slices.Equal(sorted(x.Hosts), sorted(y.Hosts)) || !slices.Equal(sorted(x.Targets), sorted(y.Targets)) ||
+			!slices.Equal(sorted(x.Draining), sorted(y.Draining)) {
+			return false
+		}
+	}
+	return true
 }
