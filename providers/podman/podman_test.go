@@ -366,3 +366,17 @@ func copyImage(ctx context.Context, from, to *Host, ref string) error {
 	_ = pr.CloseWithError(errors.New("load ended"))
 	return err
 }
+
+// A paused (frozen) task can be stopped: Podman 4.3 refuses to stop one, which kept the
+// controller from replacing it.
+func TestStopAPausedTask(t *testing.T) {
+	h, _ := hosts(t)
+	ctx := testCtx(t)
+	task := run(t, h, taskSpec(unique("frozen"), unique("app")))
+	get(t, fmt.Sprintf("http://%s:%d/", env.Hosts[0].Address, task.HostPort(8080)))
+	require.NoError(t, containers.Pause(h.call(ctx), task.ContainerID, nil))
+	require.NoError(t, h.Stop(ctx, task.ContainerID, time.Second))
+	got, err := h.Inspect(ctx, task.ContainerID)
+	require.NoError(t, err)
+	assert.False(t, got.Running(), "stopped: %s", got.State)
+}

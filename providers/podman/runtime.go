@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -198,6 +199,14 @@ func (h *Host) Stop(ctx context.Context, containerID string, timeout time.Durati
 	cctx := h.call(ctx)
 	opts := new(containers.StopOptions).WithTimeout(stopSeconds(timeout))
 	err := containers.Stop(cctx, containerID, opts)
+	if err != nil && strings.Contains(errorText(err), "paused") {
+		// Podman 4.3 refuses to stop a paused (frozen) container ("is running or paused,
+		// refusing to clean up"), which would keep a frozen task from being replaced. It
+		// is thawed first, then stopped like any other: SIGTERM, then SIGKILL.
+		if uerr := containers.Unpause(cctx, containerID, nil); uerr == nil {
+			err = containers.Stop(cctx, containerID, opts)
+		}
+	}
 	return h.wrap(cctx, "stopping container "+shortID(containerID), err)
 }
 
