@@ -191,3 +191,24 @@ func (a *app) session(t *testing.T) *pipeline.Session {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// TestJobRunWaitFollowsTheRetries: deck job run --wait follows a failed attempt's retry,
+// which the controller starts, and exits with the last attempt's code.
+func TestJobRunWaitFollowsTheRetries(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "worker", hosts)
+	require.NoError(t, os.Remove(filepath.Join(a.dir, "deck", "worker.yaml")))
+	a.write("deck/report.yaml", strings.Replace(report("@yearly"), `command: ["-jobs", "1"]`,
+		"command: [\"-jobs\", \"1\", \"-exit\", \"3\"]\nretries: 1", 1))
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	a.startController(nil)
+
+	r = a.deck("job", "run", "report", "--wait", "--lock-wait", "30s")
+	assert.Equal(t, 3, r.Code, r.String())
+	assert.Contains(t, r.Stderr, "(exit code 3); following attempt 2 on ", r.String())
+	assert.Equal(t, 2, strings.Count(r.Stdout, "exiting with code 3"), "both attempts' output:\n%s", r.Stdout)
+	runs := kindOf(t, containers(t, hosts, "worker"), providers.KindJobRun)
+	require.Len(t, runs, 2, "two attempts of one run")
+	assert.Equal(t, runs[0].Meta.Run, runs[1].Meta.Run)
+}

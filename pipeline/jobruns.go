@@ -149,3 +149,18 @@ func ranFor(t providers.Task) time.Duration {
 	}
 	return max(t.FinishedAt.Sub(from), 0)
 }
+
+// RunAttempt finds attempt of job's run in the session's last read (call List first).
+func (s *Session) RunAttempt(job, run string, attempt int) (RunningTask, bool) {
+	for _, r := range runsOf(s.Snap, job) {
+		if r.id != run {
+			continue
+		}
+		for _, t := range r.attempts {
+			if t.Meta.Attempt == attempt {
+				return RunningTask{Host: t.Host, TaskID: t.TaskID, ContainerID: t.ContainerID}, true
+			}
+		}
+	}
+	return RunningTask{}, false
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -41,7 +42,8 @@ from the last run's start), deck controller retries it when it fails and the job
 and it stays in deck job history. It is refused while the job already has as many runs going as
 its concurrency allows (default 1), unless --force. It takes the environment's deploy lock for
 the moment it starts the run. --wait follows the run's output to its end and exits with its exit
-code; Ctrl-C then stops following, not the run.`,
+code; a failed attempt of a job with retries is followed by the retry deck controller starts
+(waiting up to 30s for it to appear). Ctrl-C then stops following, not the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Job = args[0]
@@ -67,7 +69,7 @@ func runJobRun(ctx context.Context, o *JobRunOptions) error {
 		return err
 	}
 	defer s.Close()
-	a, err := startJobRun(ctx, o, s)
+	a, retries, err := startJobRun(ctx, o, s)
 	if err != nil {
 		printFailures(deps, err)
 		return err
@@ -88,11 +90,56 @@ func runJobRun(ctx context.Context, o *JobRunOptions) error {
 	if !o.Wait {
 		return nil
 	}
+	return followRun(ctx, o, s, a, retries)
+}
+
+// retryAppears bounds how long --wait waits for the controller to start a failed run's
+// next attempt: it looks once a second.
+const retryAppears = 30 * time.Second
+
+// followRun follows a run's attempts to its end: a failed attempt of a job with retries
+// left is followed by the next one, which deck controller starts. It returns the last
+// attempt's exit code as an ExitError.
+func followRun(ctx context.Context, o *JobRunOptions, s *pipeline.Session, a pipeline.JobAction, retries int) error {
+	deps, g := o.Deps, o.Globals
 	t := pipeline.RunningTask{Host: a.Host, TaskID: a.TaskID, ContainerID: a.Container}
-	if code := watchTasks(ctx, deps, g, s, []pipeline.RunningTask{t}, false); code != 0 {
-		return &ExitError{Code: code}
+	for attempt := a.Attempt; ; attempt++ {
+		code := watchTasks(ctx, deps, g, s, []pipeline.RunningTask{t}, false)
+		if code == 0 || ctx.Err() != nil || attempt > retries {
+			if code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		}
+		next, ok, err := waitAttempt(ctx, s, o.Job, a.Run, attempt+1)
+		if err != nil {
+			return errors.Join(&ExitError{Code: code}, err)
+		}
+		if !ok {
+			fmt.Fprintf(deps.IO.ErrOut, "Attempt %d of run %s failed (exit code %d), and the job has %d retries, but deck controller started no retry within %s: is it running?\n",
+				attempt, a.Run, code, retries, retryAppears)
+			return &ExitError{Code: code}
+		}
+		fmt.Fprintf(deps.IO.ErrOut, "Attempt %d of run %s failed (exit code %d); following attempt %d on %s (task %s)\n",
+			attempt, a.Run, code, attempt+1, next.Host, next.TaskID)
+		t = next
 	}
-	return nil
+}
+
+// waitAttempt waits up to retryAppears for attempt of the run to appear on the hosts.
+func waitAttempt(ctx context.Context, s *pipeline.Session, job, run string, attempt int) (pipeline.RunningTask, bool, error) {
+	deadline := time.Now().Add(retryAppears)
+	for {
+		if err := s.List(ctx); err != nil {
+			return pipeline.RunningTask{}, false, err
+		}
+		if t, ok := s.RunAttempt(job, run, attempt); ok {
+			return t, true, nil
+		}
+		if !time.Now().Before(deadline) || !pipeline.Pause(ctx, time.Second) {
+			return pipeline.RunningTask{}, false, ctx.Err()
+		}
+	}
 }
 
 // JobRunJSON is deck job run's -o json (without --wait): the run started.
@@ -109,21 +156,23 @@ type JobRunJSON struct {
 
 // startJobRun takes the deploy lock, reads the hosts again under it, and starts the run:
 // the controller starts runs under the same lock, so the concurrency rule holds.
-func startJobRun(ctx context.Context, o *JobRunOptions, s *pipeline.Session) (pipeline.JobAction, error) {
+// startJobRun starts the run under the deploy lock; it returns the job's retries too.
+func startJobRun(ctx context.Context, o *JobRunOptions, s *pipeline.Session) (pipeline.JobAction, int, error) {
 	lease, err := o.Lock.taker(o.Deps, "job run "+o.Job)(ctx, s)
 	if err != nil {
-		return pipeline.JobAction{}, err
+		return pipeline.JobAction{}, 0, err
 	}
 	defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 	if err := s.List(ctx); err != nil {
-		return pipeline.JobAction{}, err
+		return pipeline.JobAction{}, 0, err
 	}
 	cleanTasks(ctx, o.Deps, s)
 	job, err := pipeline.FindJob(ctx, s, o.Job)
 	if err != nil {
-		return pipeline.JobAction{}, err
+		return pipeline.JobAction{}, 0, err
 	}
-	return s.StartJob(ctx, job, time.Now(), pipeline.JobOptions{Epoch: lease.Epoch(), Fence: lease.Check}, o.Force)
+	a, err := s.StartJob(ctx, job, time.Now(), pipeline.JobOptions{Epoch: lease.Epoch(), Fence: lease.Check}, o.Force)
+	return a, job.Desired.Retries, err
 }
 
 // JobHistoryOptions are deck job history's inputs.
