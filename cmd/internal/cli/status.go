@@ -255,6 +255,7 @@ func buildStatus(w *world, s *pipeline.Session) *Status {
 			svc.Tasks[i].Registered = registered[svc.Tasks[i].Endpoint]
 		}
 	}
+	st.Services = []ServiceStatus{} // [] in JSON when there is none, not null
 	for _, s := range byName {
 		sort.Slice(s.Tasks, func(i, j int) bool { return s.Tasks[i].Host+s.Tasks[i].ID < s.Tasks[j].Host+s.Tasks[j].ID })
 		sort.Strings(s.Revisions)
