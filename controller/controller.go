@@ -113,6 +113,7 @@ type Controller struct {
 	evlog *pipeline.EventLog
 
 	services []manifest.ServiceSpec // what should run, as the last reconcile read it
+	skipped  map[string]bool        // why services are left alone, as the last reconcile said
 	jobList  []pipeline.Job         // the Scheduled Jobs as last read
 	jobsRead time.Time
 

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +132,38 @@ func TestControllerRemovesEndedStandaloneTasksWithoutJobs(t *testing.T) {
 	require.NoError(t, c.jobs(ctx, s, nil))
 	_, err = r.cloud.Host("h1").Inspect(ctx, tasks[0].ContainerID)
 	assert.ErrorIs(t, err, providers.ErrNotFound, "the task ended 2h ago: the controller removed it")
+}
+
+// A service whose only deploy failed has no revision to run: the controller says so once,
+// in its log and the event log, rather than going quiet after its last retry.
+func TestAServiceWithNoRevisionToRunIsReportedOnce(t *testing.T) {
+	r := newRig(t, 1)
+	svc := web(1)
+	svc.Image.Location, svc.Task.Image = "missing:1", "missing:1" // no host has it
+	tgt := r.target()
+	tgt.Services = []manifest.ServiceSpec{svc}
+	out, err := pipeline.Deploy{Target: tgt, Lock: r.lock}.Run(context.Background())
+	if out != nil && out.Session != nil {
+		out.Session.Close()
+	}
+	require.Error(t, err, "the first deploy fails")
+
+	c := r.controller()
+	for range 2 {
+		_ = c.Once(context.Background())
+	}
+	const why = "(service web) has no revision to run: none of its deploys completed"
+	assert.Equal(t, 1, strings.Count(r.log.String(), why), r.log.String())
+	s, err := pipeline.Open(context.Background(), r.target())
+	require.NoError(t, err)
+	defer s.Close()
+	events, err := pipeline.ReadEventLog(context.Background(), s, time.Time{})
+	require.NoError(t, err)
+	n := 0
+	for _, e := range events {
+		if e.Kind == pipeline.KindLeftAlone && strings.HasPrefix(e.Message, why) {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "one event")
 }

@@ -80,9 +80,7 @@ func (c *Controller) desired(ctx context.Context, s *pipeline.Session) (*pipelin
 	if err != nil {
 		return nil, err
 	}
-	for _, why := range skipped {
-		c.log.Debug("service left alone", "why", why)
-	}
+	c.noteSkipped(skipped)
 	c.services = c.services[:0]
 	for _, d := range res.Desired {
 		c.services = append(c.services, d.Service)
@@ -227,4 +225,19 @@ func firstLine(err error) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// noteSkipped logs, and puts in the event log, each service left alone because it has no
+// revision to run, once when it starts being left alone: without it, a service whose
+// first deploy failed sat at 0 tasks with nothing said after its last retry.
+func (c *Controller) noteSkipped(skipped []pipeline.Skipped) {
+	now := map[string]bool{}
+	for _, sk := range skipped {
+		now[sk.Why] = true
+		if !c.skipped[sk.Why] {
+			c.log.Warn(sk.Why, "service", sk.Service)
+			c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindLeftAlone, Service: sk.Service, Message: sk.Why})
+		}
+	}
+	c.skipped = now
 }

@@ -69,6 +69,7 @@ const (
 	KindSteady           = "steady-state"
 	KindBreaker          = "circuit-breaker"
 	KindBackoff          = "backoff"
+	KindLeftAlone        = "left-alone" // the controller has no revision of the service to run
 	KindScaled           = "scaled"
 	KindHostLost         = "host-lost"
 	KindHostBack         = "host-back"

@@ -18,10 +18,11 @@ import (
 
 // FromHosts rebuilds the desired services of the session's app and environment from the
 // hosts: Scheduled Jobs are left out (they are not counts; see ReconcileJobs). A service
-// with no revision to run yet (none recorded) is left out too, with a note in skipped.
+// with no revision to run (none recorded, or none that completed or is under way) is left
+// out too, with a sentence in skipped saying so.
 // cache, when not nil, holds task definitions read earlier by service and revision
 // number; FromHosts reads the history only for services it does not hold.
-func FromHosts(ctx context.Context, s *Session, cache *RevisionCache) (res *Resolved, skipped []string, err error) {
+func FromHosts(ctx context.Context, s *Session, cache *RevisionCache) (res *Resolved, skipped []Skipped, err error) {
 	desired, err := ReadDesired(ctx, s)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the desired state from the hosts: %w", err)
@@ -42,7 +43,8 @@ func FromHosts(ctx context.Context, s *Session, cache *RevisionCache) (res *Reso
 			return nil, nil, err
 		}
 		if !ok {
-			skipped = append(skipped, name+": no revision recorded on the hosts")
+			skipped = append(skipped, Skipped{Service: name, Why: "(service " + name + ") has no revision to run: none of its deploys completed; " +
+				"its tasks are started once one does"})
 			continue
 		}
 		spec := manifest.ServiceSpec{App: s.T.App.Name, Env: s.T.Env.Name, Name: name, Type: d.Type, Task: td,
@@ -50,6 +52,11 @@ func FromHosts(ctx context.Context, s *Session, cache *RevisionCache) (res *Reso
 		res.Desired = append(res.Desired, planner.Desired{Service: spec, Revision: planner.NewRevision(name, td)})
 	}
 	return res, skipped, nil
+}
+
+// Skipped is a service FromHosts left out, and why, in a sentence.
+type Skipped struct {
+	Service, Why string
 }
 
 // RevisionCache keeps each service's current task definition between runs: the revision
