@@ -244,7 +244,7 @@ func controllerLock(ttl, wait time.Duration) func(context.Context, *pipeline.Ses
 		if err != nil {
 			return nil, err
 		}
-		return locker.Acquire(ctx, lock.Request{Who: lock.Me("deck controller", "replace failed or lost tasks"), Wait: wait})
+		return locker.Acquire(ctx, lock.Request{Who: lock.Me(controllerCommand, "reconcile: replace failed or lost tasks, start job runs, scale"), Wait: wait})
 	}
 }
 

@@ -208,3 +208,31 @@ func hostsLocker(t *testing.T, hosts []*fake.Host) *lock.HostsLocker {
 	require.NoError(t, err)
 	return l
 }
+
+// Without --lock-wait a deploy waits briefly for deck controller, which holds the lock only
+// while it changes something, and fails at once on anyone else.
+func TestDeployWaitsBrieflyForTheController(t *testing.T) {
+	h := newHarness(t)
+	hosts := []*fake.Host{h.cloud.Host("h1"), h.cloud.Host("h2")}
+	var named []lock.NamedRecords
+	for _, fh := range hosts {
+		named = append(named, lock.NamedRecords{Name: fh.Name(), Records: fh})
+	}
+	l, err := lock.NewHostsLocker(named, "shop", "test", lock.WithTTL(2*time.Second), lock.WithMargin(500*time.Millisecond))
+	require.NoError(t, err)
+	// A controller that holds the lock and stops renewing it (it was killed): the lock
+	// runs out within its 2s TTL, well within the 30s a deploy waits for a controller.
+	ctx, kill := context.WithCancel(context.Background())
+	_, err = l.Acquire(ctx, lock.Request{Who: lock.Holder{User: "ctl", Machine: "m1", PID: 9, Command: "deck controller"}})
+	require.NoError(t, err)
+	kill()
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "Waiting up to 30s for the deploy lock, which deck controller holds while it changes something")
+
+	holdLock(t, hosts, lock.Holder{User: "bob", Machine: "ci-1", PID: 7, Command: "deck deploy"})
+	code, _, errOut = h.run("delete", "api", "--yes") // a change: it needs the lock
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "is held by bob@ci-1 (pid 7)")
+	assert.NotContains(t, errOut, "Waiting")
+}

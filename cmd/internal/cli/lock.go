@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -20,7 +21,7 @@ type LockFlags struct {
 }
 
 func (l *LockFlags) addFlags(cmd *cobra.Command) {
-	cmd.Flags().DurationVar(&l.Wait, "lock-wait", 0, "wait this long for the environment's deploy lock (e.g. 5m) instead of failing at once")
+	cmd.Flags().DurationVar(&l.Wait, "lock-wait", 0, "wait this long for the environment's deploy lock (e.g. 5m) instead of failing at once (held by deck controller: 30s unless given)")
 	cmd.Flags().DurationVar(&l.TTL, "lock-ttl", 30*time.Second, "how long the lock outlives a deploy that stops renewing it (killed)")
 }
 
@@ -52,12 +53,30 @@ func (l LockFlags) taker(deps Deps, why string) func(context.Context, *pipeline.
 			fmt.Fprintf(deps.IO.ErrOut, "Waiting up to %s for the deploy lock, held by %s\n", l.Wait, h)
 		}}
 		lease, err := locker.Acquire(ctx, req)
+		var held *lock.HeldError
+		if l.Wait == 0 && errors.As(err, &held) && strings.HasPrefix(held.Holder.Command, controllerCommand) {
+			// deck controller holds the lock only for the moments its changes take (a task
+			// replaced, a job run started): failing a deploy on one of them would make CI
+			// flaky, so without --lock-wait it is waited for, briefly.
+			req.Wait = controllerHoldWait
+			req.OnWait = func(h lock.Holder) {
+				fmt.Fprintf(deps.IO.ErrOut, "Waiting up to %s for the deploy lock, which deck controller holds while it changes something: %s\n", controllerHoldWait, h)
+			}
+			lease, err = locker.Acquire(ctx, req)
+		}
 		if err != nil {
 			return nil, err
 		}
 		return lease, nil
 	}
 }
+
+// controllerHoldWait is how long a command given no --lock-wait waits for the deploy lock
+// when deck controller holds it.
+const controllerHoldWait = 30 * time.Second
+
+// controllerCommand is how deck controller names itself in the deploy lock.
+const controllerCommand = "deck controller"
 
 // lockWatch is how often a deploy lock's holder reads the lock between renewals.
 const lockWatch = time.Second
