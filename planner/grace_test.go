@@ -93,3 +93,23 @@ func TestAReplacedTaskStaysWhenItsReplacementIsGone(t *testing.T) {
 		}
 	}
 }
+
+// A task already replaced while its host is still unreachable is left alone: nothing can
+// stop it until the host answers, and a change that cannot be made would be planned (and
+// fail, and take the lock) on every controller reconcile. It goes once the host is back.
+func TestAReplacedTaskOnAHostStillDownPlansNothing(t *testing.T) {
+	h := newHarness(t).hosts(3, 4096, 8192)
+	web := service("web", 2, webTask())
+	h.run("h1", web.Revision, "a1")
+	h.run("h2", web.Revision, "a2")
+	td := web.Revision.Task
+	h.runLabelled("h3", web.Revision, &td, "n1", map[string]string{providers.LabelReplaces: "a2"})
+	h.lost["h2"] = true
+
+	p := h.plan(web)
+	assert.Empty(t, p.Changes, "a2 waits for its host")
+	delete(h.lost, "h2")
+	p = h.plan(web)
+	require.Equal(t, map[Action]int{Destroy: 1}, actions(p))
+	assert.Equal(t, "a2", p.Changes[0].Old.TaskID)
+}

@@ -96,6 +96,12 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 		n := min(len(list), slots)
 		kept, extra := pickExtras(list, rev.ID, want, len(list)-n)
 		for _, t := range extra {
+			if !t.HostReachable {
+				// Nothing can stop it while its host does not answer, and a change that
+				// cannot be made would be planned (and fail) on every run: it is stopped
+				// once its host is back, as a task over the count or replaced meanwhile.
+				continue
+			}
 			r := over
 			if why, ok := reasons[t.ID]; ok {
 				r = why // not running, or unhealthy: why this one goes rather than another
