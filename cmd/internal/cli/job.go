@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers/leader"
 )
 
 // NewCmdJob builds `deck job`.
@@ -111,6 +112,15 @@ func followRun(ctx context.Context, o *JobRunOptions, s *pipeline.Session, a pip
 			}
 			return nil
 		}
+		if !controllerLeads(ctx, s) {
+			left := "1 retry"
+			if retries != 1 {
+				left = fmt.Sprintf("%d retries", retries)
+			}
+			fmt.Fprintf(deps.IO.ErrOut, "Attempt %d of run %s failed (exit code %d). The job has %s, which deck controller starts, but no controller leads environment %s now.\n",
+				attempt, a.Run, code, left, s.T.Env.Name)
+			return &ExitError{Code: code}
+		}
 		next, ok, err := waitAttempt(ctx, s, o.Job, a.Run, attempt+1)
 		if err != nil {
 			return errors.Join(&ExitError{Code: code}, err)
@@ -124,6 +134,18 @@ func followRun(ctx context.Context, o *JobRunOptions, s *pipeline.Session, a pip
 			attempt, a.Run, code, attempt+1, next.Host, next.TaskID)
 		t = next
 	}
+}
+
+// controllerLeads says whether a deck controller leads the environment now: only it
+// starts retries. When that cannot be read, it is taken to lead, and deck waits.
+func controllerLeads(ctx context.Context, s *pipeline.Session) bool {
+	e, err := leader.New(s.T.Env.Controller, pipeline.DialRecords(s.T), s.T.App.Name, s.T.Env.Name, leader.Options{})
+	if err != nil {
+		return true
+	}
+	defer func() { _ = e.Close() }()
+	_, ok, err := e.Leader(ctx)
+	return ok || err != nil
 }
 
 // waitAttempt waits up to retryAppears for attempt of the run to appear on the hosts.

@@ -126,6 +126,8 @@ func TestJobRunAndHistory(t *testing.T) {
 	code, _, errOut = h.run("job", "run", "report", "--wait")
 	assert.Equal(t, 4, code, errOut)
 	assert.Contains(t, errOut, "the container exited with code 4")
+	assert.Contains(t, errOut, "The job has 1 retry, which deck controller starts, but no controller leads environment test now.",
+		"no retry is waited for without a controller")
 
 	code, out, errOut = h.run("deploy", "--yes")
 	require.Equal(t, 0, code, errOut)
