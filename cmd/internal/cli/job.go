@@ -44,7 +44,7 @@ and it stays in deck job history. It is refused while the job already has as man
 its concurrency allows (default 1), unless --force. It takes the environment's deploy lock for
 the moment it starts the run. --wait follows the run's output to its end and exits with its exit
 code; a failed attempt of a job with retries is followed by the retry deck controller starts
-(waiting up to 30s for it to appear). Ctrl-C then stops following, not the run.`,
+(while a controller leads the environment, waiting up to 30s for it to appear). Ctrl-C then stops following, not the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Job = args[0]
