@@ -36,13 +36,34 @@ func (b *backoff) failed(service string) (int, time.Duration) {
 		b.services[service] = st
 	}
 	st.failures++
-	wait := b.base
-	for i := 1; i < st.failures && wait < b.max; i++ {
-		wait *= 2
-	}
-	wait = min(wait, b.max)
+	wait := b.delay(st.failures)
 	st.until = b.now().Add(wait)
 	return st.failures, wait
+}
+
+// delay is the wait after the nth failure in a row: base, then twice as long each time,
+// up to max.
+func (b *backoff) delay(n int) time.Duration {
+	wait := b.base
+	for i := 1; i < n && wait < b.max; i++ {
+		wait *= 2
+	}
+	return min(wait, b.max)
+}
+
+// hold keeps service waiting for the delay of its nth failure in a row (without counting
+// one) and returns that delay.
+func (b *backoff) hold(service string, n int) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	wait := b.delay(n)
+	st := b.services[service]
+	if st == nil {
+		st = &retryState{}
+		b.services[service] = st
+	}
+	st.until = b.now().Add(wait)
+	return wait
 }
 
 // succeeded resets service; true when it had been failing.

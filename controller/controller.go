@@ -107,6 +107,7 @@ type Controller struct {
 	hosts *hostBook
 	retry *backoff
 	probe *healthTracker
+	crash *crashes
 	scale *scaling
 	// evlog gathers what the controller does for the environment's event log (deck
 	// events), written once per reconcile.
@@ -129,7 +130,7 @@ func New(cfg Config) *Controller {
 	evlog := pipeline.NewEventLog(cfg.Now)
 	return &Controller{cfg: cfg, log: log, cache: pipeline.NewRevisionCache(),
 		hosts: newHostBook(cfg.HostGrace, cfg.Now), retry: newBackoff(cfg.RetryDelay, cfg.MaxRetryDelay, cfg.Now),
-		probe: newHealthTracker(cfg.Now, evlog), scale: newScaling(), evlog: evlog}
+		probe: newHealthTracker(cfg.Now, evlog), crash: newCrashes(), scale: newScaling(), evlog: evlog}
 }
 
 // Status is what /healthz reports of one controller.

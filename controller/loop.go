@@ -34,6 +34,7 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	c.hosts = newHostBook(c.cfg.HostGrace, c.cfg.Now)
 	c.retry = newBackoff(c.cfg.RetryDelay, c.cfg.MaxRetryDelay, c.cfg.Now)
 	c.probe = newHealthTracker(c.cfg.Now, c.evlog)
+	c.crash = newCrashes()
 	c.scale = newScaling()
 	c.jobList, c.jobsRead = nil, time.Time{}
 	c.log.Info("leading", "epoch", epoch)

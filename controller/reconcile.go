@@ -81,6 +81,7 @@ func (c *Controller) desired(ctx context.Context, s *pipeline.Session) (*pipelin
 		return nil, err
 	}
 	c.noteSkipped(skipped)
+	c.noteCrashes(s)
 	c.services = c.services[:0]
 	for _, d := range res.Desired {
 		c.services = append(c.services, d.Service)

@@ -95,3 +95,37 @@ func TestAGraceThatRanOutDuringAnotherTickStillMovesTheTasks(t *testing.T) {
 		return len(got["h1"])+len(got["h3"]) == 3
 	}, 5*time.Second, 10*time.Millisecond, "h2's task is placed elsewhere once its grace has run out")
 }
+
+// A task that passes and then exits a few seconds after starting is replaced at once the
+// first time; when it keeps doing so, each next replacement waits the back-off's delay,
+// and the exited container stays meanwhile.
+func TestACrashLoopIsBackedOff(t *testing.T) {
+	r := newRig(t, 1)
+	r.cloud.Host("h1").SetClock(r.clock.Now)
+	r.deploy(web(1))
+	c := r.controller()
+	ctx := context.Background()
+	crash := func() string {
+		t.Helper()
+		tasks := r.running("web")["h1"]
+		require.Len(t, tasks, 1)
+		r.clock.Advance(4 * time.Second)
+		r.cloud.Host("h1").Finish(tasks[0].ContainerID, 3)
+		return tasks[0].ContainerID
+	}
+	crash()
+	require.NoError(t, c.Once(ctx))
+	require.Len(t, r.running("web")["h1"], 1, "the first early exit is replaced at once")
+
+	second := crash()
+	require.NoError(t, c.Once(ctx))
+	assert.Empty(t, r.running("web")["h1"], "the second waits")
+	_, err := r.cloud.Host("h1").Inspect(ctx, second)
+	assert.NoError(t, err, "the exited container stays, with its logs")
+	assert.Contains(t, r.log.String(), "(service web) is in a crash loop: its tasks exited within 1m0s of starting 2 times in a row")
+	assert.Contains(t, r.log.String(), "exited with code 3 after 4s); the next replacement starts in 5s.")
+
+	r.clock.Advance(6 * time.Second)
+	require.NoError(t, c.Once(ctx))
+	assert.Len(t, r.running("web")["h1"], 1, "replaced once the delay has passed")
+}
