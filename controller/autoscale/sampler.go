@@ -149,6 +149,23 @@ func (s *Sampler) Metrics(now time.Time) Metrics {
 	}
 }
 
+// Forget drops the readings taken up to now. The metrics are per task: after the count
+// changed, readings of the old count would weigh in the mean for a whole window and make
+// the next decision overshoot (one task at 8 requests in flight, scaled to 4, still
+// averaged 5.8 per task 15s later and scaled to 6). The next decision then waits for half a
+// window of readings at the new count.
+func (s *Sampler) Forget(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range []*series{&s.cpu, &s.mem, &s.req} {
+		i := 0
+		for i < len(r.points) && !r.points[i].at.After(now) {
+			i++
+		}
+		r.points = r.points[i:]
+	}
+}
+
 func (s *Sampler) need(every time.Duration) int {
 	return max(1, int(s.cfg.Window/every)/2)
 }

@@ -41,6 +41,7 @@ func (s *Scaler) Step(ctx context.Context, current int, deploying bool, now time
 			return d, fmt.Errorf("scaling service %s from %d to %d tasks: %w", s.Policy.Service, current, d.Count, err)
 		}
 		s.history = s.history.Record(d, now)
+		s.Sampler.Forget(now)
 		if d.Action == In {
 			s.noScaleIn = "" // SetDesiredCount clears it with a scale-in
 		}

@@ -93,3 +93,27 @@ func TestScalerResumesAndReportsWhatItCouldNotWrite(t *testing.T) {
 	assert.EqualError(t, err, "scaling service web from 2 to 10 tasks: the deploy lock is held")
 	assert.Equal(t, now.Add(-30*time.Second), sc.History().LastOut, "not applied: not in the history")
 }
+
+// After a scaling action the readings of the old count are forgotten: a short out-cooldown
+// does not let readings from before the scale-out make the next one overshoot.
+func TestAScaleOutWaitsForReadingsAtTheNewCount(t *testing.T) {
+	f := newFleet(t)
+	f.tasks = f.tasks[:1]
+	f.cloud.Host("h1").SetUsage(f.tasks[0].ContainerID, 0.5, 0) // 200% of 256 units
+	var counts []int
+	p := Policy{Service: "web", Min: 1, Max: 8, CPUPercent: 100, CooldownIn: 2 * time.Minute, CooldownOut: 10 * time.Second}
+	sc := &Scaler{Policy: p, Sampler: NewSampler(f.source(), Config{}),
+		Apply:           func(_ context.Context, n int, _ string) error { counts = append(counts, n); return nil },
+		RecordNoScaleIn: func(context.Context, string) error { return nil }}
+	ctx := context.Background()
+	f.statsFor(sc.Sampler, time.Minute)
+	d, err := sc.Step(ctx, 1, false, f.clock.Now())
+	require.NoError(t, err)
+	require.Equal(t, Out, d.Action)
+
+	f.statsFor(sc.Sampler, 15*time.Second) // past the out-cooldown, a quarter of the window
+	d, err = sc.Step(ctx, 2, false, f.clock.Now())
+	require.NoError(t, err)
+	assert.Equal(t, None, d.Action, "too few readings at 2 tasks: %s", d.Reason)
+	assert.Equal(t, []int{2}, counts)
+}
