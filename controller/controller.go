@@ -115,6 +115,9 @@ type Controller struct {
 
 	services []manifest.ServiceSpec // what should run, as the last reconcile read it
 	skipped  map[string]bool        // why services are left alone, as the last reconcile said
+	// own are the containers this controller stopped or removed itself ("host/id" -> when):
+	// their died and remove events are its own doing, not news.
+	own map[string]time.Time
 	jobList  []pipeline.Job         // the Scheduled Jobs as last read
 	jobsRead time.Time
 

@@ -59,6 +59,9 @@ func (c *Controller) jobs(ctx context.Context, s *pipeline.Session, term Term) e
 		if a.Writes() {
 			c.log.Info(a.String(), "job", a.Job, "run", a.Run, "attempt", a.Attempt, "host", a.Host, "trigger", a.Trigger)
 		}
+		if (a.Kind == pipeline.JobRemoved || a.Kind == pipeline.JobTimedOut) && a.Container != "" {
+			c.ownDoing(a.Host + "/" + a.Container)
+		}
 	}
 	return err
 }

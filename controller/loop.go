@@ -37,6 +37,7 @@ func (c *Controller) lead(ctx context.Context, term Term) error {
 	c.crash = newCrashes()
 	c.scale = newScaling()
 	c.jobList, c.jobsRead = nil, time.Time{}
+	c.own = map[string]time.Time{}
 	c.log.Info("leading", "epoch", epoch)
 	s, err := pipeline.Open(ctx, c.cfg.Target) // the first reconcile reads the hosts
 	if err != nil {
@@ -171,6 +172,9 @@ func (c *Controller) onEvent(e Event) string {
 		if e.Action == "kill" {
 			return "" // a died follows
 		}
+		if _, ok := c.own[e.Host+"/"+e.ContainerID]; ok && e.Action != "oom" {
+			return "" // this controller stopped or removed it: already reconciled
+		}
 		c.log.Info("task container "+e.Action, "host", e.Host, "service", e.Service, "container", short(e.ContainerID), "exit_code", e.ExitCode)
 		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindTaskDied, Service: e.Service, Host: e.Host, Message: diedSentence(e)})
 		return "task " + e.Action + " on " + e.Host
@@ -215,7 +219,7 @@ func diedSentence(e Event) string {
 	case "oom":
 		return fmt.Sprintf("%s %s was killed for exceeding its memory limit (OOM).", svc, where)
 	case "remove":
-		return fmt.Sprintf("%s %s was removed outside deck.", svc, where)
+		return fmt.Sprintf("%s %s was removed, not by this controller.", svc, where)
 	}
 	return fmt.Sprintf("%s %s stopped: exited with code %d.", svc, where, e.ExitCode)
 }

@@ -142,6 +142,7 @@ func (f fencedLease) Check() error {
 func (c *Controller) afterApply(ctx context.Context, s *pipeline.Session, term Term, res *executor.Result) {
 	app, env := c.cfg.Target.App.Name, c.cfg.Target.Env.Name
 	for _, sr := range res.Services {
+		c.ownDoing(sr.StoppedIDs...)
 		c.cfg.Metrics.placed(app, env, sr.Name, len(sr.Created))
 		if sr.Err == nil {
 			if c.retry.succeeded(sr.Name) {
@@ -241,4 +242,22 @@ func (c *Controller) noteSkipped(skipped []pipeline.Skipped) {
 		}
 	}
 	c.skipped = now
+}
+
+// ownDoing notes containers ("host/id") this controller stopped or removed, so their
+// events are not taken for news; notes older than a minute are dropped (their events
+// have long arrived).
+func (c *Controller) ownDoing(ids ...string) {
+	if c.own == nil {
+		c.own = map[string]time.Time{}
+	}
+	now := c.cfg.Now()
+	for id, at := range c.own {
+		if now.Sub(at) > time.Minute {
+			delete(c.own, id)
+		}
+	}
+	for _, id := range ids {
+		c.own[id] = now
+	}
 }

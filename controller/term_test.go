@@ -129,3 +129,23 @@ func TestACrashLoopIsBackedOff(t *testing.T) {
 	require.NoError(t, c.Once(ctx))
 	assert.Len(t, r.running("web")["h1"], 1, "replaced once the delay has passed")
 }
+
+// The died and remove events of containers the controller stopped itself are not news: no
+// reconcile, no task-died event. Others are, and a removal says it was not this
+// controller's.
+func TestOwnStopsAreNotNews(t *testing.T) {
+	r := newRig(t, 1)
+	c := r.controller()
+	c.ownDoing("h1/c1")
+	assert.Empty(t, c.onEvent(Event{Host: "h1", Action: "died", Service: "web", ContainerID: "c1", ExitCode: 143}))
+	assert.Empty(t, c.onEvent(Event{Host: "h1", Action: "remove", Service: "web", ContainerID: "c1"}))
+	assert.Equal(t, 0, c.evlog.Pending())
+	assert.Equal(t, "task remove on h1", c.onEvent(Event{Host: "h1", Action: "remove", Service: "web", ContainerID: "c2"}))
+	assert.Equal(t, "task died on h2", c.onEvent(Event{Host: "h2", Action: "died", Service: "web", ContainerID: "c1"}), "another host's c1")
+	assert.Equal(t, 2, c.evlog.Pending())
+	assert.Contains(t, diedSentence(Event{Host: "h1", Action: "remove", Service: "web", ContainerID: "c2"}), "was removed, not by this controller.")
+
+	r.clock.Advance(2 * time.Minute)
+	c.ownDoing()
+	assert.NotEmpty(t, c.onEvent(Event{Host: "h1", Action: "died", Service: "web", ContainerID: "c1"}), "forgotten after a minute")
+}
