@@ -117,8 +117,8 @@ type Controller struct {
 	skipped  map[string]bool        // why services are left alone, as the last reconcile said
 	// own are the containers this controller stopped or removed itself ("host/id" -> when):
 	// their died and remove events are its own doing, not news.
-	own map[string]time.Time
-	jobList  []pipeline.Job         // the Scheduled Jobs as last read
+	own      map[string]time.Time
+	jobList  []pipeline.Job // the Scheduled Jobs as last read
 	jobsRead time.Time
 
 	mu      sync.Mutex
