@@ -245,6 +245,15 @@ func TestMetricsShowDesiredRunningAndHealthyPerService(t *testing.T) {
 	m.Handler([]*Controller{c}).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	assert.Equal(t, 200, rec.Code)
 	assert.Contains(t, rec.Body.String(), `"App":"shop"`)
+
+	// deck delete web: its gauges go, rather than keeping its last values.
+	out, err := pipeline.Deploy{Target: r.target(), Delete: []string{"web"}, Partial: true, Lock: r.lock}.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	require.NoError(t, c.Once(context.Background()))
+	rec = httptest.NewRecorder()
+	m.Handler([]*Controller{c}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	assert.NotContains(t, rec.Body.String(), `service="web"`)
 }
 
 // expiredLease is a deploy lock taken over from a holder whose lease had expired.

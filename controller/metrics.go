@@ -3,6 +3,7 @@ package controller
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,9 @@ type Metrics struct {
 	placements, failures      *prometheus.CounterVec
 	scaling                   *prometheus.CounterVec
 	reconnects                *prometheus.CounterVec
+
+	mu       sync.Mutex
+	reported map[[2]string]map[string]bool // app, env -> the services whose gauges are set
 }
 
 // NewMetrics registers deck's metrics (and the Go runtime's) on a registry of their own.
@@ -50,7 +54,7 @@ func NewMetrics() *Metrics {
 	m.reg.MustRegister(m.duration)
 	m.reconciles = counter("reconciles_total", "Reconciles, by result (ok or error).", []string{"app", "env", "result"})
 	m.placements = counter("placements_total", "Tasks started by the controller.", svc)
-	m.failures = counter("task_failures_total", "Reconciles in which a service's new tasks failed.", svc)
+	m.failures = counter("task_failures_total", "New tasks of a service that failed to start or to become healthy.", svc)
 	m.scaling = counter("scaling_actions_total", "Autoscaling actions, by direction (out or in).", append(svc, "direction"))
 	m.reconnects = counter("event_stream_reconnects_total", "Times a host's event stream broke and was followed again.", []string{"host"})
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -86,9 +90,9 @@ func (m *Metrics) placed(app, env, service string, n int) {
 	}
 }
 
-func (m *Metrics) failed(app, env, service string) {
+func (m *Metrics) failed(app, env, service string, tasks int) {
 	if m != nil {
-		m.failures.WithLabelValues(app, env, service).Inc()
+		m.failures.WithLabelValues(app, env, service).Add(float64(tasks))
 	}
 }
 
@@ -119,11 +123,28 @@ func (m *Metrics) observe(app, env string, s *pipeline.Session, services []manif
 			}
 		}
 	}
+	now := map[string]bool{}
 	for _, svc := range services {
+		now[svc.Name] = true
 		m.desired.WithLabelValues(app, env, svc.Name).Set(float64(svc.Count.Value))
 		m.running.WithLabelValues(app, env, svc.Name).Set(float64(running[svc.Name]))
 		m.healthy.WithLabelValues(app, env, svc.Name).Set(float64(healthy[svc.Name]))
 	}
+	// A service deleted since (deck delete) leaves the gauges, not at its last values.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.reported == nil {
+		m.reported = map[[2]string]map[string]bool{}
+	}
+	key := [2]string{app, env}
+	for name := range m.reported[key] {
+		if !now[name] {
+			for _, g := range []*prometheus.GaugeVec{m.desired, m.running, m.healthy} {
+				g.DeleteLabelValues(app, env, name)
+			}
+		}
+	}
+	m.reported[key] = now
 }
 
 // Handler serves /metrics, and /healthz with each controller's status as JSON: 200 when

@@ -155,7 +155,7 @@ func (c *Controller) afterApply(ctx context.Context, s *pipeline.Session, term T
 			}
 			continue
 		}
-		c.cfg.Metrics.failed(app, env, sr.Name)
+		c.cfg.Metrics.failed(app, env, sr.Name, max(len(executor.Failures(sr.Err)), 1))
 		n, wait := c.retry.failed(sr.Name)
 		msg := fmt.Sprintf("(service %s) failed to start tasks: %s", sr.Name, firstLine(sr.Err))
 		if n >= 2 {

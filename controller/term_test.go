@@ -2,12 +2,18 @@ package controller
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/providers"
 )
 
 // testTerm is a leadership term that ends when the test closes lost.
@@ -148,4 +154,23 @@ func TestOwnStopsAreNotNews(t *testing.T) {
 	r.clock.Advance(2 * time.Minute)
 	c.ownDoing()
 	assert.NotEmpty(t, c.onEvent(Event{Host: "h1", Action: "died", Service: "web", ContainerID: "c1"}), "forgotten after a minute")
+}
+
+// deck_task_failures_total counts the failed tasks, not the reconciles that had some.
+func TestTaskFailuresCountTasks(t *testing.T) {
+	r := newRig(t, 1)
+	r.deploy(web(1))
+	h := r.cloud.Host("h1")
+	h.FailStart = func(providers.TaskSpec) error { return errors.New("oci runtime error: exec format error") }
+	h.SetState(r.running("web")["h1"][0].ContainerID, "exited")
+	m := NewMetrics()
+	c := New(Config{Target: r.target(), Lock: r.lock, Now: r.clock.Now, Metrics: m,
+		Log: slog.New(slog.NewTextHandler(&r.log, nil))})
+	err := c.Once(context.Background())
+	require.ErrorContains(t, err, "circuit breaker tripped")
+	failed := len(executor.Failures(err))
+	require.GreaterOrEqual(t, failed, 3, "the breaker's threshold")
+	rec := httptest.NewRecorder()
+	m.Handler([]*Controller{c}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	assert.Contains(t, rec.Body.String(), fmt.Sprintf(`deck_task_failures_total{app="shop",env="prod",service="web"} %d`, failed))
 }
