@@ -65,11 +65,15 @@ func (b *hostBook) down(name string, lastAnswer time.Time) {
 	}
 }
 
-// up notes that a host's event stream is back.
-func (b *hostBook) up(name string) {
+// up notes that a host's event stream is back, and reports whether the host had been
+// seen down (a watcher's first connection is no return).
+func (b *hostBook) up(name string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.get(name).streamDown = false
+	h := b.get(name)
+	was := h.streamDown || !h.downSince.IsZero()
+	h.streamDown = false
+	return was
 }
 
 // dialable says whether the session should dial the host again.

@@ -164,7 +164,9 @@ func (c *Controller) onEvent(e Event) string {
 			Message: fmt.Sprintf("Host %s stopped answering; its tasks are moved if it is not back within %s.", e.Host, c.cfg.HostGrace)})
 		return "host " + e.Host + " unreachable"
 	case HostUp:
-		c.hosts.up(e.Host)
+		if !c.hosts.up(e.Host) {
+			return "" // the watcher's first connection: the host was never lost
+		}
 		c.log.Info("host reachable again", "host", e.Host)
 		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindHostBack, Host: e.Host, Message: fmt.Sprintf("Host %s answers again.", e.Host)})
 		return "host " + e.Host + " is back"

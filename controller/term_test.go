@@ -174,3 +174,14 @@ func TestTaskFailuresCountTasks(t *testing.T) {
 	m.Handler([]*Controller{c}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	assert.Contains(t, rec.Body.String(), fmt.Sprintf(`deck_task_failures_total{app="shop",env="prod",service="web"} %d`, failed))
 }
+
+// A watcher's first connection is no host coming back: no host-back event, no reconcile.
+func TestAWatchersFirstConnectionIsNoReturn(t *testing.T) {
+	r := newRig(t, 1)
+	c := r.controller()
+	assert.Empty(t, c.onEvent(Event{Host: "h1", Action: HostUp}))
+	assert.Equal(t, 0, c.evlog.Pending())
+	c.onEvent(Event{Host: "h1", Action: HostDown, LastAnswer: r.clock.Now()})
+	assert.Equal(t, "host h1 is back", c.onEvent(Event{Host: "h1", Action: HostUp}))
+	assert.Equal(t, 2, c.evlog.Pending(), "host-lost, then host-back")
+}
