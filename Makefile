@@ -4,6 +4,9 @@ TAGS    := remote containers_image_openpgp exclude_graphdriver_btrfs btrfs_nover
 GO      ?= go
 GOTAGS  := -tags "$(TAGS)"
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# Stamped in, as the release build does: Go's own VCS stamp is off where GOFLAGS has
+# -buildvcs=false (as on these machines), and deck version would say "commit unknown".
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 # GoReleaser, pinned; `go run` builds it once into Go's cache (cmd/deck/release_test.go uses
 # the same version).
 GORELEASER ?= $(GO) run github.com/goreleaser/goreleaser/v2@v2.15.1
@@ -14,7 +17,7 @@ export CGO_ENABLED := 0
 all: build
 
 build:
-	$(GO) build $(GOTAGS) -ldflags "-s -w -X main.version=$(VERSION)" -o bin/deck ./cmd/deck
+	$(GO) build $(GOTAGS) -ldflags "-s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/deck ./cmd/deck
 	$(GO) build -ldflags "-s -w" -o bin/loadgen ./bench/loadgen
 
 # The release archives (linux and darwin, amd64 and arm64), checksums.txt and the changelog
