@@ -139,6 +139,35 @@ func TestSlowRequestsAreNeverCut(t *testing.T) {
 	assert.Less(t, res.Max, 1500*time.Millisecond+latencyBound, "slowest request: %v", res.Slowest)
 }
 
+// TestScaleInDrainsFirst: 6 tasks scaled in to 3 under slow requests, by an app that
+// cuts what it has in hand 100ms after SIGTERM: each task that goes is deregistered and
+// drained before it gets SIGTERM, so no request is cut.
+func TestScaleInDrainsFirst(t *testing.T) {
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	impatient := func(count string) string {
+		return strings.NewReplacer("SHUTDOWN_TIMEOUT: 30s", "SHUTDOWN_TIMEOUT: 100ms", "count: 6", "count: "+count).
+			Replace(lbHello("v1", "0s", ""))
+	}
+	a.write("deck/hello.yaml", impatient("6"))
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+
+	run := startLoad(t, hosts, 100, func(i int) string {
+		if i%5 == 0 {
+			return "/slow?d=1500ms"
+		}
+		return "/"
+	})
+	a.write("deck/hello.yaml", impatient("3"))
+	r = a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	assert.Contains(t, r.Stdout, "3 stopped", r.Stdout)
+	res := run.Stop()
+	requireNoFailures(t, res, "a scale-in from 6 to 3 under slow requests")
+	assert.Len(t, routeTargets(t, hosts, "hello", "hello"), 3)
+}
+
 // TestBreakerRollsBack: a revision whose process exits at start, and one whose health
 // check answers 500, trip the circuit breaker; deck rolls back to the last completed
 // revision, the old tasks serve throughout (zero failed requests), deck deploy exits
