@@ -173,12 +173,20 @@ func TestAHostIsGivenItsGraceThenItsTasksMoveAndAreStoppedWhenItReturns(t *testi
 	assert.Empty(t, final["h2"], "the stale task on the returning host is stopped, not its replacement")
 }
 
-func TestAServiceWhoseTasksKeepFailingBacksOff(t *testing.T) {
-	r := newRig(t, 1)
+// failingStarts deploys one task of web on h1, then makes it exit and every start on h1
+// fail, and returns h1.
+func (r *rig) failingStarts() *fake.Host {
+	r.t.Helper()
 	r.deploy(web(1))
 	h := r.cloud.Host("h1")
 	h.FailStart = func(providers.TaskSpec) error { return errors.New("oci runtime error: exec format error") }
 	h.SetState(r.running("web")["h1"][0].ContainerID, "exited")
+	return h
+}
+
+func TestAServiceWhoseTasksKeepFailingBacksOff(t *testing.T) {
+	r := newRig(t, 1)
+	h := r.failingStarts()
 	c := r.controller()
 
 	require.ErrorContains(t, c.Once(context.Background()), "circuit breaker tripped")

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -13,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/executor"
-	"github.com/deckhq/deck/providers"
 )
 
 // testTerm is a leadership term that ends when the test closes lost.
@@ -159,10 +157,7 @@ func TestOwnStopsAreNotNews(t *testing.T) {
 // deck_task_failures_total counts the failed tasks, not the reconciles that had some.
 func TestTaskFailuresCountTasks(t *testing.T) {
 	r := newRig(t, 1)
-	r.deploy(web(1))
-	h := r.cloud.Host("h1")
-	h.FailStart = func(providers.TaskSpec) error { return errors.New("oci runtime error: exec format error") }
-	h.SetState(r.running("web")["h1"][0].ContainerID, "exited")
+	r.failingStarts()
 	m := NewMetrics()
 	c := New(Config{Target: r.target(), Lock: r.lock, Now: r.clock.Now, Metrics: m,
 		Log: slog.New(slog.NewTextHandler(&r.log, nil))})

@@ -104,17 +104,24 @@ func (a *app) startController(extraEnv []string, args ...string) (stop func() re
 	return stop, logs
 }
 
+// threeHelloTasks deploys 3 tasks of hello behind the test hosts' Caddy.
+func threeHelloTasks(t *testing.T) (*testhosts.Env, *app) {
+	t.Helper()
+	hosts := startHosts(t)
+	a := newApp(t, "hello", hosts)
+	a.write("deck/hello.yaml", strings.Replace(lbHello("v1", "0s", ""), "count: 6", "count: 3", 1))
+	r := a.deck("deploy", "--yes")
+	require.Equal(t, 0, r.Code, r.String())
+	return hosts, a
+}
+
 // TestControllerReplacesAKilledTaskThroughTheLoadBalancer: podman kill one of 3 tasks
 // under load through Caddy: the controller, told by the host's event stream, takes its
 // target out of the route within the task's probe interval and starts a healthy
 // replacement that the load balancer routes to; no request sent after the target was
 // taken out fails.
 func TestControllerReplacesAKilledTaskThroughTheLoadBalancer(t *testing.T) {
-	hosts := startHosts(t)
-	a := newApp(t, "hello", hosts)
-	a.write("deck/hello.yaml", strings.Replace(lbHello("v1", "0s", ""), "count: 6", "count: 3", 1))
-	r := a.deck("deploy", "--yes")
-	require.Equal(t, 0, r.Code, r.String())
+	hosts, a := threeHelloTasks(t)
 	stop, logs := a.startController(nil)
 	run := startLoad(t, hosts, 200, nil)
 
@@ -170,11 +177,7 @@ func failedAfter(t *testing.T, samples []string, after time.Time) []string {
 // configuration and sends no event. The controller reads the balancers every second, so
 // the route is back within seconds, not at the next resync (30s by default).
 func TestControllerRestoresRoutesWhenTheBalancerRestarts(t *testing.T) {
-	hosts := startHosts(t)
-	a := newApp(t, "hello", hosts)
-	a.write("deck/hello.yaml", strings.Replace(lbHello("v1", "0s", ""), "count: 6", "count: 3", 1))
-	r := a.deck("deploy", "--yes")
-	require.Equal(t, 0, r.Code, r.String())
+	hosts, a := threeHelloTasks(t)
 	stop, logs := a.startController(nil)
 	before := routeTargets(t, hosts, "hello", "hello")
 	require.Len(t, before, 3)

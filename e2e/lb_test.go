@@ -115,6 +115,14 @@ func TestRolloutsUnderLoadDropNothing(t *testing.T) {
 	assert.Equal(t, 0, a.deck("plan").Code, "the route matches the tasks: nothing to do")
 }
 
+// slowFifth makes every fifth request take 1.5s in the app.
+func slowFifth(i int) string {
+	if i%5 == 0 {
+		return "/slow?d=1500ms"
+	}
+	return "/"
+}
+
 // TestSlowRequestsAreNeverCut: an app that takes seconds to become ready, serving
 // requests that take 1.5 s while its tasks are replaced: deck registers new tasks only once
 // ready and stops old ones only after their requests drained, so none is cut.
@@ -125,12 +133,7 @@ func TestSlowRequestsAreNeverCut(t *testing.T) {
 	r := a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
 
-	run := startLoad(t, hosts, 100, func(i int) string {
-		if i%5 == 0 {
-			return "/slow?d=1500ms"
-		}
-		return "/"
-	})
+	run := startLoad(t, hosts, 100, slowFifth)
 	a.write("deck/hello.yaml", lbHello("v2", "2s", ""))
 	r = a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
@@ -153,12 +156,7 @@ func TestScaleInDrainsFirst(t *testing.T) {
 	r := a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
 
-	run := startLoad(t, hosts, 100, func(i int) string {
-		if i%5 == 0 {
-			return "/slow?d=1500ms"
-		}
-		return "/"
-	})
+	run := startLoad(t, hosts, 100, slowFifth)
 	a.write("deck/hello.yaml", impatient("3"))
 	r = a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())

@@ -2,31 +2,17 @@ package pipeline
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/deckhq/deck/manifest"
-	"github.com/deckhq/deck/providers/lb"
-	lbfake "github.com/deckhq/deck/providers/lb/fake"
 )
 
 // BalancersDrifted tells a balancer that lost its routes (a restart comes back empty)
 // or had them changed from what the session last read; a read makes it current again.
 func TestBalancersDrifted(t *testing.T) {
-	r := newRig(t, 2)
-	r.env.LoadBalancers = []manifest.LoadBalancerSpec{{Name: "edge", Host: "h1", Listen: "10.0.0.1:80", Admin: "/run/caddy.sock"}}
-	b := lbfake.New("edge")
-	open := func(manifest.LoadBalancerSpec, func(context.Context) (net.Conn, error)) (lb.Balancer, error) {
-		return b, nil
-	}
-	svc := webService(2)
-	svc.Task.Healthcheck, svc.Task.Port = nil, 8080
-	svc.HTTP = &manifest.HTTP{Path: "/", Healthcheck: manifest.TargetHealthcheck{Path: "/"}}
-	target := Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{svc}, Dialer: r.cloud, OpenBalancer: open}
+	_, b, target := routedWeb(t)
 	out, err := Deploy{Target: target, HTTPClient: &http.Client{Transport: answer200{}}}.Run(context.Background())
 	require.NoError(t, err)
 	out.Session.Close()

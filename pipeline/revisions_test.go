@@ -192,19 +192,9 @@ func TestOldRevisionsImagesArePruned(t *testing.T) {
 // A routed service's deploy goes through the environment's balancer, read as soon as its
 // host is connected: the route holds the tasks, and a second deploy plans nothing.
 func TestDeployThroughABalancer(t *testing.T) {
-	r := newRig(t, 2)
-	r.env.LoadBalancers = []manifest.LoadBalancerSpec{{Name: "edge", Host: "h1", Listen: "10.0.0.1:80", Admin: "/run/caddy.sock"}}
-	b := lbfake.New("edge")
-	open := func(manifest.LoadBalancerSpec, func(context.Context) (net.Conn, error)) (lb.Balancer, error) {
-		return b, nil
-	}
-	svc := webService(2)
-	svc.Task.Healthcheck = nil
-	svc.Task.Port = 8080
-	svc.HTTP = &manifest.HTTP{Path: "/", Healthcheck: manifest.TargetHealthcheck{Path: "/"}}
+	_, b, target := routedWeb(t)
 	run := func() *Outcome {
-		d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{svc}, Dialer: r.cloud, OpenBalancer: open},
-			HTTPClient: &http.Client{Transport: answer200{}}}
+		d := Deploy{Target: target, HTTPClient: &http.Client{Transport: answer200{}}}
 		out, err := d.Run(context.Background())
 		require.NoError(t, err)
 		out.Session.Close()
@@ -218,6 +208,22 @@ func TestDeployThroughABalancer(t *testing.T) {
 	assert.Len(t, routes["web"].Targets, 2)
 	second := run()
 	assert.True(t, second.Plan.Empty(), "%+v", second.Plan.Changes)
+}
+
+// routedWeb is a rig of 2 hosts whose environment has the fake balancer edge, and the
+// target of 2 tasks of web routed on /.
+func routedWeb(t *testing.T) (*rig, *lbfake.Balancer, Target) {
+	t.Helper()
+	r := newRig(t, 2)
+	r.env.LoadBalancers = []manifest.LoadBalancerSpec{{Name: "edge", Host: "h1", Listen: "10.0.0.1:80", Admin: "/run/caddy.sock"}}
+	b := lbfake.New("edge")
+	open := func(manifest.LoadBalancerSpec, func(context.Context) (net.Conn, error)) (lb.Balancer, error) {
+		return b, nil
+	}
+	svc := webService(2)
+	svc.Task.Healthcheck, svc.Task.Port = nil, 8080
+	svc.HTTP = &manifest.HTTP{Path: "/", Healthcheck: manifest.TargetHealthcheck{Path: "/"}}
+	return r, b, Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{svc}, Dialer: r.cloud, OpenBalancer: open}
 }
 
 // answer200 is a transport where every target answers 200.
