@@ -44,7 +44,8 @@ and it stays in deck job history. It is refused while the job already has as man
 its concurrency allows (default 1), unless --force. It takes the environment's deploy lock for
 the moment it starts the run. --wait follows the run's output to its end and exits with its exit
 code; a failed attempt of a job with retries is followed by the retry deck controller starts
-(while a controller leads the environment, waiting up to 30s for it to appear). Ctrl-C then stops following, not the run.`,
+(while a controller leads the environment, waiting up to 30s for it to appear). Ctrl-C then
+stops following, not the run.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Job = args[0]
@@ -177,8 +178,8 @@ type JobRunJSON struct {
 }
 
 // startJobRun takes the deploy lock, reads the hosts again under it, and starts the run:
-// the controller starts runs under the same lock, so the concurrency rule holds.
-// startJobRun starts the run under the deploy lock; it returns the job's retries too.
+// the controller starts runs under the same lock, so the concurrency rule holds. It
+// returns the job's retries too, for --wait.
 func startJobRun(ctx context.Context, o *JobRunOptions, s *pipeline.Session) (pipeline.JobAction, int, error) {
 	lease, err := o.Lock.taker(o.Deps, "job run "+o.Job)(ctx, s)
 	if err != nil {
