@@ -164,9 +164,10 @@ func TestApplyExitedTaskFailsFast(t *testing.T) {
 		Services: []planner.ServicePlan{{Name: "web", Revision: "rev2", Desired: 1, Waves: 1}},
 		Changes:  []planner.Change{{Action: planner.Create, Kind: planner.KindTask, Service: "web", Host: "h1", TaskID: "new1", Revision: "rev2"}}}
 	go func() {
-		// The container crashes shortly after it starts.
+		// The container crashes shortly after it starts: once it runs (set before the
+		// start, its state would be overwritten by the start and the task would never end).
 		for {
-			if ts := h.Tasks(); len(ts) == 1 {
+			if ts := h.Tasks(); len(ts) == 1 && ts[0].Running() {
 				h.SetState(ts[0].ContainerID, "exited")
 				return
 			}
