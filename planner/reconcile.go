@@ -106,9 +106,6 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 			if why, ok := reasons[t.ID]; ok {
 				r = why // not running, or unhealthy: why this one goes rather than another
 			}
-			if !t.HostReachable {
-				r.Hosts = []string{t.Host}
-			}
 			b.destroy = append(b.destroy, stop{task: t, reason: r})
 		}
 		slots -= n
