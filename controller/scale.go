@@ -71,13 +71,14 @@ func (c *Controller) updateScaling(ctx context.Context, s *pipeline.Session, ter
 		scaler := &autoscale.Scaler{Policy: p, Sampler: sampler,
 			Apply: func(ctx context.Context, n int, why string) error { return c.setCount(ctx, s, term, name, n, why) },
 			RecordNoScaleIn: func(ctx context.Context, why string) error {
-				if term == nil {
-					return pipeline.RecordNoScaleIn(ctx, s, name, why, nil)
+				var fence func() error
+				if term != nil {
+					if term.Check() != nil {
+						return nil
+					}
+					fence = term.Check
 				}
-				if term.Check() != nil {
-					return nil
-				}
-				return pipeline.RecordNoScaleIn(ctx, s, name, why, term.Check)
+				return pipeline.RecordNoScaleIn(ctx, s, name, why, fence)
 			}}
 		if st, ok := states[name]; ok {
 			scaler.Resume(st.LastOut, st.LastIn, st.NoScaleIn)

@@ -1,6 +1,9 @@
 package manifest
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // WorkloadType is a service's kind, as in Copilot.
 type WorkloadType string
@@ -296,6 +299,17 @@ type Constraint struct {
 	Kind      string   `json:"kind"`
 	Attribute string   `json:"attribute,omitempty"`
 	Values    []string `json:"values,omitempty"`
+}
+
+// String is an attribute constraint as a user reads it: zone = a, zone in [a, b].
+func (k Constraint) String() string {
+	switch {
+	case k.Kind == ConstraintDistinctHost:
+		return ConstraintDistinctHost
+	case k.Kind == ConstraintEquals && len(k.Values) == 1:
+		return k.Attribute + " = " + k.Values[0]
+	}
+	return k.Attribute + " in [" + strings.Join(k.Values, ", ") + "]"
 }
 
 const (

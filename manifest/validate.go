@@ -102,7 +102,7 @@ func (s *serviceLoader) validateConstraints() ([]HostSpec, bool) {
 			if len(met) > 0 {
 				which += " with " + strings.Join(met, " and ")
 			}
-			want := constraintWords(k)
+			want := k.String()
 			if len(values) == 0 {
 				names := map[string]bool{}
 				for _, h := range s.hosts {
@@ -127,7 +127,7 @@ func (s *serviceLoader) validateConstraints() ([]HostSpec, bool) {
 			return nil, false
 		}
 		eligible = next
-		met = append(met, constraintWords(k))
+		met = append(met, k.String())
 	}
 	return eligible, true
 }
@@ -197,14 +197,6 @@ func (s *serviceLoader) validateOneAHost(eligible []HostSpec) {
 		s.at(path, "%s %d does not fit: distinct_host puts at most one task on a host, and %s; want a count of at most %d, or no distinct_host",
 			what, count, has, n)
 	}
-}
-
-// constraintWords is an attribute constraint as a user reads it: zone = a, zone in [a, b].
-func constraintWords(k Constraint) string {
-	if k.Kind == ConstraintEquals {
-		return k.Attribute + " = " + k.Values[0]
-	}
-	return k.Attribute + " in [" + strings.Join(k.Values, ", ") + "]"
 }
 
 // plural is "1 host" or "3 hosts".

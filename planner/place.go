@@ -95,17 +95,10 @@ func (p *placer) staticReason(i int) string {
 		}
 		v, ok := h.Attribute(k.Attribute)
 		if !ok || !slices.Contains(k.Values, v) {
-			return "constraint " + constraintText(k)
+			return "constraint " + k.String()
 		}
 	}
 	return ""
-}
-
-func constraintText(k manifest.Constraint) string {
-	if k.Kind == manifest.ConstraintEquals {
-		return k.Attribute + " = " + k.Values[0]
-	}
-	return k.Attribute + " in [" + strings.Join(k.Values, ", ") + "]"
 }
 
 // fits reports whether the host can take one more task now. A host whose capacity was
@@ -232,7 +225,7 @@ func (p *placer) blockers() string {
 		if k.Kind == manifest.ConstraintDistinctHost {
 			continue
 		}
-		text := constraintText(k)
+		text := k.String()
 		if n := constraints[text]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s constraint %s", hosts(n, "fails", "fail"), text))
 			delete(constraints, text)
