@@ -101,6 +101,9 @@ type Outcome struct {
 	Rollbacks []executor.ServiceResult
 	// Revisions are the revision numbers the planned services were deployed as.
 	Revisions map[string]int
+	// Forgotten are the services deck delete found with no tasks but a desired state,
+	// which it recorded as deleted.
+	Forgotten []string
 }
 
 // Run carries the deploy out: resolve images and secrets, connect, read the hosts, plan
@@ -139,7 +142,7 @@ func (d Deploy) run(ctx context.Context) (*Outcome, error) {
 		return out, err
 	}
 	if out.Plan.Empty() {
-		return out, d.recordSettings(ctx, s)
+		return out, d.recordSettings(ctx, s, out)
 	}
 	if d.PlanOnly {
 		return out, nil

@@ -17,8 +17,12 @@ import (
 // schedule, alone changes no task, yet the controller acts on it. It reads the records
 // (one listing per host) and, only when a service's differs, takes the lock and writes
 // them; an unchanged deploy still takes no lock and writes nothing.
-func (d Deploy) recordSettings(ctx context.Context, s *Session) error {
-	if d.Heal || d.PlanOnly || d.Saved != nil || len(d.Target.Services) == 0 {
+//
+// deck delete of a service with no tasks left (a count of 0, a first deploy that failed)
+// has an empty plan too: its desired state is then recorded as deleted, so deck status and
+// the controller forget it, and out.Forgotten names it.
+func (d Deploy) recordSettings(ctx context.Context, s *Session, out *Outcome) error {
+	if d.Heal || d.PlanOnly || d.Saved != nil || len(d.Target.Services)+len(d.Delete) == 0 {
 		return nil
 	}
 	recs, err := readDesired(ctx, s)
@@ -33,7 +37,13 @@ func (d Deploy) recordSettings(ctx context.Context, s *Session) error {
 			changed = append(changed, svc.Name)
 		}
 	}
-	if len(changed) == 0 {
+	var forget []string
+	for _, name := range d.Delete {
+		if _, ok := recs[name]; ok {
+			forget = append(forget, name)
+		}
+	}
+	if len(changed)+len(forget) == 0 {
 		return nil
 	}
 	sort.Strings(changed)
@@ -47,10 +57,15 @@ func (d Deploy) recordSettings(ctx context.Context, s *Session) error {
 			return err
 		}
 	}
-	if err := WriteDesired(ctx, s, d.Target.Services, nil); err != nil {
+	if err := WriteDesired(ctx, s, d.Target.Services, forget); err != nil {
 		return err
 	}
-	if d.Events != nil {
+	out.Forgotten = forget
+	if d.Events != nil && len(forget) > 0 {
+		d.Events(executor.Event{Time: time.Now(), Kind: executor.EventServiceDone, Service: strings.Join(forget, ","),
+			Message: "had no tasks; its desired state is recorded as deleted"})
+	}
+	if d.Events != nil && len(changed) > 0 {
 		d.Events(executor.Event{Time: time.Now(), Kind: executor.EventServiceDone, Service: strings.Join(changed, ","),
 			Message: "settings recorded for the controller (count, scaling, rollout, placement or schedule); no task changes"})
 	}

@@ -71,6 +71,11 @@ func runDelete(cmd *cobra.Command, o *DeleteOptions) error {
 		},
 		Planned: o.confirm(w, declared)}
 	return runPipelineThen(cmd.Context(), deps, g, d, "delete", func(r *DeployReport) error {
+		if len(r.Forgotten) > 0 {
+			fmt.Fprintf(deps.IO.ErrOut, "Service %s had no tasks; its desired state is now recorded as deleted, so deck status and the controller forget it.\n", o.Service)
+		} else if !r.Applied && !o.Volumes {
+			return fmt.Errorf("service %s has no tasks and no desired state in app %s, environment %s: nothing to delete", o.Service, w.app.Name, w.env.Name)
+		}
 		volumes := pipeline.NamedVolumes(w.app.Name, w.env.Name, slices.Concat(declared, mounted))
 		switch {
 		case len(volumes) == 0:
@@ -92,7 +97,8 @@ func runDelete(cmd *cobra.Command, o *DeleteOptions) error {
 }
 
 // confirm shows the plan and asks before deleting. With no tasks left, --volumes still
-// removes the volumes the manifest declares.
+// removes the volumes the manifest declares, and the service's desired state, if the hosts
+// keep one, is recorded as deleted without asking: nothing that runs changes.
 func (o *DeleteOptions) confirm(w *world, declared []manifest.Volume) func(*planner.Plan) error {
 	deps, g := o.Deps, o.Globals
 	return func(p *planner.Plan) error {
@@ -105,7 +111,7 @@ func (o *DeleteOptions) confirm(w *world, declared []manifest.Volume) func(*plan
 			return fmt.Errorf("service %s has no tasks in app %s, environment %s, and no manifest that declares volumes: "+
 				"deck cannot tell which volumes were its", o.Service, w.app.Name, w.env.Name)
 		}
-		return fmt.Errorf("service %s has no tasks in app %s, environment %s: nothing to delete", o.Service, w.app.Name, w.env.Name)
+		return nil // deck delete forgets its desired state, if it has one (pipeline.Outcome.Forgotten)
 	}
 }
 

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,4 +101,38 @@ func TestDeleteLeavesAVolumeAnotherServiceUses(t *testing.T) {
 	assert.Contains(t, errOut, "shop-test-worker-", "the containers that use it are named")
 	assert.Equal(t, 2, h.tasks(), "worker's tasks run on")
 	assert.NotEmpty(t, h.volumes())
+}
+
+// A service whose tasks are all gone (removed outside deck here; a failed first deploy or
+// a count of 0 leave the same) still has its desired state on the hosts, from which a
+// controller would start its tasks again. deck delete records it as deleted.
+func TestDeleteForgetsAServiceWithNoTasks(t *testing.T) {
+	h := newHarness(t)
+	h.write("deck/api.yaml", strings.Replace(apiManifest, "COUNT", "2", 1))
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	for _, name := range []string{"h1", "h2"} {
+		host := h.cloud.Host(name)
+		for _, task := range host.Tasks() {
+			require.NoError(t, host.Remove(context.Background(), task.ContainerID))
+		}
+	}
+	require.Equal(t, 0, h.tasks())
+	require.NoError(t, os.Remove(filepath.Join(h.dir, "deck", "api.yaml")))
+
+	code, out, errOut := h.run("delete", "api", "--yes", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "Service api had no tasks; its desired state is now recorded as deleted")
+	var r DeployReport
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	assert.Equal(t, []string{"api"}, r.Forgotten)
+	assert.False(t, r.Applied)
+
+	code, _, errOut = h.run("controller", "--once")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 0, h.tasks(), "the controller does not start the deleted service again")
+
+	code, _, errOut = h.run("delete", "api", "--yes")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "service api has no tasks and no desired state in app shop, environment test: nothing to delete")
 }

@@ -132,7 +132,7 @@ func runPipelineThen(ctx context.Context, deps Deps, g *Globals, d pipeline.Depl
 			return &ExitError{Code: 1}
 		}
 		if err == nil && more != nil {
-			return more(&DeployReport{})
+			return more(&DeployReport{Forgotten: out.Forgotten})
 		}
 		return err
 	}
@@ -150,7 +150,7 @@ func runPipelineThen(ctx context.Context, deps Deps, g *Globals, d pipeline.Depl
 		return fmt.Errorf("%s failed: %w\n%s. Fix the cause and run deck %s again", verb, err, after, verb)
 	}
 	if more != nil {
-		return more(&DeployReport{})
+		return more(&DeployReport{Applied: true})
 	}
 	return nil
 }

@@ -26,7 +26,10 @@ type DeployReport struct {
 	RolledBack bool                `json:"rolled_back"`
 	// Volumes is deck delete's: the service's named volumes, removed (--volumes) or kept.
 	Volumes *VolumesJSON `json:"volumes,omitempty"`
-	Error   *ErrorJSON   `json:"error,omitempty"`
+	// Forgotten is deck delete's: the service had no tasks, and its desired state was
+	// recorded as deleted.
+	Forgotten []string   `json:"forgotten,omitempty"`
+	Error     *ErrorJSON `json:"error,omitempty"`
 }
 
 // ServiceResultJSON is one service's part of a run.
@@ -69,7 +72,8 @@ type VolumesJSON struct {
 
 // deployReport builds the report of a run that ended with err.
 func deployReport(out *pipeline.Outcome, err error, verb string) *DeployReport {
-	r := &DeployReport{Verb: verb, Plan: out.Plan, Services: []ServiceResultJSON{}, Rollbacks: []ServiceResultJSON{}}
+	r := &DeployReport{Verb: verb, Plan: out.Plan, Services: []ServiceResultJSON{}, Rollbacks: []ServiceResultJSON{},
+		Forgotten: out.Forgotten}
 	if out.Session != nil {
 		r.App, r.Env = out.Session.T.App.Name, out.Session.T.Env.Name
 	}
