@@ -239,7 +239,17 @@ func (c *computer) planService(d Desired) error {
 			placed = append(placed, v.task) // it runs where it runs: spread around it
 		}
 	}
-	p, err := newPlacer(c.cluster, svc, rev.Task, placed)
+	// A task that runs but fails its health checks may be its host's doing (ports that do
+	// not answer, a full disk): its replacement goes elsewhere while another host fits. One
+	// that exited is more often the app's (a crash, an OOM kill, a host restart that ended
+	// every container) and is placed as usual.
+	var failed []string
+	for _, s := range b.restart {
+		if s.reason.Code == ReasonUnhealthy {
+			failed = append(failed, s.task.Host)
+		}
+	}
+	p, err := newPlacer(c.cluster, svc, rev.Task, placed, failed...)
 	if err != nil {
 		return err
 	}

@@ -24,12 +24,26 @@ type placer struct {
 	tree     *rankTree
 	cands    []*candidate // by cluster slot; nil for hosts filtered out
 	counts   []int        // tasks of the service per slot, kept and placed (every host)
+
+	// avoided are the slots of hosts where a task of the service is being replaced
+	// because it failed its health checks there (a host whose ports do not answer): new
+	// tasks go to other hosts while any fits, as Nomad's reschedule penalty does. aside holds the avoided candidates taken out of the tree;
+	// they come back, for good, once no other host fits.
+	avoided  []bool
+	aside    []*candidate
+	fallback bool
 }
 
-func newPlacer(c *cluster, svc manifest.ServiceSpec, td manifest.TaskDef, keep []state.TaskState) (*placer, error) {
+// avoid names the hosts where the service's tasks being replaced failed (see placer.avoided).
+func newPlacer(c *cluster, svc manifest.ServiceSpec, td manifest.TaskDef, keep []state.TaskState, avoid ...string) (*placer, error) {
 	p := &placer{c: c, service: svc.Name, need: manifest.Resources{CPU: td.CPU, Memory: td.Memory},
 		hostPort: td.HostPort, spec: svc.Placement, cands: make([]*candidate, len(c.hosts)),
-		counts: make([]int, len(c.hosts))}
+		counts: make([]int, len(c.hosts)), avoided: make([]bool, len(c.hosts))}
+	for _, name := range avoid {
+		if i, ok := c.byName[name]; ok {
+			p.avoided[i] = true
+		}
+	}
 	for _, k := range p.spec.Constraints {
 		switch k.Kind {
 		case manifest.ConstraintDistinctHost:
@@ -129,8 +143,23 @@ func (p *placer) place(taskNo, count int) (int, error) {
 func (p *placer) tryPlace() (int, bool) {
 	for {
 		cand := p.tree.best()
+		if cand == nil && len(p.aside) > 0 {
+			p.fallback = true // only avoided hosts are left: better there than nowhere
+			for _, a := range p.aside {
+				a.aside = false
+				p.tree.add(a)
+			}
+			p.aside = nil
+			continue
+		}
 		if cand == nil {
 			return 0, false
+		}
+		if p.avoided[cand.slot] && !p.fallback {
+			p.tree.remove(cand)
+			cand.aside = true
+			p.aside = append(p.aside, cand)
+			continue
 		}
 		if !p.fits(cand.slot) {
 			p.tree.remove(cand)
@@ -157,8 +186,8 @@ func (p *placer) tryPlace() (int, bool) {
 // left the tree for lack of room may come back.
 func (p *placer) freed(i int) {
 	cand := p.cands[i]
-	if cand == nil || cand.gone {
-		return
+	if cand == nil || cand.gone || cand.aside {
+		return // an avoided host set aside is checked again if it comes back
 	}
 	if cand.out {
 		if p.fits(i) {

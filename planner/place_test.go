@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/health"
 )
 
 func TestNoHostFitsExplainsEachReason(t *testing.T) {
@@ -182,4 +183,45 @@ func TestPlacementScalesPastManyHosts(t *testing.T) {
 	for _, n := range perRack {
 		assert.InDelta(t, 200.0/7, n, 1)
 	}
+}
+
+// A task failing its health checks on h2 (whose ports may not answer) is replaced on
+// another host while one fits; with none left, on h2 after all.
+func TestReplacementOfAnUnhealthyTaskAvoidsItsHost(t *testing.T) {
+	h := newHarness(t).hosts(3, 8192, 16384)
+	web := service("web", 3, webTask())
+	h.run("h1", web.Revision, "a")
+	h.run("h2", web.Revision, "sick")
+	h.run("h3", web.Revision, "c")
+	h.health["sick"] = health.StateUnhealthy
+	p := h.plan(web)
+	require.Len(t, p.Changes, 1)
+	assert.Equal(t, "sick", p.Changes[0].Old.TaskID)
+	assert.NotEqual(t, "h2", p.Changes[0].Host, "not back on the host where it failed")
+
+	h = newHarness(t).hosts(1, 8192, 16384)
+	web = service("web", 1, webTask())
+	h.run("h1", web.Revision, "sick")
+	h.health["sick"] = health.StateUnhealthy
+	p = h.plan(web)
+	require.Len(t, p.Changes, 1)
+	assert.Equal(t, "h1", p.Changes[0].Host, "the only host left")
+}
+
+// An exited task is more often the app's doing: its replacement is placed as usual
+// (here back on h2, the host with the fewest tasks).
+func TestReplacementOfAnExitedTaskIsPlacedAsUsual(t *testing.T) {
+	h := newHarness(t).hosts(2, 8192, 16384)
+	web := service("web", 2, webTask())
+	h.run("h1", web.Revision, "a")
+	dead := h.run("h2", web.Revision, "dead")
+	h.cloud.Host("h2").SetState(dead.ContainerID, "exited")
+	p := h.plan(web)
+	var hosts []string
+	for _, c := range p.Changes {
+		if c.Action != Destroy {
+			hosts = append(hosts, c.Host)
+		}
+	}
+	assert.Equal(t, []string{"h2"}, hosts)
 }

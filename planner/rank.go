@@ -34,6 +34,7 @@ type candidate struct {
 	leaf  *rankNode
 	out   bool // removed from the tree because it does not fit now
 	gone  bool // removed for good (distinct_host)
+	aside bool // removed while other hosts fit (placer.avoided)
 	count int  // tasks of the service on the host: kept and placed
 }
 
