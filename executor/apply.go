@@ -304,6 +304,15 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 					Message: "removed before its health check ended: the circuit breaker tripped"})
 				return nil
 			}
+			if ctx.Err() != nil {
+				// The run was interrupted (Ctrl-C, a cancelled CI job) while the task
+				// started or waited (it was removed, as a failed one is): no failure of the
+				// revision, so the circuit breaker does not count it, and no rollback starts
+				// that the user did not ask for and could not stop.
+				a.emit(Event{Kind: EventTaskFailed, Service: c.Service, Host: c.Host, TaskID: c.TaskID,
+					Message: "removed: deck was interrupted before its health check ended"})
+				return fmt.Errorf("task %s on %s: %w", c.TaskID, c.Host, ctx.Err())
+			}
 			a.emit(Event{Kind: EventTaskFailed, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: err.Error()})
 			var f *TaskFailure
 			if !errors.As(err, &f) {
@@ -316,7 +325,7 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 				// task stays; the next plan places around the host.
 				return fmt.Errorf("%w; its host stopped answering during the rollout: run deck deploy again to place the task elsewhere (or once the host is back)", err)
 			}
-			if !br.fail(err) || ctx.Err() != nil {
+			if !br.fail(err) {
 				if br.isTripped() {
 					tripped()
 				}

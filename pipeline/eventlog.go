@@ -376,11 +376,15 @@ func (d Deploy) logOutcome(out *Outcome, err error) {
 	for _, sr := range out.Rollbacks {
 		rolled[sr.Name] = true
 	}
-	failed := map[string]string{}
+	// As deck history records it (Deploy.finish): a service whose own rollout ended
+	// without an error completed, whatever happened to the others of the deploy.
+	failed, done := map[string]string{}, map[string]bool{}
 	if out.Result != nil {
 		for _, sr := range out.Result.Services {
 			if sr.Err != nil {
 				failed[sr.Name] = oneLine(sr.Err)
+			} else {
+				done[sr.Name] = true
 			}
 		}
 	}
@@ -393,7 +397,7 @@ func (d Deploy) logOutcome(out *Outcome, err error) {
 		case failed[svc] != "":
 			d.Log.Add(LogEvent{Kind: KindDeployFailed, Service: svc,
 				Message: fmt.Sprintf("(service %s) deployment of revision %d failed: %s", svc, n, failed[svc])})
-		case err != nil:
+		case err != nil && !done[svc]:
 			d.Log.Add(LogEvent{Kind: KindDeployFailed, Service: svc,
 				Message: fmt.Sprintf("(service %s) deployment of revision %d failed: %s", svc, n, oneLine(err))})
 		default:
