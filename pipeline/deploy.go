@@ -270,7 +270,9 @@ func (d Deploy) planAndShow(ctx context.Context, s *Session, res *Resolved) (*pl
 
 func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
 	s, plan := out.Session, out.Plan
+	var before map[string]desiredRecord // what the hosts held: a rollback returns to its route
 	if !d.Heal {
+		before, _ = readDesired(ctx, s) // read with the tasks (Target.ReadDesired): no extra call
 		if err := WriteDesired(ctx, s, d.Target.Services, d.Delete); err != nil {
 			return err
 		}
@@ -325,14 +327,14 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		}
 		return err
 	}
-	err = d.finish(ctx, out, opts, nums, created, hist, err)
+	err = d.finish(ctx, out, opts, nums, created, hist, before, err)
 	d.pruneImages(ctx, s, plan, hist, keep)
 	return err
 }
 
 func (d Deploy) plan(ctx context.Context, s *Session, res *Resolved) (*planner.Plan, error) {
 	if d.Saved != nil {
-		if err := s.CheckSaved(d.Saved, res, d.SavedPath); err != nil {
+		if err := s.CheckSaved(d.Saved, res, d.Target.Services, d.SavedPath); err != nil {
 			return nil, err
 		}
 		return d.Saved, nil
@@ -341,8 +343,12 @@ func (d Deploy) plan(ctx context.Context, s *Session, res *Resolved) (*planner.P
 	if err != nil {
 		return nil, err
 	}
-	return s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial, Grace: s.Grace, GraceUnknown: s.GraceUnknown,
+	plan, err := s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial, Grace: s.Grace, GraceUnknown: s.GraceUnknown,
 		Jobs: jobs, Now: time.Now()})
+	if err == nil && !d.Heal && len(d.Target.Services) > 0 {
+		plan.Settings = settingsDigests(d.Target.Services)
+	}
+	return plan, err
 }
 
 // refuseNewerEpochs is the fencing check on what deck reads: a task created under a

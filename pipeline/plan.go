@@ -2,12 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
+	"github.com/deckhq/deck/providers"
 )
 
 // Plan computes the plan from the last Read. The hosts' capacity is slow to read and
@@ -23,9 +28,22 @@ func (s *Session) Plan(ctx context.Context, desired []planner.Desired, opts plan
 	return plan, err
 }
 
+// settingsDigests digests each service's desired state, as the deploy would record it
+// (WriteDesired): what a saved plan's Settings hold.
+func settingsDigests(services []manifest.ServiceSpec) map[string]string {
+	out := make(map[string]string, len(services))
+	for _, svc := range services {
+		b, _ := json.Marshal(providers.DesiredStateOf(svc))
+		sum := sha256.Sum256(b)
+		out[svc.Name] = hex.EncodeToString(sum[:8])
+	}
+	return out
+}
+
 // CheckSaved checks that a saved plan still applies: same app and environment, the
-// hosts unchanged since it was made, the same images and secrets.
-func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, path string) error {
+// hosts unchanged since it was made, the same images and secrets, and the same settings
+// (services, the deploy's own, as the desired state it records).
+func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, services []manifest.ServiceSpec, path string) error {
 	app, env := s.T.App.Name, s.T.Env.Name
 	if plan.App != app || plan.Env != env {
 		return fmt.Errorf("plan %s is for app %s, environment %s; this is app %s, environment %s",
@@ -47,6 +65,12 @@ func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, path string) err
 		if id, ok := now[sp.Name]; ok && sp.Revision != "" && id != sp.Revision {
 			return fmt.Errorf("service %s changed since plan %s was made (its manifest, image or a secret now gives revision %s, not %s). Run deck plan again",
 				sp.Name, path, id, sp.Revision)
+		}
+	}
+	for name, digest := range settingsDigests(services) {
+		if was, ok := plan.Settings[name]; ok && was != digest {
+			return fmt.Errorf("the settings of service %s (count, scaling, rollout, placement, schedule or route) changed since plan %s was made. Run deck plan again",
+				name, path)
 		}
 	}
 	for _, rev := range plan.Revisions {

@@ -142,7 +142,7 @@ func keepSecrets(app, env string, hist map[string][]history.Entry, keep int) map
 // finish records each service's outcome and, for a service whose circuit breaker tripped,
 // rolls it back to its last completed revision when its manifest asks for that.
 func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options, nums map[string]int,
-	created map[string]bool, hist map[string][]history.Entry, applyErr error) error {
+	created map[string]bool, hist map[string][]history.Entry, before map[string]desiredRecord, applyErr error) error {
 	s := out.Session
 	store := s.history()
 	ctx = context.WithoutCancel(ctx) // an interrupted run still says how it ended
@@ -180,7 +180,17 @@ func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options,
 			d.Events(executor.Event{Time: time.Now(), Kind: executor.EventBreaker, Service: sr.Name,
 				Message: fmt.Sprintf("rolling back to revision %d", to.Number)})
 		}
+		// The rollback keeps the balancer's route as it was (keepRouteSettings), so the
+		// desired state recorded for the controller must name that route too, or the
+		// controller would put the failed revision's route (a health check path only it
+		// answers) in front of the old tasks.
+		if prev, ok := before[sr.Name]; ok && prev.State.HTTP != nil && spec.HTTP != nil {
+			spec.HTTP = prev.State.HTTP
+		}
 		res, err := d.rollbackService(ctx, s, opts, spec, to)
+		if err == nil {
+			errs = append(errs, WriteDesired(ctx, s, []manifest.ServiceSpec{spec}, nil))
+		}
 		if res != nil {
 			out.Rollbacks = append(out.Rollbacks, res.Services...)
 		}
@@ -207,6 +217,7 @@ func (d Deploy) rollbackService(ctx context.Context, s *Session, opts executor.O
 		return nil, err
 	}
 	spec.Task = to.Task
+	opts.Desired[spec.Name] = providers.DesiredStateOf(spec) // the tasks' labels say what the record says
 	desired := []planner.Desired{{Service: spec, Revision: planner.NewRevision(spec.Name, to.Task)}}
 	plan, err := s.Plan(ctx, desired, planner.Options{Partial: true})
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 // FormatVersion is the version of the Plan's JSON form; a saved plan of another version is
 // refused. 2: reasons are typed (a code and its facts), and verify joined the actions.
 // 3: load-balancer routes and targets joined the changes. 4: Scheduled Jobs' changes.
-const FormatVersion = 4
+// 5: settings, the digest of each service's desired state.
+const FormatVersion = 5
 
 // Action is what a change does.
 type Action string
@@ -130,6 +131,10 @@ type Plan struct {
 	// addresses of the tasks that serve now as targets: where the rollout starts from.
 	Routes   map[string]lb.Route `json:"routes,omitempty"`
 	Warnings []string            `json:"warnings,omitempty"`
+	// Settings are a digest, per service, of the desired state the deploy records for the
+	// controller (count, scaling, rollout, placement, schedule, route) as the manifests
+	// gave it: none of it is in a revision, so a saved plan is refused when it changed.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // TaskChanges counts the changes that act on tasks.

@@ -106,7 +106,7 @@ func TestJSONRoundTrip(t *testing.T) {
 	p := mixedPlan(t)
 	var b bytes.Buffer
 	require.NoError(t, RenderJSON(&b, p))
-	assert.True(t, strings.HasPrefix(b.String(), "{\n  \"format_version\": 4,"), b.String()[:40])
+	assert.True(t, strings.HasPrefix(b.String(), "{\n  \"format_version\": 5,"), b.String()[:40])
 	got, err := ReadJSON(&b)
 	require.NoError(t, err)
 	assert.Equal(t, p, got)
@@ -114,9 +114,9 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestReadJSONRefusesOtherVersions(t *testing.T) {
 	_, err := ReadJSON(strings.NewReader(`{"format_version": 1, "app": "hello"}`))
-	assert.EqualError(t, err, "read plan: format version 1 is not supported (this deck reads version 4); make the plan again with this deck")
+	assert.EqualError(t, err, "read plan: format version 1 is not supported (this deck reads version 5); make the plan again with this deck")
 	_, err = ReadJSON(strings.NewReader(`{"app": "hello"}`))
 	assert.EqualError(t, err, "read plan: not a deck plan: no format_version")
-	_, err = ReadJSON(strings.NewReader(`{"format_version": 4, "surprise": true}`))
+	_, err = ReadJSON(strings.NewReader(`{"format_version": 5, "surprise": true}`))
 	assert.EqualError(t, err, `read plan: json: unknown field "surprise"`)
 }

@@ -1,0 +1,180 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers"
+	"github.com/deckhq/deck/providers/history"
+)
+
+// How a run ended is recorded as it ended: in deck history, deck events, and the desired
+// state the controller acts on.
+
+// The user interrupts a deploy while its new tasks wait for their health checks. The
+// interrupt was once counted as failed tasks: the breaker tripped, deck ran a rollback the
+// user could not interrupt and recorded the revision as rolled back, though no task of it
+// failed.
+func TestInterruptedDeployIsNotRolledBack(t *testing.T) {
+	r := newRig(t, 2)
+	_, err := r.deploy(t, withGreeting(webService(4), "v1"))
+	require.NoError(t, err)
+	for _, h := range []string{"h1", "h2"} {
+		r.cloud.Host(h).Healthy = func(s providers.TaskSpec) bool { return s.Env["GREETING"] != "v2" }
+	}
+	v2 := withGreeting(webService(4), "v2")
+	v2.Task.Healthcheck = &manifest.Healthcheck{Command: []string{"/check"}, Interval: time.Hour, Timeout: time.Second, Retries: 3}
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	started := 0
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{v2}, Dialer: r.cloud},
+		Events: func(e executor.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			if e.Kind == executor.EventTaskStarted {
+				started++
+				if started == 4 {
+					cancel() // Ctrl-C, as the fourth task begins to wait for its health check
+				}
+			}
+		}}
+	out, err := d.Run(ctx)
+	if out.Session != nil {
+		out.Session.Close()
+	}
+	require.Error(t, err)
+	var rb *RolledBackError
+	assert.False(t, errors.As(err, &rb), "an interrupted deploy is not a breaker rollback: %v", err)
+	assert.NotEqual(t, history.RolledBack, outcomes(r.history(t))[2], "deck history must not say revision 2 was rolled back by its breaker")
+}
+
+// A deploy changes the route's health check path together with a revision whose tasks
+// fail; the breaker rolls back and, on purpose (keepRouteSettings), the balancer keeps the
+// old health path, which the old tasks answer. The desired state the deploy recorded
+// (before it applied) must then name the old route too: the controller's next reconcile
+// (Heal, FromHosts) once put the failed revision's health path on the balancer, and
+// Caddy's active check failed every old task.
+func TestControllerKeepsTheRouteARollbackReturnedTo(t *testing.T) {
+	r, b, target := routedWeb(t)
+	target.Services[0] = withGreeting(target.Services[0], "v1")
+	d := Deploy{Target: target, HTTPClient: &http.Client{Transport: answer200{}}}
+	out, err := d.Run(context.Background())
+	require.NoError(t, err)
+	out.Session.Close()
+
+	for _, h := range []string{"h1", "h2"} {
+		r.cloud.Host(h).Exits = func(s providers.TaskSpec) (int, bool) { return 1, s.Env["GREETING"] == "v2" }
+	}
+	v2 := withGreeting(target.Services[0], "v2")
+	v2.HTTP = &manifest.HTTP{Path: "/", Healthcheck: manifest.TargetHealthcheck{Path: "/v2-only-health"}}
+	t2 := target
+	t2.Services = []manifest.ServiceSpec{v2}
+	out, err = Deploy{Target: t2, HTTPClient: &http.Client{Transport: answer200{}}}.Run(context.Background())
+	out.Session.Close()
+	var rb *RolledBackError
+	require.ErrorAs(t, err, &rb)
+	require.NoError(t, rb.Rollback)
+	routes, err := b.Routes(context.Background(), "shop", "prod")
+	require.NoError(t, err)
+	require.Equal(t, "/", routes["web"].Health.Path, "the rollback keeps the old health path (keepRouteSettings)")
+
+	// The controller's reconcile, as controller/reconcile.go runs it.
+	heal := target
+	heal.Services = nil
+	hd := Deploy{Target: heal, Heal: true, Partial: true, HTTPClient: &http.Client{Transport: answer200{}},
+		Desired: func(ctx context.Context, s *Session) (*Resolved, error) {
+			res, _, err := FromHosts(ctx, s, nil)
+			return res, err
+		}}
+	out, err = hd.Run(context.Background())
+	if out.Session != nil {
+		out.Session.Close()
+	}
+	require.NoError(t, err)
+	routes, err = b.Routes(context.Background(), "shop", "prod")
+	require.NoError(t, err)
+	assert.Equal(t, "/", routes["web"].Health.Path,
+		"the controller must not give the rolled-back revision's health path to the old tasks")
+}
+
+// A deploy of two services where one fails: the other one's revision completed, and deck
+// events says so as deck history does (it once said "failed", with the other's error).
+func TestEventLogAgreesWithHistoryWhenOneServiceFails(t *testing.T) {
+	r := newRig(t, 2)
+	web := webService(1)
+	api := webService(1)
+	api.Name = "api"
+	api.Task.Variables = map[string]string{"WHO": "api"}
+	for _, h := range []string{"h1", "h2"} {
+		r.cloud.Host(h).Exits = func(s providers.TaskSpec) (int, bool) { return 1, s.Env["WHO"] == "api" }
+	}
+	log := NewEventLog(nil)
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{web, api}, Dialer: r.cloud}, Log: log}
+	out, err := d.Run(context.Background())
+	require.Error(t, err)
+	require.NoError(t, log.Flush(context.Background(), out.Session))
+	out.Session.Close()
+	assert.Equal(t, history.Completed, outcomes(r.history(t))[1], "web's revision 1 completed")
+	evs, err := ReadEventLog(context.Background(), r.session(t), time.Time{})
+	require.NoError(t, err)
+	var webOutcome []string
+	for _, e := range evs {
+		if e.Service == "web" && (e.Kind == KindDeployCompleted || e.Kind == KindDeployFailed) {
+			webOutcome = append(webOutcome, string(e.Kind)+": "+e.Message)
+		}
+	}
+	require.Len(t, webOutcome, 1)
+	assert.Contains(t, webOutcome[0], string(KindDeployCompleted), "deck events must agree with deck history")
+}
+
+// deck plan --out saves a plan for count 2; the manifest is then edited to count 4. A count
+// is no part of a revision, and deck deploy --plan once applied the plan (2 tasks) while
+// recording the manifest's 4 for the controller to carry out, unreviewed. The plan is now
+// refused, and nothing changes; unchanged settings apply, and the plan's are recorded.
+func TestSavedPlanIsRefusedWhenASettingChanged(t *testing.T) {
+	r := newRig(t, 2)
+	_, err := r.deploy(t, webService(1))
+	require.NoError(t, err)
+
+	planOnly := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{webService(2)}, Dialer: r.cloud}, PlanOnly: true}
+	out, err := planOnly.Run(context.Background())
+	require.NoError(t, err)
+	out.Session.Close()
+	saved := out.Plan
+	require.Equal(t, 2, saved.Services[0].Desired)
+
+	tasks := func() int {
+		n := 0
+		for _, h := range []string{"h1", "h2"} {
+			n += len(r.cloud.Host(h).Tasks())
+		}
+		return n
+	}
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{webService(4)}, Dialer: r.cloud},
+		Saved: saved, SavedPath: "plan.json"}
+	out, err = d.Run(context.Background())
+	out.Session.Close()
+	require.EqualError(t, err, "the settings of service web (count, scaling, rollout, placement, schedule or route) changed since plan plan.json was made. Run deck plan again")
+	assert.Equal(t, 1, tasks(), "nothing was changed")
+	got, err := ReadDesired(context.Background(), r.session(t))
+	require.NoError(t, err)
+	assert.Equal(t, 1, got["web"].Count.Value, "nor recorded")
+
+	d.Target.Services = []manifest.ServiceSpec{webService(2)} // as when the plan was made
+	out, err = d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 2, tasks(), "the saved plan was applied")
+	got, err = ReadDesired(context.Background(), r.session(t))
+	require.NoError(t, err)
+	assert.Equal(t, 2, got["web"].Count.Value, "the plan's desired state is recorded")
+}
