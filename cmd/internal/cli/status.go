@@ -315,10 +315,13 @@ func printStatus(deps Deps, st *Status) {
 	printBalancers(deps, st.LoadBalancers)
 }
 
-// printEvents shows the controller's latest event of each service that has one.
+// printEvents shows the controller's latest event of each service that has one, but not
+// a failure the service has since got over (a deploy fixed it, and the controller, with
+// nothing to do, recorded nothing since): deck events keeps it.
 func printEvents(deps Deps, services []ServiceStatus) {
 	for _, s := range services {
-		if ev := s.LastEvent; ev != nil {
+		steady := s.Desired != nil && s.Running == *s.Desired && s.Healthy == *s.Desired
+		if ev := s.LastEvent; ev != nil && !(steady && ev.Reason != "") {
 			line := ev.Time.Local().Format("15:04:05") + " " + ev.Message
 			if ev.Reason != "" {
 				line += " Last failure: " + ev.Reason
