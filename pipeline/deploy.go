@@ -368,22 +368,25 @@ func (s *Session) refuseNewerEpochs(epoch uint64) error {
 
 // Endpoints are address:port of the service's running tasks after the apply: those that
 // ran before and were not stopped, and those it started. Worked out from what the run
-// already knows, so a summary costs no second read of the hosts.
+// already knows, so a summary costs no second read of the hosts. For a service rolled
+// back, that is what the rollback started and stopped, from the hosts as it read them.
 func (o *Outcome) Endpoints(service string) []string {
 	var eps []string
 	stopped := map[string]bool{}
-	if o.Result != nil {
-		for _, sr := range o.Result.Services {
-			if sr.Name != service {
-				continue
-			}
-			for _, id := range sr.StoppedIDs {
-				stopped[id] = true
-			}
-			for _, t := range sr.Created {
-				if t.Address != "" {
-					eps = append(eps, t.Address)
-				}
+	results := o.Rollbacks
+	if !slices.ContainsFunc(results, func(sr executor.ServiceResult) bool { return sr.Name == service }) && o.Result != nil {
+		results = o.Result.Services
+	}
+	for _, sr := range results {
+		if sr.Name != service {
+			continue
+		}
+		for _, id := range sr.StoppedIDs {
+			stopped[id] = true
+		}
+		for _, t := range sr.Created {
+			if t.Address != "" {
+				eps = append(eps, t.Address)
 			}
 		}
 	}
