@@ -54,7 +54,7 @@ func (a *applier) routingFor(sp planner.ServicePlan) *routing {
 		return nil
 	}
 	rt := &routing{a: a, service: sp.Name, route: r, stopped: map[string]bool{}}
-	rt.route.Targets = slices.Clone(r.Targets)
+	rt.route.Targets, rt.route.Draining = slices.Clone(r.Targets), slices.Clone(r.Draining)
 	if sp.HTTP != nil {
 		rt.http = *sp.HTTP
 	}
@@ -117,6 +117,19 @@ func (rt *routing) deregister(addrs ...string) []string {
 	return moved
 }
 
+// draining returns those of addrs that are draining already.
+func (rt *routing) draining(addrs []string) []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var out []string
+	for _, a := range addrs {
+		if a != "" && slices.Contains(rt.route.Draining, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // gone notes that a draining address's task is stopped: the next change drops it.
 func (rt *routing) gone(addrs ...string) {
 	rt.mu.Lock()
@@ -174,9 +187,10 @@ func putAll(ctx context.Context, bs []lb.Balancer, r lb.Route) error {
 }
 
 // drain deregisters addrs (one change), then waits until no balancer counts a request in
-// flight to them, or the deregistration delay passes.
+// flight to them, or the deregistration delay passes. Addresses already draining (left so
+// by an interrupted run, planner's stillDraining) are waited for too.
 func (rt *routing) drain(ctx context.Context, addrs []string) error {
-	moved := rt.deregister(addrs...)
+	moved := slices.Concat(rt.draining(addrs), rt.deregister(addrs...))
 	if err := rt.flush(ctx); err != nil {
 		return err
 	}

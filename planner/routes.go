@@ -84,6 +84,7 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 		d := routed[name]
 		want := RouteOf(c.snap.App(), c.snap.Env(), d.Service)
 		want.Targets = c.servingAddresses(name)
+		want.Draining = c.stillDraining(name, want.Targets)
 		c.plan.Routes[name] = want
 		for _, b := range balancers {
 			c.diffRoute(b.Spec.Name, want)
@@ -153,6 +154,32 @@ func (c *computer) servingAddresses(service string) []string {
 	return out
 }
 
+// stillDraining are the addresses a balancer has draining (an earlier run was stopped,
+// by Ctrl-C or a crash, while it drained them) whose tasks still run and do not serve
+// again: they stay draining, so that the rollout that stops them waits for their
+// requests first rather than cutting them off.
+func (c *computer) stillDraining(service string, serving []string) []string {
+	running := map[string]bool{}
+	for t := range c.snap.EachTaskOf(service) {
+		if t.Running() && t.HostReachable {
+			running[t.Address(t.HostAddress)] = true
+		}
+	}
+	var out []string
+	for _, rs := range c.snap.Routes() {
+		if rs.Service != service {
+			continue
+		}
+		for _, a := range rs.Route.Draining {
+			if running[a] && !slices.Contains(serving, a) && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func (c *computer) diffRoute(name string, want lb.Route) {
 	rs, ok := c.snap.Route(name, want.Service)
 	if !ok {
@@ -179,7 +206,7 @@ func (c *computer) diffRoute(name string, want lb.Route) {
 		}
 	}
 	for _, a := range rs.Route.Draining {
-		if !serving[a] && !registered[a] {
+		if !serving[a] && !registered[a] && !slices.Contains(want.Draining, a) {
 			c.addRouteChange(Change{Action: Destroy, Kind: KindTarget, Service: want.Service, LB: name, Target: a,
 				Reason: Reason{Code: ReasonTargetStale, Detail: "left draining by an earlier run; " + c.whyStale(want.Service, a)}})
 		}
