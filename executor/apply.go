@@ -206,6 +206,11 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 			a.emit(Event{Kind: EventWave, Service: sp.Name, Wave: wave + 1, Message: fmt.Sprintf("wave %d of %d", wave+1, sp.Waves)})
 		}
 		if err := a.applyWave(ctx, changes, &res, rt, br); err != nil {
+			if rt != nil {
+				// Drop the draining addresses of the tasks this run stopped (best effort:
+				// the next run's plan drops them too): what the balancers hold is what runs.
+				_ = rt.flush(ctx)
+			}
 			return failed(err)
 		}
 	}
