@@ -7,11 +7,14 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
-// computeFingerprint digests what applying a plan depends on: which hosts answer, and which
-// task runs where in which state and revision. Capacity and versions are left out: they
-// drift without making a plan wrong, and a plan refused for them would only annoy.
+// computeFingerprint digests what applying a plan depends on: which hosts answer, which
+// task runs where in which state and revision, and the load balancers' routes (the
+// executor writes a route whole, as the plan read it: a saved plan must not revert a
+// route changed since). Capacity and versions are left out: they drift without making a
+// plan wrong, and a plan refused for them would only annoy.
 func (s *Snapshot) computeFingerprint() string {
 	var lines []string
 	for _, h := range s.Hosts() {
@@ -19,6 +22,12 @@ func (s *Snapshot) computeFingerprint() string {
 	}
 	for t := range s.EachTask() {
 		lines = append(lines, "task\x00"+t.Host+"\x00"+t.ContainerID+"\x00"+t.State+"\x00"+t.Revision)
+	}
+	for _, r := range s.Routes() {
+		rt := r.Route
+		lines = append(lines, "route\x00"+r.LB+"\x00"+r.Service+"\x00"+rt.Path+"\x00"+strings.Join(rt.Hosts, ",")+"\x00"+
+			strconv.FormatBool(rt.Sticky)+"\x00"+rt.Health.Path+"\x00"+rt.Health.Interval.String()+"\x00"+rt.Health.Timeout.String()+
+			"\x00"+strings.Join(slices.Sorted(slices.Values(rt.Targets)), ",")+"\x00"+strings.Join(slices.Sorted(slices.Values(rt.Draining)), ","))
 	}
 	sort.Strings(lines)
 	// The digest of the lines joined by newlines, written line by line rather than
