@@ -27,8 +27,9 @@ type placer struct {
 
 	// avoided are the slots of hosts where a task of the service is being replaced
 	// because it failed its health checks there (a host whose ports do not answer): new
-	// tasks go to other hosts while any fits, as Nomad's reschedule penalty does. aside holds the avoided candidates taken out of the tree;
-	// they come back, for good, once no other host fits.
+	// tasks go to other hosts while any fits, as Nomad's reschedule penalty does. aside
+	// holds the avoided candidates taken out of the tree; they come back, for good, once
+	// no other host fits.
 	avoided  []bool
 	aside    []*candidate
 	fallback bool
