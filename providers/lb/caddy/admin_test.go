@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -88,6 +90,9 @@ var testSpec = manifest.LoadBalancerSpec{Name: "edge", Host: "h1", Provider: "ca
 
 func fakeBalancer(f *fakeAdmin) *Balancer { return New(testSpec, UnixDial(f.socket)) }
 
+// testServerPath is deck's server of testSpec's listen address.
+const testServerPath = "/config/apps/http/servers/deck_10_0_0_1_80"
+
 var webRoute = lb.Route{App: "a", Env: "e", Service: "web", Path: "/", Targets: []string{"10.0.0.2:80"}}
 
 const deckServer = `{"listen": ["10.0.0.1:80"], "automatic_https": {"disable": true}, "routes": []}`
@@ -103,10 +108,10 @@ func TestPutRetriesStaleWrites(t *testing.T) {
 	)
 	require.NoError(t, fakeBalancer(f).Put(context.Background(), webRoute))
 	assert.Equal(t, []string{
-		"GET " + serverPath + " ",
-		"PATCH " + serverPath + ` "` + serverPath + ` 1"`,
-		"GET " + serverPath + " ",
-		"PATCH " + serverPath + ` "` + serverPath + ` 2"`,
+		"GET " + testServerPath + " ",
+		"PATCH " + testServerPath + ` "` + testServerPath + ` 1"`,
+		"GET " + testServerPath + " ",
+		"PATCH " + testServerPath + ` "` + testServerPath + ` 2"`,
 	}, f.requests())
 }
 
@@ -128,7 +133,7 @@ func TestCaddyErrorsAreQuoted(t *testing.T) {
 		status(http.StatusBadRequest, "loading new config: http app module: start: listening on 10.0.0.1:80: address already in use"))
 	err := fakeBalancer(f).Put(context.Background(), webRoute)
 	assert.EqualError(t, err, "caddy load balancer edge on host h1 (admin unix//run/caddy/admin.sock): putting route a/e/web: "+
-		"PATCH "+serverPath+": 400 Bad Request: loading new config: http app module: start: listening on 10.0.0.1:80: address already in use")
+		"PATCH "+testServerPath+": 400 Bad Request: loading new config: http app module: start: listening on 10.0.0.1:80: address already in use")
 	assert.NotErrorIs(t, err, lb.ErrUnreachable)
 }
 
@@ -144,10 +149,10 @@ func TestCreateServer(t *testing.T) {
 		},
 	)
 	require.NoError(t, fakeBalancer(f).Put(context.Background(), webRoute))
-	assert.Equal(t, []string{"GET " + serverPath + " ", "GET " + appsPath + " ", "POST " + appsPath + ` "` + appsPath + ` 7"`}, f.requests())
+	assert.Equal(t, []string{"GET " + testServerPath + " ", "GET " + appsPath + " ", "POST " + appsPath + ` "` + appsPath + ` 7"`}, f.requests())
 	routes, err := json.Marshal(toCaddy(webRoute))
 	require.NoError(t, err)
-	want := `{"tls": {"automation": {}}, "http": {"grace_period": "10m", "servers": {"deck":
+	want := `{"tls": {"automation": {}}, "http": {"grace_period": "10m", "servers": {"deck_10_0_0_1_80":
 		{"listen": ["10.0.0.1:80"], "automatic_https": {"disable": true}, "routes": ` + string(routes) + `}}}}`
 	got, err := json.Marshal(written)
 	require.NoError(t, err)
@@ -166,7 +171,7 @@ func TestNoOpWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	f := newFakeAdmin(t, config(string(held), "1"))
 	require.NoError(t, fakeBalancer(f).Put(context.Background(), webRoute))
-	assert.Equal(t, []string{"GET " + serverPath + " "}, f.requests())
+	assert.Equal(t, []string{"GET " + testServerPath + " "}, f.requests())
 }
 
 // TestHungAdminEndsAtDeadline: an admin socket that accepts but never answers ends the
@@ -201,4 +206,68 @@ func TestNoListenAddress(t *testing.T) {
 	err := New(spec, UnixDial(f.socket)).Put(context.Background(), webRoute)
 	assert.ErrorContains(t, err, "putting route a/e/web: no listen address (host:port) for deck's server")
 	assert.Empty(t, f.requests())
+}
+
+// An older deck kept every balancer's routes in one server, "deck". Where it listens on
+// this balancer's address, the first write renames it to this balancer's server, its
+// routes kept; a "deck" server on another address is another balancer's, left alone.
+func TestCreateServerTakesOverTheOlderServerOfItsAddress(t *testing.T) {
+	api := lb.Route{App: "a", Env: "e", Service: "api", Path: "/api", Targets: []string{"10.0.0.3:80"}}
+	apiJSON, err := json.Marshal(toCaddy(api))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		listen string
+		want   []string // servers after the write
+	}{
+		{"10.0.0.1:80", []string{"deck_10_0_0_1_80"}},
+		{"10.0.0.1:8088", []string{"deck", "deck_10_0_0_1_80"}},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			var written struct {
+				HTTP struct {
+					Servers map[string]struct {
+						Listen []string          `json:"listen"`
+						Routes []json.RawMessage `json:"routes"`
+					} `json:"servers"`
+				} `json:"http"`
+			}
+			f := newFakeAdmin(t,
+				status(http.StatusBadRequest, "invalid traversal path at: config/apps/http/servers/deck_10_0_0_1_80"),
+				config(`{"http": {"servers": {"deck": {"listen": ["`+tc.listen+`"], "routes": `+string(apiJSON)+`}}}}`, "7"),
+				func(w http.ResponseWriter, _ *http.Request, body []byte) {
+					assert.NoError(t, json.Unmarshal(body, &written))
+				},
+			)
+			require.NoError(t, fakeBalancer(f).Put(context.Background(), webRoute))
+			assert.ElementsMatch(t, tc.want, slices.Collect(maps.Keys(written.HTTP.Servers)))
+			mine := written.HTTP.Servers["deck_10_0_0_1_80"]
+			assert.Equal(t, []string{"10.0.0.1:80"}, mine.Listen)
+			if tc.listen == testSpec.Listen {
+				assert.Len(t, mine.Routes, 2, "api's route moved over with its server, beside web's")
+			} else {
+				assert.Len(t, mine.Routes, 1, "web's route only")
+				assert.Equal(t, []string{tc.listen}, written.HTTP.Servers["deck"].Listen, "the other balancer's server is as it was")
+			}
+		})
+	}
+}
+
+// Two environments' balancers on one Caddy and one listen address: a route that would take
+// the very requests the other's takes is refused, and nothing is written.
+func TestRouteOfAnotherEnvironmentMatchingTheSameRequestsIsRefused(t *testing.T) {
+	prod := lb.Route{App: "a", Env: "prod", Service: "web", Path: "/", Targets: []string{"10.0.0.3:80"}}
+	prodJSON, err := json.Marshal(toCaddy(prod))
+	require.NoError(t, err)
+	held := `{"listen": ["10.0.0.1:80"], "automatic_https": {"disable": true}, "routes": ` + string(prodJSON) + `}`
+	f := newFakeAdmin(t, config(held, "1"))
+	qa := lb.Route{App: "a", Env: "qa", Service: "web", Path: "/", Targets: []string{"10.0.0.4:80"}}
+	err = fakeBalancer(f).Put(context.Background(), qa)
+	require.ErrorIs(t, err, lb.ErrRouteClash)
+	assert.Contains(t, err.Error(), "the route of app a, environment prod, service web on this listen address matches the same requests (any host, any path)")
+	assert.Equal(t, []string{"GET " + testServerPath + " "}, f.requests(), "nothing written")
+
+	// With a host of its own, it takes other requests: accepted.
+	f = newFakeAdmin(t, config(held, "1"), status(http.StatusOK, ""))
+	qa.Hosts = []string{"qa.example.com"}
+	require.NoError(t, fakeBalancer(f).Put(context.Background(), qa))
 }

@@ -2,9 +2,10 @@
 // unix socket on the balancer's host (locally, or through deck's ssh connection to that
 // host), so the admin API, which has no authentication, is never on a network.
 //
-// Every route of deck lives in one Caddy server, "deck", listening on the balancer's
-// address; deck creates it on its first Put, again after Caddy restarted empty, and leaves
-// the other servers alone. Each write reloads Caddy's whole configuration, so a Put or a
+// deck's routes live in one Caddy server per listen address ("deck_10_0_0_5_80"), so
+// several balancers (apps, environments) can share a Caddy, each on its own port, or on
+// one port with routes that differ in path or host; deck creates the server on its first
+// Put, again after Caddy restarted empty, and leaves the other servers alone. Each write reloads Caddy's whole configuration, so a Put or a
 // Delete is exactly one write, read-modify-write guarded by the Etag of what was read,
 // and a change that changes nothing writes nothing.
 package caddy
@@ -32,6 +33,8 @@ const maxAttempts = 5
 type Balancer struct {
 	spec  manifest.LoadBalancerSpec
 	admin *admin
+	// serverName and serverPath are deck's server for spec.Listen (serverNameFor).
+	serverName, serverPath string
 	// mu serializes this process's writes, which would otherwise only refuse each other.
 	mu sync.Mutex
 }
@@ -39,7 +42,8 @@ type Balancer struct {
 // New returns the balancer spec describes; dial opens its admin API's unix socket
 // (spec.Admin) on its host. New does not connect.
 func New(spec manifest.LoadBalancerSpec, dial func(ctx context.Context) (net.Conn, error)) *Balancer {
-	return &Balancer{spec: spec, admin: newAdmin(dial)}
+	name := serverNameFor(spec.Listen)
+	return &Balancer{spec: spec, admin: newAdmin(dial), serverName: name, serverPath: serversPath + name}
 }
 
 // SocketDial returns a dial function for New that opens path through host, the connection
@@ -152,7 +156,7 @@ func (b *Balancer) tryUpdate(ctx context.Context, change func(*routeSet) error) 
 	if sameJSON(srv.doc, next) {
 		return nil
 	}
-	return b.admin.write(ctx, "PATCH", serverPath, next, etag)
+	return b.admin.write(ctx, "PATCH", b.serverPath, next, etag)
 }
 
 // server is deck's server as Caddy holds it.
@@ -163,7 +167,7 @@ type server struct {
 
 // server reads deck's server; nil when Caddy has none.
 func (b *Balancer) server(ctx context.Context) (*server, string, error) {
-	body, etag, err := b.admin.get(ctx, serverPath)
+	body, etag, err := b.admin.get(ctx, b.serverPath)
 	if missing(err) {
 		return nil, "", nil
 	}
@@ -172,14 +176,14 @@ func (b *Balancer) server(ctx context.Context) (*server, string, error) {
 	}
 	var s server
 	if err := json.Unmarshal(body, &s.doc); err != nil {
-		return nil, "", fmt.Errorf("reading server %q: %w", serverName, err)
+		return nil, "", fmt.Errorf("reading server %q: %w", b.serverName, err)
 	}
 	if s.doc == nil {
 		return nil, "", nil
 	}
 	if raw, ok := s.doc["routes"]; ok {
 		if err := json.Unmarshal(raw, &s.routes); err != nil {
-			return nil, "", fmt.Errorf("reading server %q's routes: %w", serverName, err)
+			return nil, "", fmt.Errorf("reading server %q's routes: %w", b.serverName, err)
 		}
 	}
 	return &s, etag, nil
@@ -200,15 +204,9 @@ func (b *Balancer) serverDoc(doc map[string]json.RawMessage, routes []json.RawMe
 }
 
 // create adds deck's server, holding the routes change leaves, in one write of the apps.
+// A server of an older deck ("deck", shared by every balancer) that listens on this
+// balancer's address is renamed to it in the same write, its routes kept.
 func (b *Balancer) create(ctx context.Context, change func(*routeSet) error) error {
-	rs := &routeSet{groups: map[string]*group{}}
-	if err := change(rs); err != nil {
-		return err
-	}
-	routes := rs.list()
-	if len(routes) == 0 {
-		return nil // a delete, and there is nothing to delete
-	}
 	body, etag, err := b.admin.get(ctx, appsPath)
 	if err != nil {
 		return err
@@ -225,10 +223,32 @@ func (b *Balancer) create(ctx context.Context, change func(*routeSet) error) err
 	if err != nil {
 		return err
 	}
-	if _, ok := servers[serverName]; ok {
+	if _, ok := servers[b.serverName]; ok {
 		return errStale // created since deck looked
 	}
-	servers[serverName] = mustJSON(b.serverDoc(nil, routes))
+	rs := &routeSet{groups: map[string]*group{}}
+	var doc map[string]json.RawMessage
+	if legacy, ok := servers[legacyServer]; ok {
+		var old server
+		if err := json.Unmarshal(legacy, &old.doc); err == nil && sameJSON(old.doc["listen"], mustJSON([]string{b.spec.Listen})) {
+			if err := json.Unmarshal(old.doc["routes"], &old.routes); len(old.doc["routes"]) > 0 && err != nil {
+				return fmt.Errorf("reading server %q's routes: %w", legacyServer, err)
+			}
+			if rs, err = parseRoutes(old.routes); err != nil {
+				return err
+			}
+			doc = old.doc
+			delete(servers, legacyServer)
+		}
+	}
+	if err := change(rs); err != nil {
+		return err
+	}
+	routes := rs.list()
+	if len(routes) == 0 && doc == nil {
+		return nil // a delete, and there is nothing to delete
+	}
+	servers[b.serverName] = mustJSON(b.serverDoc(doc, routes))
 	httpApp["servers"] = mustJSON(servers)
 	if _, ok := httpApp["grace_period"]; !ok {
 		httpApp["grace_period"] = mustJSON(gracePeriod)

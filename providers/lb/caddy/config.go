@@ -11,11 +11,12 @@ import (
 )
 
 const (
-	// serverName is the Caddy server that holds every deck route; deck leaves the other
-	// servers alone.
-	serverName = "deck"
-	serverPath = "/config/apps/http/servers/" + serverName
-	appsPath   = "/config/apps"
+	// legacyServer is the one server every balancer on a Caddy once shared, whatever its
+	// listen address: a balancer whose own server is missing takes it over when it listens
+	// on the balancer's address (serverNameFor).
+	legacyServer = "deck"
+	serversPath  = "/config/apps/http/servers/"
+	appsPath     = "/config/apps"
 
 	// gracePeriod is written to the http app when deck creates its server and the app has
 	// none. In Caddy 2.6.2 a reload never cuts in-flight requests whatever this is (the old
@@ -238,4 +239,20 @@ func dials(us []upstream) []string {
 		out = append(out, u.Dial)
 	}
 	return out
+}
+
+// serverNameFor names the Caddy server that holds deck's routes on listen: one server per
+// listen address, so balancers of several apps or environments on one Caddy, each on its
+// own port, do not move each other's listener (deck leaves every other server alone).
+func serverNameFor(listen string) string {
+	var b strings.Builder
+	b.WriteString("deck_")
+	for _, r := range listen {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package caddy
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestLeavesOthersAlone(t *testing.T) {
 	r := lb.Route{App: "oth", Env: "test", Service: "web", Path: "/", Targets: []string{"127.0.0.1:1"}}
 	require.NoError(t, b.Put(testCtx(t), r), "creating deck's server next to another")
 	foreign := `{"@id": "mine", "match": [{"path": ["/mine"]}], "handle": [{"handler": "static_response", "body": "mine"}]}`
-	require.NoError(t, b.admin.write(testCtx(t), "POST", serverPath+"/routes", json.RawMessage(foreign), ""))
+	require.NoError(t, b.admin.write(testCtx(t), "POST", b.serverPath+"/routes", json.RawMessage(foreign), ""))
 	r2 := lb.Route{App: "oth", Env: "test", Service: "api", Path: "/api", Targets: []string{"127.0.0.1:2"}}
 	require.NoError(t, b.Put(testCtx(t), r2))
 	require.NoError(t, b.Delete(testCtx(t), "oth", "test", "web"))
@@ -82,7 +83,7 @@ func TestLeavesOthersAlone(t *testing.T) {
 	assert.JSONEq(t, `{"listen": [":8081"], "routes": [{"handle": [{"handler": "static_response", "body": "other"}]}]}`,
 		string(adminGet(t, b, "/config/apps/http/servers/other")))
 	assert.JSONEq(t, `"1m"`, string(adminGet(t, b, "/config/apps/http/grace_period")))
-	assert.JSONEq(t, "["+foreign+"]", string(adminGet(t, b, serverPath+"/routes")), "the foreign route outlives deck's")
+	assert.JSONEq(t, "["+foreign+"]", string(adminGet(t, b, b.serverPath+"/routes")), "the foreign route outlives deck's")
 	require.NoError(t, e.RestartLB())
 }
 
@@ -118,4 +119,34 @@ func TestStoppedOverSSH(t *testing.T) {
 	require.ErrorIs(t, err, lb.ErrUnreachable)
 	assert.ErrorContains(t, err, "caddy load balancer edge on host h1: reading routes: admin API unreachable: ")
 	assert.ErrorContains(t, err, "is caddy running on h1 with its admin API on unix/"+e.LB.Admin)
+}
+
+// TestTwoListenAddressesOnOneCaddy: two balancers (two apps, or two environments) on one
+// Caddy, each on its own port, each keep their own listener and routes. They once shared
+// one server, and each write moved its listener to the writer's port: the other's clients
+// were refused.
+func TestTwoListenAddressesOnOneCaddy(t *testing.T) {
+	e := hosts(t)
+	spec := e.LB.Spec()
+	host, _, err := net.SplitHostPort(spec.Listen)
+	require.NoError(t, err)
+	other := spec
+	other.Name, other.Listen = "edge-8088", net.JoinHostPort(host, "8088")
+	a, _ := balancer(t, UnixDial(e.LB.Admin))
+	b := New(other, UnixDial(e.LB.Admin))
+	ln, err := listenBackend()
+	require.NoError(t, err)
+	backend := lbtest.StartBackend(t, ln)
+	ra := lb.Route{App: "two", Env: "a", Service: "web", Path: "/", Hosts: []string{"two.test"}, Targets: []string{backend.Addr}}
+	rb := lb.Route{App: "two", Env: "b", Service: "web", Path: "/", Hosts: []string{"two.test"}, Targets: []string{backend.Addr}}
+	require.NoError(t, a.Put(testCtx(t), ra))
+	t.Cleanup(func() { _ = a.Delete(testCtx(t), "two", "a", "web") })
+	require.NoError(t, b.Put(testCtx(t), rb), "the same host and path on another port take other requests")
+	t.Cleanup(func() { _ = b.Delete(testCtx(t), "two", "b", "web") })
+
+	assert.Equal(t, backend.Addr, getBody(t, "http://"+spec.Listen+"/", "two.test"), "the first balancer still answers on its port")
+	assert.Equal(t, backend.Addr, getBody(t, "http://"+other.Listen+"/", "two.test"))
+	got, err := b.Routes(testCtx(t), "two", "a")
+	require.NoError(t, err)
+	assert.Empty(t, got, "each balancer reads the routes of its own listen address")
 }

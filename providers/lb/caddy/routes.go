@@ -3,6 +3,7 @@ package caddy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,6 +26,27 @@ type group struct {
 	// the longest path prefix.
 	hosts   int
 	pathLen int
+	// match is what the main route matches (its hosts, sorted, and paths), to refuse a
+	// route of another app or environment that would match the very same requests.
+	match string
+}
+
+// matchKey words what a route matches: two routes with the same key take the same requests,
+// and Caddy gives them all to the first.
+func matchKey(m []matchSet) string {
+	if len(m) == 0 {
+		return "any host, any path"
+	}
+	hosts := slices.Sorted(slices.Values(m[0].Host))
+	paths := slices.Sorted(slices.Values(m[0].Path))
+	h, p := "any host", "any path"
+	if len(hosts) > 0 {
+		h = "hosts " + strings.Join(hosts, ",")
+	}
+	if len(paths) > 0 {
+		p = "paths " + strings.Join(paths, ",")
+	}
+	return h + ", " + p
 }
 
 // hostRank orders routes by their hosts, most specific first, as a request's host picks
@@ -61,7 +83,7 @@ func parseRoutes(raws []json.RawMessage) (*routeSet, error) {
 	for _, raw := range raws {
 		var h header
 		if err := json.Unmarshal(raw, &h); err != nil {
-			return nil, fmt.Errorf("reading a route of server %q: %w", serverName, err)
+			return nil, fmt.Errorf("reading a route of deck's server: %w", err)
 		}
 		app, env, service, draining, ok := parseID(h.ID)
 		if !ok {
@@ -74,7 +96,7 @@ func parseRoutes(raws []json.RawMessage) (*routeSet, error) {
 			continue
 		}
 		g.main = raw
-		g.hosts, g.pathLen = 0, 1
+		g.hosts, g.pathLen, g.match = 0, 1, matchKey(h.Match)
 		if len(h.Match) > 0 {
 			g.hosts = hostRank(h.Match[0].Host)
 			if len(h.Match[0].Path) > 0 {
@@ -95,10 +117,21 @@ func (s *routeSet) group(app, env, service string) *group {
 	return g
 }
 
-// put replaces the service's routes with r's.
+// put replaces the service's routes with r's. A route that matches the very requests
+// another app's or environment's route on this server matches is refused: Caddy would
+// give them all to the first, and the other's deploy would answer for this one.
 func (s *routeSet) put(r lb.Route) error {
 	rs := toCaddy(r)
+	match := matchKey(rs[0].Match)
+	for _, o := range s.groups {
+		if o.main != nil && o.match == match && (o.app != r.App || o.env != r.Env) {
+			return fmt.Errorf("%w: the route of app %s, environment %s, service %s on this listen address matches the same requests (%s); "+
+				"give this environment's load balancer its own listen port, or the service an http.alias or a path that differs",
+				lb.ErrRouteClash, o.app, o.env, o.service, match)
+		}
+	}
 	g := s.group(r.App, r.Env, r.Service)
+	g.match = match
 	var err error
 	if g.main, err = json.Marshal(rs[0]); err != nil {
 		return err
