@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/deckhq/deck/executor"
@@ -53,6 +54,9 @@ func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, services []manif
 		return fmt.Errorf("%w: plan %s was made from snapshot %s, the hosts now give %s (%s). Run deck plan again",
 			executor.ErrStalePlan, path, plan.Fingerprint, fp, s.Describe())
 	}
+	if err := checkUnedited(plan, s, res, path); err != nil {
+		return err
+	}
 	// Each service's revision as the manifests, images and secrets give it now must be the
 	// one the plan was made for, whatever the plan does to it: a plan that only scales in
 	// or registers targets names no revision of its own below, and would otherwise apply
@@ -83,6 +87,51 @@ func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, services []manif
 		for _, sec := range rev.Task.Secrets {
 			if _, ok := res.Secrets[executor.SecretName(plan.App, plan.Env, rev.Service, sec.Name, sec.Digest)]; !ok {
 				return fmt.Errorf("secret %s of service %s changed since plan %s was made. Run deck plan again", sec.Name, rev.Service, path)
+			}
+		}
+	}
+	return nil
+}
+
+// checkUnedited refuses a plan file edited since deck wrote it, where an edit would
+// change what runs or what is routed to without the checks above seeing it: a task
+// definition that no longer gives its revision id (an image, a command or a variable
+// changed by hand), a route whose settings are not the manifest's, a target that is no
+// running task's of the service.
+func checkUnedited(plan *planner.Plan, s *Session, res *Resolved, path string) error {
+	edited := func(what string) error {
+		return fmt.Errorf("plan %s was edited since deck plan wrote it: %s. Nothing was changed; run deck plan again", path, what)
+	}
+	for id, rev := range plan.Revisions {
+		if got := planner.NewRevision(rev.Service, rev.Task).ID; got != id || rev.ID != id {
+			return edited(fmt.Sprintf("the task definition of service %s under revision %s gives revision %s", rev.Service, id, got))
+		}
+	}
+	for _, c := range plan.Changes {
+		if c.Revision != "" {
+			if _, ok := plan.Revisions[c.Revision]; !ok {
+				return edited(fmt.Sprintf("a change of service %s names revision %s, which the plan does not hold", c.Service, c.Revision))
+			}
+		}
+	}
+	for _, d := range res.Desired {
+		r, ok := plan.Routes[d.Service.Name]
+		if !ok || d.Service.HTTP == nil {
+			continue
+		}
+		want := planner.RouteOf(plan.App, plan.Env, d.Service)
+		if r.Path != want.Path || !slices.Equal(r.Hosts, want.Hosts) || r.Sticky != want.Sticky || r.Health != want.Health {
+			return edited(fmt.Sprintf("the route of service %s is not the one its manifest gives", d.Service.Name))
+		}
+		running := map[string]bool{}
+		for t := range s.Snap.EachTaskOf(d.Service.Name) {
+			if t.Running() {
+				running[t.Address(t.HostAddress)] = true
+			}
+		}
+		for _, a := range slices.Concat(r.Targets, r.Draining) {
+			if !running[a] {
+				return edited(fmt.Sprintf("the route of service %s sends requests to %s, which no running task of it has", d.Service.Name, a))
 			}
 		}
 	}
