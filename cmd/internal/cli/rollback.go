@@ -36,6 +36,10 @@ deck history SERVICE lists the kept revisions.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Service = args[0]
+			if cmd.Flags().Changed("to") && opts.To < 1 {
+				// 0 would mean "no --to" below: refused rather than read as the default.
+				return fmt.Errorf("--to %d: want a revision number, 1 or more (deck history %s lists them)", opts.To, opts.Service)
+			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -51,9 +55,6 @@ func runRollback(ctx context.Context, o *RollbackOptions) error {
 	deps, g := o.Deps, o.Globals
 	if err := o.Lock.check(); err != nil {
 		return err
-	}
-	if o.To < 0 {
-		return fmt.Errorf("--to %d: want a revision number (deck history %s lists them)", o.To, o.Service)
 	}
 	w, err := loadManifests(deps, g, true)
 	if err != nil {
