@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -600,6 +602,7 @@ func TestExampleWorkflow(t *testing.T) {
 	assert.Contains(t, doc.On, "push")
 	assert.Contains(t, doc.On, "pull_request")
 	commands := map[string]bool{}
+	secretEnv := map[string][]string{} // the deck step's env, by command
 	outputRef := regexp.MustCompile(`steps\.deck\.outputs\.([a-z-]+)`)
 	for name, job := range doc.Jobs {
 		deckSteps := 0
@@ -615,6 +618,7 @@ func TestExampleWorkflow(t *testing.T) {
 					cmd = def.Inputs["command"].Default
 				}
 				commands[cmd] = true
+				secretEnv[cmd] = slices.Sorted(maps.Keys(s.Env))
 			}
 			for _, v := range s.Env {
 				for _, m := range outputRef.FindAllStringSubmatch(v, -1) {
@@ -625,6 +629,10 @@ func TestExampleWorkflow(t *testing.T) {
 		assert.Equal(t, 1, deckSteps, "job %s runs the action once", name)
 	}
 	assert.Equal(t, map[string]bool{"deploy": true, "plan": true}, commands)
+	// deck plan digests the secrets the manifests read from the environment, as deploy
+	// does: without them, every pull request's plan fails.
+	assert.NotEmpty(t, secretEnv["deploy"])
+	assert.Equal(t, secretEnv["deploy"], secretEnv["plan"], "the plan job is given the deploy job's secrets")
 }
 
 // TestActionScriptsRefuse checks the action's scripts' refusals that need no release or
