@@ -118,6 +118,16 @@ func (r *Result) Stopped() int {
 	return n
 }
 
+// Started counts the new tasks left running: those that passed their health checks and
+// were not taken back.
+func (r *Result) Started() int {
+	n := 0
+	for _, s := range r.Services {
+		n += len(s.Created)
+	}
+	return n
+}
+
 type applier struct {
 	plan   *planner.Plan
 	opts   Options

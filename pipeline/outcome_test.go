@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,4 +178,59 @@ func TestSavedPlanIsRefusedWhenASettingChanged(t *testing.T) {
 	got, err = ReadDesired(context.Background(), r.session(t))
 	require.NoError(t, err)
 	assert.Equal(t, 2, got["web"].Count.Value, "the plan's desired state is recorded")
+}
+
+// breakingLease is a lease that is lost once broken is set (deck lock release --force).
+type breakingLease struct{ broken *atomic.Bool }
+
+func (l breakingLease) Epoch() uint64 { return 1 }
+func (l breakingLease) Check() error {
+	if l.broken.Load() {
+		return executor.ErrLockLost
+	}
+	return nil
+}
+func (breakingLease) Release(context.Context) error { return nil }
+
+// A deploy whose lock was broken after its new tasks passed and before its old ones
+// stopped is recorded as failed, with both revisions' tasks running. The rerun of the same
+// manifests converges by stopping the old tasks, and starts none: the revision it leaves
+// running must still be recorded as completed (a new number), or the controller, which
+// runs the newest completed revision, would take the service back to the old one.
+func TestARerunThatOnlyStopsTheOldTasksCompletesTheRevision(t *testing.T) {
+	r := newRig(t, 2)
+	_, err := r.deploy(t, withGreeting(webService(2), "v1"))
+	require.NoError(t, err)
+
+	v2 := withGreeting(webService(2), "v2")
+	var broken atomic.Bool
+	var healthy atomic.Int32
+	lockFn := func(context.Context, *Session) (Lease, error) { return breakingLease{&broken}, nil }
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{v2}, Dialer: r.cloud}, Lock: lockFn,
+		Events: func(e executor.Event) {
+			if e.Kind == executor.EventTaskHealthy && healthy.Add(1) == 2 {
+				broken.Store(true) // deck lock release --force, as the new tasks pass
+			}
+		}}
+	out, err := d.Run(context.Background())
+	out.Session.Close()
+	require.ErrorIs(t, err, executor.ErrLockLost)
+	require.Equal(t, map[string]int{"v1": 2, "v2": 2}, greetings(r), "both revisions' tasks run")
+	require.Equal(t, history.Failed, outcomes(r.history(t))[2])
+
+	broken.Store(false)
+	d.Events = nil
+	out, err = d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"v2": 2}, greetings(r), "the rerun stopped the old tasks")
+	assert.Equal(t, history.Completed, outcomes(r.history(t))[3], "the revision that runs is recorded, completed")
+
+	s, err := OpenRead(context.Background(), Target{App: r.app, Env: r.env, Dialer: r.cloud})
+	require.NoError(t, err)
+	defer s.Close()
+	res, _, err := FromHosts(context.Background(), s, nil)
+	require.NoError(t, err)
+	require.Len(t, res.Desired, 1)
+	assert.Equal(t, "v2", res.Desired[0].Service.Task.Variables["GREETING"], "the controller keeps what runs")
 }

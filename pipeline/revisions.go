@@ -94,7 +94,15 @@ func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Pl
 		}
 		rev, ok := plan.Revisions[sp.Revision]
 		if !ok {
-			continue // no task of it starts: the tasks that run are an earlier revision's
+			// No task of it starts: its tasks run already. When a run that started them
+			// ended failed (its lock broken after they passed, before the old tasks
+			// stopped), this run, which stops the old ones, completes the revision: it is
+			// recorded again, from the failed run's record, or the controller would return
+			// the service to the last completed one.
+			if n := len(entries); n == 0 || entries[n-1].ID != sp.Revision || entries[n-1].Outcome != history.Failed {
+				continue
+			}
+			rev = planner.Revision{ID: sp.Revision, Service: sp.Name, Task: entries[len(entries)-1].Task}
 		}
 		r := history.Revision{Service: sp.Name, ID: rev.ID, Task: rev.Task, Kind: history.KindDeploy, Meta: getMeta()}
 		if d.Rollback != nil && d.Rollback.Service == sp.Name {

@@ -147,6 +147,9 @@ func runPipelineThen(ctx context.Context, deps Deps, g *Globals, d pipeline.Depl
 		if n := out.Result.Stopped(); n > 0 {
 			after = fmt.Sprintf("%d old tasks were stopped as planned before it failed; deck status shows what runs now", n)
 		}
+		if n := out.Result.Started(); n > 0 {
+			after += fmt.Sprintf(", and %d new tasks that passed their health checks run beside them", n)
+		}
 		return fmt.Errorf("%s failed: %w\n%s. Fix the cause and run deck %s again", verb, err, after, verb)
 	}
 	if more != nil {
