@@ -17,6 +17,10 @@ type LogOptions struct {
 	// Tail reads only the last Tail lines (< 0: all of them; 0: none, only new ones with
 	// Follow).
 	Tail int
+	// Until, without Follow, ends the stream at the lines stamped after it (zero: at the
+	// end of what was written). A container that writes faster than its log is read would
+	// otherwise keep the reader from ever reaching the end.
+	Until time.Time
 }
 
 // LogLine is one line a container wrote, without its newline.

@@ -63,6 +63,9 @@ func (h *Host) StreamLogs(ctx context.Context, id string, opts providers.LogOpti
 	}
 	next := len(all)
 	for _, l := range all[start:] {
+		if !opts.Follow && !opts.Until.IsZero() && l.Time.After(opts.Until) {
+			return nil
+		}
 		line(l)
 	}
 	for opts.Follow {

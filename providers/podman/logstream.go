@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -19,8 +20,30 @@ import (
 // the time in RFC 3339 to the second; later servers give nanoseconds. A server that goes
 // away mid-stream ends it without an error (the bindings see EOF).
 func (h *Host) StreamLogs(ctx context.Context, containerID string, opts providers.LogOptions, line func(providers.LogLine)) error {
+	var past atomic.Bool // a line stamped after opts.Until came: the stream is cut
+	if until := opts.Until; !opts.Follow && !until.IsZero() {
+		// Podman 4.3 stamps lines to the second; the server filters by until too, but
+		// still reads a log that grows faster than it reads to its very end.
+		var cut context.CancelFunc
+		ctx, cut = context.WithCancel(ctx)
+		defer cut()
+		limit := until.Truncate(time.Second).Add(time.Second)
+		inner := line
+		line = func(l providers.LogLine) {
+			if past.Load() || !l.Time.Before(limit) {
+				if past.CompareAndSwap(false, true) {
+					cut()
+				}
+				return
+			}
+			inner(l)
+		}
+	}
 	cctx := h.call(ctx)
 	lo := new(containers.LogOptions).WithStdout(true).WithStderr(true).WithTimestamps(true).WithFollow(opts.Follow)
+	if !opts.Follow && !opts.Until.IsZero() {
+		lo = lo.WithUntil(opts.Until.UTC().Format(time.RFC3339Nano))
+	}
 	if opts.Tail >= 0 {
 		lo = lo.WithTail(strconv.Itoa(opts.Tail))
 	} else {
@@ -44,6 +67,9 @@ func (h *Host) StreamLogs(ctx context.Context, containerID string, opts provider
 		case err := <-done:
 			parts[0].flush("stdout", line)
 			parts[1].flush("stderr", line)
+			if past.Load() {
+				return nil // cut at opts.Until, as asked
+			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -1,6 +1,7 @@
 package podman
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -214,4 +215,24 @@ func TestFollowLogsUntilTheTaskExits(t *testing.T) {
 			assert.Equal(t, lines, again)
 		})
 	}
+}
+
+// A task that writes faster than its log is read: a read without follow, up to a moment,
+// ends, with no line stamped after that moment's second. Podman 4.3 reads a log to its end
+// even with until, and a log that grows faster than it is read has none: deck logs once
+// ran for 10 minutes on such a task.
+func TestStreamLogsUntilEndsOnAFastWriter(t *testing.T) {
+	a, _ := hosts(t)
+	ctx := testCtx(t)
+	task := run(t, a, jobSpec(unique("spam"), "-lines", "2000000000"))
+	t.Cleanup(func() { _ = a.Stop(context.Background(), task.ContainerID, time.Second) })
+	lines := func(opts providers.LogOptions) (n int, last time.Time) {
+		require.NoError(t, a.StreamLogs(ctx, task.ContainerID, opts, func(l providers.LogLine) { n, last = n+1, l.Time }))
+		return n, last
+	}
+	require.Eventually(t, func() bool { n, _ := lines(providers.LogOptions{Tail: 1}); return n == 1 }, 10*time.Second, 50*time.Millisecond)
+	until := time.Now()
+	n, last := lines(providers.LogOptions{Tail: -1, Until: until})
+	assert.Positive(t, n)
+	assert.True(t, last.Before(until.Truncate(time.Second).Add(time.Second)), "no line stamped after until's second: %v (until %v)", last, until)
 }
