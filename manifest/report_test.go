@@ -91,3 +91,14 @@ func TestValidateCountsSharedErrorsInEachEnvironment(t *testing.T) {
 	assert.Equal(t, 1, r.Envs[0].Errors, "a mistake in deck.yaml affects prod")
 	assert.Equal(t, 1, r.Envs[1].Errors, "and test")
 }
+
+// An app file given with --file is named as it is in the errors about it.
+func TestUnknownEnvironmentNamesTheAppFileGiven(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"deck-shared.yaml": "app: hello\nenvironments:\n  qa: {hosts: [{name: h, url: 'unix:///run/h.sock'}]}\n",
+		"deck/web.yaml":    "name: web\ntype: Worker Service\nimage: {location: x}\nenvironments:\n  staging: {count: 1}\n",
+	})
+	err := Validate(filepath.Join(dir, "deck-shared.yaml"), "", mapLookup(nil)).Err()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `environments.staging: environment "staging" is not in deck-shared.yaml; valid: qa`)
+}

@@ -127,7 +127,15 @@ func (sl *servicesLoader) readFile(rel string) *serviceFile {
 	return &serviceFile{display: display, root: root}
 }
 
-// checkOverrideNames checks that every environment a manifest overrides is in deck.yaml.
+// appFileName is the app file's name as the user gave it (deck.yaml unless --file).
+func (sl *servicesLoader) appFileName() string {
+	if sl.app.File == "" {
+		return "deck.yaml"
+	}
+	return filepath.Base(sl.app.File)
+}
+
+// checkOverrideNames checks that every environment a manifest overrides is in the app file.
 func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
 	valid := sl.app.EnvironmentNames()
 	if len(valid) == 0 {
@@ -139,7 +147,7 @@ func (sl *servicesLoader) checkOverrideNames(d *decoder, envs *yaml.Node) {
 	}
 	d.pairs(envs, "environments", "a map of environment names to the keys they override", func(k, _ *yaml.Node, kp string) {
 		if !declared[k.Value] {
-			d.errorf(k, kp, "environment %s is not in deck.yaml;%s valid: %s", quote(k.Value), suggest(k.Value, valid), nameList(valid))
+			d.errorf(k, kp, "environment %s is not in %s;%s valid: %s", quote(k.Value), sl.appFileName(), suggest(k.Value, valid), nameList(valid))
 		}
 	})
 }
