@@ -314,7 +314,7 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		return err
 	}
 	out.Revisions = nums
-	d.logStart(nums)
+	d.logStart(plan, nums)
 	out.Result, err = executor.Apply(ctx, plan, opts)
 	if out.Result == nil || len(out.Result.Services) == 0 {
 		// Nothing was applied (a refused plan, images or secrets that could not be put on

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/planner"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/lock"
 )
@@ -358,9 +360,18 @@ func holderName(h lock.Holder) string {
 	return s
 }
 
+// touched reports whether the plan changes anything of the service: a deploy of several
+// services says nothing in the event log about those it leaves as they are.
+func touched(plan *planner.Plan, service string) bool {
+	return plan != nil && slices.ContainsFunc(plan.Changes, func(c planner.Change) bool { return c.Service == service })
+}
+
 // logStart notes the services a deploy starts rolling out, with their revision numbers.
-func (d Deploy) logStart(nums map[string]int) {
+func (d Deploy) logStart(plan *planner.Plan, nums map[string]int) {
 	for _, svc := range sortedKeys(nums) {
+		if !touched(plan, svc) {
+			continue
+		}
 		d.Log.Add(LogEvent{Kind: KindDeployStarted, Service: svc,
 			Message: fmt.Sprintf("(service %s) deployment of revision %d started.", svc, nums[svc])})
 	}
@@ -389,6 +400,9 @@ func (d Deploy) logOutcome(out *Outcome, err error) {
 		}
 	}
 	for _, svc := range sortedKeys(out.Revisions) {
+		if !touched(out.Plan, svc) {
+			continue
+		}
 		n := out.Revisions[svc]
 		switch {
 		case rolled[svc]:

@@ -234,3 +234,27 @@ func TestARerunThatOnlyStopsTheOldTasksCompletesTheRevision(t *testing.T) {
 	require.Len(t, res.Desired, 1)
 	assert.Equal(t, "v2", res.Desired[0].Service.Task.Variables["GREETING"], "the controller keeps what runs")
 }
+
+// A deploy of two services that changes one says nothing in deck events of the other.
+func TestEventLogLeavesOutTheServicesADeployDidNotChange(t *testing.T) {
+	r := newRig(t, 2)
+	web, api := webService(1), webService(1)
+	api.Name = "api"
+	_, err := r.deploy(t, web, api)
+	require.NoError(t, err)
+	log := NewEventLog(nil)
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{withGreeting(web, "v2"), api}, Dialer: r.cloud}, Log: log}
+	out, err := d.Run(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, log.Flush(context.Background(), out.Session))
+	out.Session.Close()
+	evs, err := ReadEventLog(context.Background(), r.session(t), time.Time{})
+	require.NoError(t, err)
+	var kinds []string
+	for _, e := range evs {
+		if e.Kind == KindDeployStarted || e.Kind == KindDeployCompleted {
+			kinds = append(kinds, e.Service+" "+string(e.Kind))
+		}
+	}
+	assert.Equal(t, []string{"web " + string(KindDeployStarted), "web " + string(KindDeployCompleted)}, kinds)
+}
