@@ -268,11 +268,30 @@ func (d Deploy) planAndShow(ctx context.Context, s *Session, res *Resolved) (*pl
 	return plan, nil
 }
 
+// fenced is lease.Check as the executor words it: every write of the run asks it first, so
+// a run whose lock was broken or taken over writes nothing more (no desired state, no
+// revision, no outcome for a revision its successor may be deploying).
+func fenced(lease Lease) func() error {
+	return func() error {
+		if lease == nil {
+			return nil
+		}
+		if err := lease.Check(); err != nil {
+			return fmt.Errorf("%w: %w", executor.ErrLockLost, err)
+		}
+		return nil
+	}
+}
+
 func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
 	s, plan := out.Session, out.Plan
+	fence := fenced(lease)
 	var before map[string]desiredRecord // what the hosts held: a rollback returns to its route
 	if !d.Heal {
 		before, _ = readDesired(ctx, s) // read with the tasks (Target.ReadDesired): no extra call
+		if err := fence(); err != nil {
+			return err
+		}
 		if err := WriteDesired(ctx, s, d.Target.Services, d.Delete); err != nil {
 			return err
 		}
@@ -309,6 +328,9 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		out.Result, err = executor.Apply(ctx, plan, opts)
 		return err
 	}
+	if err := fence(); err != nil {
+		return err
+	}
 	nums, created, err := d.startRevisions(ctx, s, plan, hist)
 	if err != nil {
 		return err
@@ -319,7 +341,7 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 	if out.Result == nil || len(out.Result.Services) == 0 {
 		// Nothing was applied (a refused plan, images or secrets that could not be put on
 		// the hosts): the revisions started above end here, failed.
-		if err != nil {
+		if err != nil && fence() == nil {
 			store := s.history()
 			for svc, n := range nums {
 				_ = store.Finish(context.WithoutCancel(ctx), svc, n, history.Failed, oneLine(err))
@@ -327,7 +349,7 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 		}
 		return err
 	}
-	err = d.finish(ctx, out, opts, nums, created, hist, before, err)
+	err = d.finish(ctx, out, opts, nums, created, hist, before, fence, err)
 	d.pruneImages(ctx, s, plan, hist, keep)
 	return err
 }

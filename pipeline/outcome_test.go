@@ -193,20 +193,51 @@ func (l breakingLease) Check() error {
 func (breakingLease) Release(context.Context) error { return nil }
 
 // A deploy whose lock was broken after its new tasks passed and before its old ones
-// stopped is recorded as failed, with both revisions' tasks running. The rerun of the same
-// manifests converges by stopping the old tasks, and starts none: the revision it leaves
-// running must still be recorded as completed (a new number), or the controller, which
-// runs the newest completed revision, would take the service back to the old one.
+// stopped leaves both revisions' tasks running and its revision in progress (another
+// holder may have taken it over: it records no outcome). The rerun of the same manifests
+// converges by stopping the old tasks, and starts none: it ends the revision, completed.
+// Were it left so, the controller, which runs the newest completed revision, would take
+// the service back to the old one.
+func TestARerunAfterABrokenLockCompletesTheRevision(t *testing.T) {
+	r, d := halfDeployed(t)
+	require.Equal(t, history.InProgress, outcomes(r.history(t))[2], "a deploy that lost its lock ends no revision")
+
+	out, err := d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"v2": 2}, greetings(r), "the rerun stopped the old tasks")
+	assert.Equal(t, history.Completed, outcomes(r.history(t))[2])
+	assert.Equal(t, "v2", controllerGreeting(t, r), "the controller keeps what runs")
+}
+
+// The same with the revision recorded as failed (its run failed for another reason, with
+// its new tasks running): the rerun records the revision again, as a new number, completed.
 func TestARerunThatOnlyStopsTheOldTasksCompletesTheRevision(t *testing.T) {
+	r, d := halfDeployed(t)
+	s := r.session(t)
+	require.NoError(t, s.history().Finish(context.Background(), "web", 2, history.Failed, "a host stopped answering"))
+	s.Close()
+
+	out, err := d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"v2": 2}, greetings(r), "the rerun stopped the old tasks")
+	assert.Equal(t, history.Failed, outcomes(r.history(t))[2])
+	assert.Equal(t, history.Completed, outcomes(r.history(t))[3], "the revision that runs is recorded, completed")
+	assert.Equal(t, "v2", controllerGreeting(t, r), "the controller keeps what runs")
+}
+
+// halfDeployed deploys v1, then v2 with a lock broken as v2's tasks pass: both run. It
+// returns the v2 deploy, to run again with a lock that holds.
+func halfDeployed(t *testing.T) (*rig, Deploy) {
 	r := newRig(t, 2)
 	_, err := r.deploy(t, withGreeting(webService(2), "v1"))
 	require.NoError(t, err)
-
 	v2 := withGreeting(webService(2), "v2")
 	var broken atomic.Bool
 	var healthy atomic.Int32
-	lockFn := func(context.Context, *Session) (Lease, error) { return breakingLease{&broken}, nil }
-	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{v2}, Dialer: r.cloud}, Lock: lockFn,
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{v2}, Dialer: r.cloud},
+		Lock: func(context.Context, *Session) (Lease, error) { return breakingLease{&broken}, nil },
 		Events: func(e executor.Event) {
 			if e.Kind == executor.EventTaskHealthy && healthy.Add(1) == 2 {
 				broken.Store(true) // deck lock release --force, as the new tasks pass
@@ -216,23 +247,20 @@ func TestARerunThatOnlyStopsTheOldTasksCompletesTheRevision(t *testing.T) {
 	out.Session.Close()
 	require.ErrorIs(t, err, executor.ErrLockLost)
 	require.Equal(t, map[string]int{"v1": 2, "v2": 2}, greetings(r), "both revisions' tasks run")
-	require.Equal(t, history.Failed, outcomes(r.history(t))[2])
-
 	broken.Store(false)
 	d.Events = nil
-	out, err = d.Run(context.Background())
-	out.Session.Close()
-	require.NoError(t, err)
-	require.Equal(t, map[string]int{"v2": 2}, greetings(r), "the rerun stopped the old tasks")
-	assert.Equal(t, history.Completed, outcomes(r.history(t))[3], "the revision that runs is recorded, completed")
+	return r, d
+}
 
+// controllerGreeting is the GREETING of the task definition the controller would run.
+func controllerGreeting(t *testing.T, r *rig) string {
 	s, err := OpenRead(context.Background(), Target{App: r.app, Env: r.env, Dialer: r.cloud})
 	require.NoError(t, err)
 	defer s.Close()
 	res, _, err := FromHosts(context.Background(), s, nil)
 	require.NoError(t, err)
 	require.Len(t, res.Desired, 1)
-	assert.Equal(t, "v2", res.Desired[0].Service.Task.Variables["GREETING"], "the controller keeps what runs")
+	return res.Desired[0].Service.Task.Variables["GREETING"]
 }
 
 // A deploy of two services that changes one says nothing in deck events of the other.

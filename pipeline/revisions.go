@@ -150,10 +150,19 @@ func keepSecrets(app, env string, hist map[string][]history.Entry, keep int) map
 // finish records each service's outcome and, for a service whose circuit breaker tripped,
 // rolls it back to its last completed revision when its manifest asks for that.
 func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options, nums map[string]int,
-	created map[string]bool, hist map[string][]history.Entry, before map[string]desiredRecord, applyErr error) error {
+	created map[string]bool, hist map[string][]history.Entry, before map[string]desiredRecord, fence func() error, applyErr error) error {
 	s := out.Session
 	store := s.history()
 	ctx = context.WithoutCancel(ctx) // an interrupted run still says how it ended
+	if err := fence(); err != nil {
+		// The lock was broken or taken over: another deploy may have taken this revision
+		// over (a rerun reuses one in progress) and will end it. This one records nothing:
+		// its revisions stay in progress until a deploy ends them.
+		if applyErr != nil {
+			return applyErr
+		}
+		return err
+	}
 	var errs []error
 	for _, sr := range out.Result.Services {
 		num := nums[sr.Name]
