@@ -227,7 +227,7 @@ func (d *Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease
 			return err
 		}
 	}
-	if s.Snap.Fingerprint() == out.Plan.Fingerprint {
+	if s.Snap.Fingerprint() == out.Plan.Fingerprint && !d.countsRescaled(ctx, s, res, lease) {
 		return nil
 	}
 	if d.Saved != nil || lease == nil {
@@ -246,6 +246,17 @@ func (d *Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease
 			return err
 		}
 		*res = *fresh
+	} else {
+		// What was read before the lock may be stale too: the count the autoscaler set
+		// meanwhile, and, for deck rollback, which revision is the one before the current.
+		if d.Rollback != nil && d.Rollback.To == 0 {
+			if err := d.resolveRollback(ctx, s, res); err != nil {
+				return err
+			}
+		}
+		if err := d.keepScaledCounts(ctx, s, res); err != nil {
+			return err
+		}
 	}
 	plan, err := d.planAndShow(ctx, s, res)
 	if err != nil {
@@ -253,6 +264,36 @@ func (d *Deploy) recheck(ctx context.Context, out *Outcome, res *Resolved, lease
 	}
 	out.Plan = plan
 	return nil
+}
+
+// countsRescaled reports whether, now that the lock is held, the autoscaler's recorded
+// count of a service with a count range differs from the one the plan was made with: it
+// may have scaled while deck waited for the lock, without a task changing yet.
+func (d *Deploy) countsRescaled(ctx context.Context, s *Session, res *Resolved, lease Lease) bool {
+	if lease == nil || d.Desired != nil || d.Saved != nil {
+		return false
+	}
+	was := map[string]int{}
+	for _, dd := range res.Desired {
+		if dd.Service.Count.Range != nil {
+			was[dd.Service.Name] = dd.Service.Count.Value
+		}
+	}
+	if len(was) == 0 {
+		return false
+	}
+	recs, err := readDesired(ctx, s) // read again: List dropped the records read before
+	if err != nil {
+		return false // planned with what was read; the executor's fence guards the rest
+	}
+	for _, dd := range res.Desired {
+		if n, ok := was[dd.Service.Name]; ok {
+			if rec, ok := recs[dd.Service.Name]; ok && keptCount(dd.Service.Count, rec.State.Count.Value) != n {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (d Deploy) planAndShow(ctx context.Context, s *Session, res *Resolved) (*planner.Plan, error) {
