@@ -111,6 +111,7 @@ func (c *Controller) locker(term Term) func(ctx context.Context, s *pipeline.Ses
 		if err != nil {
 			return nil, err
 		}
+		s.SetEpoch(l.Epoch())
 		return fencedLease{Lease: l, term: term}, nil
 	}
 }

@@ -152,6 +152,7 @@ func (d Deploy) run(ctx context.Context) (*Outcome, error) {
 		if lease, err = d.Lock(ctx, s); err != nil {
 			return out, err
 		}
+		s.SetEpoch(lease.Epoch())
 		d.logLock(lease)
 		defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 		failpoint.Hit(failpoint.AfterLock)

@@ -22,14 +22,32 @@ import (
 // fixed when a task is created; a count change that creates nothing would leave them stale.
 // The records use the task labels' keys (providers.Label*) for what they share with them.
 const (
-	recordPrefix   = "deck-desired."
-	labelDesired   = providers.LabelDesired
-	labelService   = providers.LabelService
-	labelApp       = providers.LabelApp
-	labelEnv       = providers.LabelEnv
-	labelDeleted   = "deck.deleted"
-	labelRecordGen = "deck.generation"
+	recordPrefix     = "deck-desired."
+	labelDesired     = providers.LabelDesired
+	labelService     = providers.LabelService
+	labelApp         = providers.LabelApp
+	labelEnv         = providers.LabelEnv
+	labelDeleted     = "deck.deleted"
+	labelRecordGen   = "deck.generation"
+	labelRecordEpoch = "deck.epoch"
 )
+
+// recordOrder is where a record stands among the generations of its kind: by the deploy
+// lock epoch it was written under, then by generation. Each host counts its own
+// generations, so generations alone cannot order writes that reached different hosts (a
+// deploy that could not reach h2, then one that could not reach h1): the epoch, global,
+// does. A record written without a lock takes the newest epoch on its host.
+type recordOrder struct{ epoch, gen int }
+
+func orderOf(r providers.Record) recordOrder {
+	gen, _ := strconv.Atoi(r.Labels[labelRecordGen])
+	epoch, _ := strconv.Atoi(r.Labels[labelRecordEpoch])
+	return recordOrder{epoch, gen}
+}
+
+func (o recordOrder) after(p recordOrder) bool {
+	return o.epoch > p.epoch || o.epoch == p.epoch && o.gen > p.gen
+}
 
 // desiredPrefix names a service's records: digests keep names under Podman's 64 characters.
 func desiredPrefix(app, env, service string) string {
@@ -65,7 +83,7 @@ func WriteDesired(ctx context.Context, s *Session, services []manifest.ServiceSp
 			for k, v := range e.labels {
 				labels[k] = v
 			}
-			if err := writeRecord(ctx, h, desiredPrefix(app, env, e.name), labels); err != nil {
+			if err := writeRecord(ctx, s, h, desiredPrefix(app, env, e.name), labels); err != nil {
 				mu.Lock()
 				errs = append(errs, fmt.Errorf("recording the desired state of service %s on host %s: %w", e.name, h.Name(), err))
 				mu.Unlock()
@@ -77,8 +95,9 @@ func WriteDesired(ctx context.Context, s *Session, services []manifest.ServiceSp
 }
 
 // writeRecord creates the next generation of prefix on h unless the newest one already
-// holds labels, then removes the older generations.
-func writeRecord(ctx context.Context, h providers.Host, prefix string, labels map[string]string) error {
+// holds labels, then removes the older generations. It carries the session's lock epoch,
+// or the newest one on h if that is later (recordOrder).
+func writeRecord(ctx context.Context, s *Session, h providers.Host, prefix string, labels map[string]string) error {
 	recs, err := h.ListRecords(ctx, prefix)
 	if err != nil {
 		return err
@@ -86,6 +105,13 @@ func writeRecord(ctx context.Context, h providers.Host, prefix string, labels ma
 	newest, gen := newestGeneration(recs, prefix)
 	if newest != nil && sameLabels(newest.Labels, labels) {
 		return nil
+	}
+	epoch := int(s.epoch.Load())
+	if newest != nil {
+		epoch = max(epoch, orderOf(*newest).epoch)
+	}
+	if epoch > 0 {
+		labels[labelRecordEpoch] = strconv.Itoa(epoch)
 	}
 	labels[labelRecordGen] = strconv.Itoa(gen + 1)
 	if err := h.CreateRecord(ctx, prefix+strconv.Itoa(gen+1), labels); err != nil {
@@ -143,8 +169,8 @@ type desiredRecord struct {
 func readDesired(ctx context.Context, s *Session) (map[string]desiredRecord, error) {
 	app, env := s.T.App.Name, s.T.Env.Name
 	type seen struct {
-		gen int
-		rec providers.Record
+		order recordOrder
+		rec   providers.Record
 	}
 	best := map[string]seen{}
 	hr := s.records
@@ -158,10 +184,9 @@ func readDesired(ctx context.Context, s *Session) (map[string]desiredRecord, err
 			if r.Labels[labelApp] != app || r.Labels[labelEnv] != env {
 				continue
 			}
-			gen, _ := strconv.Atoi(r.Labels[labelRecordGen])
-			name := r.Labels[labelService]
-			if cur, ok := best[name]; !ok || gen > cur.gen {
-				best[name] = seen{gen, r}
+			name, o := r.Labels[labelService], orderOf(r)
+			if cur, ok := best[name]; !ok || o.after(cur.order) {
+				best[name] = seen{o, r}
 			}
 		}
 	}

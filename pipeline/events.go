@@ -47,7 +47,7 @@ func WriteServiceEvent(ctx context.Context, s *Session, service string, ev Servi
 		labels := map[string]string{labelApp: app, labelEnv: env, labelService: service,
 			labelEventText: ev.Message, labelEventWhy: ev.Reason, labelEventTime: ev.Time.UTC().Format(time.RFC3339),
 			labelEventFail: strconv.Itoa(ev.Failures)}
-		if err := writeRecord(ctx, h, eventRecordPrefix(app, env, service), labels); err != nil {
+		if err := writeRecord(ctx, s, h, eventRecordPrefix(app, env, service), labels); err != nil {
 			mu.Lock()
 			errs = append(errs, fmt.Errorf("recording an event of service %s on host %s: %w", service, h.Name(), err))
 			mu.Unlock()
@@ -60,7 +60,7 @@ func WriteServiceEvent(ctx context.Context, s *Session, service string, ev Servi
 func ReadServiceEvents(ctx context.Context, s *Session) map[string]ServiceEvent {
 	app, env := s.T.App.Name, s.T.Env.Name
 	out := map[string]ServiceEvent{}
-	gens := map[string]int{}
+	gens := map[string]recordOrder{}
 	var mu sync.Mutex
 	forHosts(s, func(h providers.Host) {
 		recs, err := h.ListRecords(ctx, eventPrefix)
@@ -74,14 +74,13 @@ func ReadServiceEvents(ctx context.Context, s *Session) map[string]ServiceEvent 
 			if l[labelApp] != app || l[labelEnv] != env {
 				continue
 			}
-			gen, _ := strconv.Atoi(l[labelRecordGen])
-			name := l[labelService]
-			if g, ok := gens[name]; ok && g >= gen {
+			name, o := l[labelService], orderOf(r)
+			if g, ok := gens[name]; ok && !o.after(g) {
 				continue
 			}
 			at, _ := time.Parse(time.RFC3339, l[labelEventTime])
 			n, _ := strconv.Atoi(l[labelEventFail])
-			gens[name] = gen
+			gens[name] = o
 			out[name] = ServiceEvent{Time: at, Message: l[labelEventText], Reason: l[labelEventWhy], Failures: n}
 		}
 	})

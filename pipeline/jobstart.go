@@ -39,7 +39,7 @@ func recordJobStart(ctx context.Context, s *Session, job string, at time.Time) e
 	took := 0
 	forHosts(s, func(h providers.Host) {
 		labels := map[string]string{labelApp: app, labelEnv: env, labelService: job, labelJobStart: at.UTC().Format(jobStartTimeForm)}
-		err := writeRecord(ctx, h, jobStartRecordPrefix(app, env, job), labels)
+		err := writeRecord(ctx, s, h, jobStartRecordPrefix(app, env, job), labels)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {

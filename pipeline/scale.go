@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -127,7 +126,7 @@ func RecordNoScaleIn(ctx context.Context, s *Session, service, reason string, fe
 func ReadScaleStates(ctx context.Context, s *Session) (map[string]ScaleState, error) {
 	app, env := s.T.App.Name, s.T.Env.Name
 	out := map[string]ScaleState{}
-	gens := map[string]int{}
+	gens := map[string]recordOrder{}
 	var mu sync.Mutex
 	var errs []error
 	answered := false
@@ -142,13 +141,13 @@ func ReadScaleStates(ctx context.Context, s *Session) (map[string]ScaleState, er
 		answered = true
 		for _, r := range recs {
 			l := r.Labels
-			gen, _ := strconv.Atoi(l[labelRecordGen])
+			o := orderOf(r)
 			var st ScaleState
 			if l[labelApp] != app || l[labelEnv] != env || json.Unmarshal([]byte(l[labelScale]), &st) != nil {
 				continue
 			}
-			if g, ok := gens[l[labelService]]; !ok || gen > g {
-				gens[l[labelService]], out[l[labelService]] = gen, st
+			if g, ok := gens[l[labelService]]; !ok || o.after(g) {
+				gens[l[labelService]], out[l[labelService]] = o, st
 			}
 		}
 	})
@@ -191,7 +190,7 @@ func writeServiceRecord(ctx context.Context, s *Session, service string, prefix 
 		labels := map[string]string{labelApp: app, labelEnv: env, labelService: service, key: value}
 		err := fence(fenceFn)
 		if err == nil {
-			err = writeRecord(ctx, h, prefix(app, env, service), labels)
+			err = writeRecord(ctx, s, h, prefix(app, env, service), labels)
 		}
 		if err != nil {
 			mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deckhq/deck/manifest"
@@ -62,6 +63,20 @@ type Session struct {
 	// and why a host's could not be read; nil when none were read or a later read of the
 	// hosts made them old.
 	records *hostRecords
+	// epoch is the newest deploy-lock epoch a lease taken for this session had (SetEpoch):
+	// the records it writes carry it, so that the newest write wins on read whichever hosts
+	// each write reached (recordOrder).
+	epoch atomic.Uint64
+}
+
+// SetEpoch notes the epoch of a deploy lock taken to write through the session.
+func (s *Session) SetEpoch(epoch uint64) {
+	for {
+		cur := s.epoch.Load()
+		if epoch <= cur || s.epoch.CompareAndSwap(cur, epoch) {
+			return
+		}
+	}
 }
 
 // hostRecords are the desired-state records read from each host.

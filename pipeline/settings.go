@@ -52,6 +52,7 @@ func (d Deploy) recordSettings(ctx context.Context, s *Session, out *Outcome) er
 		if err != nil {
 			return err
 		}
+		s.SetEpoch(lease.Epoch())
 		defer func() { _ = lease.Release(context.WithoutCancel(ctx)) }()
 		if err := lease.Check(); err != nil {
 			return err
