@@ -12,6 +12,7 @@ import (
 
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/executor/failpoint"
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/history"
@@ -186,7 +187,19 @@ func (d *Deploy) open(ctx context.Context) (*Session, *Resolved, error) {
 	resolved := make(chan error, 1)
 	go func() {
 		var err error
-		res, err = Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
+		if d.Rollback != nil {
+			// The task definition comes from the revision history (resolveRollback): its
+			// image and secrets are on the hosts, so nothing is built and no secret's source
+			// is read; an emergency rollback needs no CI secret.
+			res = &Resolved{Builds: map[string]manifest.BuildSpec{}, Secrets: map[string][]byte{}}
+			for _, svc := range t.Services {
+				if svc.Name == d.Rollback.Service {
+					res.Desired = append(res.Desired, planner.Desired{Service: svc, Revision: planner.NewRevision(svc.Name, svc.Task)})
+				}
+			}
+		} else {
+			res, err = Resolve(t.App.Name, t.Env.Name, t.Services, d.DeckFiles, d.LookupEnv)
+		}
 		resolved <- err
 	}()
 	// The desired-state records are read with the tasks: keepScaledCounts and

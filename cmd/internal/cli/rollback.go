@@ -56,7 +56,7 @@ func runRollback(ctx context.Context, o *RollbackOptions) error {
 	if err := o.Lock.check(); err != nil {
 		return err
 	}
-	w, err := loadManifests(deps, g, true)
+	w, err := loadManifestsWithoutSecrets(deps, g)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,4 +19,34 @@ func TestRollbackToZeroIsRefused(t *testing.T) {
 		assert.Contains(t, errOut, "--to "+to+": want a revision number, 1 or more (deck history api lists them)")
 	}
 	assert.Equal(t, 3, h.tasks(), "nothing changed")
+}
+
+// A rollback reads no secret's source: the revision it returns to has its secrets on the
+// hosts already. From a laptop without CI's secrets, it still runs.
+func TestRollbackNeedsNoSecretSource(t *testing.T) {
+	h := newHarness(t)
+	withSecret := strings.Replace(apiManifest, "COUNT", "2", 1) + "secrets:\n  TOKEN: {from_env: TOKEN}\n"
+	h.write("deck/api.yaml", withSecret)
+	h.env["TOKEN"] = "s3cret-one"
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	h.write("deck/api.yaml", strings.Replace(withSecret, "MODE: fast", "MODE: slow", 1))
+	code, _, errOut = h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+
+	delete(h.env, "TOKEN")
+	code, _, errOut = h.run("deploy", "--yes")
+	require.Equal(t, 1, code, "a deploy needs the secret's value")
+	assert.Contains(t, errOut, "variable TOKEN is not set")
+
+	code, _, errOut = h.run("rollback", "api", "--yes")
+	require.Equal(t, 0, code, errOut)
+	modes := map[string]int{}
+	for _, name := range []string{"h1", "h2"} {
+		for _, task := range h.cloud.Host(name).Tasks() {
+			modes[h.cloud.Host(name).TaskSpec(task.ContainerID).Env["MODE"]]++
+		}
+	}
+	assert.Equal(t, map[string]int{"fast": 2}, modes, "revision 1 runs again")
+	assert.NotContains(t, errOut, "s3cret-one")
 }

@@ -23,6 +23,25 @@ type world struct {
 
 // loadManifests reads the app file and, when withServices, every service manifest of the
 // environment. Manifest errors are printed in full and end the command with status 1.
+// loadManifestsWithoutSecrets is loadManifests for a command that reads no secret's
+// source (deck rollback): a secret whose variable or file is missing on this machine is
+// no error.
+func loadManifestsWithoutSecrets(deps Deps, g *Globals) (*world, error) {
+	app, err := manifest.LoadApp(g.File, deps.LookupEnv)
+	if err != nil {
+		return nil, manifestError(deps, g, err)
+	}
+	env, err := app.Environment(g.Env)
+	if err != nil {
+		return nil, manifestError(deps, g, err)
+	}
+	services, err := manifest.LoadServices(app, env.Name, deps.LookupEnv)
+	if services == nil && err != nil {
+		return nil, manifestError(deps, g, err) // a problem of the manifests themselves
+	}
+	return &world{app: app, env: env, services: services}, nil
+}
+
 func loadManifests(deps Deps, g *Globals, withServices bool) (*world, error) {
 	app, err := manifest.LoadApp(g.File, deps.LookupEnv)
 	if err == nil {
