@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/deckhq/deck/manifest"
@@ -48,13 +49,26 @@ func (a *applier) waitHealthy(ctx context.Context, h providers.Host, td manifest
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not healthy after %s: %s", limit, last)
+			return fmt.Errorf("not healthy after %s: %s%s", limit, last, healthHint(td, last))
 		}
 		if !sleepCtx(ctx, wait) {
 			return fmt.Errorf("not healthy: %w (last: %s)", ctx.Err(), last)
 		}
 		wait = min(wait*3/2, a.opts.PollInterval)
 	}
+}
+
+// healthHint suggests, after a health check that never passed, the two usual causes: the
+// app does not listen where deck probes it, or it needs longer to start than the check
+// gives it.
+func healthHint(td manifest.TaskDef, last string) string {
+	switch {
+	case td.Port != 0 && strings.Contains(last, "connection refused"):
+		return fmt.Sprintf(" (nothing answered on the task's port %d: does the app listen on it, on all addresses? image.port names it)", td.Port)
+	case td.Healthcheck != nil && td.Healthcheck.StartPeriod == 0:
+		return " (if the app takes longer to start, give it healthcheck.start_period)"
+	}
+	return ""
 }
 
 // checkRunning fails when the task's container is no longer running.
