@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"os"
 	"os/exec"
@@ -50,6 +51,11 @@ func CollectMeta(dir string, getenv func(string) string) Meta {
 		m.Where = host + ":" + abs
 	}
 	m.Commit, m.Message = gitHead(dir)
+	if m.Commit == "" {
+		// A CI job that downloaded the source rather than checking it out has no .git,
+		// but says which commit it runs (GitHub Actions; GitLab CI).
+		m.Commit = cmp.Or(getenv("GITHUB_SHA"), getenv("CI_COMMIT_SHA"))
+	}
 	return m
 }
 

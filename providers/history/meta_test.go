@@ -53,7 +53,7 @@ func TestCollectMetaOnALaptop(t *testing.T) {
 
 	sort.Strings(e.read)
 	for _, k := range e.read {
-		assert.Contains(t, []string{"GITHUB_ACTOR", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_SERVER_URL", "USER"}, k,
+		assert.Contains(t, []string{"GITHUB_ACTOR", "GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_SERVER_URL", "GITHUB_SHA", "CI_COMMIT_SHA", "USER"}, k,
 			"CollectMeta reads only the variables it names")
 	}
 }
@@ -65,4 +65,10 @@ func TestCollectMetaInGitHubActions(t *testing.T) {
 	assert.Equal(t, "github:octocat", m.Who)
 	assert.Equal(t, "https://github.com/shop/web/actions/runs/42", m.Where)
 	assert.NotContains(t, e.read, "GITHUB_TOKEN")
+	assert.Empty(t, m.Commit, "no .git, and no GITHUB_SHA")
+
+	// A job that downloaded the source has no .git: the commit is the one the run is for.
+	e.vars["GITHUB_SHA"] = "3f2a9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b"
+	m = CollectMeta(t.TempDir(), e.get)
+	assert.Equal(t, "3f2a9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b", m.Commit)
 }
