@@ -94,11 +94,12 @@ func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Pl
 		}
 		rev, ok := plan.Revisions[sp.Revision]
 		if !ok {
-			// No task of it starts: its tasks run already. When a run that started them
-			// ended failed (its lock broken after they passed, before the old tasks
-			// stopped), this run, which stops the old ones, completes the revision: it is
-			// recorded again, from the failed run's record, or the controller would return
-			// the service to the last completed one.
+			// No task of it starts: its tasks run already. When the run that started them
+			// ended failed with them running (it failed after they passed, before the old
+			// tasks stopped), this run, which stops the old ones, completes the revision: it
+			// is recorded again, from the failed run's record, or the controller would
+			// return the service to the last completed one. (A run that lost its lock
+			// leaves its revision in progress, and this run takes it over as it is.)
 			if n := len(entries); n == 0 || entries[n-1].ID != sp.Revision || entries[n-1].Outcome != history.Failed {
 				continue
 			}
