@@ -21,8 +21,6 @@ type world struct {
 	services []manifest.ServiceSpec
 }
 
-// loadManifests reads the app file and, when withServices, every service manifest of the
-// environment. Manifest errors are printed in full and end the command with status 1.
 // loadManifestsWithoutSecrets is loadManifests for a command that reads no secret's
 // source (deck rollback): a secret whose variable or file is missing on this machine is
 // no error.
@@ -42,6 +40,8 @@ func loadManifestsWithoutSecrets(deps Deps, g *Globals) (*world, error) {
 	return &world{app: app, env: env, services: services}, nil
 }
 
+// loadManifests reads the app file and, when withServices, every service manifest of the
+// environment. Manifest errors are printed in full and end the command with status 1.
 func loadManifests(deps Deps, g *Globals, withServices bool) (*world, error) {
 	app, err := manifest.LoadApp(g.File, deps.LookupEnv)
 	if err == nil {

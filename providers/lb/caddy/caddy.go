@@ -5,9 +5,10 @@
 // deck's routes live in one Caddy server per listen address ("deck_10_0_0_5_80"), so
 // several balancers (apps, environments) can share a Caddy, each on its own port, or on
 // one port with routes that differ in path or host; deck creates the server on its first
-// Put, again after Caddy restarted empty, and leaves the other servers alone. Each write reloads Caddy's whole configuration, so a Put or a
-// Delete is exactly one write, read-modify-write guarded by the Etag of what was read,
-// and a change that changes nothing writes nothing.
+// Put, again after Caddy restarted empty, and leaves the other servers alone. Each write
+// reloads Caddy's whole configuration, so a Put or a Delete is exactly one write,
+// read-modify-write guarded by the Etag of what was read, and a change that changes
+// nothing writes nothing.
 package caddy
 
 import (
