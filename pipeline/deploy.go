@@ -148,6 +148,13 @@ func (d Deploy) run(ctx context.Context) (*Outcome, error) {
 	if d.PlanOnly {
 		return out, nil
 	}
+	// What the hosts held before this run records its own desired state, for a rollback
+	// to return to its route (finish). Read with the tasks (Target.ReadDesired), before
+	// recheck lists the hosts again: no call of its own.
+	var before map[string]desiredRecord
+	if !d.Heal && len(d.Target.Services) > 0 {
+		before, _ = readDesired(ctx, s)
+	}
 	var lease Lease
 	if d.Lock != nil {
 		if lease, err = d.Lock(ctx, s); err != nil {
@@ -161,7 +168,7 @@ func (d Deploy) run(ctx context.Context) (*Outcome, error) {
 	if err := d.recheck(ctx, out, res, lease); err != nil || out.Plan.Empty() {
 		return out, err
 	}
-	return out, d.apply(ctx, out, res, lease)
+	return out, d.apply(ctx, out, res, lease, before)
 }
 
 // open reads the hosts (through d.Session when given) and resolves what should run.
@@ -338,12 +345,10 @@ func fenced(lease Lease) func() error {
 	}
 }
 
-func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease) error {
+func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Lease, before map[string]desiredRecord) error {
 	s, plan := out.Session, out.Plan
 	fence := fenced(lease)
-	var before map[string]desiredRecord // what the hosts held: a rollback returns to its route
 	if !d.Heal {
-		before, _ = readDesired(ctx, s) // read with the tasks (Target.ReadDesired): no extra call
 		if err := fence(); err != nil {
 			return err
 		}
