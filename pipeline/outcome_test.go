@@ -88,19 +88,7 @@ func TestControllerKeepsTheRouteARollbackReturnedTo(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/", routes["web"].Health.Path, "the rollback keeps the old health path (keepRouteSettings)")
 
-	// The controller's reconcile, as controller/reconcile.go runs it.
-	heal := target
-	heal.Services = nil
-	hd := Deploy{Target: heal, Heal: true, Partial: true, HTTPClient: &http.Client{Transport: answer200{}},
-		Desired: func(ctx context.Context, s *Session) (*Resolved, error) {
-			res, _, err := FromHosts(ctx, s, nil)
-			return res, err
-		}}
-	out, err = hd.Run(context.Background())
-	if out.Session != nil {
-		out.Session.Close()
-	}
-	require.NoError(t, err)
+	require.NoError(t, heal(context.Background(), target), "the controller's reconcile")
 	routes, err = b.Routes(context.Background(), "shop", "prod")
 	require.NoError(t, err)
 	assert.Equal(t, "/", routes["web"].Health.Path,

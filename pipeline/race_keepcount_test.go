@@ -30,14 +30,7 @@ func TestDeployKeepsTheCountTheAutoscalerSetWhileItWaitedForTheLock(t *testing.T
 		Lock: func(ctx context.Context, s *Session) (Lease, error) {
 			// While A waits: the autoscaler scales out and the controller reconciles.
 			require.NoError(t, SetDesiredCount(ctx, r.session(t), "web", 4, "cpu 145% of target 70%", nil))
-			heal := Deploy{Target: Target{App: r.app, Env: r.env, Dialer: r.cloud}, Heal: true, Partial: true,
-				Desired: func(ctx context.Context, s *Session) (*Resolved, error) {
-					res, _, err := FromHosts(ctx, s, nil)
-					return res, err
-				}}
-			healed, err := heal.Run(ctx)
-			healed.Session.Close()
-			require.NoError(t, err)
+			require.NoError(t, heal(ctx, Target{App: r.app, Env: r.env, Dialer: r.cloud}))
 			require.Equal(t, 4, r.running(t))
 			return fixedLease{9}, nil
 		}}

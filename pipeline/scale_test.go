@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -56,14 +57,7 @@ func TestDeployKeepsTheCountTheAutoscalerSet(t *testing.T) {
 	assert.Equal(t, 2, r.running(t), "the count is recorded; the tasks follow at the next reconcile")
 
 	// The controller's reconcile reads the count back from the hosts.
-	heal := Deploy{Target: Target{App: r.app, Env: r.env, Dialer: r.cloud}, Heal: true, Partial: true,
-		Desired: func(ctx context.Context, s *Session) (*Resolved, error) {
-			res, _, err := FromHosts(ctx, s, nil)
-			return res, err
-		}}
-	healed, err := heal.Run(ctx)
-	healed.Session.Close()
-	require.NoError(t, err)
+	require.NoError(t, heal(ctx, Target{App: r.app, Env: r.env, Dialer: r.cloud}))
 	assert.Equal(t, 4, r.running(t))
 	require.NoError(t, SetDesiredCount(ctx, r.session(t), "web", 3, "(service web) scaled in from 4 to 3 tasks: cpu 20% of target 70%", nil))
 
@@ -222,4 +216,20 @@ func TestSetDesiredCountStopsWritingOnceFencedOut(t *testing.T) {
 	for _, e := range events {
 		assert.NotEqual(t, history.EventScaleOut, e.Kind, "no audit trail entry: %s", e.Text)
 	}
+}
+
+// heal runs one reconcile as the controller does (controller/reconcile.go): what should run
+// is read back from the hosts.
+func heal(ctx context.Context, t Target) error {
+	t.Services = nil
+	d := Deploy{Target: t, Heal: true, Partial: true, HTTPClient: &http.Client{Transport: answer200{}},
+		Desired: func(ctx context.Context, s *Session) (*Resolved, error) {
+			res, _, err := FromHosts(ctx, s, nil)
+			return res, err
+		}}
+	out, err := d.Run(ctx)
+	if out.Session != nil {
+		out.Session.Close()
+	}
+	return err
 }
