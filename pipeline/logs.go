@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -128,14 +129,23 @@ func (s *Session) noTasks(req LogsRequest) error {
 		return fmt.Errorf("no run %s on the reachable hosts (deck job history lists the runs kept)", req.Run)
 	}
 	others := 0
+	var services []string // those that have tasks, for a name mistyped
 	for _, h := range s.Obs.Hosts {
 		for _, t := range h.Tasks {
-			if t.Service == req.Service && t.Meta.Kind != providers.KindStandalone {
+			if t.Meta.Kind == providers.KindStandalone {
+				continue
+			}
+			if t.Service == req.Service {
 				others++
+			} else if !slices.Contains(services, t.Service) {
+				services = append(services, t.Service)
 			}
 		}
 	}
 	switch {
+	case others == 0 && len(services) > 0:
+		slices.Sort(services)
+		return fmt.Errorf("service %s has no tasks on the reachable hosts; services that have some: %s", req.Service, strings.Join(services, ", "))
 	case others == 0:
 		return fmt.Errorf("service %s has no tasks on the reachable hosts", req.Service)
 	case req.Previous:

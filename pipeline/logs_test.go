@@ -150,7 +150,7 @@ func TestLogsMergesTheTasksOfEveryHostInTimeOrder(t *testing.T) {
 		"Until: the lines written after it are left out (a task that keeps writing does not keep deck reading)")
 
 	err := r.session(t).Logs(context.Background(), LogsRequest{Service: "api", Tail: -1}, func(TaskLine) {}, func(string) {})
-	assert.EqualError(t, err, "service api has no tasks on the reachable hosts")
+	assert.EqualError(t, err, "service api has no tasks on the reachable hosts; services that have some: web", "a name mistyped: the names there are")
 }
 
 func indexOf(lines []string, s string) int {
