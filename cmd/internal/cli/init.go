@@ -87,6 +87,9 @@ func runInit(o *InitOptions) error {
 	if err := ask(&o.Name, "name", ""); err != nil {
 		return err
 	}
+	if err := manifest.ValidateName(o.Name, "service"); err != nil {
+		return err // said at once, not after the other questions
+	}
 	if o.Type == "" && io.CanPrompt() {
 		for i, t := range manifest.WorkloadTypes {
 			fmt.Fprintf(io.ErrOut, "  %d. %s\n", i+1, t)
@@ -106,6 +109,11 @@ func runInit(o *InitOptions) error {
 	typ := manifest.WorkloadType(o.Type)
 	if typ == manifest.ScheduledJob {
 		if err := ask(&o.Schedule, "schedule", "@daily"); err != nil {
+			return err
+		}
+	}
+	if io.CanPrompt() {
+		if err := o.askImageAndPort(typ); err != nil {
 			return err
 		}
 	}
@@ -204,4 +212,43 @@ func sanitizeName(s string) string {
 		out = "app" + out
 	}
 	return out
+}
+
+// askImageAndPort asks, on a terminal, what the flags left out: an image to run or a
+// directory to build (offered only when it holds a Containerfile), and the port of a
+// service that listens.
+func (o *InitOptions) askImageAndPort(typ manifest.WorkloadType) error {
+	io := o.Deps.IO
+	if o.Build == "" && o.Image == "" {
+		def := ""
+		dir := filepath.Dir(o.Globals.File)
+		for _, f := range []string{"Containerfile", "Dockerfile"} {
+			if fileExists(filepath.Join(dir, f)) {
+				def = "."
+			}
+		}
+		v, err := io.Prompt("build context (a directory with a Containerfile; empty to run an existing image)", def)
+		if err != nil {
+			return err
+		}
+		o.Build = v
+		if o.Build == "" {
+			if o.Image, err = io.Prompt("image", ""); err != nil {
+				return err
+			}
+			if o.Image == "" {
+				return flagErrorf("give a directory to build or an image to run")
+			}
+		}
+	}
+	if o.Port == 0 && (typ == manifest.LoadBalancedWebService || typ == manifest.BackendService) {
+		v, err := io.Prompt("port the service listens on", strconv.Itoa(templates.DefaultPort))
+		if err != nil {
+			return err
+		}
+		if o.Port, err = strconv.Atoi(v); err != nil {
+			return flagErrorf("port %q: want a number, 1 to 65535", v)
+		}
+	}
+	return nil
 }

@@ -60,3 +60,30 @@ func TestInitWritesARelativeSchemaPath(t *testing.T) {
 	assert.Equal(t, "# yaml-language-server: $schema=../../schema/deck.schema.json", firstLine(t, filepath.Join(dir, "deck.yaml")))
 	assert.Equal(t, "# yaml-language-server: $schema=../../../schema/service.schema.json", firstLine(t, filepath.Join(dir, "deck", "web.yaml")))
 }
+
+// On a terminal, deck init asks for what the flags left out: name, type, what to run (a
+// build context is offered only where a Containerfile is) and the port. A name that is not
+// valid is refused at once.
+func TestInitOnATerminalAsksForWhatIsMissing(t *testing.T) {
+	dir := t.TempDir()
+	run := func(answers string) (int, string) {
+		ios, in, _, errOut := iostreams.Test()
+		ios.SetTTY(true)
+		in.WriteString(answers)
+		code := Main(context.Background(), []string{"--file", filepath.Join(dir, "deck.yaml"), "init", "--app", "shop"}, Deps{IO: ios})
+		return code, errOut.String()
+	}
+	code, errOut := run("Web\n")
+	assert.Equal(t, 1, code)
+	assert.NotContains(t, errOut, "type:", "refused before the next question")
+
+	code, errOut = run("api\nBackend Service\n\nregistry.example/api:1\n9090\n")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "build context (a directory with a Containerfile; empty to run an existing image): ")
+	assert.Contains(t, errOut, "port the service listens on [8080]: ")
+	b, err := os.ReadFile(filepath.Join(dir, "deck", "api.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "registry.example/api:1")
+	assert.Contains(t, string(b), "9090")
+	assert.NotContains(t, string(b), "build:")
+}
