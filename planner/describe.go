@@ -65,6 +65,9 @@ func Describe(r Reason) string {
 	case ReasonNotARun:
 		return "started as a service's task by an older deck; a job's runs start on its schedule"
 	case ReasonRouteMissing:
+		if r.Detail == routeNew {
+			return "a new route: the service has none on this load balancer yet"
+		}
 		return "the load balancer has no route for the service: restore it"
 	case ReasonRouteChanged:
 		return strings.Join(r.Fields, ", ") + " changed"

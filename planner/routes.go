@@ -36,6 +36,9 @@ const (
 	ReasonTargetMissing ReasonCode = "target_missing"
 )
 
+// routeNew is the Detail of a ReasonRouteMissing for a service that has no task yet.
+const routeNew = "new"
+
 // ErrBalancerUnreachable is wrapped when a load balancer the plan needs could not be read.
 var ErrBalancerUnreachable = errors.New("load balancer unreachable")
 
@@ -184,8 +187,11 @@ func (c *computer) diffRoute(name string, want lb.Route) {
 	rs, ok := c.snap.Route(name, want.Service)
 	if !ok {
 		r := want
-		c.addRouteChange(Change{Action: Create, Kind: KindRoute, Service: want.Service, LB: name, Route: &r,
-			Reason: Reason{Code: ReasonRouteMissing}})
+		why := Reason{Code: ReasonRouteMissing}
+		if len(want.Targets) == 0 && !c.hasTasks(want.Service) {
+			why.Detail = routeNew // not a balancer that lost it: nothing of the service runs yet
+		}
+		c.addRouteChange(Change{Action: Create, Kind: KindRoute, Service: want.Service, LB: name, Route: &r, Reason: why})
 		return
 	}
 	if fields := routeFieldsChanged(rs.Route, want); len(fields) > 0 {

@@ -59,8 +59,19 @@ func TestRouteMissingIsRestoredWithTheServingTasks(t *testing.T) {
 	assert.Equal(t, "edge", rc[0].LB)
 	assert.ElementsMatch(t, []string{addr(a1), addr(a2)}, rc[0].Route.Targets)
 	assert.Equal(t, ReasonRouteMissing, rc[0].Reason.Code)
+	assert.Equal(t, "the load balancer has no route for the service: restore it", Describe(rc[0].Reason))
 	assert.Equal(t, rc[0].Route.Targets, p.Routes["web"].Targets)
 	assert.Equal(t, "/healthz", p.Routes["web"].Health.Path)
+}
+
+// A service deployed for the first time gets its route: nothing was lost to restore.
+func TestRouteOfANewServiceIsNew(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	h.balancer()
+	rc := routeChanges(h.plan(service("web", 2, webTask(), withHTTP("/"))))
+	require.Len(t, rc, 1)
+	assert.Equal(t, ReasonRouteMissing, rc[0].Reason.Code)
+	assert.Equal(t, "a new route: the service has none on this load balancer yet", Describe(rc[0].Reason))
 }
 
 func TestRouteInStepPlansNothing(t *testing.T) {
