@@ -61,14 +61,20 @@ func (s *Session) CheckSaved(plan *planner.Plan, res *Resolved, services []manif
 	// one the plan was made for, whatever the plan does to it: a plan that only scales in
 	// or registers targets names no revision of its own below, and would otherwise apply
 	// over a changed secret or image as if nothing had changed.
-	now := map[string]string{}
+	now := map[string]planner.Revision{}
 	for _, d := range res.Desired {
-		now[d.Service.Name] = d.Revision.ID
+		now[d.Service.Name] = d.Revision
 	}
 	for _, sp := range plan.Services {
-		if id, ok := now[sp.Name]; ok && sp.Revision != "" && id != sp.Revision {
-			return fmt.Errorf("service %s changed since plan %s was made (its manifest, image or a secret now gives revision %s, not %s). Run deck plan again",
-				sp.Name, path, id, sp.Revision)
+		if rev, ok := now[sp.Name]; ok && sp.Revision != "" && rev.ID != sp.Revision {
+			what := "its manifest, image or a secret"
+			if was, ok := plan.Revisions[sp.Revision]; ok {
+				if fields := planner.ChangedFields(was.Task, rev.Task); len(fields) > 0 {
+					what = "its " + strings.Join(fields, ", ") // secrets: a secret's value
+				}
+			}
+			return fmt.Errorf("service %s changed since plan %s was made (%s changed: it now gives revision %s, not %s). Run deck plan again",
+				sp.Name, path, what, rev.ID, sp.Revision)
 		}
 	}
 	for name, digest := range settingsDigests(services) {

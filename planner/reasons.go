@@ -52,6 +52,10 @@ func (d specDiff) changed(td manifest.TaskDef) []string {
 	return out
 }
 
+// ChangedFields names the fields of the task definition that differ between from and to
+// (image, variables, secrets, ...), in their JSON form.
+func ChangedFields(from, to manifest.TaskDef) []string { return newSpecDiff(to).changed(from) }
+
 func fieldsJSON(td manifest.TaskDef) map[string]json.RawMessage {
 	b, err := json.Marshal(td)
 	if err != nil {

@@ -187,7 +187,7 @@ func TestSavedPlanIsRefusedWhenASecretChangedThoughItCreatesNothing(t *testing.T
 	h.env["DB_PW"] = "another-value"
 	code, _, errOut = h.run("deploy", "--yes", "--plan", planFile)
 	assert.Equal(t, 1, code)
-	assert.Contains(t, errOut, "service api changed since plan "+planFile+" was made (its manifest, image or a secret now gives revision")
+	assert.Contains(t, errOut, "service api changed since plan "+planFile+" was made (its manifest, image or a secret changed: it now gives revision")
 	assert.NotContains(t, errOut, "another-value")
 	assert.Equal(t, 3, h.tasks(), "nothing was applied")
 
@@ -195,6 +195,15 @@ func TestSavedPlanIsRefusedWhenASecretChangedThoughItCreatesNothing(t *testing.T
 	code, _, errOut = h.run("deploy", "--yes", "--plan", planFile)
 	require.Equal(t, 0, code, "with the secret as it was, the plan applies: %s", errOut)
 	assert.Equal(t, 2, h.tasks())
+
+	// A plan that starts a revision names what changed since.
+	h.write("deck/api.yaml", strings.Replace(scaleIn, "MODE: fast", "MODE: slow", 1))
+	code, _, errOut = h.run("plan", "--out", planFile)
+	require.Equal(t, 2, code, errOut)
+	h.write("deck/api.yaml", strings.Replace(scaleIn, "MODE: fast", "MODE: turbo", 1))
+	code, _, errOut = h.run("deploy", "--yes", "--plan", planFile)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "service api changed since plan "+planFile+" was made (its variables changed: it now gives revision")
 }
 
 func TestStatusJSONAndDelete(t *testing.T) {
