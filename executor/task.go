@@ -173,7 +173,13 @@ func (a *applier) stopOld(ctx context.Context, c planner.Change) (bool, error) {
 		timeout = 10 * time.Second
 	}
 	a.emit(Event{Kind: EventTaskStopping, Service: c.Service, Host: o.Host, TaskID: o.TaskID, Message: planner.Describe(c.Reason)})
+	start := time.Now()
 	err := h.Stop(ctx, o.ContainerID, timeout)
+	stopped := ""
+	if err == nil && time.Since(start) >= timeout {
+		// Podman sends SIGKILL once the timeout passes: a stop that took it all was one.
+		stopped = fmt.Sprintf("killed: it did not exit within its stop_timeout (%s) of SIGTERM", timeout)
+	}
 	if err == nil || errors.Is(err, providers.ErrNotFound) {
 		err = h.Remove(ctx, o.ContainerID)
 	}
@@ -182,7 +188,7 @@ func (a *applier) stopOld(ctx context.Context, c planner.Change) (bool, error) {
 		return false, fmt.Errorf("task %s on %s could not be stopped: %w", o.TaskID, o.Host, err)
 	}
 	failpoint.Hit(failpoint.AfterStopOld)
-	a.emit(Event{Kind: EventTaskStopped, Service: c.Service, Host: o.Host, TaskID: o.TaskID})
+	a.emit(Event{Kind: EventTaskStopped, Service: c.Service, Host: o.Host, TaskID: o.TaskID, Message: stopped})
 	return true, nil
 }
 

@@ -127,11 +127,14 @@ func (l *EventLog) Executor(e executor.Event) {
 		l.mu.Unlock()
 		return
 	}
-	if e.Kind == executor.EventTaskStopped && e.Message == "" {
+	if e.Kind == executor.EventTaskStopped {
+		// Why it was stopped, and how it went when that is worth saying (killed after its
+		// stop_timeout).
 		l.mu.Lock()
-		e.Message = l.stopWhy[e.TaskID]
+		why := l.stopWhy[e.TaskID]
 		delete(l.stopWhy, e.TaskID)
 		l.mu.Unlock()
+		e.Message = strings.Join(slices.DeleteFunc([]string{why, e.Message}, func(s string) bool { return s == "" }), "; ")
 	}
 	if le, ok := FromExecutor(e); ok {
 		l.Add(le)

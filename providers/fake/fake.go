@@ -104,6 +104,9 @@ type Host struct {
 	FailStart func(providers.TaskSpec) error
 	// FailStop, when set, makes Stop fail for the containers it returns true for.
 	FailStop func(containerID string) bool
+	// IgnoresTerm, when set, makes Stop of the containers it returns true for take the
+	// whole timeout and end in SIGKILL (exit code 137), as an app that ignores SIGTERM.
+	IgnoresTerm func(containerID string) bool
 	// Calls records every mutating call, in order ("create NAME", "stop ID", ...).
 	Calls []string
 	// Command, when set, runs the commands Exec is given (see exec.go).
@@ -325,9 +328,17 @@ func (h *Host) Logs(_ context.Context, id string, tail int) ([]string, error) {
 	return lines, nil
 }
 
-func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
+func (h *Host) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	if err := h.check("stopping container " + id); err != nil {
 		return err
+	}
+	killed := h.IgnoresTerm != nil && h.IgnoresTerm(id)
+	if killed {
+		select { // the grace period SIGTERM was given, in vain
+		case <-time.After(timeout):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -340,8 +351,12 @@ func (h *Host) Stop(_ context.Context, id string, _ time.Duration) error {
 		return fmt.Errorf("fake: stop %s timed out", id)
 	}
 	if t.Running() {
-		t.State, t.ExitCode, t.FinishedAt = "exited", 143, h.now()
-		h.emit("died", t, 143)
+		code := 143
+		if killed {
+			code = 137
+		}
+		t.State, t.ExitCode, t.FinishedAt = "exited", code, h.now()
+		h.emit("died", t, code)
 		h.emit("stop", t, 0)
 	}
 	return nil
