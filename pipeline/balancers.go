@@ -84,12 +84,19 @@ func (s *Session) readBalancer(ctx context.Context, i int, h providers.Host) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.T.HostTimeout)
 	defer cancel()
-	routes, err := s.Balancers[i].Routes(ctx, s.T.App.Name, s.T.Env.Name)
+	var routes map[string]lb.Route
+	var neighbours []lb.Route
+	var err error
+	if nr, ok := s.Balancers[i].(lb.NeighbourReader); ok {
+		routes, neighbours, err = nr.RoutesAndNeighbours(ctx, s.T.App.Name, s.T.Env.Name)
+	} else {
+		routes, err = s.Balancers[i].Routes(ctx, s.T.App.Name, s.T.Env.Name)
+	}
 	if err != nil {
 		bo.Err = err
 		return
 	}
-	bo.Reachable, bo.Routes = true, routes
+	bo.Reachable, bo.Routes, bo.Neighbours = true, routes, neighbours
 }
 
 // openBalancer makes the balancer's client, reaching its admin socket through h.

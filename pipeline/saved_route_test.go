@@ -10,6 +10,7 @@ import (
 
 	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/providers/lb"
 )
 
 // deck plan --out saves a plan that replaces web's tasks (v2) and shows no route change.
@@ -56,4 +57,34 @@ func TestSavedPlanIsRefusedWhenTheBalancersRouteChanged(t *testing.T) {
 	assert.ErrorIs(t, err, executor.ErrStalePlan, "the balancer's route changed since the plan was made")
 	assert.Equal(t, []string{"shop.example"}, routes["web"].Hosts,
 		"a saved plan that showed no route change changed the route: hosts %v", routes["web"].Hosts)
+}
+
+// Two environments whose balancers share one listener: the second's route for the same
+// path and host names would take every request the first's takes. Its deploy is refused at
+// the plan, and changes nothing: no task, no desired state.
+func TestADeployWhoseRouteClashesWithAnotherEnvironmentsChangesNothing(t *testing.T) {
+	r, _, target := routedWeb(t)
+	client := &http.Client{Transport: answer200{}}
+	out, err := Deploy{Target: target, HTTPClient: client}.Run(context.Background())
+	require.NoError(t, err)
+	out.Session.Close()
+	before := runningEndpoints(r)
+
+	qa := *r.env
+	qa.Name = "qa"
+	other := target
+	other.Env = &qa
+	out, err = Deploy{Target: other, HTTPClient: client}.Run(context.Background())
+	if out.Session != nil {
+		out.Session.Close()
+	}
+	require.ErrorIs(t, err, lb.ErrRouteClash)
+	assert.Contains(t, err.Error(), "the route of app shop, environment prod, service web takes on that listener")
+	assert.ElementsMatch(t, before, runningEndpoints(r), "no task started")
+	s, err := OpenRead(context.Background(), other)
+	require.NoError(t, err)
+	defer s.Close()
+	recs, err := ReadDesired(context.Background(), s)
+	require.NoError(t, err)
+	assert.Empty(t, recs, "no desired state recorded for qa")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner/state"
 	"github.com/deckhq/deck/providers/lb"
 )
 
@@ -86,6 +87,9 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 	for _, name := range slices.Sorted(maps.Keys(routed)) {
 		d := routed[name]
 		want := RouteOf(c.snap.App(), c.snap.Env(), d.Service)
+		if err := clashes(balancers, want); err != nil {
+			return err
+		}
 		want.Targets = c.servingAddresses(name)
 		want.Draining = c.stillDraining(name, want.Targets)
 		c.plan.Routes[name] = want
@@ -119,6 +123,28 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 	}
 	return nil
 }
+
+// clashes refuses a route that would take the very requests (same path, same host names)
+// a route of another app or environment on the same balancer's listener takes: Caddy gives
+// them all to one of the two, so the other's deploy would answer for this one.
+func clashes(balancers []state.BalancerState, want lb.Route) error {
+	for _, b := range balancers {
+		for _, n := range b.Neighbours {
+			if n.Path == want.Path && slices.Equal(sortedHosts(n.Hosts), sortedHosts(want.Hosts)) {
+				hosts := "any host"
+				if len(want.Hosts) > 0 {
+					hosts = strings.Join(want.Hosts, ", ")
+				}
+				return fmt.Errorf("%w: service %s's route on load balancer %s (path %s, %s) would take the very requests the route of app %s, environment %s, service %s takes on that listener: "+
+					"give this environment's load balancer its own listen port, or the service an http.alias or another path",
+					lb.ErrRouteClash, want.Service, b.Spec.Name, want.Path, hosts, n.App, n.Env, n.Service)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedHosts(h []string) []string { return slices.Sorted(slices.Values(h)) }
 
 // servingAddresses are the addresses of the service's tasks that serve now: they belong
 // in its route until the rollout drains them. A task this plan destroys that no balancer

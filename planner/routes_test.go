@@ -226,3 +226,21 @@ func TestEachBalancerIsDiffedOnItsOwn(t *testing.T) {
 	assert.Equal(t, Create, rc[0].Action)
 	assert.Equal(t, []string{addr(a1)}, rc[0].Route.Targets)
 }
+
+// Another environment's route on the same balancer's listener, matching the same path and
+// host names, would take every request: the plan is refused, naming it. With an alias of
+// its own, the route takes other requests.
+func TestRouteThatClashesWithAnotherEnvironmentsIsRefused(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	h.balancer()
+	h.balancers[0].Neighbours = []lb.Route{{App: testApp, Env: "prod", Service: "web", Path: "/", Targets: []string{"10.1.1.1:80"}}}
+	web := service("web", 2, webTask(), withHTTP("/"))
+	_, err := h.compute(Options{}, web)
+	require.ErrorIs(t, err, lb.ErrRouteClash)
+	assert.Contains(t, err.Error(), "service web's route on load balancer edge (path /, any host) would take the very requests the route of app "+
+		testApp+", environment prod, service web takes on that listener")
+
+	web.Service.HTTP.Aliases = []string{"qa.example.com"}
+	_, err = h.compute(Options{}, web)
+	require.NoError(t, err)
+}

@@ -59,6 +59,9 @@ type BalancerObservation struct {
 	Err       error // why its admin API could not be read
 	// Routes are its routes of the observed app and environment, by service.
 	Routes map[string]lb.Route
+	// Neighbours are the routes of other apps and environments on its listener, when the
+	// balancer can say (lb.NeighbourReader).
+	Neighbours []lb.Route
 }
 
 // Fleet holds the open connections to an environment's reachable hosts.

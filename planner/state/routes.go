@@ -16,6 +16,8 @@ type BalancerState struct {
 	Spec      manifest.LoadBalancerSpec
 	Reachable bool
 	Err       string // why its admin API could not be read
+	// Neighbours are the routes of other apps and environments on its listener.
+	Neighbours []lb.Route
 }
 
 // RouteState is one service's route on one load balancer, as read.
@@ -30,7 +32,7 @@ type RouteState struct {
 func loadBalancers(txn *memdb.Txn, obs []providers.BalancerObservation) ([]BalancerState, error) {
 	out := make([]BalancerState, 0, len(obs))
 	for _, bo := range obs {
-		bs := BalancerState{Spec: bo.Spec, Reachable: bo.Reachable}
+		bs := BalancerState{Spec: bo.Spec, Reachable: bo.Reachable, Neighbours: bo.Neighbours}
 		if bo.Err != nil {
 			bs.Err = bo.Err.Error()
 		}

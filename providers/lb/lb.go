@@ -52,6 +52,15 @@ type HealthCheck struct {
 // Key names a route within a balancer.
 func (r Route) Key() string { return r.App + "/" + r.Env + "/" + r.Service }
 
+// NeighbourReader is a Balancer that can also say, in the same read as Routes, what the
+// routes of other apps and environments on the same listener match: the planner refuses a
+// route that would take the very requests one of them takes.
+type NeighbourReader interface {
+	// RoutesAndNeighbours returns Routes(app, env), and the routes of the other apps and
+	// environments on the balancer's listener.
+	RoutesAndNeighbours(ctx context.Context, app, env string) (map[string]Route, []Route, error)
+}
+
 // Balancer is one load balancer.
 type Balancer interface {
 	// Name is the balancer's name in the environment.

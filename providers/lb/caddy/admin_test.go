@@ -271,3 +271,26 @@ func TestRouteOfAnotherEnvironmentMatchingTheSameRequestsIsRefused(t *testing.T)
 	qa.Hosts = []string{"qa.example.com"}
 	require.NoError(t, fakeBalancer(f).Put(context.Background(), qa))
 }
+
+// One read gives the routes of an app and environment, and those of the others on the
+// listener, for the planner to refuse a clash before anything changes.
+func TestRoutesAndNeighboursInOneRead(t *testing.T) {
+	prod := lb.Route{App: "a", Env: "prod", Service: "web", Path: "/", Targets: []string{"10.0.0.3:80"}}
+	qa := lb.Route{App: "a", Env: "qa", Service: "web", Path: "/", Hosts: []string{"qa.example.com"}, Targets: []string{"10.0.0.4:80"}}
+	var routes []json.RawMessage
+	for _, r := range []lb.Route{prod, qa} {
+		for _, cr := range toCaddy(r) {
+			b, err := json.Marshal(cr)
+			require.NoError(t, err)
+			routes = append(routes, b)
+		}
+	}
+	all, err := json.Marshal(routes)
+	require.NoError(t, err)
+	f := newFakeAdmin(t, config(`{"listen": ["10.0.0.1:80"], "routes": `+string(all)+`}`, "1"))
+	mine, others, err := fakeBalancer(f).RoutesAndNeighbours(context.Background(), "a", "qa")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]lb.Route{"web": qa}, mine)
+	assert.Equal(t, []lb.Route{prod}, others)
+	assert.Len(t, f.requests(), 1, "one read")
+}

@@ -25,7 +25,10 @@ import (
 	"github.com/deckhq/deck/providers/lb"
 )
 
-var _ lb.Balancer = (*Balancer)(nil)
+var (
+	_ lb.Balancer        = (*Balancer)(nil)
+	_ lb.NeighbourReader = (*Balancer)(nil)
+)
 
 // maxAttempts bounds the retries of a write that lost a race with another writer (412).
 const maxAttempts = 5
@@ -68,21 +71,29 @@ func (b *Balancer) Close() error { return nil }
 
 // Routes returns the routes of app and env, by service.
 func (b *Balancer) Routes(ctx context.Context, app, env string) (map[string]lb.Route, error) {
+	mine, _, err := b.RoutesAndNeighbours(ctx, app, env)
+	return mine, err
+}
+
+// RoutesAndNeighbours returns the routes of app and env, by service, and those of the other
+// apps and environments on this listener, in one read (lb.NeighbourReader).
+func (b *Balancer) RoutesAndNeighbours(ctx context.Context, app, env string) (map[string]lb.Route, []lb.Route, error) {
 	srv, _, err := b.server(ctx)
 	if err != nil {
-		return nil, b.fail("reading routes", err)
+		return nil, nil, b.fail("reading routes", err)
 	}
 	if srv == nil {
-		return map[string]lb.Route{}, nil
+		return map[string]lb.Route{}, nil, nil
 	}
 	rs, err := parseRoutes(srv.routes)
 	if err == nil {
-		var out map[string]lb.Route
-		if out, err = rs.routes(app, env); err == nil {
-			return out, nil
+		mine, others, err := rs.split(app, env, true)
+		if err == nil {
+			return mine, others, nil
 		}
+		return nil, nil, b.fail("reading routes", err)
 	}
-	return nil, b.fail("reading routes", err)
+	return nil, nil, b.fail("reading routes", err)
 }
 
 // Put creates or replaces r's route in one write.

@@ -180,27 +180,40 @@ func (s *routeSet) list() []json.RawMessage {
 
 // routes returns the routes of app and env.
 func (s *routeSet) routes(app, env string) (map[string]lb.Route, error) {
+	mine, _, err := s.split(app, env, false)
+	return mine, err
+}
+
+// split reads the routes of app and env, by service, and, with others, those of every other
+// app and environment.
+func (s *routeSet) split(app, env string, others bool) (map[string]lb.Route, []lb.Route, error) {
 	out := map[string]lb.Route{}
+	var rest []lb.Route
 	for _, g := range s.groups {
-		if g.app != app || g.env != env || g.main == nil {
+		if (!others && (g.app != app || g.env != env)) || g.main == nil {
 			continue
 		}
 		var main route
 		if err := json.Unmarshal(g.main, &main); err != nil {
-			return nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service), err)
+			return nil, nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service), err)
 		}
 		var companion *route
 		if g.companion != nil {
 			companion = &route{}
 			if err := json.Unmarshal(g.companion, companion); err != nil {
-				return nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service)+drainingSuffix, err)
+				return nil, nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service)+drainingSuffix, err)
 			}
 		}
 		r, err := fromCaddy(g.app, g.env, g.service, main, companion)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out[g.service] = r
+		if g.app == app && g.env == env {
+			out[g.service] = r
+		} else {
+			rest = append(rest, r)
+		}
 	}
-	return out, nil
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Key() < rest[j].Key() })
+	return out, rest, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sort"
 	"sync"
 
 	"github.com/deckhq/deck/providers/lb"
@@ -63,6 +64,25 @@ func (b *Balancer) Routes(_ context.Context, app, env string) (map[string]lb.Rou
 		}
 	}
 	return out, nil
+}
+
+// RoutesAndNeighbours returns Routes(app, env) and the routes of every other app and
+// environment (lb.NeighbourReader): the fake has one listener.
+func (b *Balancer) RoutesAndNeighbours(ctx context.Context, app, env string) (map[string]lb.Route, []lb.Route, error) {
+	mine, err := b.Routes(ctx, app, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var others []lb.Route
+	for _, r := range b.routes {
+		if r.App != app || r.Env != env {
+			others = append(others, clone(r))
+		}
+	}
+	sort.Slice(others, func(i, j int) bool { return others[i].Key() < others[j].Key() })
+	return mine, others, nil
 }
 
 // Put stores r, or refuses it as a real balancer would.
