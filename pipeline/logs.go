@@ -26,10 +26,10 @@ type LogsRequest struct {
 	Since    time.Time // skip lines written before it (zero: all)
 	Tail     int       // the last Tail lines of each task (< 0: all)
 	Follow   bool      // keep going: new tasks join, stopped ones leave
-	// Until, without Follow, leaves out the lines stamped after it: deck logs gives the
-	// moment it starts, so a task that writes faster than deck reads does not keep it
-	// reading for ever (zero: to the end of each log).
-	Until time.Time
+	// ToNow, without Follow, reads each task's lines up to when its read began (by its
+	// host's clock), so a task that writes faster than deck reads does not keep deck
+	// reading for ever.
+	ToNow bool
 	// Hold is how long a followed line waits for earlier lines of other hosts (default
 	// 300ms); Poll how often the hosts are listed again for new tasks (default 1s).
 	Hold, Poll time.Duration
@@ -72,9 +72,7 @@ func (s *Session) Logs(ctx context.Context, req LogsRequest, emit func(TaskLine)
 	}
 	f := &logFollower{s: s, req: req, m: newMerger(req.Hold), note: note, started: map[string]bool{}}
 	first := providers.LogOptions{Since: req.Since, Tail: req.Tail}
-	if !req.Follow {
-		first.Until = req.Until
-	}
+	first.ToNow = req.ToNow && !req.Follow
 	for _, t := range tasks {
 		f.start(ctx, t, first)
 	}

@@ -146,8 +146,11 @@ func TestLogsMergesTheTasksOfEveryHostInTimeOrder(t *testing.T) {
 	assert.ElementsMatch(t, []string{"h3 c1", "h1 a2", "h2 b2", "h3 c2"}, read(LogsRequest{Service: "web", Tail: -1, Since: at(1)}))
 	assert.Equal(t, []string{"h3 c1", "h3 c2"}, read(LogsRequest{Task: tasks["h3"].TaskID[:5], Tail: -1}), "--task takes the start of an id")
 
-	assert.ElementsMatch(t, []string{"h1 a1", "h2 b1"}, read(LogsRequest{Service: "web", Tail: -1, Until: at(0)}),
-		"Until: the lines written after it are left out (a task that keeps writing does not keep deck reading)")
+	// ToNow: the lines stamped after the read began (a task that keeps writing faster than
+	// deck reads) are left out. The hosts' clock is set back to second 0 to stand for them.
+	clock.Advance(at(0).Sub(clock.Now()))
+	assert.ElementsMatch(t, []string{"h1 a1", "h2 b1"}, read(LogsRequest{Service: "web", Tail: -1, ToNow: true}))
+	assert.Len(t, read(LogsRequest{Service: "web", Tail: -1}), 6, "without ToNow, to the end")
 
 	err := r.session(t).Logs(context.Background(), LogsRequest{Service: "api", Tail: -1}, func(TaskLine) {}, func(string) {})
 	assert.EqualError(t, err, "service api has no tasks on the reachable hosts; services that have some: web", "a name mistyped: the names there are")

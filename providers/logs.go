@@ -17,10 +17,11 @@ type LogOptions struct {
 	// Tail reads only the last Tail lines (< 0: all of them; 0: none, only new ones with
 	// Follow).
 	Tail int
-	// Until, without Follow, ends the stream at the lines stamped after it (zero: at the
-	// end of what was written). A container that writes faster than its log is read would
-	// otherwise keep the reader from ever reaching the end.
-	Until time.Time
+	// ToNow, without Follow, ends the stream at the lines written by the time the read
+	// starts, by the host's clock (to the second: one second more is let through). A
+	// container that writes faster than its log is read would otherwise keep the reader
+	// from ever reaching the end.
+	ToNow bool
 }
 
 // LogLine is one line a container wrote, without its newline.

@@ -20,14 +20,20 @@ import (
 // the time in RFC 3339 to the second; later servers give nanoseconds. A server that goes
 // away mid-stream ends it without an error (the bindings see EOF).
 func (h *Host) StreamLogs(ctx context.Context, containerID string, opts providers.LogOptions, line func(providers.LogLine)) error {
-	var past atomic.Bool // a line stamped after opts.Until came: the stream is cut
-	if until := opts.Until; !opts.Follow && !until.IsZero() {
-		// Podman 4.3 stamps lines to the second; the server filters by until too, but
-		// still reads a log that grows faster than it reads to its very end.
+	var past atomic.Bool // a line stamped after the read began came: the stream is cut
+	if !opts.Follow && opts.ToNow {
+		// Podman 4.3 reads a log to its very end, and a log that grows faster than it is
+		// read has none; its until filters after tail, so a tail would lose lines written
+		// meanwhile. So the stream is cut here, at the first line stamped two seconds after
+		// the host's clock said (both to the second) as the read began.
+		now, err := h.Now(ctx)
+		if err != nil {
+			return err
+		}
 		var cut context.CancelFunc
 		ctx, cut = context.WithCancel(ctx)
 		defer cut()
-		limit := until.Truncate(time.Second).Add(time.Second)
+		limit := now.Truncate(time.Second).Add(2 * time.Second)
 		inner := line
 		line = func(l providers.LogLine) {
 			if past.Load() || !l.Time.Before(limit) {
@@ -41,9 +47,6 @@ func (h *Host) StreamLogs(ctx context.Context, containerID string, opts provider
 	}
 	cctx := h.call(ctx)
 	lo := new(containers.LogOptions).WithStdout(true).WithStderr(true).WithTimestamps(true).WithFollow(opts.Follow)
-	if !opts.Follow && !opts.Until.IsZero() {
-		lo = lo.WithUntil(opts.Until.UTC().Format(time.RFC3339Nano))
-	}
 	if opts.Tail >= 0 {
 		lo = lo.WithTail(strconv.Itoa(opts.Tail))
 	} else {
@@ -68,7 +71,7 @@ func (h *Host) StreamLogs(ctx context.Context, containerID string, opts provider
 			parts[0].flush("stdout", line)
 			parts[1].flush("stderr", line)
 			if past.Load() {
-				return nil // cut at opts.Until, as asked
+				return nil // cut at the lines written after the read began, as asked
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()

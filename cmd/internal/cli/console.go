@@ -304,7 +304,7 @@ func (b *consoleBackend) Logs(ctx context.Context, env string, services []string
 	out := map[string][]console.LogLine{}
 	for _, name := range services {
 		var lines []console.LogLine
-		err := s.Logs(ctx, pipeline.LogsRequest{Service: name, Tail: tail, Until: time.Now()}, func(l pipeline.TaskLine) {
+		err := s.Logs(ctx, pipeline.LogsRequest{Service: name, Tail: tail, ToNow: true}, func(l pipeline.TaskLine) {
 			lines = append(lines, console.LogLine{Time: l.Time, Task: l.Task, Host: l.Host, Line: l.Line, Event: l.Event})
 		}, func(string) {})
 		if err != nil {

@@ -74,9 +74,7 @@ a task that stops or is removed gives {time, task, host, service, revision, even
 func (o *LogsOptions) request() (pipeline.LogsRequest, error) {
 	req := pipeline.LogsRequest{Service: o.Service, Task: o.Task, Run: o.Run, Tail: o.Tail,
 		Follow: o.Follow, Previous: o.Previous}
-	if !o.Follow {
-		req.Until = o.now() // what was written by now: a fast writer does not keep deck reading
-	}
+	req.ToNow = !o.Follow // what was written by now: a fast writer does not keep deck reading
 	switch {
 	case o.Service == "" && o.Task == "" && o.Run == "":
 		return req, flagErrorf("name a SERVICE, or a task with --task, or a job run with --run")
