@@ -149,4 +149,9 @@ func TestTwoListenAddressesOnOneCaddy(t *testing.T) {
 	got, err := b.Routes(testCtx(t), "two", "a")
 	require.NoError(t, err)
 	assert.Empty(t, got, "each balancer reads the routes of its own listen address")
+	_, neighbours, err := a.RoutesAndNeighbours(testCtx(t), "two", "a")
+	require.NoError(t, err)
+	for _, n := range neighbours {
+		assert.NotEqual(t, "two", n.App, "the other listener's route is no neighbour: it takes other requests")
+	}
 }
