@@ -19,6 +19,17 @@ const retryAfter = 500 * time.Millisecond
 // no line twice (dedup).
 func (f *logFollower) stream(ctx context.Context, t providers.Task, src int, first providers.LogOptions) {
 	d := &dedup{}
+	push := func(l TaskLine) { f.m.push(src, l) }
+	var tail []TaskLine
+	if !f.req.Follow && first.Tail >= 0 {
+		// Podman 4.3 can give more than the tail asked (a log it reads whole when it meets
+		// a line still being written): the last lines are kept here, and given once read.
+		push = func(l TaskLine) {
+			if tail = append(tail, l); len(tail) > first.Tail {
+				tail = tail[1:]
+			}
+		}
+	}
 	read := func(o providers.LogOptions) error {
 		h := f.s.Fleet.Host(t.Host)
 		if h == nil {
@@ -26,7 +37,7 @@ func (f *logFollower) stream(ctx context.Context, t providers.Task, src int, fir
 		}
 		return h.StreamLogs(ctx, t.ContainerID, o, func(l providers.LogLine) {
 			if d.keep(l) {
-				f.m.push(src, taskLine(t, l))
+				push(taskLine(t, l))
 			}
 		})
 	}
@@ -41,6 +52,9 @@ func (f *logFollower) stream(ctx context.Context, t providers.Task, src int, fir
 		}
 	}
 	err := read(first)
+	for _, l := range tail {
+		f.m.push(src, l)
+	}
 	f.m.live(src)
 	if !f.req.Follow {
 		if err != nil && ctx.Err() == nil {

@@ -104,6 +104,9 @@ type Host struct {
 	FailStart func(providers.TaskSpec) error
 	// FailStop, when set, makes Stop fail for the containers it returns true for.
 	FailStop func(containerID string) bool
+	// IgnoresTail makes StreamLogs give every line whatever the tail asked, as Podman 4.3
+	// does with a log it reads whole (when it meets a line still being written).
+	IgnoresTail bool
 	// IgnoresTerm, when set, makes Stop of the containers it returns true for take the
 	// whole timeout and end in SIGKILL (exit code 137), as an app that ignores SIGTERM.
 	IgnoresTerm func(containerID string) bool

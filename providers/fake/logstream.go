@@ -59,7 +59,7 @@ func (h *Host) StreamLogs(ctx context.Context, id string, opts providers.LogOpti
 	for start < len(all) && !opts.Since.IsZero() && all[start].Time.Before(opts.Since.Truncate(time.Second)) {
 		start++
 	}
-	if opts.Tail >= 0 && len(all)-start > opts.Tail {
+	if opts.Tail >= 0 && len(all)-start > opts.Tail && !h.IgnoresTail {
 		start = len(all) - opts.Tail
 	}
 	next := len(all)
