@@ -124,27 +124,43 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 	return nil
 }
 
-// clashes refuses a route that would take the very requests (same path, same host names)
-// a route of another app or environment on the same balancer's listener takes: Caddy gives
-// them all to one of the two, so the other's deploy would answer for this one.
+// clashes refuses a route that would take requests a route of another app or environment
+// on the same balancer's listener takes: the same path, and no host name on either, or one
+// host name on both. Caddy gives those requests to one of the two, so the other's deploy
+// would answer for this one. (A route for host names beside one for any host is no clash:
+// the named one is tried first.)
 func clashes(balancers []state.BalancerState, want lb.Route) error {
 	for _, b := range balancers {
 		for _, n := range b.Neighbours {
-			if n.Path == want.Path && slices.Equal(sortedHosts(n.Hosts), sortedHosts(want.Hosts)) {
-				hosts := "any host"
-				if len(want.Hosts) > 0 {
-					hosts = strings.Join(want.Hosts, ", ")
-				}
-				return fmt.Errorf("%w: service %s's route on load balancer %s (path %s, %s) would take the very requests the route of app %s, environment %s, service %s takes on that listener: "+
-					"give this environment's load balancer its own listen port, or the service an http.alias or another path",
-					lb.ErrRouteClash, want.Service, b.Spec.Name, want.Path, hosts, n.App, n.Env, n.Service)
+			if n.Path != want.Path {
+				continue
 			}
+			shared := "any host"
+			if len(n.Hosts)+len(want.Hosts) > 0 {
+				shared = sharedHost(n.Hosts, want.Hosts)
+				if shared == "" {
+					continue
+				}
+			}
+			return fmt.Errorf("%w: service %s's route on load balancer %s (path %s, %s) would take requests the route of app %s, environment %s, service %s takes on that listener: "+
+				"give this environment's load balancer its own listen port, or the service an http.alias or a path of its own",
+				lb.ErrRouteClash, want.Service, b.Spec.Name, want.Path, shared, n.App, n.Env, n.Service)
 		}
 	}
 	return nil
 }
 
-func sortedHosts(h []string) []string { return slices.Sorted(slices.Values(h)) }
+// sharedHost is a host name both lists have (host names are case-insensitive), or "".
+func sharedHost(a, b []string) string {
+	for _, x := range a {
+		for _, y := range b {
+			if strings.EqualFold(x, y) {
+				return strings.ToLower(y)
+			}
+		}
+	}
+	return ""
+}
 
 // servingAddresses are the addresses of the service's tasks that serve now: they belong
 // in its route until the rollout drains them. A task this plan destroys that no balancer

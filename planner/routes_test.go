@@ -237,10 +237,20 @@ func TestRouteThatClashesWithAnotherEnvironmentsIsRefused(t *testing.T) {
 	web := service("web", 2, webTask(), withHTTP("/"))
 	_, err := h.compute(Options{}, web)
 	require.ErrorIs(t, err, lb.ErrRouteClash)
-	assert.Contains(t, err.Error(), "service web's route on load balancer edge (path /, any host) would take the very requests the route of app "+
+	assert.Contains(t, err.Error(), "service web's route on load balancer edge (path /, any host) would take requests the route of app "+
 		testApp+", environment prod, service web takes on that listener")
 
 	web.Service.HTTP.Aliases = []string{"qa.example.com"}
+	_, err = h.compute(Options{}, web)
+	require.NoError(t, err, "a route for a host name beside one for any host: the named one is tried first")
+
+	// One host name in common is enough: its requests would go to one of the two.
+	h.balancers[0].Neighbours[0].Hosts = []string{"Shop.Example.com"}
+	web.Service.HTTP.Aliases = []string{"other.example.com", "shop.example.com"}
+	_, err = h.compute(Options{}, web)
+	require.ErrorIs(t, err, lb.ErrRouteClash)
+	assert.Contains(t, err.Error(), "(path /, shop.example.com)")
+	web.Service.HTTP.Aliases = []string{"other.example.com"}
 	_, err = h.compute(Options{}, web)
 	require.NoError(t, err)
 }

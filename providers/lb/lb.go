@@ -19,7 +19,7 @@ var ErrUnreachable = errors.New("admin API unreachable")
 
 // ErrRouteClash is wrapped when a route would match the very requests a route of another
 // app or environment on the same balancer and listen address matches.
-var ErrRouteClash = errors.New("another environment's route takes these requests")
+var ErrRouteClash = errors.New("another app's or environment's route takes these requests")
 
 // Route is one service's entry: which requests it takes and where it sends them.
 type Route struct {

@@ -263,13 +263,23 @@ func TestRouteOfAnotherEnvironmentMatchingTheSameRequestsIsRefused(t *testing.T)
 	qa := lb.Route{App: "a", Env: "qa", Service: "web", Path: "/", Targets: []string{"10.0.0.4:80"}}
 	err = fakeBalancer(f).Put(context.Background(), qa)
 	require.ErrorIs(t, err, lb.ErrRouteClash)
-	assert.Contains(t, err.Error(), "the route of app a, environment prod, service web on this listen address matches the same requests (any host, any path)")
+	assert.Contains(t, err.Error(), "the route of app a, environment prod, service web on this listen address takes the same requests (any host, any path)")
 	assert.Equal(t, []string{"GET " + testServerPath + " "}, f.requests(), "nothing written")
 
 	// With a host of its own, it takes other requests: accepted.
 	f = newFakeAdmin(t, config(held, "1"), status(http.StatusOK, ""))
 	qa.Hosts = []string{"qa.example.com"}
 	require.NoError(t, fakeBalancer(f).Put(context.Background(), qa))
+
+	// One host name in common is a clash: its requests go to one of the two.
+	prod.Hosts = []string{"shop.example.com"}
+	prodJSON, err = json.Marshal(toCaddy(prod))
+	require.NoError(t, err)
+	f = newFakeAdmin(t, config(`{"listen": ["10.0.0.1:80"], "routes": `+string(prodJSON)+`}`, "1"))
+	qa.Hosts = []string{"qa.example.com", "Shop.Example.com"}
+	err = fakeBalancer(f).Put(context.Background(), qa)
+	require.ErrorIs(t, err, lb.ErrRouteClash)
+	assert.Contains(t, err.Error(), "(host shop.example.com, any path)")
 }
 
 // One read gives the routes of an app and environment, and those of the others on the

@@ -26,27 +26,39 @@ type group struct {
 	// the longest path prefix.
 	hosts   int
 	pathLen int
-	// match is what the main route matches (its hosts, sorted, and paths), to refuse a
-	// route of another app or environment that would match the very same requests.
-	match string
+	// match is what the main route matches, to refuse a route of another app or
+	// environment that would take some of the same requests.
+	match matchSet
 }
 
-// matchKey words what a route matches: two routes with the same key take the same requests,
-// and Caddy gives them all to the first.
-func matchKey(m []matchSet) string {
-	if len(m) == 0 {
-		return "any host, any path"
+// overlap says which requests two routes' matches both take ("" when none): the same
+// paths, and no host name on either, or one on both. Caddy gives those to the first.
+func overlap(a, b []matchSet) string {
+	var ma, mb matchSet
+	if len(a) > 0 {
+		ma = a[0]
 	}
-	hosts := slices.Sorted(slices.Values(m[0].Host))
-	paths := slices.Sorted(slices.Values(m[0].Path))
-	h, p := "any host", "any path"
-	if len(hosts) > 0 {
-		h = "hosts " + strings.Join(hosts, ",")
+	if len(b) > 0 {
+		mb = b[0]
 	}
-	if len(paths) > 0 {
-		p = "paths " + strings.Join(paths, ",")
+	if !slices.Equal(slices.Sorted(slices.Values(ma.Path)), slices.Sorted(slices.Values(mb.Path))) {
+		return ""
 	}
-	return h + ", " + p
+	paths := "any path"
+	if len(ma.Path) > 0 {
+		paths = "paths " + strings.Join(ma.Path, ",")
+	}
+	if len(ma.Host)+len(mb.Host) == 0 {
+		return "any host, " + paths
+	}
+	for _, x := range ma.Host {
+		for _, y := range mb.Host {
+			if strings.EqualFold(x, y) {
+				return "host " + strings.ToLower(y) + ", " + paths
+			}
+		}
+	}
+	return ""
 }
 
 // hostRank orders routes by their hosts, most specific first, as a request's host picks
@@ -96,8 +108,9 @@ func parseRoutes(raws []json.RawMessage) (*routeSet, error) {
 			continue
 		}
 		g.main = raw
-		g.hosts, g.pathLen, g.match = 0, 1, matchKey(h.Match)
+		g.hosts, g.pathLen, g.match = 0, 1, matchSet{}
 		if len(h.Match) > 0 {
+			g.match = h.Match[0]
 			g.hosts = hostRank(h.Match[0].Host)
 			if len(h.Match[0].Path) > 0 {
 				g.pathLen = len(h.Match[0].Path[0])
@@ -122,16 +135,21 @@ func (s *routeSet) group(app, env, service string) *group {
 // give them all to the first, and the other's deploy would answer for this one.
 func (s *routeSet) put(r lb.Route) error {
 	rs := toCaddy(r)
-	match := matchKey(rs[0].Match)
 	for _, o := range s.groups {
-		if o.main != nil && o.match == match && (o.app != r.App || o.env != r.Env) {
-			return fmt.Errorf("%w: the route of app %s, environment %s, service %s on this listen address matches the same requests (%s); "+
-				"give this environment's load balancer its own listen port, or the service an http.alias or a path that differs",
-				lb.ErrRouteClash, o.app, o.env, o.service, match)
+		if o.main == nil || (o.app == r.App && o.env == r.Env) {
+			continue
+		}
+		if both := overlap([]matchSet{o.match}, rs[0].Match); both != "" {
+			return fmt.Errorf("%w: the route of app %s, environment %s, service %s on this listen address takes the same requests (%s); "+
+				"give this environment's load balancer its own listen port, or the service an http.alias or a path of its own",
+				lb.ErrRouteClash, o.app, o.env, o.service, both)
 		}
 	}
 	g := s.group(r.App, r.Env, r.Service)
-	g.match = match
+	g.match = matchSet{}
+	if len(rs[0].Match) > 0 {
+		g.match = rs[0].Match[0]
+	}
 	var err error
 	if g.main, err = json.Marshal(rs[0]); err != nil {
 		return err
