@@ -125,9 +125,8 @@ func checkUnedited(plan *planner.Plan, s *Session, res *Resolved, path string) e
 		if !ok || d.Service.HTTP == nil {
 			continue
 		}
-		want := planner.RouteOf(plan.App, plan.Env, d.Service)
-		if r.Path != want.Path || !slices.Equal(r.Hosts, want.Hosts) || r.Sticky != want.Sticky || r.Health != want.Health {
-			return edited(fmt.Sprintf("the route of service %s is not the one its manifest gives", d.Service.Name))
+		if fields := planner.RouteFieldsChanged(r, planner.RouteOf(plan.App, plan.Env, d.Service)); len(fields) > 0 {
+			return edited(fmt.Sprintf("the route of service %s is not the one its manifest gives (%s)", d.Service.Name, strings.Join(fields, ", ")))
 		}
 		running := map[string]bool{}
 		for t := range s.Snap.EachTaskOf(d.Service.Name) {

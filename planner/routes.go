@@ -125,41 +125,24 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 }
 
 // clashes refuses a route that would take requests a route of another app or environment
-// on the same balancer's listener takes: the same path, and no host name on either, or one
-// host name on both. Caddy gives those requests to one of the two, so the other's deploy
-// would answer for this one. (A route for host names beside one for any host is no clash:
-// the named one is tried first.)
+// on the same balancer's listener takes (lb.Route.Overlap): the balancer gives them to one
+// of the two, so the other's deploy would answer for this one.
 func clashes(balancers []state.BalancerState, want lb.Route) error {
 	for _, b := range balancers {
 		for _, n := range b.Neighbours {
-			if n.Path != want.Path {
+			host, ok := n.Overlap(want)
+			if !ok {
 				continue
 			}
-			shared := "any host"
-			if len(n.Hosts)+len(want.Hosts) > 0 {
-				shared = sharedHost(n.Hosts, want.Hosts)
-				if shared == "" {
-					continue
-				}
+			if host == "" {
+				host = "any host"
 			}
 			return fmt.Errorf("%w: service %s's route on load balancer %s (path %s, %s) would take requests the route of app %s, environment %s, service %s takes on that listener: "+
 				"give this environment's load balancer its own listen port, or the service an http.alias or a path of its own",
-				lb.ErrRouteClash, want.Service, b.Spec.Name, want.Path, shared, n.App, n.Env, n.Service)
+				lb.ErrRouteClash, want.Service, b.Spec.Name, want.Path, host, n.App, n.Env, n.Service)
 		}
 	}
 	return nil
-}
-
-// sharedHost is a host name both lists have (host names are case-insensitive), or "".
-func sharedHost(a, b []string) string {
-	for _, x := range a {
-		for _, y := range b {
-			if strings.EqualFold(x, y) {
-				return strings.ToLower(y)
-			}
-		}
-	}
-	return ""
 }
 
 // servingAddresses are the addresses of the service's tasks that serve now: they belong
@@ -236,7 +219,7 @@ func (c *computer) diffRoute(name string, want lb.Route) {
 		c.addRouteChange(Change{Action: Create, Kind: KindRoute, Service: want.Service, LB: name, Route: &r, Reason: why})
 		return
 	}
-	if fields := routeFieldsChanged(rs.Route, want); len(fields) > 0 {
+	if fields := RouteFieldsChanged(rs.Route, want); len(fields) > 0 {
 		r, was := want, rs.Route
 		c.addRouteChange(Change{Action: Replace, Kind: KindRoute, Service: want.Service, LB: name, Route: &r, Was: &was,
 			Reason: Reason{Code: ReasonRouteChanged, Fields: fields}})
@@ -303,7 +286,9 @@ func (c *computer) whyStale(service, addr string) string {
 	return "no task of the service has it"
 }
 
-func routeFieldsChanged(have, want lb.Route) []string {
+// RouteFieldsChanged names the route settings that differ between have and want (path,
+// alias, stickiness, healthcheck); targets are left to their own diff.
+func RouteFieldsChanged(have, want lb.Route) []string {
 	var out []string
 	if have.Path != want.Path {
 		out = append(out, "path")

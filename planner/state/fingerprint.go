@@ -3,11 +3,11 @@ package state
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // computeFingerprint digests what applying a plan depends on: which hosts answer, which
@@ -24,10 +24,10 @@ func (s *Snapshot) computeFingerprint() string {
 		lines = append(lines, "task\x00"+t.Host+"\x00"+t.ContainerID+"\x00"+t.State+"\x00"+t.Revision)
 	}
 	for _, r := range s.Routes() {
-		rt := r.Route
-		lines = append(lines, "route\x00"+r.LB+"\x00"+r.Service+"\x00"+rt.Path+"\x00"+strings.Join(rt.Hosts, ",")+"\x00"+
-			strconv.FormatBool(rt.Sticky)+"\x00"+rt.Health.Path+"\x00"+rt.Health.Interval.String()+"\x00"+rt.Health.Timeout.String()+
-			"\x00"+strings.Join(slices.Sorted(slices.Values(rt.Targets)), ",")+"\x00"+strings.Join(slices.Sorted(slices.Values(rt.Draining)), ","))
+		rt := r.Route // whole, so that a field added to routes is covered too
+		rt.Targets, rt.Draining = slices.Sorted(slices.Values(rt.Targets)), slices.Sorted(slices.Values(rt.Draining))
+		b, _ := json.Marshal(rt)
+		lines = append(lines, "route\x00"+r.LB+"\x00"+string(b))
 	}
 	sort.Strings(lines)
 	// The digest of the lines joined by newlines, written line by line rather than

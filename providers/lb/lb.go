@@ -11,6 +11,7 @@ package lb
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,27 @@ type HealthCheck struct {
 	Path     string        `json:"path,omitempty"`
 	Interval time.Duration `json:"interval,omitempty"`
 	Timeout  time.Duration `json:"timeout,omitempty"`
+}
+
+// Overlap reports whether r and o take some of the same requests, and for which host ("":
+// any host): the same path, and no host name on either, or a host name on both (case
+// aside). A balancer gives those requests to one of the two. A route for host names beside
+// one for any host is no overlap: the named one is tried first.
+func (r Route) Overlap(o Route) (host string, ok bool) {
+	if r.Path != o.Path {
+		return "", false
+	}
+	if len(r.Hosts)+len(o.Hosts) == 0 {
+		return "", true
+	}
+	for _, x := range r.Hosts {
+		for _, y := range o.Hosts {
+			if strings.EqualFold(x, y) {
+				return strings.ToLower(y), true
+			}
+		}
+	}
+	return "", false
 }
 
 // Key names a route within a balancer.

@@ -25,19 +25,15 @@ type world struct {
 // source (deck rollback): a secret whose variable or file is missing on this machine is
 // no error.
 func loadManifestsWithoutSecrets(deps Deps, g *Globals) (*world, error) {
-	app, err := manifest.LoadApp(g.File, deps.LookupEnv)
+	w, err := loadManifests(deps, g, false)
 	if err != nil {
-		return nil, manifestError(deps, g, err)
+		return nil, err
 	}
-	env, err := app.Environment(g.Env)
-	if err != nil {
-		return nil, manifestError(deps, g, err)
-	}
-	services, err := manifest.LoadServices(app, env.Name, deps.LookupEnv)
-	if services == nil && err != nil {
+	// LoadServices gives the services with only such problems (see manifest's "local").
+	if w.services, err = manifest.LoadServices(w.app, w.env.Name, deps.LookupEnv); w.services == nil && err != nil {
 		return nil, manifestError(deps, g, err) // a problem of the manifests themselves
 	}
-	return &world{app: app, env: env, services: services}, nil
+	return w, nil
 }
 
 // loadManifests reads the app file and, when withServices, every service manifest of the

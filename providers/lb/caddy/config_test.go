@@ -118,6 +118,6 @@ func TestFromCaddyRefusesForeignShapes(t *testing.T) {
 	raw := json.RawMessage(`{"@id": "deck:a:e:web", "handle": [{"handler": "static_response"}]}`)
 	rs, err := parseRoutes([]json.RawMessage{raw})
 	require.NoError(t, err)
-	_, err = rs.routes("a", "e")
+	_, _, err = rs.split("a", "e", false)
 	assert.ErrorContains(t, err, "route deck:a:e:web is not one deck writes")
 }

@@ -3,7 +3,6 @@ package caddy
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -26,39 +25,6 @@ type group struct {
 	// the longest path prefix.
 	hosts   int
 	pathLen int
-	// match is what the main route matches, to refuse a route of another app or
-	// environment that would take some of the same requests.
-	match matchSet
-}
-
-// overlap says which requests two routes' matches both take ("" when none): the same
-// paths, and no host name on either, or one on both. Caddy gives those to the first.
-func overlap(a, b []matchSet) string {
-	var ma, mb matchSet
-	if len(a) > 0 {
-		ma = a[0]
-	}
-	if len(b) > 0 {
-		mb = b[0]
-	}
-	if !slices.Equal(slices.Sorted(slices.Values(ma.Path)), slices.Sorted(slices.Values(mb.Path))) {
-		return ""
-	}
-	paths := "any path"
-	if len(ma.Path) > 0 {
-		paths = "paths " + strings.Join(ma.Path, ",")
-	}
-	if len(ma.Host)+len(mb.Host) == 0 {
-		return "any host, " + paths
-	}
-	for _, x := range ma.Host {
-		for _, y := range mb.Host {
-			if strings.EqualFold(x, y) {
-				return "host " + strings.ToLower(y) + ", " + paths
-			}
-		}
-	}
-	return ""
 }
 
 // hostRank orders routes by their hosts, most specific first, as a request's host picks
@@ -108,9 +74,8 @@ func parseRoutes(raws []json.RawMessage) (*routeSet, error) {
 			continue
 		}
 		g.main = raw
-		g.hosts, g.pathLen, g.match = 0, 1, matchSet{}
+		g.hosts, g.pathLen = 0, 1
 		if len(h.Match) > 0 {
-			g.match = h.Match[0]
 			g.hosts = hostRank(h.Match[0].Host)
 			if len(h.Match[0].Path) > 0 {
 				g.pathLen = len(h.Match[0].Path[0])
@@ -134,22 +99,31 @@ func (s *routeSet) group(app, env, service string) *group {
 // another app's or environment's route on this server matches is refused: Caddy would
 // give them all to the first, and the other's deploy would answer for this one.
 func (s *routeSet) put(r lb.Route) error {
-	rs := toCaddy(r)
 	for _, o := range s.groups {
 		if o.main == nil || (o.app == r.App && o.env == r.Env) {
 			continue
 		}
-		if both := overlap([]matchSet{o.match}, rs[0].Match); both != "" {
-			return fmt.Errorf("%w: the route of app %s, environment %s, service %s on this listen address takes the same requests (%s); "+
+		other, err := o.route()
+		if err != nil {
+			return err
+		}
+		if host, ok := other.Overlap(r); ok {
+			if host == "" {
+				host = "any host"
+			} else {
+				host = "host " + host
+			}
+			path := "any path"
+			if r.Path != "/" {
+				path = "path " + r.Path
+			}
+			return fmt.Errorf("%w: the route of app %s, environment %s, service %s on this listen address takes the same requests (%s, %s); "+
 				"give this environment's load balancer its own listen port, or the service an http.alias or a path of its own",
-				lb.ErrRouteClash, o.app, o.env, o.service, both)
+				lb.ErrRouteClash, o.app, o.env, o.service, host, path)
 		}
 	}
+	rs := toCaddy(r)
 	g := s.group(r.App, r.Env, r.Service)
-	g.match = matchSet{}
-	if len(rs[0].Match) > 0 {
-		g.match = rs[0].Match[0]
-	}
 	var err error
 	if g.main, err = json.Marshal(rs[0]); err != nil {
 		return err
@@ -196,12 +170,6 @@ func (s *routeSet) list() []json.RawMessage {
 	return append(out, s.others...)
 }
 
-// routes returns the routes of app and env.
-func (s *routeSet) routes(app, env string) (map[string]lb.Route, error) {
-	mine, _, err := s.split(app, env, false)
-	return mine, err
-}
-
 // split reads the routes of app and env, by service, and, with others, those of every other
 // app and environment.
 func (s *routeSet) split(app, env string, others bool) (map[string]lb.Route, []lb.Route, error) {
@@ -211,18 +179,7 @@ func (s *routeSet) split(app, env string, others bool) (map[string]lb.Route, []l
 		if (!others && (g.app != app || g.env != env)) || g.main == nil {
 			continue
 		}
-		var main route
-		if err := json.Unmarshal(g.main, &main); err != nil {
-			return nil, nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service), err)
-		}
-		var companion *route
-		if g.companion != nil {
-			companion = &route{}
-			if err := json.Unmarshal(g.companion, companion); err != nil {
-				return nil, nil, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service)+drainingSuffix, err)
-			}
-		}
-		r, err := fromCaddy(g.app, g.env, g.service, main, companion)
+		r, err := g.route()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -234,4 +191,20 @@ func (s *routeSet) split(app, env string, others bool) (map[string]lb.Route, []l
 	}
 	sort.Slice(rest, func(i, j int) bool { return rest[i].Key() < rest[j].Key() })
 	return out, rest, nil
+}
+
+// route reads the group back as deck's route.
+func (g *group) route() (lb.Route, error) {
+	var main route
+	if err := json.Unmarshal(g.main, &main); err != nil {
+		return lb.Route{}, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service), err)
+	}
+	var companion *route
+	if g.companion != nil {
+		companion = &route{}
+		if err := json.Unmarshal(g.companion, companion); err != nil {
+			return lb.Route{}, fmt.Errorf("reading route %s: %w", routeID(g.app, g.env, g.service)+drainingSuffix, err)
+		}
+	}
+	return fromCaddy(g.app, g.env, g.service, main, companion)
 }
