@@ -26,9 +26,9 @@ type LogsRequest struct {
 	Since    time.Time // skip lines written before it (zero: all)
 	Tail     int       // the last Tail lines of each task (< 0: all)
 	Follow   bool      // keep going: new tasks join, stopped ones leave
-	// ToNow, without Follow, reads each task's lines up to when its read began (by its
-	// host's clock), so a task that writes faster than deck reads does not keep deck
-	// reading for ever.
+	// ToNow, without Follow, reads each task's lines up to the time its host's clock gave
+	// as deck listed the hosts (providers.LogOptions.Until), so a task that writes faster
+	// than deck reads does not keep deck reading for ever.
 	ToNow bool
 	// Hold is how long a followed line waits for earlier lines of other hosts (default
 	// 300ms); Poll how often the hosts are listed again for new tasks (default 1s).
@@ -59,7 +59,19 @@ func (s *Session) Logs(ctx context.Context, req LogsRequest, emit func(TaskLine)
 	if req.Poll <= 0 {
 		req.Poll = time.Second
 	}
-	if err := s.List(ctx); err != nil {
+	// Each host's clock is read while the hosts are listed: one round trip in the time of
+	// another, not one per task.
+	var nows map[string]time.Time
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		if req.ToNow && !req.Follow {
+			nows = hostNows(ctx, s)
+		}
+	}()
+	err := s.List(ctx)
+	<-read
+	if err != nil {
 		return err
 	}
 	current := ""
@@ -72,9 +84,10 @@ func (s *Session) Logs(ctx context.Context, req LogsRequest, emit func(TaskLine)
 	}
 	f := &logFollower{s: s, req: req, m: newMerger(req.Hold), note: note, started: map[string]bool{}}
 	first := providers.LogOptions{Since: req.Since, Tail: req.Tail}
-	first.ToNow = req.ToNow && !req.Follow
 	for _, t := range tasks {
-		f.start(ctx, t, first)
+		o := first
+		o.Until = nows[t.Host] // zero when its clock could not be read: to the end of its log
+		f.start(ctx, t, o)
 	}
 	if req.Follow && req.Task == "" && !req.Previous {
 		f.wg.Add(1)
@@ -85,6 +98,20 @@ func (s *Session) Logs(ctx context.Context, req LogsRequest, emit func(TaskLine)
 	f.m.run(ctx, emit)
 	f.wg.Wait()
 	return nil
+}
+
+// hostNows reads the reachable hosts' clocks.
+func hostNows(ctx context.Context, s *Session) map[string]time.Time {
+	out := map[string]time.Time{}
+	var mu sync.Mutex
+	forHosts(s, func(h providers.Host) {
+		if now, err := h.Now(ctx); err == nil {
+			mu.Lock()
+			out[h.Name()] = now
+			mu.Unlock()
+		}
+	})
+	return out
 }
 
 // logTasks are the tasks of the last listing that req selects. current is the service's

@@ -17,11 +17,12 @@ type LogOptions struct {
 	// Tail reads only the last Tail lines (< 0: all of them; 0: none, only new ones with
 	// Follow).
 	Tail int
-	// ToNow, without Follow, ends the stream at the lines written by the time the read
-	// starts, by the host's clock (to the second: one second more is let through). A
-	// container that writes faster than its log is read would otherwise keep the reader
-	// from ever reaching the end.
-	ToNow bool
+	// Until, without Follow, ends the stream at the lines written after it: the host's
+	// time as the read begins (Host.Now). Lines are stamped to the second, so the stream
+	// is cut at the first line stamped two seconds after Until's second. A container that
+	// writes faster than its log is read would otherwise keep the reader from ever
+	// reaching the end. Zero: to the end.
+	Until time.Time
 }
 
 // LogLine is one line a container wrote, without its newline.

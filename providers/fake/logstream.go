@@ -53,7 +53,6 @@ func (h *Host) StreamLogs(ctx context.Context, id string, opts providers.LogOpti
 	}
 	all := h.logOf(id)
 	breaks := h.log.breaks
-	now := h.now()
 	h.mu.Unlock()
 	start := 0
 	for start < len(all) && !opts.Since.IsZero() && all[start].Time.Before(opts.Since.Truncate(time.Second)) {
@@ -64,7 +63,7 @@ func (h *Host) StreamLogs(ctx context.Context, id string, opts providers.LogOpti
 	}
 	next := len(all)
 	for _, l := range all[start:] {
-		if !opts.Follow && opts.ToNow && l.Time.After(now) {
+		if !opts.Follow && !opts.Until.IsZero() && l.Time.After(opts.Until) {
 			return nil
 		}
 		line(l)

@@ -21,19 +21,14 @@ import (
 // away mid-stream ends it without an error (the bindings see EOF).
 func (h *Host) StreamLogs(ctx context.Context, containerID string, opts providers.LogOptions, line func(providers.LogLine)) error {
 	var past atomic.Bool // a line stamped after the read began came: the stream is cut
-	if !opts.Follow && opts.ToNow {
+	if !opts.Follow && !opts.Until.IsZero() {
 		// Podman 4.3 reads a log to its very end, and a log that grows faster than it is
-		// read has none; its until filters after tail, so a tail would lose lines written
-		// meanwhile. So the stream is cut here, at the first line stamped two seconds after
-		// the host's clock said (both to the second) as the read began.
-		now, err := h.Now(ctx)
-		if err != nil {
-			return err
-		}
+		// read has none; its own until filters after tail, so a tail would lose the lines
+		// written meanwhile. So the stream is cut here (providers.LogOptions.Until).
 		var cut context.CancelFunc
 		ctx, cut = context.WithCancel(ctx)
 		defer cut()
-		limit := now.Truncate(time.Second).Add(2 * time.Second)
+		limit := opts.Until.Truncate(time.Second).Add(2 * time.Second)
 		inner := line
 		line = func(l providers.LogLine) {
 			if past.Load() || !l.Time.Before(limit) {

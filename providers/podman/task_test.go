@@ -236,7 +236,7 @@ func TestStreamLogsToNowEndsOnAFastWriter(t *testing.T) {
 	// It writes from its start, and goes on writing while its log is read.
 	began, err := a.Now(ctx)
 	require.NoError(t, err)
-	n, last, err := lines(providers.LogOptions{Tail: -1, ToNow: true})
+	n, last, err := lines(providers.LogOptions{Tail: -1, Until: began})
 	require.NoError(t, err)
 	assert.Positive(t, n)
 	assert.True(t, last.Before(began.Add(3*time.Second)), "no line stamped well after the read began: %v (began %v)", last, began)
