@@ -101,6 +101,7 @@ func TestApplyCreatesTasksWithLabelsEnvAndImages(t *testing.T) {
 	assert.Equal(t, "t2", spec.Env["DECK_TASK_ID"])
 	assert.Equal(t, []string{"/hello", "-check"}, spec.Healthcheck)
 	assert.Equal(t, int64(256), spec.CPUShares)
+	assert.Equal(t, int64(manifest.DefaultLogMaxSize), spec.LogMaxSize, "a manifest without logging gets deck's cap")
 	assert.Equal(t, []manifest.Volume{{Type: "volume", Source: "app.test.data", Target: "/data"},
 		{Type: "bind", Source: "/srv/logs", Target: "/logs", ReadOnly: true}}, spec.Volumes,
 		"named volumes are namespaced by app and environment; bind mounts are not")

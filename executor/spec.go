@@ -61,6 +61,7 @@ func TaskSpec(in TaskInput) providers.TaskSpec {
 		MemoryMiB:   td.Memory,
 		StopTimeout: td.StopTimeout,
 		Volumes:     hostVolumes(in.App, in.Env, td.Volumes),
+		LogMaxSize:  td.LogMaxSize(),
 	}
 	for _, s := range td.Secrets {
 		ts := providers.TaskSecret{Secret: SecretName(in.App, in.Env, rev.Service, s.Name, s.Digest)}

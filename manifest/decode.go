@@ -293,6 +293,59 @@ func (d *decoder) duration(n *yaml.Node, path string, allowZero bool) (time.Dura
 	return v, true
 }
 
+// sizeUnits are the units of a size, as Docker's: k, m and g are powers of 1000, ki, mi and
+// gi powers of 1024; a trailing b is allowed (mb, MiB).
+var sizeUnits = map[string]int64{
+	"k": 1e3, "m": 1e6, "g": 1e9,
+	"ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30,
+}
+
+// size decodes a number of bytes written with a unit (10m, 512k, 1.5g, 64MiB), at least lo.
+// A bare number is refused: 10 could mean bytes or megabytes.
+func (d *decoder) size(n *yaml.Node, path string, lo int64) (int64, bool) {
+	const want = "a size with a unit, such as 512k, 10m or 1g (k, m, g: 1000s; ki, mi, gi: 1024s)"
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "found %s; want %s", describe(n), want)
+		return 0, false
+	}
+	text := strings.ToLower(strings.TrimSpace(n.Value))
+	num := strings.TrimRight(text, "abcdefghijklmnopqrstuvwxyz")
+	unit := strings.TrimSpace(text[len(num):])
+	mult, known := int64(1), unit == "b" // bytes
+	if !known {
+		unit = strings.TrimSuffix(unit, "b")
+		mult, known = sizeUnits[unit]
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	switch {
+	case unit == "" && err == nil:
+		d.errorf(n, path, "%s has no unit; want %s", n.Value, want)
+		return 0, false
+	case !known || err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v):
+		d.errorf(n, path, "%s is not a size; want %s", describe(n), want)
+		return 0, false
+	case v*float64(mult) >= math.MaxInt64/2:
+		d.errorf(n, path, "%s is far too large; want %s", n.Value, want)
+		return 0, false
+	}
+	bytes := int64(v * float64(mult))
+	if bytes < lo {
+		d.errorf(n, path, "%s is too small; want %s or more", n.Value, humanSize(lo))
+		return 0, false
+	}
+	return bytes, true
+}
+
+// humanSize writes bytes in the largest of k, m and g that divides them.
+func humanSize(b int64) string {
+	for _, u := range []string{"g", "m", "k"} {
+		if m := sizeUnits[u]; b%m == 0 {
+			return strconv.FormatInt(b/m, 10) + u
+		}
+	}
+	return strconv.FormatInt(b, 10) + "b"
+}
+
 // durationIn decodes a duration in lo..hi (zero allowed when lo is 0), returning old and
 // false when the value is wrong (the error is reported).
 func (d *decoder) durationIn(n *yaml.Node, path string, lo, hi, old time.Duration) (time.Duration, bool) {

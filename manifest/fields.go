@@ -43,6 +43,7 @@ func (s *serviceLoader) decode(doc *yaml.Node) {
 		}},
 		{"labels", func(n *yaml.Node, p string) { t.Labels = s.stringMap(n, p, checkLabelKey) }},
 		{"volumes", s.volumes},
+		{"logging", s.logging},
 		{"on", s.on},
 		{"schedule", func(n *yaml.Node, p string) { s.spec.Schedule, _ = s.str(n, p) }},
 		{"retries", func(n *yaml.Node, p string) {

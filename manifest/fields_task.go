@@ -182,3 +182,19 @@ func volumeName(s string) bool {
 	}
 	return s != ""
 }
+
+// minLogMaxSize is the smallest log cap: below it a task's log would hold a few lines.
+const minLogMaxSize = 64_000
+
+// logging reads logging: {max_size: 20m}.
+func (s *serviceLoader) logging(n *yaml.Node, path string) {
+	lg := &Logging{MaxSize: DefaultLogMaxSize}
+	s.spec.Task.Logging = lg
+	s.mapping(n, path, []field{
+		{"max_size", func(n *yaml.Node, p string) {
+			if v, ok := s.size(n, p, minLogMaxSize); ok {
+				lg.MaxSize = v
+			}
+		}},
+	})
+}

@@ -172,6 +172,12 @@ func TestDurationLimits(t *testing.T) {
 		"stop_timeout: -1s":              `stop_timeout: -1s is negative; want 0s or a positive duration such as 10s`,
 		"healthcheck: {interval: -1s}":   `healthcheck.interval: -1s is negative; want a positive duration such as 10s`,
 		"healthcheck: {interval: 1e300}": `healthcheck.interval: 1e300 seconds is far too long`,
+		"logging: {max_size: 10}":        `logging.max_size: 10 has no unit; want a size with a unit, such as 512k, 10m or 1g (k, m, g: 1000s; ki, mi, gi: 1024s)`,
+		"logging: {max_size: 10q}":       `logging.max_size: "10q" is not a size; want a size with a unit`,
+		"logging: {max_size: 1k}":        `logging.max_size: 1k is too small; want 64k or more`,
+		"logging: {max_size: 1e30g}":     `logging.max_size: 1e30g is far too large`,
+		"logging: {max-size: 10m}":       `logging.max-size: unknown key "max-size"; did you mean "max_size"? valid keys: max_size`,
+		"logging: 10m":                   `logging: found`,
 	} {
 		_, _, err := loadService1(t, svc+yaml+"\n", "test", nil)
 		require.Error(t, err, yaml)

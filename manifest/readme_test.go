@@ -47,4 +47,5 @@ func TestREADMEManifestsLoad(t *testing.T) {
 	assert.Equal(t, []string{"api.example.com"}, s.HTTP.Aliases)
 	assert.Equal(t, "/healthz", s.HTTP.Healthcheck.Path)
 	assert.Equal(t, CircuitBreaker{Threshold: 5, Rollback: true}, s.Deployment.CircuitBreaker)
+	assert.Equal(t, &Logging{MaxSize: 10_000_000}, s.Task.Logging)
 }

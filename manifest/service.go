@@ -14,7 +14,7 @@ import (
 // to a user who misspelt one.
 var serviceKeys = []string{"name", "type", "image", "command", "entrypoint", "cpu", "memory", "count",
 	"variables", "secrets", "healthcheck", "http", "deployment", "placement", "stop_timeout", "labels",
-	"volumes", "on", "schedule", "retries", "timeout", "concurrency", "environments"}
+	"volumes", "logging", "on", "schedule", "retries", "timeout", "concurrency", "environments"}
 
 // LoadServices reads every service manifest of the app for env (overrides applied) and
 // returns them sorted by name. env is resolved as App.Environment resolves it. Problems that

@@ -194,6 +194,17 @@ func TestFields(t *testing.T) {
 		{"stop_timeout as seconds", img + "stop_timeout: 30\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, 30*time.Second, s.Task.StopTimeout)
 		}},
+		{"logging: sizes in 1000s and 1024s", img + "logging: {max_size: 20m}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, &Logging{MaxSize: 20_000_000}, s.Task.Logging)
+			assert.Equal(t, int64(20_000_000), s.Task.LogMaxSize())
+		}},
+		{"logging: MiB", img + "logging: {max_size: 1.5MiB}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, int64(3<<19), s.Task.LogMaxSize())
+		}},
+		{"no logging keeps the task definition as it was, with the default cap", img, nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Nil(t, s.Task.Logging)
+			assert.Equal(t, int64(DefaultLogMaxSize), s.Task.LogMaxSize())
+		}},
 		{"labels", img + "labels: {team: web, tier: '1'}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, map[string]string{"team": "web", "tier": "1"}, s.Task.Labels)
 		}},

@@ -182,6 +182,30 @@ type TaskDef struct {
 	StopTimeout time.Duration     `json:"stop_timeout"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Volumes     []Volume          `json:"volumes,omitempty"`
+	// Logging caps the task's log on its host. nil is deck's default (DefaultLogMaxSize):
+	// the default is not written out, so the revisions of manifests without logging keep
+	// the ids they had before it existed.
+	Logging *Logging `json:"logging,omitempty"`
+}
+
+// Logging is how the host keeps a task's log.
+type Logging struct {
+	// MaxSize is the most bytes the task's log file holds on its host. A write that would
+	// pass it starts the file again, empty (conmon's log-size-max, as Docker's max-size
+	// with one file). deck logs reads what the file holds.
+	MaxSize int64 `json:"max_size"`
+}
+
+// DefaultLogMaxSize is a task's log cap when its manifest sets none: 10 MB, as Kamal
+// gives Docker. Without one, a task that logs fast fills its host's disk.
+const DefaultLogMaxSize = 10_000_000
+
+// LogMaxSize is the task's log cap in bytes: its own, else DefaultLogMaxSize.
+func (td TaskDef) LogMaxSize() int64 {
+	if td.Logging != nil && td.Logging.MaxSize > 0 {
+		return td.Logging.MaxSize
+	}
+	return DefaultLogMaxSize
 }
 
 // Secret is a declared secret: how the container gets it and where its value comes from.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/providers"
 )
 
@@ -69,6 +70,7 @@ func TestRunTaskOfAPlainImage(t *testing.T) {
 	require.Len(t, tasks, 1)
 	spec := r.cloud.Host(tasks[0].Host).TaskSpec(tasks[0].ContainerID)
 	assert.Equal(t, int64(512), spec.MemoryMiB, "deck's default memory")
+	assert.Equal(t, int64(manifest.DefaultLogMaxSize), spec.LogMaxSize, "deck's log cap")
 	assert.Contains(t, r.cloud.Host(tasks[0].Host).Calls, "pull tools:1")
 
 	_, err = s.RunTask(context.Background(), TaskRequest{Image: "nowhere:1"})

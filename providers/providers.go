@@ -105,6 +105,9 @@ type TaskSpec struct {
 	StopTimeout time.Duration
 	Healthcheck []string // command run by HealthCheck; nil = none
 	Volumes     []manifest.Volume
+	// LogMaxSize caps the container's log file in bytes (it starts again, empty, when a
+	// write would pass it); 0 leaves the host's default.
+	LogMaxSize int64
 }
 
 // TaskSecret gives a task the Podman secret Secret: as the environment variable Env, or,

@@ -154,6 +154,7 @@ func taskSpec(cfg config, hostName string, t int) *specgen.SpecGenerator {
 	}
 	secs := uint(stopTimeout / time.Second)
 	s.StopTimeout = &secs
+	s.LogConfiguration = &specgen.LogConfig{Size: manifest.DefaultLogMaxSize}
 	return s
 }
 

@@ -69,6 +69,8 @@ const (
 	volumePattern = `^[A-Za-z0-9][A-Za-z0-9_.-]*$`
 	// durationPattern is a non-negative Go duration (time.ParseDuration).
 	durationPattern = `^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|ms|s|m|h))+$`
+	// sizePattern is a number of bytes with a unit (manifest's decoder.size), in any case.
+	sizePattern = `^ *([0-9]+(\.[0-9]*)?|\.[0-9]+) *([bB]|[kKmMgG][iI]?[bB]?) *$`
 	// rangePattern is a count range written min-max.
 	rangePattern = `^ *[0-9]+ *- *[0-9]+ *$`
 )
@@ -76,6 +78,7 @@ const (
 var (
 	scalarTypes = []any{"string", "number", "boolean", "null"}
 	durationT   = reflect.TypeOf(Duration(""))
+	sizeT       = reflect.TypeOf(Size(""))
 	wordsT      = reflect.TypeOf(Words(nil))
 	stringsT    = reflect.TypeOf(Strings(nil))
 	scalarT     = reflect.TypeOf(Scalar(""))
@@ -91,6 +94,8 @@ func mapper(t reflect.Type) *jsonschema.Schema {
 			{Type: "string", Pattern: durationPattern},
 			{Type: "number", Minimum: "0"},
 		}}
+	case sizeT:
+		return &jsonschema.Schema{Type: "string", Pattern: sizePattern}
 	case wordsT, stringsT:
 		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{
 			{Type: "string"},

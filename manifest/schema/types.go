@@ -149,6 +149,8 @@ type Service struct {
 	Labels map[string]Scalar `json:"labels,omitempty"`
 	// Named volumes ({path}) and bind mounts ({host_path, path}), by name.
 	Volumes map[string]Volume `json:"volumes,omitempty"`
+	// How the host keeps the task's log.
+	Logging *Logging `json:"logging,omitempty"`
 	// When a Scheduled Job runs (Scheduled Job only).
 	On *On `json:"on,omitempty"`
 	// A Scheduled Job's schedule; deck's first spelling of on.schedule (give one of them).
@@ -328,6 +330,13 @@ type Volume struct {
 	ReadOnly bool `json:"read_only,omitempty"`
 }
 
+// Logging is how the host keeps a task's log.
+type Logging struct {
+	// The most the task's log file holds (default 10m); a write that would pass it starts
+	// the file again, empty. A size with a unit: 512k, 10m, 1g (1000s) or 64mi (1024s).
+	MaxSize Size `json:"max_size,omitempty"`
+}
+
 // On is when a Scheduled Job runs.
 type On struct {
 	// A 5-field cron expression in UTC, @hourly, @daily..., or @every <duration>.
@@ -336,6 +345,10 @@ type On struct {
 
 // Duration is a Go duration such as 10s, 1m30s or 500ms, or a number of seconds.
 type Duration string
+
+// Size is a number of bytes with a unit: k, m, g (powers of 1000) or ki, mi, gi (of 1024),
+// with an optional b.
+type Size string
 
 // Words is a command: a list of words, or a string split like a shell would.
 type Words []Scalar

@@ -59,6 +59,11 @@ func specGenerator(t providers.TaskSpec) (*specgen.SpecGenerator, error) {
 		secs := stopSeconds(t.StopTimeout)
 		s.StopTimeout = &secs
 	}
+	if t.LogMaxSize > 0 {
+		// The host's log driver stays its own; conmon applies the size to k8s-file (the
+		// default without systemd) and json-file. journald keeps its own limits.
+		s.LogConfiguration = &specgen.LogConfig{Size: t.LogMaxSize}
+	}
 	if len(t.Healthcheck) > 0 {
 		s.HealthConfig = healthConfig(t.Healthcheck)
 	}

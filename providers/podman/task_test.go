@@ -113,6 +113,26 @@ func TestLogsOfAnExitedContainer(t *testing.T) {
 	}
 }
 
+// TestLogSizeCap: a task's log file holds at most LogMaxSize bytes, the newest lines; the
+// file starts again, empty, when a write would pass the cap (conmon's log-size-max).
+func TestLogSizeCap(t *testing.T) {
+	h, _ := hosts(t)
+	ctx := testCtx(t)
+	spec := jobSpec(unique("logcap"), "-lines", "100000")
+	// About 5 MB in the log file (each line is stamped: some 50 bytes), under a 256 kB cap.
+	spec.LogMaxSize = 256_000
+	task := run(t, h, spec)
+	waitExited(t, h, task.ContainerID)
+
+	all, err := h.Logs(ctx, task.ContainerID, 0)
+	require.NoError(t, err)
+	require.NotEmpty(t, all)
+	assert.Less(t, len(all), 256_000/40, "no more lines than 256 kB holds")
+	assert.NotContains(t, all[:1], "line 1", "the oldest lines are gone")
+	last := all[len(all)-1]
+	assert.True(t, last == "line 100000" || last == "line 99999 err", "the newest lines are kept: last %q", last)
+}
+
 func TestInspectTellsHowATaskEnded(t *testing.T) {
 	h, _ := hosts(t)
 	ctx := testCtx(t)
