@@ -54,7 +54,8 @@ func (c *Controller) attach(s *pipeline.Session) {
 }
 
 // reconcile runs the deploy pipeline in Heal mode once: what should run comes from the
-// hosts; services waiting out a retry delay are left out of this run.
+// hosts; the tasks of services waiting out a retry delay are left as they are in this run
+// (their routes still follow the tasks that serve).
 func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Term, why string) error {
 	d := pipeline.Deploy{Target: c.cfg.Target, Session: s, Heal: true, Partial: true,
 		Desired: c.desired, Lock: c.locker(term), Events: c.executorEvent, Log: c.evlog,
@@ -70,8 +71,10 @@ func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Te
 	return err
 }
 
-// desired is what should run, read back from the hosts, without the services waiting out
-// a retry delay.
+// desired is what should run, read back from the hosts, with the services waiting out a
+// retry delay held: their tasks are left alone, but a task of theirs that died is still
+// taken out of the load balancers at once, as ECS deregisters a stopped task whatever its
+// service's launch back-off.
 func (c *Controller) desired(ctx context.Context, s *pipeline.Session) (*pipeline.Resolved, error) {
 	if !c.cache.Fresh(s) {
 		c.cache.Invalidate()
@@ -86,15 +89,12 @@ func (c *Controller) desired(ctx context.Context, s *pipeline.Session) (*pipelin
 	for _, d := range res.Desired {
 		c.services = append(c.services, d.Service)
 	}
-	kept := res.Desired[:0]
-	for _, d := range res.Desired {
+	for i, d := range res.Desired {
 		if wait := c.retry.waiting(d.Service.Name); wait > 0 {
 			c.log.Debug("service waits before its failed tasks are tried again", "service", d.Service.Name, "for", wait.Round(time.Second))
-			continue
+			res.Desired[i].Hold = true
 		}
-		kept = append(kept, d)
 	}
-	res.Desired = kept
 	return res, nil
 }
 
@@ -145,6 +145,9 @@ func (c *Controller) afterApply(ctx context.Context, s *pipeline.Session, term T
 	for _, sr := range res.Services {
 		c.ownDoing(sr.StoppedIDs...)
 		c.cfg.Metrics.placed(app, env, sr.Name, len(sr.Created))
+		if sr.Err == nil && c.retry.waiting(sr.Name) > 0 {
+			continue // held: nothing of it was tried, so nothing succeeded
+		}
 		if sr.Err == nil {
 			if c.retry.succeeded(sr.Name) {
 				msg := fmt.Sprintf("(service %s) has reached a steady state.", sr.Name)

@@ -133,11 +133,14 @@ func (c *Controller) autoscale(ctx context.Context, s *pipeline.Session) bool {
 }
 
 // deploying reports whether a service's running tasks are of more than one revision: a
-// rollout is under way (or stopped half way), and it must not scale in.
+// rollout is under way (or stopped half way), and it must not scale in. Only the hosts
+// that answer count: the last-seen tasks of one that does not (kept while it is away)
+// may be of a revision a completed deploy has replaced everywhere else, and would keep
+// the service "deploying" until the host came back.
 func deploying(s *pipeline.Session, service string) bool {
 	revs := map[string]bool{}
 	for t := range s.Snap.EachTaskOf(service) {
-		if t.Running() && t.Meta.Kind == "" {
+		if t.Running() && t.HostReachable && t.Meta.Kind == "" {
 			revs[t.Revision] = true
 		}
 	}

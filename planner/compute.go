@@ -225,12 +225,20 @@ type newTask struct {
 
 func (c *computer) planService(d Desired) error {
 	if d.Service.Type == manifest.ScheduledJob {
+		if d.Hold {
+			return nil // a job has no route: nothing of it changes
+		}
 		return c.planJob(d) // a schedule, not a count (jobs.go)
 	}
 	svc, rev := d.Service, d.Revision
 	count := svc.Count.Value
 	dep := effectiveDeployment(svc.Deployment)
 	b := reconcile(serviceTasks(c.tasksOf(svc.Name)), rev, count, c.unreachable, c.grace, c.graceUnknown)
+	if d.Hold {
+		c.plan.Services = append(c.plan.Services, ServicePlan{Name: svc.Name, Type: svc.Type, Revision: rev.ID,
+			Desired: count, Running: b.running, Keep: b.running, Deployment: dep, HTTP: svc.HTTP, Hold: true})
+		return nil
+	}
 
 	placed := b.keep // newPlacer only reads it
 	if len(b.verify) > 0 {

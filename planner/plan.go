@@ -116,6 +116,9 @@ type ServicePlan struct {
 	HTTP *manifest.HTTP `json:"http,omitempty"`
 	// BreakerThreshold is how many failed new tasks stop the rollout (0: no breaker).
 	BreakerThreshold int `json:"breaker_threshold,omitempty"`
+	// Hold says the service's tasks are left as they are (Desired.Hold): only its route
+	// may change.
+	Hold bool `json:"hold,omitempty"`
 }
 
 // Plan is the full diff between what is desired and what runs.

@@ -92,6 +92,12 @@ func reconcile(tasks []state.TaskState, rev Revision, count int, unreachable []s
 	}
 	over := countReason(len(tasks), count)
 	slots := max(count-waiting, 0)
+	// Tasks on hosts in grace hold their places against new tasks, not against the serving
+	// tasks that answer: a scale-in while a host is in grace would otherwise stop every
+	// task anyone can reach. Up to the count of them are kept; what is over the count is
+	// stopped once the host answers again (or its tasks are lost).
+	hold := max(min(len(serving)+len(olds), count)-slots, 0)
+	slots += hold
 	fill := func(list []state.TaskState) []state.TaskState {
 		n := min(len(list), slots)
 		kept, extra := pickExtras(list, rev.ID, want, len(list)-n)
@@ -162,12 +168,14 @@ func (b *buckets) takeOver(starting []state.TaskState, slots int) []state.TaskSt
 	return rest
 }
 
-// replacedTasks maps the ids of tasks that running tasks of the service were started in
-// place of (their host was unreachable) to the replacement's id.
+// replacedTasks maps the ids of tasks that serving tasks of the service were started in
+// place of (their host was unreachable) to the replacement's id. A replacement that has
+// not passed its health check (starting, or unhealthy since) replaces nothing yet: the
+// task it was started for may be the one that serves, and is weighed with the others.
 func replacedTasks(tasks []state.TaskState) map[string]string {
 	out := map[string]string{}
 	for _, t := range tasks {
-		if t.Meta.Replaces != "" && t.Running() && t.HostReachable {
+		if t.Meta.Replaces != "" && t.Serving() && t.HostReachable {
 			out[t.Meta.Replaces] = t.TaskID
 		}
 	}

@@ -12,6 +12,10 @@ import (
 type Desired struct {
 	Service  manifest.ServiceSpec
 	Revision Revision
+	// Hold leaves the service's tasks as they are in this plan (the controller holds a
+	// service waiting out a back-off): nothing is started or stopped, but its route still
+	// follows the tasks that serve, so one that died is taken out of it at once.
+	Hold bool
 }
 
 // NewRevision renders a service's task definition into a revision whose id is a digest of
