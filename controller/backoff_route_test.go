@@ -83,3 +83,33 @@ func TestADeadTaskOfAServiceInBackoffIsDeregistered(t *testing.T) {
 	assert.NotContains(t, routes["web"].Targets, victim.Address("10.0.0.2"),
 		"the exited task's address must be taken out of the route at once, back-off or not")
 }
+
+// A load balancer that cannot be read holds the services it routes, not the others: a
+// worker whose task dies while the balancer's host is down is replaced at once.
+func TestABalancerOutageHoldsOnlyItsRoutedServices(t *testing.T) {
+	r, b, svc := routedRig(t, 2, 2)
+	worker := web(2)
+	worker.Name = "worker"
+	tg := routedTarget(r, b)
+	tg.Services = []manifest.ServiceSpec{svc, worker}
+	out, err := pipeline.Deploy{Target: tg, Lock: r.lock, HTTPClient: &http.Client{Transport: alwaysOK{}}}.Run(context.Background())
+	if out != nil && out.Session != nil {
+		out.Session.Close()
+	}
+	require.NoError(t, err)
+
+	c := New(Config{Target: routedTarget(r, b), Lock: r.lock, HostGrace: 15 * time.Second, Now: r.clock.Now})
+	require.NoError(t, c.Once(context.Background()))
+	b.SetDown(true)
+	dead := r.running("worker")["h2"][0]
+	r.cloud.Host("h2").Finish(dead.ContainerID, 1)
+	require.NoError(t, c.Once(context.Background()))
+
+	n := 0
+	for _, tasks := range r.running("worker") {
+		n += len(tasks)
+	}
+	assert.Equal(t, 2, n, "the worker is back to its count while the balancer is down")
+	assert.Len(t, r.running("web")["h1"], 1, "web is left as it was")
+	assert.Len(t, r.running("web")["h2"], 1, "web is left as it was")
+}

@@ -426,7 +426,7 @@ func (d Deploy) plan(ctx context.Context, s *Session, res *Resolved) (*planner.P
 		return nil, err
 	}
 	plan, err := s.Plan(ctx, res.Desired, planner.Options{Delete: d.Delete, Partial: d.Partial, Grace: s.Grace, GraceUnknown: s.GraceUnknown,
-		Jobs: jobs, Now: time.Now()})
+		Jobs: jobs, Now: time.Now(), HoldRoutedWhenBalancerDown: d.Heal})
 	if err == nil && !d.Heal && len(d.Target.Services) > 0 {
 		plan.Settings = settingsDigests(d.Target.Services)
 	}

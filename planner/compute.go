@@ -40,6 +40,11 @@ type Options struct {
 	// run yet counts its first run from (zero: the plan names no next run for it).
 	Jobs map[string]JobRecord
 	Now  time.Time
+	// HoldRoutedWhenBalancerDown leaves the services with a route as they are, and plans
+	// the others, when a load balancer cannot be read (the controller: an outage of the
+	// balancer's host must not stop the healing of services it does not route). Without
+	// it such a plan fails: a deploy changes nothing until it reaches every balancer.
+	HoldRoutedWhenBalancerDown bool
 }
 
 // Compute works out the plan that takes the hosts in snap to the desired services. It is
@@ -83,6 +88,10 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 	}
 	desired = slices.Clone(desired)
 	slices.SortFunc(desired, func(a, b Desired) int { return cmp.Compare(a.Service.Name, b.Service.Name) })
+	routesReadable := true
+	if opts.HoldRoutedWhenBalancerDown && len(deletes) == 0 {
+		desired, routesReadable = c.holdRouted(desired)
+	}
 	for _, d := range desired {
 		if err := c.planService(d); err != nil {
 			if c.cluster.capacityWanted {
@@ -94,8 +103,10 @@ func Compute(desired []Desired, snap *state.Snapshot, opts Options) (*Plan, erro
 	if c.cluster.capacityWanted {
 		return nil, ErrCapacityUnknown
 	}
-	if err := c.planRoutes(desired, deletes, opts.Partial); err != nil {
-		return nil, err
+	if routesReadable {
+		if err := c.planRoutes(desired, deletes, opts.Partial); err != nil {
+			return nil, err
+		}
 	}
 	if !opts.Partial {
 		c.warnUnmanaged(desired, deletes)

@@ -124,6 +124,34 @@ func (c *computer) planRoutes(desired []Desired, deletes []string, partial bool)
 	return nil
 }
 
+// holdRouted drops the services with a route from desired when a load balancer cannot be
+// read, with a warning naming them, and reports whether the routes can be planned.
+func (c *computer) holdRouted(desired []Desired) ([]Desired, bool) {
+	var down []string
+	for _, b := range c.snap.Balancers() {
+		if !b.Reachable {
+			down = append(down, b.Spec.Name+" on host "+b.Spec.Host)
+		}
+	}
+	if len(down) == 0 {
+		return desired, true
+	}
+	kept := make([]Desired, 0, len(desired))
+	var held []string
+	for _, d := range desired {
+		if d.Service.HTTP != nil {
+			held = append(held, d.Service.Name)
+			continue
+		}
+		kept = append(kept, d)
+	}
+	if len(held) > 0 {
+		c.warn("load balancer %s cannot be read: the services it routes (%s) are left as they are until it answers",
+			strings.Join(down, ", "), strings.Join(held, ", "))
+	}
+	return kept, false
+}
+
 // clashes refuses a route that would take requests a route of another app or environment
 // on the same balancer's listener takes (lb.Route.Overlap): the balancer gives them to one
 // of the two, so the other's deploy would answer for this one.

@@ -3,6 +3,7 @@ package planner
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -196,6 +197,29 @@ func TestUnreachableBalancerStopsThePlan(t *testing.T) {
 	_, err := h.compute(Options{}, web)
 	require.ErrorIs(t, err, ErrBalancerUnreachable)
 	assert.Contains(t, err.Error(), "edge on host h1: dial unix /run/caddy.sock: connection refused")
+}
+
+// The controller heals what a balancer outage does not touch: services without a route are
+// planned as usual, those with one are left as they are, and the plan says so.
+func TestUnreachableBalancerHoldsOnlyTheRoutedServices(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	web := service("web", 2, webTask(), withHTTP("/"))
+	worker := service("worker", 2, webTask())
+	h.run("h1", web.Revision, "w1")
+	h.run("h1", worker.Revision, "k1")
+	h.balancers = []providers.BalancerObservation{{Spec: manifest.LoadBalancerSpec{Name: "edge", Host: "h1"},
+		Err: fmt.Errorf("dial unix /run/caddy.sock: connection refused")}}
+	p, err := h.compute(Options{HoldRoutedWhenBalancerDown: true, Partial: true}, web, worker)
+	require.NoError(t, err)
+	var created []string
+	for _, c := range p.Changes {
+		assert.Equal(t, KindTask, c.Kind, "nothing is planned on the balancer")
+		if c.Action == Create {
+			created = append(created, c.Service)
+		}
+	}
+	assert.Equal(t, []string{"worker"}, created, "the worker's missing task is started; web is left as it is")
+	assert.Contains(t, strings.Join(p.Warnings, "\n"), "load balancer edge on host h1 cannot be read: the services it routes (web) are left as they are")
 }
 
 func TestRouteChangesRender(t *testing.T) {
