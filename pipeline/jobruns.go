@@ -24,6 +24,7 @@ const (
 	active    outcome = iota // running, or about to (created, or just ended: Podman settles its exit)
 	succeeded                // exited 0
 	failed                   // exited non-zero, OOM-killed, never started
+	cancelled                // failed, and stopped by hand (deck job stop): not tried again
 )
 
 // jobRun is one run of a job: its attempts, in attempt order.
@@ -113,8 +114,9 @@ type JobRun struct {
 // listing gives times to the second and no OOM kill.
 func (s *Session) JobHistory(ctx context.Context, job string) []JobRun {
 	var out []JobRun
+	stops := recordedJobStops(ctx, s, job)
 	for _, r := range runsOf(s.Snap, job) {
-		for _, st := range r.attempts {
+		for i, st := range r.attempts {
 			t := *st.Task
 			if h := s.Fleet.Host(t.Host); h != nil {
 				if got, err := h.Inspect(ctx, t.ContainerID); err == nil {
@@ -127,6 +129,9 @@ func (s *Session) JobHistory(ctx context.Context, job string) []JobRun {
 				Started: t.Meta.Started, ExitCode: t.ExitCode, Reason: StopReason(t)}
 			if !t.Running() && !t.FinishedAt.IsZero() {
 				jr.Finished, jr.Duration = t.FinishedAt, ranFor(t)
+			}
+			if stop, ok := stops[r.id]; ok && i == len(r.attempts)-1 && !t.Running() {
+				jr.Reason = stop.reason()
 			}
 			out = append(out, jr)
 		}

@@ -164,6 +164,7 @@ func (s *Session) reconcileJob(ctx context.Context, now time.Time, job Job, opts
 	runs := runsOf(s.Snap, job.Name)
 	where := make([]outcome, len(runs))
 	running := 0
+	var stopped map[string]jobStop // read only when a retry is due: runs stopped by hand
 	for i, r := range runs {
 		where[i] = attemptOutcome(r.last(), now)
 		if where[i] == active && s.pastTimeout(job, r.last(), now) {
@@ -176,6 +177,14 @@ func (s *Session) reconcileJob(ctx context.Context, now time.Time, job Job, opts
 			}
 		}
 		last := r.last()
+		if where[i] == failed && last.HostReachable && last.Meta.Attempt <= job.Desired.Retries {
+			if stopped == nil {
+				stopped = recordedJobStops(ctx, s, job.Name)
+			}
+			if _, ok := stopped[r.id]; ok {
+				where[i] = cancelled
+			}
+		}
 		if where[i] == failed && last.HostReachable && last.Meta.Attempt <= job.Desired.Retries {
 			a := s.startRun(ctx, job, r.id, last.Meta.Attempt+1, TriggerRetry, now, opts)
 			if err := add(a); err != nil {
@@ -239,20 +248,7 @@ func (s *Session) stopTimedOut(ctx context.Context, job Job, t state.TaskState, 
 	if opts.dry {
 		return a
 	}
-	if err := fence(opts.Fence); err != nil {
-		a.Kind, a.Err = JobFailed, err
-		return a
-	}
-	h := s.Fleet.Host(t.Host)
-	if h == nil {
-		a.Kind, a.Err = JobFailed, fmt.Errorf("host %s is not connected", t.Host)
-		return a
-	}
-	stop := 10 * time.Second
-	if t.Spec != nil && t.Spec.StopTimeout > 0 {
-		stop = t.Spec.StopTimeout
-	}
-	if err := h.Stop(ctx, t.ContainerID, stop); err != nil && !errors.Is(err, providers.ErrNotFound) {
+	if err := s.stopTask(ctx, t, opts.Fence); err != nil {
 		a.Kind, a.Err = JobFailed, fmt.Errorf("stopping the run past its timeout: %w", err)
 	}
 	return a
@@ -317,7 +313,7 @@ func (s *Session) startRun(ctx context.Context, job Job, run string, attempt int
 func (s *Session) trimRuns(ctx context.Context, job Job, runs []jobRun, where []outcome, keep int, opts JobOptions) ([]JobAction, error) {
 	var finished []int
 	for i, r := range runs {
-		if where[i] == succeeded || where[i] == failed && r.last().Meta.Attempt > job.Desired.Retries {
+		if where[i] == succeeded || where[i] == cancelled || where[i] == failed && r.last().Meta.Attempt > job.Desired.Retries {
 			finished = append(finished, i)
 		}
 	}

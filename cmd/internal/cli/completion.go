@@ -30,7 +30,7 @@ import (
 // first argument is a Scheduled Job.
 var (
 	serviceArgs = []string{"delete", "exec", "history", "logs", "rollback", "task run"}
-	jobArgs     = []string{"job run", "job history"}
+	jobArgs     = []string{"job run", "job stop", "job history"}
 )
 
 // addCompletions sets the completion functions on root's commands and flags.

@@ -16,8 +16,8 @@ import (
 
 // NewCmdJob builds `deck job`.
 func NewCmdJob(deps Deps, g *Globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "job", Short: "Run a Scheduled Job now, or see how its runs went"}
-	cmd.AddCommand(NewCmdJobRun(deps, g, nil), NewCmdJobHistory(deps, g, nil))
+	cmd := &cobra.Command{Use: "job", Short: "Run a Scheduled Job now, stop its runs, or see how they went"}
+	cmd.AddCommand(NewCmdJobRun(deps, g, nil), NewCmdJobStop(deps, g, nil), NewCmdJobHistory(deps, g, nil))
 	return cmd
 }
 

@@ -28,7 +28,7 @@ type TaskRunOptions struct {
 // NewCmdTask builds `deck task`.
 func NewCmdTask(deps Deps, g *Globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "task", Short: "Run standalone tasks: containers that run to completion"}
-	cmd.AddCommand(NewCmdTaskRun(deps, g, nil))
+	cmd.AddCommand(NewCmdTaskRun(deps, g, nil), NewCmdTaskStop(deps, g, nil))
 	return cmd
 }
 

@@ -163,3 +163,40 @@ func TestJobRunAndHistory(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "has no Scheduled Job nosuch")
 }
+
+func TestTaskStopAndJobStop(t *testing.T) {
+	h := newHarness(t)
+	h.write("deck/report.yaml", reportManifest)
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+
+	code, out, errOut := h.run("task", "run", "api", "--detach")
+	require.Equal(t, 0, code, errOut)
+	id := strings.TrimSpace(out)
+	code, _, errOut = h.run("task", "stop", "nosuch")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "no standalone task nosuch")
+	code, out, errOut = h.run("task", "stop", id[:4], "--output", "json")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "Stopped task "+id+" on h")
+	var stopped []StoppedJSON
+	require.NoError(t, json.Unmarshal([]byte(out), &stopped))
+	require.Len(t, stopped, 1)
+	assert.Equal(t, id, stopped[0].TaskID)
+	left := h.standalone()
+	require.Len(t, left, 1, "kept for its logs")
+	assert.False(t, left[0].Running())
+
+	code, out, errOut = h.run("job", "run", "report")
+	require.Equal(t, 0, code, errOut)
+	run := strings.TrimSpace(out)
+	code, _, errOut = h.run("job", "stop", "report")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "Stopped run "+run+" of job report (attempt 1")
+	code, out, errOut = h.run("job", "history", "report")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `stopped by \S+@\S+ with deck job stop at `, out)
+	code, _, errOut = h.run("job", "stop", "report")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "job report has no run going")
+}

@@ -1,0 +1,260 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers"
+)
+
+// Stopping a job's run (deck job stop, ECS's StopTask). Its attempt then exits as any
+// stopped container does (143, or 137 past its stop timeout), which alone reads as a
+// failure to try again. So the stop is recorded on every reachable host first, under the
+// deploy lock the controller starts retries under, and the retry rule reads it: a run
+// stopped by hand is over, whatever retries the job has.
+
+const (
+	jobStopPrefix   = "deck-jobstop."
+	labelJobStopped = "deck.job-stopped"
+	// keptStops is how many stopped runs a job's record remembers, newest first: more than
+	// the finished runs kept (DefaultKeepRuns), so a stopped run's history says so.
+	keptStops = 25
+)
+
+// JobStopped is a JobActionKind: a run stopped by hand (deck job stop), or one waiting
+// for its retry that will not be tried again.
+const JobStopped JobActionKind = "stopped"
+
+func jobStopRecordPrefix(app, env, job string) string {
+	sum := sha256.Sum256([]byte(app + "\x00" + env + "\x00" + job))
+	return jobStopPrefix + hex.EncodeToString(sum[:])[:16] + ".g"
+}
+
+// jobStop is one run stopped by hand: by whom (user@machine) and when (deck's clock).
+type jobStop struct {
+	Run string    `json:"run"`
+	By  string    `json:"by"`
+	At  time.Time `json:"at"`
+}
+
+// stoppedReason is a stopped run's reason in deck job history and the stop's action.
+func (st jobStop) reason() string {
+	return fmt.Sprintf("stopped by %s with deck job stop at %s", st.By, st.At.UTC().Format(time.RFC3339))
+}
+
+// recordedJobStops reads the runs of job stopped by hand, from every reachable host.
+func recordedJobStops(ctx context.Context, s *Session, job string) map[string]jobStop {
+	app, env := s.T.App.Name, s.T.Env.Name
+	prefix := jobStopRecordPrefix(app, env, job)
+	var mu sync.Mutex
+	out := map[string]jobStop{}
+	forHosts(s, func(h providers.Host) {
+		recs, err := h.ListRecords(ctx, prefix)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range recs {
+			if r.Labels[labelApp] != app || r.Labels[labelEnv] != env || r.Labels[labelService] != job {
+				continue
+			}
+			var stops []jobStop
+			if json.Unmarshal([]byte(r.Labels[labelJobStopped]), &stops) != nil {
+				continue
+			}
+			for _, st := range stops {
+				out[st.Run] = st
+			}
+		}
+	})
+	return out
+}
+
+// recordJobStops adds stops to job's record on every reachable host, keeping the newest
+// keptStops. It fails only when no host took it.
+func recordJobStops(ctx context.Context, s *Session, job string, stops []jobStop) error {
+	all := recordedJobStops(ctx, s, job)
+	for _, st := range stops {
+		all[st.Run] = st
+	}
+	list := make([]jobStop, 0, len(all))
+	for _, st := range all {
+		list = append(list, st)
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].At.Equal(list[j].At) {
+			return list[i].At.After(list[j].At)
+		}
+		return list[i].Run < list[j].Run
+	})
+	list = list[:min(len(list), keptStops)]
+	value, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	app, env := s.T.App.Name, s.T.Env.Name
+	var mu sync.Mutex
+	var errs []error
+	took := 0
+	forHosts(s, func(h providers.Host) {
+		labels := map[string]string{labelApp: app, labelEnv: env, labelService: job, labelJobStopped: string(value)}
+		err := writeRecord(ctx, s, h, jobStopRecordPrefix(app, env, job), labels)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("host %s: %w", h.Name(), err))
+			return
+		}
+		took++
+	})
+	if took == 0 {
+		if len(errs) == 0 {
+			return errors.New("no host answers")
+		}
+		return fmt.Errorf("recording the stop of job %s's runs: %w", job, errors.Join(errs...))
+	}
+	return nil
+}
+
+// StopJob stops job's runs that are going (only run, when it is not ""): each running
+// attempt is sent SIGTERM, and SIGKILL after its stop timeout, and a run waiting for its
+// retry is not tried again. The stops are recorded first, so the controller retries none
+// of them. by names who stops them (user@machine). Work from a fresh read, under the
+// deploy lock (opts.Fence).
+func (s *Session) StopJob(ctx context.Context, job Job, run, by string, now time.Time, opts JobOptions) ([]JobAction, error) {
+	runs := runsOf(s.Snap, job.Name)
+	stopped := recordedJobStops(ctx, s, job.Name)
+	var targets []jobRun
+	var ended []string
+	for _, r := range runs {
+		if run != "" && r.id != run {
+			continue
+		}
+		if _, ok := stopped[r.id]; ok {
+			ended = append(ended, r.id+" (stopped already)")
+			continue
+		}
+		switch attemptOutcome(r.last(), now) {
+		case active:
+			targets = append(targets, r)
+		case failed:
+			if r.last().Meta.Attempt <= job.Desired.Retries {
+				targets = append(targets, r) // waits for its retry
+			} else {
+				ended = append(ended, r.id+" (failed)")
+			}
+		default:
+			ended = append(ended, r.id+" (succeeded)")
+		}
+	}
+	if len(targets) == 0 {
+		switch {
+		case run != "" && len(ended) == 0:
+			return nil, fmt.Errorf("job %s has no run %s on the reachable hosts (deck job history lists the runs kept)", job.Name, run)
+		case run != "":
+			return nil, fmt.Errorf("run %s of job %s has ended: %s", run, job.Name, strings.TrimPrefix(ended[0], run+" "))
+		}
+		return nil, fmt.Errorf("job %s has no run going on the reachable hosts", job.Name)
+	}
+	if err := fence(opts.Fence); err != nil {
+		return nil, err
+	}
+	stops := make([]jobStop, len(targets))
+	for i, r := range targets {
+		stops[i] = jobStop{Run: r.id, By: by, At: now}
+	}
+	if err := recordJobStops(ctx, s, job.Name, stops); err != nil {
+		return nil, err
+	}
+	var acts []JobAction
+	var errs []error
+	for i, r := range targets {
+		t := r.last()
+		a := JobAction{Kind: JobStopped, Job: job.Name, Run: r.id, Attempt: t.Meta.Attempt, Trigger: t.Meta.Trigger,
+			Host: t.Host, TaskID: t.TaskID, Container: t.ContainerID, Detail: stops[i].reason()}
+		if t.Running() || t.State == "created" || t.State == "paused" {
+			if err := s.stopTask(ctx, t, opts.Fence); err != nil {
+				a.Err = fmt.Errorf("stopping run %s (task %s on %s): %w", r.id, t.TaskID, t.Host, err)
+				errs = append(errs, a.Err)
+			}
+		} else {
+			a.Detail = "its retry is cancelled; " + a.Detail
+		}
+		acts = append(acts, a)
+	}
+	return acts, errors.Join(errs...)
+}
+
+// stopTask stops a task's container: SIGTERM, then SIGKILL after the task's stop timeout.
+func (s *Session) stopTask(ctx context.Context, t state.TaskState, fenceFn func() error) error {
+	if err := fence(fenceFn); err != nil {
+		return err
+	}
+	h := s.Fleet.Host(t.Host)
+	if h == nil || !t.HostReachable {
+		return fmt.Errorf("host %s does not answer", t.Host)
+	}
+	stop := 10 * time.Second
+	if t.Spec != nil && t.Spec.StopTimeout > 0 {
+		stop = t.Spec.StopTimeout
+	}
+	if err := h.Stop(ctx, t.ContainerID, stop); err != nil && !errors.Is(err, providers.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// StopTasks stops the standalone tasks (deck task run) whose ids start with the given
+// ids: SIGTERM, then SIGKILL after each one's stop timeout. An id that matches no task,
+// or more than one, is an error and nothing is stopped. A task that has ended already is
+// left as it is. Their containers are removed an hour after they end, as any ended
+// standalone task's (CleanTasks). Work from a fresh read (List).
+func (s *Session) StopTasks(ctx context.Context, ids []string) ([]RunningTask, error) {
+	var found []state.TaskState
+	for _, id := range ids {
+		var match []state.TaskState
+		for t := range s.Snap.EachTask() {
+			if t.Meta.Kind == providers.KindStandalone && strings.HasPrefix(t.TaskID, id) {
+				match = append(match, t)
+			}
+		}
+		switch {
+		case len(match) == 0:
+			return nil, fmt.Errorf("no standalone task %s on the reachable hosts (deck task run's tasks; a job's runs are stopped with deck job stop)", id)
+		case len(match) > 1:
+			names := make([]string, len(match))
+			for i, t := range match {
+				names[i] = t.TaskID
+			}
+			slices.Sort(names)
+			return nil, fmt.Errorf("%s matches %d tasks (%s): give more of the id", id, len(match), strings.Join(names, ", "))
+		}
+		if !slices.ContainsFunc(found, func(t state.TaskState) bool { return t.ID == match[0].ID }) {
+			found = append(found, match[0])
+		}
+	}
+	var out []RunningTask
+	var errs []error
+	for _, t := range found {
+		if !t.Running() && t.State != "created" && t.State != "paused" {
+			continue
+		}
+		if err := s.stopTask(ctx, t, nil); err != nil {
+			errs = append(errs, fmt.Errorf("stopping task %s on %s: %w", t.TaskID, t.Host, err))
+			continue
+		}
+		out = append(out, RunningTask{Host: t.Host, TaskID: t.TaskID, ContainerID: t.ContainerID, Name: t.Name})
+	}
+	return out, errors.Join(errs...)
+}
