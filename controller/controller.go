@@ -36,6 +36,9 @@ type Event struct {
 	Service     string
 	ContainerID string
 	ExitCode    int
+	// Kind is the container's deck kind: "" for a service's task, else a job run's or a
+	// standalone task's (providers.LabelKind).
+	Kind string
 	// LastAnswer, on HostDown, is when the host last answered (a ping or an event): it
 	// has been unreachable since then, not since the watcher gave it up a ping timeout
 	// later. Zero when it never answered.

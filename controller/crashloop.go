@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/deckhq/deck/executor"
 	"github.com/deckhq/deck/pipeline"
 )
 
@@ -13,6 +14,8 @@ import (
 // crash loop: the first is replaced at once, each next one after the back-off's delay
 // (5s, then twice as long, up to 5 minutes), until the service's tasks have gone
 // crashReset without exiting early. The exited container stays meanwhile, with its logs.
+// An exit counts once this controller replaces it under the deploy lock: a task a
+// deploy's rollout stops and removes is no crash, even when a read catches it in between.
 
 // crashWindow is how soon after it started a service's task must exit to count as a crash.
 const crashWindow = time.Minute
@@ -22,19 +25,41 @@ const crashReset = 10 * time.Minute
 
 // crashes is each service's streak of early exits.
 type crashes struct {
-	counted map[string]time.Time // service -> when the newest crash counted ended
-	streak  map[string]int
+	counted map[string]time.Time // service -> when the newest exit looked at ended
+	streak  map[string]int       // service -> crashes in a row, as confirmed
+	last    map[string]time.Time // service -> when the newest confirmed crash ended
+	// pending are the early exits seen before the lock ("host/container" -> service and
+	// end): each is a crash once this controller replaces it under the deploy lock. One
+	// that is gone by then was stopped and removed by another actor (a deploy's rollout
+	// stops a task and removes it a moment later: a read in between sees it exited), and
+	// is no crash.
+	pending map[string]pendingCrash
+	// loops are the crash-loop messages of this reconcile, by service: recorded for deck
+	// status once the reconcile ran (noteCrashes has no leadership term to check).
+	loops map[string]pipeline.ServiceEvent
+}
+
+type pendingCrash struct {
+	service string
+	ended   time.Time
 }
 
 func newCrashes() *crashes {
-	return &crashes{counted: map[string]time.Time{}, streak: map[string]int{}}
+	return &crashes{counted: map[string]time.Time{}, streak: map[string]int{}, last: map[string]time.Time{},
+		pending: map[string]pendingCrash{}, loops: map[string]pipeline.ServiceEvent{}}
 }
 
-// noteCrashes counts the service tasks of the session's last read that exited within
-// crashWindow of starting and were not counted yet, and holds each service in a crash loop
-// back for the back-off's delay.
-func (c *Controller) noteCrashes(s *pipeline.Session) {
+// noteCrashes looks at the service tasks of the session's last read that exited within
+// crashWindow of starting and were not looked at yet, and holds a service whose exit would
+// make a crash loop back for the back-off's delay. Only tasks of the revision the service
+// should run count: one of another revision ended because a rollout stopped it. An exit
+// counts for the streak once this controller replaces it (confirmCrashes).
+func (c *Controller) noteCrashes(s *pipeline.Session, res *pipeline.Resolved) {
 	now := c.cfg.Now()
+	want := make(map[string]string, len(res.Desired))
+	for _, d := range res.Desired {
+		want[d.Service.Name] = d.Revision.ID
+	}
 	type crash struct {
 		task, detail string
 		ended        time.Time
@@ -44,22 +69,30 @@ func (c *Controller) noteCrashes(s *pipeline.Session) {
 		if t.Meta.Kind != "" || !t.HostReachable || t.Running() || t.StartedAt.IsZero() || t.FinishedAt.IsZero() {
 			continue
 		}
+		if rev, ok := want[t.Service]; !ok || t.Revision != rev {
+			continue
+		}
 		ran := t.FinishedAt.Sub(t.StartedAt)
 		if ran < 0 || ran >= crashWindow || !t.FinishedAt.After(c.crash.counted[t.Service]) {
 			continue
 		}
+		c.crash.pending[t.ID] = pendingCrash{service: t.Service, ended: t.FinishedAt}
 		if cur, ok := newest[t.Service]; !ok || t.FinishedAt.After(cur.ended) {
 			newest[t.Service] = crash{task: t.TaskID, ended: t.FinishedAt,
 				detail: fmt.Sprintf("exited with code %d after %s", t.ExitCode, ran.Round(100*time.Millisecond))}
 		}
 	}
+	for id, p := range c.crash.pending {
+		if now.Sub(p.ended) > crashReset {
+			delete(c.crash.pending, id) // never replaced by this controller
+		}
+	}
 	for svc, cr := range newest {
-		if last := c.crash.counted[svc]; !last.IsZero() && cr.ended.Sub(last) >= crashReset {
+		c.crash.counted[svc] = cr.ended
+		if last := c.crash.last[svc]; !last.IsZero() && cr.ended.Sub(last) >= crashReset {
 			c.crash.streak[svc] = 0
 		}
-		c.crash.counted[svc] = cr.ended
-		c.crash.streak[svc]++
-		n := c.crash.streak[svc]
+		n := c.crash.streak[svc] + 1 // with this one
 		if n < 2 {
 			continue // the first early exit is replaced at once
 		}
@@ -68,5 +101,27 @@ func (c *Controller) noteCrashes(s *pipeline.Session) {
 			svc, crashWindow, n, cr.task, cr.detail, wait.Round(time.Second))
 		c.log.Warn(msg, "service", svc, "crashes", n, "retry_in", wait.Round(time.Second).String())
 		c.evlog.Add(pipeline.LogEvent{Time: now, Kind: pipeline.KindBackoff, Service: svc, Message: msg})
+		c.crash.loops[svc] = pipeline.ServiceEvent{Message: fmt.Sprintf("(service %s) is in a crash loop: its tasks exited within %s of starting %d times in a row.", svc, crashWindow, n),
+			Reason: "task " + cr.task + " " + cr.detail, Failures: n}
+	}
+}
+
+// confirmCrashes counts the early exits this controller has just replaced: one a service
+// for each reconcile that replaced any, as each took one look.
+func (c *Controller) confirmCrashes(res *executor.Result) {
+	for _, sr := range res.Services {
+		var ended time.Time
+		for _, id := range sr.StoppedIDs {
+			if p, ok := c.crash.pending[id]; ok && p.service == sr.Name {
+				delete(c.crash.pending, id)
+				if p.ended.After(ended) {
+					ended = p.ended
+				}
+			}
+		}
+		if !ended.IsZero() {
+			c.crash.streak[sr.Name]++
+			c.crash.last[sr.Name] = ended
+		}
 	}
 }

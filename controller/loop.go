@@ -178,7 +178,12 @@ func (c *Controller) onEvent(e Event) string {
 			return "" // this controller stopped or removed it: already reconciled
 		}
 		c.log.Info("task container "+e.Action, "host", e.Host, "service", e.Service, "container", short(e.ContainerID), "exit_code", e.ExitCode)
-		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindTaskDied, Service: e.Service, Host: e.Host, Message: diedSentence(e)})
+		if e.Kind == "" {
+			// A job run's or a standalone task's end is its own business (deck job
+			// history), not news: a job @every 10s would push everything else out of the
+			// event log.
+			c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindTaskDied, Service: e.Service, Host: e.Host, Message: diedSentence(e)})
+		}
 		return "task " + e.Action + " on " + e.Host
 	}
 	return ""
@@ -221,7 +226,7 @@ func diedSentence(e Event) string {
 	case "oom":
 		return fmt.Sprintf("%s %s was killed for exceeding its memory limit (OOM).", svc, where)
 	case "remove":
-		return fmt.Sprintf("%s %s was removed, not by this controller.", svc, where)
+		return fmt.Sprintf("%s %s was removed.", svc, where)
 	}
 	return fmt.Sprintf("%s %s stopped: exited with code %d.", svc, where, e.ExitCode)
 }

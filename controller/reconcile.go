@@ -61,12 +61,17 @@ func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Te
 		Desired: c.desired, Lock: c.locker(term), Events: c.executorEvent, Log: c.evlog,
 		Planned: func(p *planner.Plan) error { c.logPlan(p, why); return nil }}
 	out, err := d.Run(ctx)
+	for svc, ev := range c.crash.loops {
+		c.record(ctx, s, term, svc, ev) // deck status shows the loop, not the last steady state
+		delete(c.crash.loops, svc)
+	}
 	if out != nil && out.Session != nil && out.Session.Snap != nil {
 		c.cfg.Metrics.observe(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, out.Session, c.services)
 	}
 	if out == nil || out.Result == nil {
 		return err
 	}
+	c.confirmCrashes(out.Result)
 	c.afterApply(ctx, s, term, out.Result)
 	return err
 }
@@ -84,7 +89,7 @@ func (c *Controller) desired(ctx context.Context, s *pipeline.Session) (*pipelin
 		return nil, err
 	}
 	c.noteSkipped(skipped)
-	c.noteCrashes(s)
+	c.noteCrashes(s, res)
 	c.services = c.services[:0]
 	for _, d := range res.Desired {
 		c.services = append(c.services, d.Service)

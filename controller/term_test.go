@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers"
 )
 
 // testTerm is a leadership term that ends when the test closes lost.
@@ -128,15 +130,62 @@ func TestACrashLoopIsBackedOff(t *testing.T) {
 	assert.NoError(t, err, "the exited container stays, with its logs")
 	assert.Contains(t, r.log.String(), "(service web) is in a crash loop: its tasks exited within 1m0s of starting 2 times in a row")
 	assert.Contains(t, r.log.String(), "exited with code 3 after 4s); the next replacement starts in 5s.")
+	s, err := pipeline.Open(ctx, r.target())
+	require.NoError(t, err)
+	ev := pipeline.ReadServiceEvents(ctx, s)["web"]
+	s.Close()
+	assert.Equal(t, "(service web) is in a crash loop: its tasks exited within 1m0s of starting 2 times in a row.", ev.Message,
+		"deck status shows the loop")
+	assert.Contains(t, ev.Reason, "exited with code 3 after 4s")
 
 	r.clock.Advance(6 * time.Second)
 	require.NoError(t, c.Once(ctx))
 	assert.Len(t, r.running("web")["h1"], 1, "replaced once the delay has passed")
 }
 
+// A deploy's rollout stops a task and removes it a moment later; a controller read in
+// between sees an early exit. Such an exit is no crash: only one this controller replaces
+// itself, under the deploy lock, counts. Otherwise a few deploys in a row put the service
+// in a crash loop, and a real death then waits out a back-off with its target registered.
+func TestTasksAnotherActorStopsAreNoCrashes(t *testing.T) {
+	r := newRig(t, 1)
+	r.cloud.Host("h1").SetClock(r.clock.Now)
+	r.deploy(web(1))
+	ctx := context.Background()
+	var removed string // the container "the deploy" removes while holding the lock
+	c := New(Config{Target: r.target(), HostGrace: 15 * time.Second, Now: r.clock.Now,
+		Log: slog.New(slog.NewTextHandler(&r.log, nil)),
+		Lock: func(ctx context.Context, s *pipeline.Session) (pipeline.Lease, error) {
+			if removed != "" {
+				require.NoError(t, r.cloud.Host("h1").Remove(ctx, removed))
+				removed = ""
+			}
+			return r.lock(ctx, s)
+		}})
+	for range 3 {
+		tasks := r.running("web")["h1"]
+		require.Len(t, tasks, 1)
+		r.clock.Advance(4 * time.Second)
+		r.cloud.Host("h1").Finish(tasks[0].ContainerID, 0) // an app that exits 0 on SIGTERM
+		removed = tasks[0].ContainerID
+		require.NoError(t, c.Once(ctx))
+		require.Len(t, r.running("web")["h1"], 1, "the count is made up at once")
+	}
+	assert.Zero(t, c.crash.streak["web"])
+	assert.NotContains(t, r.log.String(), "crash loop")
+
+	// A crash after all that is the first: replaced at once, and counted.
+	tasks := r.running("web")["h1"]
+	r.clock.Advance(4 * time.Second)
+	r.cloud.Host("h1").Finish(tasks[0].ContainerID, 3)
+	require.NoError(t, c.Once(ctx))
+	assert.Len(t, r.running("web")["h1"], 1)
+	assert.Equal(t, 1, c.crash.streak["web"])
+}
+
 // The died and remove events of containers the controller stopped itself are not news: no
-// reconcile, no task-died event. Others are, and a removal says it was not this
-// controller's.
+// reconcile, no task-died event. Others are; those of a job's runs (deck job history tells
+// them) trigger a reconcile but are not written to the event log.
 func TestOwnStopsAreNotNews(t *testing.T) {
 	r := newRig(t, 1)
 	c := r.controller()
@@ -147,7 +196,9 @@ func TestOwnStopsAreNotNews(t *testing.T) {
 	assert.Equal(t, "task remove on h1", c.onEvent(Event{Host: "h1", Action: "remove", Service: "web", ContainerID: "c2"}))
 	assert.Equal(t, "task died on h2", c.onEvent(Event{Host: "h2", Action: "died", Service: "web", ContainerID: "c1"}), "another host's c1")
 	assert.Equal(t, 2, c.evlog.Pending())
-	assert.Contains(t, diedSentence(Event{Host: "h1", Action: "remove", Service: "web", ContainerID: "c2"}), "was removed, not by this controller.")
+	assert.Equal(t, "task died on h1", c.onEvent(Event{Host: "h1", Action: "died", Service: "nightly", ContainerID: "c3", Kind: providers.KindJobRun}))
+	assert.Equal(t, 2, c.evlog.Pending(), "a job run's end is not news")
+	assert.Equal(t, "(service web) task container c2 on h1 was removed.", diedSentence(Event{Host: "h1", Action: "remove", Service: "web", ContainerID: "c2"}))
 
 	r.clock.Advance(2 * time.Minute)
 	c.ownDoing()

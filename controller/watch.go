@@ -155,7 +155,8 @@ func (w *watcher) deliver(ctx context.Context, e providers.Event) {
 			delete(w.seen, k)
 		}
 	}
-	w.send(ctx, Event{Host: w.spec.Name, Action: e.Action, Service: e.Service, ContainerID: e.ContainerID, ExitCode: e.ExitCode})
+	w.send(ctx, Event{Host: w.spec.Name, Action: e.Action, Service: e.Service, ContainerID: e.ContainerID, ExitCode: e.ExitCode,
+		Kind: e.Labels[providers.LabelKind]})
 }
 
 func (w *watcher) send(ctx context.Context, e Event) {
