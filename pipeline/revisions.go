@@ -337,17 +337,33 @@ func (d *Deploy) resolveRollback(ctx context.Context, s *Session, res *Resolved)
 }
 
 // current is the number of the revision the service's running tasks run: the newest
-// entry with their revision id (0 when none matches).
+// entry with their revision id. When none runs (a revision whose tasks all crashed, the
+// very case a rollback is for), it is that of the tasks that are there, exited or not;
+// when there are none, the newest revision recorded as completed or in progress: what was
+// deployed last. 0 when nothing matches.
 func current(entries []history.Entry, tasks []state.TaskState) int {
-	running := map[string]bool{}
+	running, there := map[string]bool{}, map[string]bool{}
 	for _, t := range tasks {
-		if t.Running() && t.Meta.Kind == "" {
+		if t.Meta.Kind != "" {
+			continue
+		}
+		there[t.Revision] = true
+		if t.Running() {
 			running[t.Revision] = true
 		}
 	}
-	for i := len(entries) - 1; i >= 0; i-- {
-		if running[entries[i].ID] {
-			return entries[i].Number
+	for _, revs := range []map[string]bool{running, there} {
+		for i := len(entries) - 1; i >= 0; i-- {
+			if revs[entries[i].ID] {
+				return entries[i].Number
+			}
+		}
+	}
+	if len(there) == 0 {
+		for i := len(entries) - 1; i >= 0; i-- {
+			if o := entries[i].Outcome; o == history.Completed || o == history.InProgress {
+				return entries[i].Number
+			}
 		}
 	}
 	return 0

@@ -160,6 +160,30 @@ func TestRollbackToAKeptRevision(t *testing.T) {
 	assert.Contains(t, err.Error(), "service web has no revision 9; kept revisions: 1 (completed)")
 }
 
+// A revision that deployed fine and whose tasks then all crashed is the one a rollback
+// without --to leaves, though none of its tasks runs: the emergency rollback is for it.
+func TestRollbackLeavesARevisionWhoseTasksAllCrashed(t *testing.T) {
+	r := newRig(t, 2)
+	for _, g := range []string{"v1", "v2"} {
+		_, err := r.deploy(t, withGreeting(webService(2), g))
+		require.NoError(t, err)
+	}
+	for _, h := range []string{"h1", "h2"} {
+		for _, tk := range r.cloud.Host(h).Tasks() {
+			r.cloud.Host(h).Finish(tk.ContainerID, 3)
+		}
+	}
+	d := Deploy{Target: Target{App: r.app, Env: r.env, Services: []manifest.ServiceSpec{withGreeting(webService(2), "v2")}, Dialer: r.cloud},
+		Rollback: &RollbackTarget{Service: "web"}}
+	out, err := d.Run(context.Background())
+	out.Session.Close()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"v1": 2}, greetings(r), "back to revision 1, not revision 2 again")
+	entries := r.history(t)
+	require.Len(t, entries, 3)
+	assert.Equal(t, 1, entries[2].RollbackOf)
+}
+
 // Images of revisions older than the kept ones are removed from the hosts; the kept ones
 // (and what runs) stay, so deck rollback can use them.
 func TestOldRevisionsImagesArePruned(t *testing.T) {
