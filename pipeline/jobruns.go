@@ -85,7 +85,7 @@ func attemptOutcome(t state.TaskState, now time.Time) outcome {
 		return failed
 	case t.State == "stopped" && (t.FinishedAt.IsZero() || now.Sub(t.FinishedAt) < settleFor):
 		return active // the exit code is not recorded yet
-	case t.ExitCode == 0 && !t.OOMKilled:
+	case t.ExitCode == 0 && !t.OOMKilled && !timedOut(*t.Task):
 		return succeeded
 	}
 	return failed

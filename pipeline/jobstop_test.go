@@ -7,6 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers"
 )
 
 // stopJob stops the job's runs (run: only that one) as deck job stop does, from a fresh read.
@@ -119,3 +122,20 @@ func TestStopTasksStopsStandaloneTasksOnly(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, stopped, "an ended task is left as it is")
 }
+
+// A run stopped at its timeout failed, whatever its exit code: a program that exits 0 on
+// SIGTERM, as it should, is no success. One that finished just in time is.
+func TestATimedOutRunThatExits0Failed(t *testing.T) {
+	started := time.Date(2026, 11, 22, 13, 17, 23, 0, time.UTC)
+	run := func(ran time.Duration, code int) providers.Task {
+		return providers.Task{State: "exited", ExitCode: code, FinishedAt: started.Add(ran),
+			Meta: providers.TaskMeta{Kind: providers.KindJobRun, Started: started, Desired: &providers.DesiredState{Timeout: 5 * time.Second}}}
+	}
+	assert.Equal(t, "timed out after 5s", StopReason(run(5300*time.Millisecond, 0)))
+	assert.Equal(t, failed, attemptOutcome(state.TaskState{Task: ptr(run(5300*time.Millisecond, 0)), HostReachable: true}, started.Add(time.Minute)))
+	assert.Equal(t, "timed out after 5s", StopReason(run(4500*time.Millisecond, 143)), "non-zero: a second of slack for the clocks")
+	assert.Equal(t, "", StopReason(run(4500*time.Millisecond, 0)), "done just in time")
+	assert.Equal(t, succeeded, attemptOutcome(state.TaskState{Task: ptr(run(4500*time.Millisecond, 0)), HostReachable: true}, started.Add(time.Minute)))
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -101,15 +101,21 @@ func StopReason(t providers.Task) string {
 	return fmt.Sprintf("the container exited with code %d", t.ExitCode)
 }
 
-// timedOut reports whether a job run ended non-zero once its timeout had passed since
-// deck started it. The labels are written by deck's clock and FinishedAt by the host's,
-// read to the second, hence the second of slack.
+// timedOut reports whether a job run ended once its timeout had passed since deck started
+// it: deck stopped it. The labels are written by deck's clock and FinishedAt by the host's,
+// read to the second, hence the second of slack for one that ended non-zero. One that
+// exits 0 when stopped (as a program should on SIGTERM) must have ended past the timeout
+// itself: one that finished its work just in time succeeded.
 func timedOut(t providers.Task) bool {
 	d := t.Meta.Desired
-	if t.Meta.Kind != providers.KindJobRun || d == nil || d.Timeout <= 0 || t.ExitCode == 0 || t.Meta.Started.IsZero() {
+	if t.Meta.Kind != providers.KindJobRun || d == nil || d.Timeout <= 0 || t.Meta.Started.IsZero() || t.FinishedAt.IsZero() {
 		return false
 	}
-	return !t.FinishedAt.IsZero() && t.FinishedAt.Sub(t.Meta.Started) >= d.Timeout-time.Second
+	ran := t.FinishedAt.Sub(t.Meta.Started)
+	if t.ExitCode == 0 {
+		return ran >= d.Timeout
+	}
+	return ran >= d.Timeout-time.Second
 }
 
 // failure reads why a container failed (its state, the runtime's error, its last log

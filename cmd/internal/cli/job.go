@@ -270,6 +270,9 @@ func printJobRuns(deps Deps, runs []pipeline.JobRun) {
 	fmt.Fprintln(tw, "RUN\tATTEMPT\tTRIGGER\tHOST\tSTARTED\tDURATION\tEXIT\tREASON")
 	for _, r := range runs {
 		dur, exit := "running", "-"
+		if r.State == "created" && r.Reason != "" {
+			dur = "never ran" // it failed to start: REASON says why
+		}
 		if !r.Finished.IsZero() {
 			dur, exit = r.Duration.Round(time.Millisecond).String(), fmt.Sprint(r.ExitCode)
 			if r.ExitCode == 0 && r.Reason == "" {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -199,4 +200,21 @@ func TestTaskStopAndJobStop(t *testing.T) {
 	code, _, errOut = h.run("job", "stop", "report")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "job report has no run going")
+}
+
+// A run whose container failed to start is not "running" in the history.
+func TestJobHistoryOfARunThatFailedToStart(t *testing.T) {
+	h := newHarness(t)
+	h.write("deck/report.yaml", reportManifest)
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	for _, n := range []string{"h1", "h2"} {
+		h.cloud.Host(n).FailStart = func(providers.TaskSpec) error { return errors.New(`exec: "/nonexistent": no such file`) }
+	}
+	code, _, errOut = h.run("job", "run", "report")
+	assert.Equal(t, 1, code, errOut)
+	code, out, errOut := h.run("job", "history", "report")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `\s1\s+manual\s+h\d\s+.*UTC\s+never ran\s+-\s+the container failed to start`, out)
+	assert.NotContains(t, out, "running")
 }
