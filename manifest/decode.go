@@ -52,6 +52,16 @@ func (d *decoder) at(path, format string, args ...any) {
 	d.errorf(d.node(path), path, format, args...)
 }
 
+// reported says whether a problem was reported at path in this file (or at its override).
+func (d *decoder) reported(path string) bool {
+	for _, e := range *d.errs {
+		if e.File == d.file && (e.Path == path || e.Path == d.prefix+path) {
+			return true
+		}
+	}
+	return false
+}
+
 func (d *decoder) node(path string) *yaml.Node {
 	for p := path; ; p = parentPath(p) {
 		if n, ok := d.nodes[p]; ok {

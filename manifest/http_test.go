@@ -148,6 +148,16 @@ func TestRouteClashes(t *testing.T) {
 		{"an alias is more specific than none", web("a", ""), web("b", "http: {alias: b.example.com}\n"), ""},
 		{"only web services have routes", web("a", ""), "name: b\ntype: Backend Service\nimage: {location: x, port: 80}\n", ""},
 	}
+	// A path reported as wrong is not also reported as clashing by the default it falls
+	// back to: one error, in the file that has it.
+	dir := writeFiles(t, map[string]string{"deck.yaml": testApp, testKey: "", "deck/a.yaml": web("a", ""), "deck/b.yaml": web("b", "http: {path: api}\n")})
+	_, _, _, err := Load(filepath.Join(dir, "deck.yaml"), "test", mapLookup(nil))
+	require.Error(t, err)
+	var list ErrorList
+	require.ErrorAs(t, err, &list)
+	require.Len(t, list, 1, "%v", err)
+	assert.Equal(t, "http.path", list[0].Path)
+	assert.Contains(t, list[0].File, "b.yaml")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeFiles(t, map[string]string{"deck.yaml": testApp, testKey: "", "deck/a.yaml": tt.a, "deck/b.yaml": tt.b})

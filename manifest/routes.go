@@ -15,8 +15,8 @@ type routeTable []*serviceLoader
 // keeps it.
 func (r *routeTable) add(s *serviceLoader) {
 	h := s.spec.HTTP
-	if h == nil {
-		return
+	if h == nil || s.reported("http.path") {
+		return // a path already reported as wrong would only clash by its default
 	}
 	for _, o := range *r {
 		oh := o.spec.HTTP
