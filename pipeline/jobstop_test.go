@@ -139,3 +139,21 @@ func TestATimedOutRunThatExits0Failed(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A job's runs, one after another, are spread over the hosts: each goes where fewer ran.
+func TestAJobsRunsAreSpread(t *testing.T) {
+	r := newJobRig(t, 2)
+	_, err := r.deploy(t, reportJob("@every 1h"))
+	require.NoError(t, err)
+	for range 4 {
+		r.clock.Advance(time.Hour)
+		require.Equal(t, []JobActionKind{JobStarted}, kinds(r.reconcile(t, JobOptions{})))
+		r.clock.Advance(time.Second)
+		r.finish(t, r.history(t)[0], 0)
+	}
+	per := map[string]int{}
+	for _, run := range r.history(t) {
+		per[run.Host]++
+	}
+	assert.Equal(t, map[string]int{"h1": 2, "h2": 2}, per)
+}

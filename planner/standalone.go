@@ -6,6 +6,7 @@ import (
 
 	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner/state"
+	"github.com/deckhq/deck/providers"
 )
 
 // PlaceTasks picks the hosts for n standalone tasks (deck task run) or a job's run, as a
@@ -21,9 +22,12 @@ func PlaceTasks(snap *state.Snapshot, service string, placement manifest.Placeme
 		}
 	}
 	c := newCluster(hosts, snap.EachTask())
+	// Spread places around the service's running tasks; a job's runs run one after
+	// another, so its kept runs count too: each next run goes where fewer ran, rather
+	// than always to the first host.
 	var around []state.TaskState
 	for t := range snap.EachTask() {
-		if t.Service == service && t.Running() && t.HostReachable {
+		if t.Service == service && t.HostReachable && (t.Running() || t.Meta.Kind == providers.KindJobRun) {
 			around = append(around, t)
 		}
 	}

@@ -211,6 +211,8 @@ type JobHistoryReport struct {
 	Env  string            `json:"environment"`
 	Job  string            `json:"job"`
 	Runs []pipeline.JobRun `json:"runs"`
+	// Unreachable are the hosts that did not answer: the runs they hold are left out.
+	Unreachable []string `json:"unreachable_hosts,omitempty"`
 }
 
 // NewCmdJobHistory builds `deck job history JOB`.
@@ -247,6 +249,12 @@ func runJobHistory(ctx context.Context, o *JobHistoryOptions) error {
 		return err
 	}
 	r := JobHistoryReport{App: s.T.App.Name, Env: s.T.Env.Name, Job: o.Job, Runs: s.JobHistory(ctx, o.Job)}
+	for _, h := range s.Obs.Hosts {
+		if !h.Reachable {
+			r.Unreachable = append(r.Unreachable, h.Spec.Name)
+			fmt.Fprintf(deps.IO.ErrOut, "Host %s is unreachable; the runs it holds are left out: %v\n", h.Spec.Name, h.Err)
+		}
+	}
 	if r.Runs == nil {
 		if _, err := pipeline.FindJob(ctx, s, o.Job); err != nil {
 			return err

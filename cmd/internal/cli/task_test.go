@@ -217,4 +217,12 @@ func TestJobHistoryOfARunThatFailedToStart(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Regexp(t, `\s1\s+manual\s+h\d\s+.*UTC\s+never ran\s+-\s+the container failed to start`, out)
 	assert.NotContains(t, out, "running")
+
+	h.cloud.Host("h2").SetDown(true)
+	code, out, errOut = h.run("job", "history", "report", "--output", "json")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, errOut, "Host h2 is unreachable; the runs it holds are left out")
+	var r JobHistoryReport
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	assert.Equal(t, []string{"h2"}, r.Unreachable)
 }
