@@ -181,7 +181,11 @@ func (d Deploy) finish(ctx context.Context, out *Outcome, opts executor.Options,
 		fresh := created[sr.Name] || outcomeOf(hist[sr.Name], num) == history.InProgress
 		if !errors.As(sr.Err, &be) || !known || !spec.Deployment.CircuitBreaker.Rollback || !fresh {
 			if num > 0 {
-				errs = append(errs, store.Finish(ctx, sr.Name, num, history.Failed, oneLine(sr.Err)))
+				why := oneLine(sr.Err)
+				if errors.Is(sr.Err, context.Canceled) {
+					why = "interrupted before it completed (Ctrl-C or a signal): " + why
+				}
+				errs = append(errs, store.Finish(ctx, sr.Name, num, history.Failed, why))
 			}
 			continue
 		}

@@ -150,6 +150,10 @@ func runPipelineThen(ctx context.Context, deps Deps, g *Globals, d pipeline.Depl
 		if n := out.Result.Started(); n > 0 {
 			after += fmt.Sprintf(", and %d new tasks that passed their health checks run beside them", n)
 		}
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%s interrupted: %w\n%s. The revision is recorded as failed, so a running deck controller returns the service to its last completed revision; run deck %s again to roll it out",
+				verb, err, after, verb)
+		}
 		return fmt.Errorf("%s failed: %w\n%s. Fix the cause and run deck %s again", verb, err, after, verb)
 	}
 	if more != nil {
