@@ -1,11 +1,15 @@
 package controller
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/deckhq/deck/executor"
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/pipeline"
+	"github.com/deckhq/deck/providers/history"
 )
 
 // A task that passes its health checks and then exits soon after is replaced, passes,
@@ -37,7 +41,19 @@ type crashes struct {
 	// loops are the crash-loop messages of this reconcile, by service: recorded for deck
 	// status once the reconcile ran (noteCrashes has no leadership term to check).
 	loops map[string]pipeline.ServiceEvent
+	// rollback are the services whose crash loop may call for a rollback of the revision a
+	// deploy has just completed (rollbackAfterDeploy), with the crashes in a row.
+	rollback map[string]rollbackCandidate
 }
+
+type rollbackCandidate struct {
+	svc     manifest.ServiceSpec
+	crashes int
+}
+
+// crashesToRollBack is how many crashes in a row of a revision a deploy completed less
+// than crashReset ago make the controller roll it back (ECS's smallest breaker threshold).
+const crashesToRollBack = 3
 
 type pendingCrash struct {
 	service string
@@ -46,7 +62,7 @@ type pendingCrash struct {
 
 func newCrashes() *crashes {
 	return &crashes{counted: map[string]time.Time{}, streak: map[string]int{}, last: map[string]time.Time{},
-		pending: map[string]pendingCrash{}, loops: map[string]pipeline.ServiceEvent{}}
+		pending: map[string]pendingCrash{}, loops: map[string]pipeline.ServiceEvent{}, rollback: map[string]rollbackCandidate{}}
 }
 
 // noteCrashes looks at the service tasks of the session's last read that exited within
@@ -57,8 +73,10 @@ func newCrashes() *crashes {
 func (c *Controller) noteCrashes(s *pipeline.Session, res *pipeline.Resolved) {
 	now := c.cfg.Now()
 	want := make(map[string]string, len(res.Desired))
+	specs := make(map[string]manifest.ServiceSpec, len(res.Desired))
 	for _, d := range res.Desired {
 		want[d.Service.Name] = d.Revision.ID
+		specs[d.Service.Name] = d.Service
 	}
 	type crash struct {
 		task, detail string
@@ -103,7 +121,51 @@ func (c *Controller) noteCrashes(s *pipeline.Session, res *pipeline.Resolved) {
 		c.evlog.Add(pipeline.LogEvent{Time: now, Kind: pipeline.KindBackoff, Service: svc, Message: msg})
 		c.crash.loops[svc] = pipeline.ServiceEvent{Message: fmt.Sprintf("(service %s) is in a crash loop: its tasks exited within %s of starting %d times in a row.", svc, crashWindow, n),
 			Reason: "task " + cr.task + " " + cr.detail, Failures: n}
+		if spec := specs[svc]; n >= crashesToRollBack && spec.Deployment.CircuitBreaker.Rollback {
+			c.crash.rollback[svc] = rollbackCandidate{svc: spec, crashes: n}
+		}
 	}
+}
+
+// rollbackAfterDeploy rolls a crash-looping service back to its previous completed
+// revision when the revision it runs is one a deploy completed less than crashReset ago,
+// and its circuit breaker rolls back. The breaker watches a rollout while it runs; tasks
+// that pass their checks and crash seconds after it ended left the service down, with
+// nothing to take it back (as the deployment alarms of ECS would). A revision deck
+// rolled back to is never rolled back from: a crash that is not the revision's own (a
+// database that is down) does not make the service go back and forth.
+func (c *Controller) rollbackAfterDeploy(ctx context.Context, s *pipeline.Session, term Term, rc rollbackCandidate) {
+	svc := rc.svc.Name
+	from, to, ok := s.JustDeployed(ctx, svc, crashReset, c.cfg.Now())
+	if !ok {
+		return
+	}
+	t := c.cfg.Target
+	t.Services = []manifest.ServiceSpec{rc.svc}
+	host, _ := os.Hostname()
+	d := pipeline.Deploy{Target: t, Partial: true, Lock: c.locker(term), Events: c.executorEvent, Log: c.evlog,
+		Rollback: &pipeline.RollbackTarget{Service: svc, To: to},
+		Meta: func() history.Meta {
+			return history.Meta{Who: "controller@" + host, Where: host,
+				Trigger: fmt.Sprintf("deck controller: revision %d crashed after its deploy", from)}
+		}}
+	out, err := d.Run(ctx)
+	if out != nil && out.Session != nil {
+		out.Session.Close()
+	}
+	if err != nil {
+		c.log.Warn("rolling back a revision that crashes after its deploy", "service", svc, "from", from, "to", to, "err", err)
+		c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindBackoff, Service: svc,
+			Message: fmt.Sprintf("(service %s) could not be rolled back to revision %d: %s", svc, to, firstLine(err))})
+		return
+	}
+	c.retry.succeeded(svc)
+	c.crash.streak[svc] = 0
+	msg := fmt.Sprintf("(service %s) was rolled back to revision %d: the tasks of revision %d exited within %s of starting %d times in a row after its deploy completed.",
+		svc, to, from, crashWindow, rc.crashes)
+	c.log.Warn(msg, "service", svc, "from", from, "to", to)
+	c.evlog.Add(pipeline.LogEvent{Kind: pipeline.KindDeployRolledBack, Service: svc, Message: msg})
+	c.record(ctx, s, term, svc, pipeline.ServiceEvent{Message: msg})
 }
 
 // confirmCrashes counts the early exits this controller has just replaced: one a service

@@ -65,6 +65,12 @@ func (c *Controller) reconcile(ctx context.Context, s *pipeline.Session, term Te
 		c.record(ctx, s, term, svc, ev) // deck status shows the loop, not the last steady state
 		delete(c.crash.loops, svc)
 	}
+	for svc, rc := range c.crash.rollback {
+		delete(c.crash.rollback, svc)
+		if term == nil || term.Check() == nil {
+			c.rollbackAfterDeploy(ctx, s, term, rc)
+		}
+	}
 	if out != nil && out.Session != nil && out.Session.Snap != nil {
 		c.cfg.Metrics.observe(c.cfg.Target.App.Name, c.cfg.Target.Env.Name, out.Session, c.services)
 	}

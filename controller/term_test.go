@@ -231,3 +231,46 @@ func TestAWatchersFirstConnectionIsNoReturn(t *testing.T) {
 	assert.Equal(t, "host h1 is back", c.onEvent(Event{Host: "h1", Action: HostUp}))
 	assert.Equal(t, 2, c.evlog.Pending(), "host-lost, then host-back")
 }
+
+// A revision whose tasks pass their checks and crash seconds after its deploy completed
+// escaped the circuit breaker, which watches the rollout only. When they keep crashing,
+// the controller rolls the service back to the revision before; a rollback is never
+// rolled back in turn.
+func TestARevisionThatCrashesAfterItsDeployIsRolledBack(t *testing.T) {
+	r := newRig(t, 1)
+	r.cloud.Host("h1").SetClock(r.clock.Now)
+	r.cloud.Host("h1").AddImage("web:2")
+	r.deploy(web(1))
+	v2 := web(1)
+	v2.Image.Location, v2.Task.Image = "web:2", "web:2"
+	r.deploy(v2)
+	c := r.controller()
+	ctx := context.Background()
+	crash := func() {
+		t.Helper()
+		tasks := r.running("web")["h1"]
+		require.Len(t, tasks, 1)
+		r.clock.Advance(4 * time.Second)
+		r.cloud.Host("h1").Finish(tasks[0].ContainerID, 3)
+		require.NoError(t, c.Once(ctx))
+	}
+	crash() // replaced at once
+	crash() // held 5s
+	r.clock.Advance(6 * time.Second)
+	require.NoError(t, c.Once(ctx))
+	image := func() string {
+		tasks := r.running("web")["h1"]
+		require.Len(t, tasks, 1)
+		return r.cloud.Host("h1").TaskSpec(tasks[0].ContainerID).Image
+	}
+	require.Equal(t, "web:2", image(), "two crashes are a crash loop, not yet a rollback")
+
+	crash() // the third: back to revision 1
+	assert.Equal(t, "web:1", image())
+	assert.Contains(t, r.log.String(), "(service web) was rolled back to revision 1: the tasks of revision 2 exited within 1m0s of starting 3 times in a row after its deploy completed.")
+	s, err := pipeline.Open(ctx, r.target())
+	require.NoError(t, err)
+	defer s.Close()
+	_, _, again := s.JustDeployed(ctx, "web", crashReset, r.clock.Now())
+	assert.False(t, again, "the rollback is not rolled back from")
+}

@@ -451,3 +451,26 @@ func keepRouteSettings(plan *planner.Plan) {
 	}
 	plan.Changes = kept
 }
+
+// JustDeployed reports, for a service whose tasks keep crashing, the revision a deploy
+// completed within the last within (by now) and the completed revision before it: what the
+// controller rolls back from and to (a rollout the circuit breaker did not catch, because
+// its tasks passed their checks and crashed only after it ended). ok is false when the
+// newest revision is not such a deploy (a rollback, one still in progress, an older one) or
+// nothing completed before it.
+func (s *Session) JustDeployed(ctx context.Context, service string, within time.Duration, now time.Time) (from, to int, ok bool) {
+	entries, err := s.history().List(ctx, service)
+	if err != nil || len(entries) == 0 {
+		return 0, 0, false
+	}
+	newest := entries[len(entries)-1]
+	if newest.Outcome != history.Completed || newest.Kind == history.KindRollback || newest.Finished.IsZero() ||
+		now.Sub(newest.Finished) > within {
+		return 0, 0, false
+	}
+	prev, found := history.LastCompleted(entries, newest.Number)
+	if !found || prev.ID == newest.ID {
+		return 0, 0, false
+	}
+	return newest.Number, prev.Number, true
+}
