@@ -25,21 +25,24 @@ const (
 	jobStartTimeForm = time.RFC3339Nano
 )
 
-func jobStartRecordPrefix(app, env, job string) string {
+// jobRecordPrefix names job's records of one kind (jobStartPrefix, jobStopPrefix); a
+// digest keeps any app, environment and job name within Podman's limits.
+func jobRecordPrefix(kind, app, env, job string) string {
 	sum := sha256.Sum256([]byte(app + "\x00" + env + "\x00" + job))
-	return jobStartPrefix + hex.EncodeToString(sum[:])[:16] + ".g"
+	return kind + hex.EncodeToString(sum[:])[:16] + ".g"
 }
 
-// recordJobStart records at as the start of job's newest run on every reachable host. It
-// fails only when no host took it: a run is not held back by one host among several.
-func recordJobStart(ctx context.Context, s *Session, job string, at time.Time) error {
+// writeJobRecord writes job's record of kind, holding key=value, on every reachable host.
+// It fails only when no host took it: what it records is not held back by one host among
+// several. what says what it records, for the error.
+func writeJobRecord(ctx context.Context, s *Session, job, kind, key, value, what string) error {
 	app, env := s.T.App.Name, s.T.Env.Name
 	var mu sync.Mutex
 	var errs []error
 	took := 0
 	forHosts(s, func(h providers.Host) {
-		labels := map[string]string{labelApp: app, labelEnv: env, labelService: job, labelJobStart: at.UTC().Format(jobStartTimeForm)}
-		err := writeRecord(ctx, s, h, jobStartRecordPrefix(app, env, job), labels)
+		labels := map[string]string{labelApp: app, labelEnv: env, labelService: job, key: value}
+		err := writeRecord(ctx, s, h, jobRecordPrefix(kind, app, env, job), labels)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -49,18 +52,17 @@ func recordJobStart(ctx context.Context, s *Session, job string, at time.Time) e
 		took++
 	})
 	if took == 0 && len(errs) > 0 {
-		return fmt.Errorf("recording the start of a run of job %s: %w", job, errors.Join(errs...))
+		return fmt.Errorf("recording %s: %w", what, errors.Join(errs...))
 	}
 	return nil
 }
 
-// recordedJobStart is the newest run start recorded for job on the reachable hosts, or the
-// zero time when none is (or none could be read).
-func recordedJobStart(ctx context.Context, s *Session, job string) time.Time {
+// eachJobRecord calls fn, one call at a time, with the value of key of each of job's
+// records of kind on the reachable hosts. A host that cannot be read is skipped.
+func eachJobRecord(ctx context.Context, s *Session, job, kind, key string, fn func(value string)) {
 	app, env := s.T.App.Name, s.T.Env.Name
-	prefix := jobStartRecordPrefix(app, env, job)
+	prefix := jobRecordPrefix(kind, app, env, job)
 	var mu sync.Mutex
-	var newest time.Time
 	forHosts(s, func(h providers.Host) {
 		recs, err := h.ListRecords(ctx, prefix)
 		if err != nil {
@@ -69,12 +71,26 @@ func recordedJobStart(ctx context.Context, s *Session, job string) time.Time {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range recs {
-			if r.Labels[labelApp] != app || r.Labels[labelEnv] != env {
-				continue
+			if r.Labels[labelApp] == app && r.Labels[labelEnv] == env && r.Labels[labelService] == job {
+				fn(r.Labels[key])
 			}
-			if t, err := time.Parse(jobStartTimeForm, r.Labels[labelJobStart]); err == nil && t.After(newest) {
-				newest = t
-			}
+		}
+	})
+}
+
+// recordJobStart records at as the start of job's newest run on every reachable host.
+func recordJobStart(ctx context.Context, s *Session, job string, at time.Time) error {
+	return writeJobRecord(ctx, s, job, jobStartPrefix, labelJobStart, at.UTC().Format(jobStartTimeForm),
+		"the start of a run of job "+job)
+}
+
+// recordedJobStart is the newest run start recorded for job on the reachable hosts, or the
+// zero time when none is (or none could be read).
+func recordedJobStart(ctx context.Context, s *Session, job string) time.Time {
+	var newest time.Time
+	eachJobRecord(ctx, s, job, jobStartPrefix, labelJobStart, func(v string) {
+		if t, err := time.Parse(jobStartTimeForm, v); err == nil && t.After(newest) {
+			newest = t
 		}
 	})
 	return newest

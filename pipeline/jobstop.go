@@ -2,15 +2,12 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/deckhq/deck/planner/state"
@@ -35,11 +32,6 @@ const (
 // for its retry that will not be tried again.
 const JobStopped JobActionKind = "stopped"
 
-func jobStopRecordPrefix(app, env, job string) string {
-	sum := sha256.Sum256([]byte(app + "\x00" + env + "\x00" + job))
-	return jobStopPrefix + hex.EncodeToString(sum[:])[:16] + ".g"
-}
-
 // jobStop is one run stopped by hand: by whom (user@machine) and when (deck's clock).
 type jobStop struct {
 	Run string    `json:"run"`
@@ -54,25 +46,10 @@ func (st jobStop) reason() string {
 
 // recordedJobStops reads the runs of job stopped by hand, from every reachable host.
 func recordedJobStops(ctx context.Context, s *Session, job string) map[string]jobStop {
-	app, env := s.T.App.Name, s.T.Env.Name
-	prefix := jobStopRecordPrefix(app, env, job)
-	var mu sync.Mutex
 	out := map[string]jobStop{}
-	forHosts(s, func(h providers.Host) {
-		recs, err := h.ListRecords(ctx, prefix)
-		if err != nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, r := range recs {
-			if r.Labels[labelApp] != app || r.Labels[labelEnv] != env || r.Labels[labelService] != job {
-				continue
-			}
-			var stops []jobStop
-			if json.Unmarshal([]byte(r.Labels[labelJobStopped]), &stops) != nil {
-				continue
-			}
+	eachJobRecord(ctx, s, job, jobStopPrefix, labelJobStopped, func(v string) {
+		var stops []jobStop
+		if json.Unmarshal([]byte(v), &stops) == nil {
 			for _, st := range stops {
 				out[st.Run] = st
 			}
@@ -98,33 +75,11 @@ func recordJobStops(ctx context.Context, s *Session, job string, stops []jobStop
 		}
 		return list[i].Run < list[j].Run
 	})
-	list = list[:min(len(list), keptStops)]
-	value, err := json.Marshal(list)
+	value, err := json.Marshal(list[:min(len(list), keptStops)])
 	if err != nil {
 		return err
 	}
-	app, env := s.T.App.Name, s.T.Env.Name
-	var mu sync.Mutex
-	var errs []error
-	took := 0
-	forHosts(s, func(h providers.Host) {
-		labels := map[string]string{labelApp: app, labelEnv: env, labelService: job, labelJobStopped: string(value)}
-		err := writeRecord(ctx, s, h, jobStopRecordPrefix(app, env, job), labels)
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("host %s: %w", h.Name(), err))
-			return
-		}
-		took++
-	})
-	if took == 0 {
-		if len(errs) == 0 {
-			return errors.New("no host answers")
-		}
-		return fmt.Errorf("recording the stop of job %s's runs: %w", job, errors.Join(errs...))
-	}
-	return nil
+	return writeJobRecord(ctx, s, job, jobStopPrefix, labelJobStopped, string(value), "the stop of job "+job+"'s runs")
 }
 
 // StopJob stops job's runs that are going (only run, when it is not ""): each running
