@@ -225,7 +225,7 @@ func NewCmdJobHistory(deps Deps, g *Globals, runF func(*JobHistoryOptions) error
 newest first, one line per attempt: the run id, attempt, what started it (schedule, manual,
 retry), the host, when it started, how long it ran, its exit code and why it ended so.
 
---output json prints {app, environment, job, runs}: each run {job, run, attempt, trigger, host,
+--output json prints {app, environment, job, runs, unreachable_hosts}: each run {job, run, attempt, trigger, host,
 task_id, container_id, revision, state, started, finished, duration (ns), exit_code, reason}.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
