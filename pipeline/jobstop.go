@@ -39,7 +39,7 @@ type jobStop struct {
 	At  time.Time `json:"at"`
 }
 
-// stoppedReason is a stopped run's reason in deck job history and the stop's action.
+// reason is a stopped run's reason in deck job history and the stop's action.
 func (st jobStop) reason() string {
 	return fmt.Sprintf("stopped by %s with deck job stop at %s", st.By, st.At.UTC().Format(time.RFC3339))
 }
