@@ -183,9 +183,8 @@ func (s *Session) reconcileJob(ctx context.Context, now time.Time, job Job, opts
 			}
 			if _, ok := stopped[r.id]; ok {
 				where[i] = cancelled
+				continue
 			}
-		}
-		if where[i] == failed && last.HostReachable && last.Meta.Attempt <= job.Desired.Retries {
 			a := s.startRun(ctx, job, r.id, last.Meta.Attempt+1, TriggerRetry, now, opts)
 			if err := add(a); err != nil {
 				return acts, err

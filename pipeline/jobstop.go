@@ -88,38 +88,34 @@ func recordJobStops(ctx context.Context, s *Session, job string, stops []jobStop
 // of them. by names who stops them (user@machine). Work from a fresh read, under the
 // deploy lock (opts.Fence).
 func (s *Session) StopJob(ctx context.Context, job Job, run, by string, now time.Time, opts JobOptions) ([]JobAction, error) {
-	runs := runsOf(s.Snap, job.Name)
 	stopped := recordedJobStops(ctx, s, job.Name)
 	var targets []jobRun
-	var ended []string
-	for _, r := range runs {
+	found, how := false, "" // the run named, and how it ended
+	for _, r := range runsOf(s.Snap, job.Name) {
 		if run != "" && r.id != run {
 			continue
 		}
-		if _, ok := stopped[r.id]; ok {
-			ended = append(ended, r.id+" (stopped already)")
-			continue
-		}
-		switch attemptOutcome(r.last(), now) {
-		case active:
+		found = true
+		switch _, already := stopped[r.id]; {
+		case already:
+			how = "stopped already"
+		case attemptOutcome(r.last(), now) == active:
 			targets = append(targets, r)
-		case failed:
-			if r.last().Meta.Attempt <= job.Desired.Retries {
-				targets = append(targets, r) // waits for its retry
-			} else {
-				ended = append(ended, r.id+" (failed)")
-			}
+		case attemptOutcome(r.last(), now) == succeeded:
+			how = "succeeded"
+		case r.last().Meta.Attempt <= job.Desired.Retries:
+			targets = append(targets, r) // failed, and waits for its retry
 		default:
-			ended = append(ended, r.id+" (succeeded)")
+			how = "failed"
 		}
 	}
-	if len(targets) == 0 {
-		switch {
-		case run != "" && len(ended) == 0:
-			return nil, fmt.Errorf("job %s has no run %s on the reachable hosts (deck job history lists the runs kept)", job.Name, run)
-		case run != "":
-			return nil, fmt.Errorf("run %s of job %s has ended: %s", run, job.Name, strings.TrimPrefix(ended[0], run+" "))
-		}
+	switch {
+	case len(targets) > 0:
+	case run != "" && !found:
+		return nil, fmt.Errorf("job %s has no run %s on the reachable hosts (deck job history lists the runs kept)", job.Name, run)
+	case run != "":
+		return nil, fmt.Errorf("run %s of job %s has ended: %s", run, job.Name, how)
+	default:
 		return nil, fmt.Errorf("job %s has no run going on the reachable hosts", job.Name)
 	}
 	if err := fence(opts.Fence); err != nil {
@@ -138,7 +134,7 @@ func (s *Session) StopJob(ctx context.Context, job Job, run, by string, now time
 		t := r.last()
 		a := JobAction{Kind: JobStopped, Job: job.Name, Run: r.id, Attempt: t.Meta.Attempt, Trigger: t.Meta.Trigger,
 			Host: t.Host, TaskID: t.TaskID, Container: t.ContainerID, Detail: stops[i].reason()}
-		if t.Running() || t.State == "created" || t.State == "paused" {
+		if stoppable(t) {
 			if err := s.stopTask(ctx, t, opts.Fence); err != nil {
 				a.Err = fmt.Errorf("stopping run %s (task %s on %s): %w", r.id, t.TaskID, t.Host, err)
 				errs = append(errs, a.Err)
@@ -149,6 +145,12 @@ func (s *Session) StopJob(ctx context.Context, job Job, run, by string, now time
 		acts = append(acts, a)
 	}
 	return acts, errors.Join(errs...)
+}
+
+// stoppable says whether a task has something to stop: it runs, is paused, or was created
+// and may yet start.
+func stoppable(t state.TaskState) bool {
+	return t.Running() || t.State == "created" || t.State == "paused"
 }
 
 // stopTask stops a task's container: SIGTERM, then SIGKILL after the task's stop timeout.
@@ -202,8 +204,8 @@ func (s *Session) StopTasks(ctx context.Context, ids []string) ([]RunningTask, e
 	var out []RunningTask
 	var errs []error
 	for _, t := range found {
-		if !t.Running() && t.State != "created" && t.State != "paused" {
-			continue
+		if !stoppable(t) {
+			continue // ended already
 		}
 		if err := s.stopTask(ctx, t, nil); err != nil {
 			errs = append(errs, fmt.Errorf("stopping task %s on %s: %w", t.TaskID, t.Host, err))

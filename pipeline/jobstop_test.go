@@ -51,7 +51,7 @@ func TestAStoppedRunIsNotRetried(t *testing.T) {
 	_, err = r.stopJob(t, "")
 	assert.ErrorContains(t, err, "job report has no run going")
 	_, err = r.stopJob(t, runs[0].Run)
-	assert.ErrorContains(t, err, "run "+runs[0].Run+" of job report has ended: (stopped already)")
+	assert.ErrorContains(t, err, "run "+runs[0].Run+" of job report has ended: stopped already")
 	_, err = r.stopJob(t, "nosuch")
 	assert.ErrorContains(t, err, "job report has no run nosuch")
 

@@ -78,9 +78,9 @@ func (s *Session) RemoveTask(ctx context.Context, t RunningTask, stopTimeout tim
 }
 
 // StopReason says in one line why a task that ran to completion ended as it did, in the
-// executor's words (executor.TaskFailure): "" while it runs and when it exited 0. A job
-// run that exited non-zero at least its timeout after deck started it was stopped by
-// deck for it ("timed out after 1m"): the timeout is in its desired-state label.
+// executor's words (executor.TaskFailure): "" while it runs and when it exited 0 of its
+// own. A job run that ended once its timeout had passed was stopped by deck for it
+// ("timed out after 1m", see timedOut): the timeout is in its desired-state label.
 func StopReason(t providers.Task) string {
 	switch {
 	case t.Running():
