@@ -202,6 +202,26 @@ func TestDeployLifecycle(t *testing.T) {
 		a.write("deck/hello.yaml", hello("2", "bonjour"))
 	})
 
+	t.Run("a revision that crashes seconds after it passes: caught while the old tasks serve, rolled back", func(t *testing.T) {
+		before := containers(t, hosts, "hello")
+		require.Len(t, before, 2)
+		a.write("deck/hello.yaml", strings.Replace(hello("2", "crashy"), "GREETING: crashy", "GREETING: crashy\n  CRASH_AFTER: 3s", 1))
+		mon := startMonitor(t, hosts, "hello", 2)
+		r := a.deck("deploy", "--yes")
+		minHealthy, samples := mon.stop()
+		require.Equal(t, 1, r.Code, r.String())
+		assert.Contains(t, r.Stderr, "after it passed its health check, within deployment.min_healthy_time (5s)")
+		assert.Contains(t, r.Stderr, "fatal: CRASH_AFTER=3s asked to exit")
+		assert.Contains(t, r.Stderr, "circuit breaker tripped")
+		assert.Contains(t, r.Stderr, "rolled back to revision")
+		assert.Greater(t, samples, 10, "the monitor sampled while the deploy ran")
+		assert.GreaterOrEqual(t, minHealthy, 2, "the old tasks served throughout")
+		assert.Equal(t, containerIDs(before), containerIDs(containers(t, hosts, "hello")), "the crashed tasks are removed, the old ones untouched")
+		a.write("deck/hello.yaml", hello("2", "bonjour"))
+		r = a.deck("plan")
+		assert.Equal(t, 0, r.Code, "back to the manifest that runs: no changes\n%s", r.String())
+	})
+
 	t.Run("a bad manifest: exit 1, the error, nothing changed", func(t *testing.T) {
 		before := containerIDs(containers(t, hosts, "hello"))
 		a.write("deck/hello.yaml", strings.Replace(hello("3", "bonjour"), "memory: 32", "memroy: 32", 1))

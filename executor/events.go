@@ -19,6 +19,7 @@ const (
 	EventTaskCreating  EventKind = "task-creating"   // a new task's container is being created
 	EventTaskStarted   EventKind = "task-started"    // it runs; health is being checked
 	EventTaskVerifying EventKind = "task-verifying"  // a task an earlier run started is being checked
+	EventTaskWatching  EventKind = "task-watching"   // it passed its health check; it must stay healthy a while (min_healthy_time)
 	EventTaskHealthy   EventKind = "task-healthy"    // it passed its health check; it counts now
 	EventTaskFailed    EventKind = "task-failed"     // it did not start or did not become healthy
 	EventTaskStopping  EventKind = "task-stopping"   // an old task is being stopped (SIGTERM)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deckhq/deck/manifest"
+	"github.com/deckhq/deck/planner"
 	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/health"
 )
@@ -57,6 +58,76 @@ func (a *applier) waitHealthy(ctx context.Context, h providers.Host, td manifest
 		wait = min(wait*3/2, a.opts.PollInterval)
 	}
 }
+
+// minHealthyTime is how long the new task of change c must stay healthy before it counts:
+// the service's deployment.min_healthy_time when c replaces a task of another revision (a
+// rollout, or a rollback), so the old task serves until the new one has proved itself;
+// 0 for a task that replaces none, or one of its own revision, which has nothing to protect.
+func (a *applier) minHealthyTime(c planner.Change) time.Duration {
+	if c.Old == nil || c.Old.Revision == c.Revision {
+		return 0
+	}
+	for _, sp := range a.plan.Services {
+		if sp.Name == c.Service {
+			return sp.Deployment.MinHealthyTime
+		}
+	}
+	return 0
+}
+
+// watchHealthy watches a task that has passed its health check for d more: it fails when
+// the container stops, or when its health check fails as many times in a row as the
+// check's retries (at least 2, so that one slow answer is not a failure). It reads the
+// container and probes it every watchPoll.
+func (a *applier) watchHealthy(ctx context.Context, h providers.Host, td manifest.TaskDef, t providers.Task, addr string, d time.Duration) error {
+	hc := td.Healthcheck
+	allowed := 2
+	if hc != nil && hc.Retries > allowed {
+		allowed = hc.Retries
+	}
+	prober := health.Prober{Client: a.client}
+	passed := time.Now()
+	deadline := passed.Add(d)
+	failed := 0
+	for {
+		wait := watchPoll
+		if left := time.Until(deadline); left > 0 && left < wait {
+			wait = left
+		}
+		if !sleepCtx(ctx, wait) {
+			return fmt.Errorf("not healthy: %w", ctx.Err())
+		}
+		now, err := h.Inspect(ctx, t.ContainerID)
+		if errors.Is(err, providers.ErrNotFound) {
+			return fmt.Errorf("container %s is gone %s after it passed its health check, within deployment.min_healthy_time (%s)",
+				t.ContainerID, time.Since(passed).Round(100*time.Millisecond), d)
+		}
+		if err != nil {
+			return err
+		}
+		if !now.Running() {
+			return fmt.Errorf("the container stopped (%s) %s after it passed its health check, within deployment.min_healthy_time (%s)",
+				now.State, time.Since(passed).Round(100*time.Millisecond), d)
+		}
+		if hc != nil {
+			if r := prober.Probe(ctx, h, now, hc, addr); r.Healthy {
+				failed = 0
+			} else if failed++; failed >= allowed {
+				return fmt.Errorf("its health check failed %d times in a row (%s) %s after it first passed, within deployment.min_healthy_time (%s)",
+					failed, r.Detail, time.Since(passed).Round(100*time.Millisecond), d)
+			}
+		}
+		if !time.Now().Before(deadline) {
+			if failed > 0 {
+				continue // the last probe failed: the task counts once one passes again, or fails
+			}
+			return nil
+		}
+	}
+}
+
+// watchPoll is how often watchHealthy reads a task and probes it.
+const watchPoll = 250 * time.Millisecond
 
 // healthHint suggests, after a health check that never passed, the two usual causes: the
 // app does not listen where deck probes it, or it needs longer to start than the check

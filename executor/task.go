@@ -124,6 +124,13 @@ func (a *applier) gate(ctx context.Context, h providers.Host, c planner.Change, 
 			return NewTask{}, a.fail(h, c, t, err)
 		}
 	}
+	if d := a.minHealthyTime(c); d > 0 {
+		a.emit(Event{Kind: EventTaskWatching, Service: c.Service, Host: c.Host, TaskID: c.TaskID,
+			Message: fmt.Sprintf("passed its health check; it must stay healthy for %s (deployment.min_healthy_time) before it replaces task %s", d, c.Old.TaskID)})
+		if err := a.watchHealthy(ctx, h, td, t, nt.Address, d); err != nil {
+			return NewTask{}, a.fail(h, c, t, err)
+		}
+	}
 	failpoint.Hit(failpoint.AfterHealthy)
 	a.emit(Event{Kind: EventTaskHealthy, Service: c.Service, Host: c.Host, TaskID: c.TaskID, Message: nt.Address})
 	return nt, nil

@@ -3,6 +3,7 @@ package manifest
 import (
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -24,6 +25,9 @@ func (s *serviceLoader) deployment(n *yaml.Node, path string) {
 		}},
 		{"min_healthy_percent", func(n *yaml.Node, p string) { d.MinHealthyPercent = s.percent(n, p, 0, 100) }},
 		{"max_percent", func(n *yaml.Node, p string) { d.MaxPercent = s.percent(n, p, 100, 200) }},
+		{"min_healthy_time", func(n *yaml.Node, p string) {
+			d.MinHealthyTime, _ = s.durationIn(n, p, 0, 10*time.Minute, defaultMinHealthyTime)
+		}},
 		{"circuit_breaker", s.circuitBreaker},
 	})
 }

@@ -341,9 +341,13 @@ func defaultHealthcheck() Healthcheck {
 // rollingPresets are the deployment.rolling values, as ECS's rolling-update limits, with
 // the circuit breaker's defaults.
 var rollingPresets = map[string]Deployment{
-	"default":  {Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: defaultBreaker},
-	"recreate": {Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: defaultBreaker},
+	"default":  {Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, MinHealthyTime: defaultMinHealthyTime, CircuitBreaker: defaultBreaker},
+	"recreate": {Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, MinHealthyTime: defaultMinHealthyTime, CircuitBreaker: defaultBreaker},
 }
+
+// defaultMinHealthyTime is deployment.min_healthy_time's default: Docker Swarm's update
+// monitor. It adds itself once to each wave of a rollout, since a wave's tasks wait together.
+const defaultMinHealthyTime = 5 * time.Second
 
 // defaultBreaker is ECS's: the threshold follows the count, and a tripped rollout rolls back.
 var defaultBreaker = CircuitBreaker{Rollback: true}

@@ -15,7 +15,7 @@ func TestDefaultsByType(t *testing.T) {
 		assert.Equal(t, int64(256), s.Task.CPU)
 		assert.Equal(t, int64(512), s.Task.Memory)
 		assert.Equal(t, Count{Value: 1}, s.Count)
-		assert.Equal(t, Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
+		assert.Equal(t, Deployment{Strategy: "default", MinHealthyPercent: 100, MaxPercent: 200, MinHealthyTime: 5 * time.Second, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
 		assert.Equal(t, Placement{Strategy: "spread"}, s.Placement)
 		assert.Equal(t, 10*time.Second, s.Task.StopTimeout)
 		assert.Equal(t, s.Type == LoadBalancedWebService, s.HTTP != nil, "only a Load Balanced Web Service has a route")
@@ -168,18 +168,25 @@ func TestFields(t *testing.T) {
 			assert.Equal(t, []string{"CMD-SHELL", "curl -f localhost"}, s.Task.Healthcheck.Command)
 		}},
 		{"rolling recreate", img + "deployment: {rolling: recreate}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment,
+			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, MinHealthyTime: 5 * time.Second, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment,
 				"the preset keeps the breaker's defaults")
 		}},
 		{"explicit percents are custom", img + "deployment: {min_healthy_percent: 50, max_percent: 150}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 50, MaxPercent: 150, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
+			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 50, MaxPercent: 150, MinHealthyTime: 5 * time.Second, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
 		}},
 		{"one percent over a preset", img + "deployment: {rolling: recreate, max_percent: 150}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 0, MaxPercent: 150, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
+			assert.Equal(t, Deployment{Strategy: "custom", MinHealthyPercent: 0, MaxPercent: 150, MinHealthyTime: 5 * time.Second, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
 		}},
 		{"circuit breaker survives a preset", img + "deployment: {rolling: recreate, circuit_breaker: {threshold: 5, rollback: false}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
-			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: CircuitBreaker{Threshold: 5}}, s.Deployment)
+			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, MinHealthyTime: 5 * time.Second, CircuitBreaker: CircuitBreaker{Threshold: 5}}, s.Deployment)
 			assert.Equal(t, 5, s.Deployment.CircuitBreaker.BreakerThreshold(100))
+		}},
+		{"min_healthy_time survives a preset, and 0s turns it off", img + "deployment: {rolling: recreate, min_healthy_time: 0s}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, Deployment{Strategy: "recreate", MinHealthyPercent: 0, MaxPercent: 100, CircuitBreaker: CircuitBreaker{Rollback: true}}, s.Deployment)
+		}},
+		{"min_healthy_time as seconds", img + "deployment: {min_healthy_time: 30}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
+			assert.Equal(t, 30*time.Second, s.Deployment.MinHealthyTime)
+			assert.Equal(t, "default", s.Deployment.Strategy, "the time alone leaves the preset's percents")
 		}},
 		{"circuit breaker partly given keeps rollback", img + "deployment: {circuit_breaker: {threshold: 200}}\n", nil, func(t *testing.T, s ServiceSpec, dir string) {
 			assert.Equal(t, CircuitBreaker{Threshold: 200, Rollback: true}, s.Deployment.CircuitBreaker)
@@ -332,4 +339,19 @@ func TestBreakerThreshold(t *testing.T) {
 		assert.Equal(t, want, ecs.BreakerThreshold(count), "ECS's threshold for a count of %d: half, in [3, 200]", count)
 	}
 	assert.Equal(t, 1, CircuitBreaker{Threshold: 1}.BreakerThreshold(1000), "a set threshold wins")
+}
+
+func TestMinHealthyTimeErrors(t *testing.T) {
+	const head = "name: web\ntype: Backend Service\nimage: {location: x}\n"
+	for yaml, want := range map[string]string{
+		"deployment: {min_healthy_time: 11m}":  "deck/svc.yaml:4:32: deployment.min_healthy_time: 11m is out of range; want 0s to 10m",
+		"deployment: {min_healthy_time: -1s}":  "deck/svc.yaml:4:32: deployment.min_healthy_time: -1s is negative",
+		"deployment: {min_healthy_time: soon}": `deck/svc.yaml:4:32: deployment.min_healthy_time: "soon" is not a duration`,
+	} {
+		t.Run(yaml, func(t *testing.T) {
+			_, dir, err := loadService1(t, head+yaml+"\n", "test", nil)
+			require.Error(t, err)
+			assert.Contains(t, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""), want)
+		})
+	}
 }

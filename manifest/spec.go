@@ -288,6 +288,12 @@ type Deployment struct {
 	Strategy          string `json:"strategy"` // "default" (100/200), "recreate" (0/100) or "custom"
 	MinHealthyPercent int    `json:"min_healthy_percent"`
 	MaxPercent        int    `json:"max_percent"`
+	// MinHealthyTime is how long a new task that replaces a task of another revision must
+	// stay running and healthy, once it has passed its health check, before it takes the
+	// old task's place (Nomad's min_healthy_time, Swarm's update monitor): a revision whose
+	// tasks crash seconds after they pass fails its rollout, while the old tasks serve.
+	// 0 turns the wait off. Desired states recorded before it existed read 0.
+	MinHealthyTime time.Duration `json:"min_healthy_time,omitempty"`
 	// CircuitBreaker stops a rollout whose tasks keep failing.
 	CircuitBreaker CircuitBreaker `json:"circuit_breaker"`
 }

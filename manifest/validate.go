@@ -228,8 +228,12 @@ func (s *serviceLoader) validateDeployment() {
 	if s.rolling != "" {
 		preset = rollingPresets[s.rolling]
 	}
-	// The preset sets the percents only; the breaker is as decoded (or its defaults).
+	// The preset sets the percents only; the breaker and the time a new task must stay
+	// healthy are as decoded (or their defaults).
 	preset.CircuitBreaker = d.CircuitBreaker
+	if s.has("deployment.min_healthy_time") {
+		preset.MinHealthyTime = d.MinHealthyTime
+	}
 	*d = preset
 	minSet, maxSet := s.has("deployment.min_healthy_percent"), s.has("deployment.max_percent")
 	if !minSet && !maxSet {

@@ -56,6 +56,18 @@ func main() {
 	if err != nil {
 		log.Fatalf("fatal: %v", err)
 	}
+	// CRASH_AFTER=3s makes the process serve, pass its health check, and exit with code 4
+	// that long after it started: a revision whose tasks crash soon after they pass.
+	if v := os.Getenv("CRASH_AFTER"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			log.Fatalf("fatal: CRASH_AFTER=%q is not a duration such as 3s", v)
+		}
+		time.AfterFunc(d, func() {
+			log.Printf("fatal: CRASH_AFTER=%s asked to exit", v)
+			os.Exit(4)
+		})
+	}
 	ln, err := net.Listen("tcp", ":"+port)
 	if err != nil {
 		log.Fatal(err)

@@ -290,6 +290,9 @@ type Deployment struct {
 	MinHealthyPercent int `json:"min_healthy_percent,omitempty" jsonschema:"minimum=0,maximum=100"`
 	// Tasks that may run during a rollout, in percent of the count, 100 to 200.
 	MaxPercent int `json:"max_percent,omitempty" jsonschema:"minimum=100,maximum=200"`
+	// How long a new task must stay running and healthy, once it passes its health check,
+	// before it replaces a task of the old revision, 0s to 10m (default 5s; 0s: no wait).
+	MinHealthyTime Duration `json:"min_healthy_time,omitempty"`
 	// Stops a rollout whose new tasks keep failing.
 	CircuitBreaker *CircuitBreaker `json:"circuit_breaker,omitempty"`
 }
