@@ -248,10 +248,8 @@ func (a *applier) applyService(ctx context.Context, sp planner.ServicePlan) Serv
 // nothing of the wave starts: the planner counted on its room (a port, memory) being free.
 func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *ServiceResult, rt *routing, br *breaker) error {
 	var mu sync.Mutex
-	record := func(c planner.Change) error {
-		stopped, err := a.stopOld(ctx, c)
-		mu.Lock()
-		defer mu.Unlock()
+	// record counts what stopOld did; the caller holds mu.
+	record := func(stopped bool, err error, c planner.Change) {
 		switch {
 		case stopped:
 			res.Stopped++
@@ -259,17 +257,36 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		case err == nil:
 			res.Left++ // its host is unreachable: the next plan sees it when the host returns
 		}
-		return err
 	}
-	stopAll := func(olds []planner.Change) error {
+	// stopAll drains and stops olds. Only the addresses of tasks that were stopped are
+	// dropped from the route; a task whose stop failed still runs. When it had to stop
+	// first, nothing of the wave starts, so it is a target again rather than left out.
+	stopAll := func(olds []planner.Change, first bool) error {
 		if rt != nil {
 			if err := rt.drain(ctx, oldAddresses(olds)); err != nil {
 				return err
 			}
 		}
-		err := errors.Join(a.parallel(olds, record)...)
+		var gone, running []string
+		err := errors.Join(a.parallel(olds, func(c planner.Change) error {
+			stopped, err := a.stopOld(ctx, c)
+			mu.Lock()
+			defer mu.Unlock()
+			record(stopped, err, c)
+			switch addr := c.Old.Address; {
+			case addr == "":
+			case stopped:
+				gone = append(gone, addr)
+			case err != nil:
+				running = append(running, addr)
+			}
+			return err
+		})...)
 		if rt != nil {
-			rt.gone(oldAddresses(olds)...)
+			rt.gone(gone...)
+			if first {
+				rt.register(running...)
+			}
 		}
 		return err
 	}
@@ -279,7 +296,7 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 			first = append(first, c)
 		}
 	}
-	if err := stopAll(first); err != nil {
+	if err := stopAll(first, true); err != nil {
 		return fmt.Errorf("stopping tasks before the wave's new tasks start: %w", err)
 	}
 
@@ -389,7 +406,7 @@ func (a *applier) applyWave(ctx context.Context, changes []planner.Change, res *
 		rt.register(addrs...)
 	}
 	// One change registers the new tasks and deregisters the old ones (drain flushes it).
-	stopErr := stopAll(olds)
+	stopErr := stopAll(olds, false)
 	if rt != nil && len(olds) == 0 {
 		stopErr = errors.Join(stopErr, rt.flush(ctx))
 	}

@@ -190,10 +190,16 @@ func putAll(ctx context.Context, bs []lb.Balancer, r lb.Route) error {
 // flight to them, or the deregistration delay passes. Addresses already draining (left so
 // by an interrupted run, planner's stillDraining) are waited for too.
 func (rt *routing) drain(ctx context.Context, addrs []string) error {
-	moved := slices.Concat(rt.draining(addrs), rt.deregister(addrs...))
+	already := rt.draining(addrs)
+	newly := rt.deregister(addrs...)
 	if err := rt.flush(ctx); err != nil {
+		// No task stops when the deregistration was not written: they are targets again,
+		// so that a later write (the failed run's last flush) does not take live tasks
+		// out of the route.
+		rt.register(newly...)
 		return err
 	}
+	moved := slices.Concat(already, newly)
 	failpoint.Hit(failpoint.AfterRegister)
 	if len(moved) == 0 {
 		return nil

@@ -1,0 +1,113 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deckhq/deck/planner"
+	"github.com/deckhq/deck/providers/lb"
+	lbfake "github.com/deckhq/deck/providers/lb/fake"
+)
+
+// flaky is an in-memory balancer whose Nth Put (1-based) fails: Caddy's admin API
+// reachable for one call and not the next.
+type flaky struct {
+	*lbfake.Balancer
+	mu     sync.Mutex
+	puts   int
+	failAt map[int]bool
+}
+
+func (f *flaky) Put(ctx context.Context, r lb.Route) error {
+	f.mu.Lock()
+	f.puts++
+	fail := f.failAt[f.puts]
+	f.mu.Unlock()
+	if fail {
+		return errors.New("admin API: connection reset (test)")
+	}
+	return f.Balancer.Put(ctx, r)
+}
+
+// A recreate rollout (every old task stops first) whose drain write fails once: no old
+// task stops, so the balancer must still route to them. The failed run's last write must
+// not apply the deregistration that failed, which would leave every live task out of the
+// route (zero targets: the service down while its old tasks run).
+func TestAFailedDrainWriteKeepsTheLiveTasksRouted(t *testing.T) {
+	w := newWorld(t, 2)
+	inner := lbfake.New("edge")
+	plan, olds := routedRollout(t, w, inner)
+	for i := range plan.Changes {
+		plan.Changes[i].StopFirst = true
+	}
+	b := &flaky{Balancer: inner, failAt: map[int]bool{1: true}}
+	o := w.opts()
+	o.Balancers = []lb.Balancer{b}
+	o.HTTPClient = &http.Client{Transport: answer(200)}
+	_, err := Apply(context.Background(), plan, o)
+	require.Error(t, err)
+
+	for i, old := range olds {
+		task, ierr := w.hosts[i].Inspect(context.Background(), old.ContainerID)
+		require.NoError(t, ierr)
+		require.True(t, task.Running(), "the old task was never stopped")
+	}
+	routes, rerr := inner.Routes(context.Background(), "app", "test")
+	require.NoError(t, rerr)
+	assert.ElementsMatch(t, []string{plan.Changes[0].Old.Address, plan.Changes[1].Old.Address}, routes["web"].Targets,
+		"both old tasks still run and nothing replaced them: the balancer must still send them requests (route now: %+v)", routes["web"])
+}
+
+// A stop-first task whose stop fails keeps running, and nothing of the wave starts
+// (TestApplyStartsNothingWhenAStopFirstTaskCannotBeStopped): it must stay in the route,
+// not be dropped as if it had stopped.
+func TestAFailedStopKeepsTheLiveTaskRouted(t *testing.T) {
+	w := newWorld(t, 2)
+	b := lbfake.New("edge")
+	plan, olds := routedRollout(t, w, b)
+	for i := range plan.Changes {
+		plan.Changes[i].StopFirst = true
+	}
+	w.hosts[0].FailStop = func(id string) bool { return id == olds[0].ContainerID }
+	o := w.opts()
+	o.Balancers = []lb.Balancer{b}
+	o.HTTPClient = &http.Client{Transport: answer(200)}
+	_, err := Apply(context.Background(), plan, o)
+	require.Error(t, err)
+
+	task, ierr := w.hosts[0].Inspect(context.Background(), olds[0].ContainerID)
+	require.NoError(t, ierr)
+	require.True(t, task.Running(), "its stop failed: it still runs")
+	routes, rerr := b.Routes(context.Background(), "app", "test")
+	require.NoError(t, rerr)
+	r := routes["web"]
+	assert.Contains(t, append(r.Targets, r.Draining...), plan.Changes[0].Old.Address,
+		"a task that still runs vanished from the balancer (route now: targets %v, draining %v)", r.Targets, r.Draining)
+}
+
+// The deploy lock is lost while a wave starts its tasks: every create is refused by the
+// fence. That is no failure of the revision: a wave as large as the threshold must not
+// "trip the circuit breaker", which would tell the user (and deck deploy -o json's
+// circuit_breaker_tripped) that a good revision is bad.
+func TestLockLossIsNoBreakerTrip(t *testing.T) {
+	w := newWorld(t, 3)
+	r2 := rev("rev2", "img:2", cmdCheck)
+	changes := replaceOnEachHost(t, w)
+	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev2": r2},
+		Services: []planner.ServicePlan{{Name: "web", Revision: "rev2", Desired: 3, Waves: 1, BreakerThreshold: 3}},
+		Changes:  changes}
+	o := w.opts()
+	o.Fence = func() error { return errors.New("taken over by ci@runner (epoch 8)") }
+	res, err := Apply(context.Background(), plan, o)
+	require.ErrorIs(t, err, ErrLockLost)
+	var be *BreakerError
+	assert.False(t, errors.As(err, &be), "a lost lock is not the revision's failure: %v", err)
+	assert.False(t, res.Services[0].Tripped, "the result says the circuit breaker tripped")
+	assert.Empty(t, w.kinds(EventBreaker), "an EventBreaker was emitted for a lost lock")
+}
