@@ -21,8 +21,13 @@ type breaker struct {
 
 func newBreaker(threshold int) *breaker { return &breaker{threshold: threshold} }
 
-// fail counts a failed task and reports whether a replacement may be started.
+// fail counts a failed task and reports whether a replacement may be started. A task that
+// failed because the deploy lock was lost is no failure of the revision: it is not
+// counted, so a lost lock is never reported as a tripped breaker, and nothing retries.
 func (b *breaker) fail(err error) (retry bool) {
+	if errors.Is(err, ErrLockLost) {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failures = append(b.failures, err)
@@ -32,7 +37,7 @@ func (b *breaker) fail(err error) (retry bool) {
 	if len(b.failures) >= b.threshold {
 		b.tripped = true
 	}
-	return !b.tripped && !errors.Is(err, ErrLockLost)
+	return !b.tripped
 }
 
 func (b *breaker) isTripped() bool {
