@@ -393,6 +393,14 @@ func (d Deploy) apply(ctx context.Context, out *Outcome, res *Resolved, lease Le
 	}
 	nums, created, err := d.startRevisions(ctx, s, plan, hist)
 	if err != nil {
+		// Nothing was applied: the revisions this run recorded before the failure end
+		// here, failed, so that no controller rolls out what the user was told failed.
+		if fence() == nil {
+			store := s.history()
+			for svc := range created {
+				_ = store.Finish(context.WithoutCancel(ctx), svc, nums[svc], history.Failed, oneLine(err))
+			}
+		}
 		return err
 	}
 	out.Revisions = nums

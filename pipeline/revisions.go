@@ -66,7 +66,7 @@ func (s *Session) history() *history.Store {
 // startRevisions records a revision for each service whose plan starts tasks of a task
 // definition its newest revision does not have, and returns the revision number each
 // planned service is deployed as (0 when it has none: a deleted service, or history that
-// could not be written).
+// could not be written). On an error, it returns what it recorded before it.
 func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Plan, hist map[string][]history.Entry) (nums map[string]int, created map[string]bool, err error) {
 	store := s.history()
 	nums, created = map[string]int{}, map[string]bool{}
@@ -111,7 +111,10 @@ func (d Deploy) startRevisions(ctx context.Context, s *Session, plan *planner.Pl
 		}
 		rec, err := store.Create(ctx, r)
 		if err != nil {
-			return nil, nil, fmt.Errorf("recording revision of service %s: %w", sp.Name, err)
+			// The revisions recorded so far are returned with the error: the caller ends
+			// them failed, or they would read as a deploy that died midway, which the
+			// controller completes.
+			return nums, created, fmt.Errorf("recording revision of service %s: %w", sp.Name, err)
 		}
 		nums[sp.Name], created[sp.Name] = rec.Number, true
 	}
