@@ -42,6 +42,11 @@ type routing struct {
 	// stopped are draining addresses whose tasks are gone: the next change drops them.
 	stopped map[string]bool
 	dirty   bool // route differs from what the balancers hold
+	// absent: a balancer does not hold the route yet (a new service, a balancer that
+	// restarted empty). It is not written while it has no target: a route with none would
+	// take its requests from the route they go to now (another service's /) and answer
+	// 503 for as long as the first tasks take to start, or for good if they fail.
+	absent bool
 }
 
 // routingFor returns the service's routing, or nil when it has no route.
@@ -61,6 +66,9 @@ func (a *applier) routingFor(sp planner.ServicePlan) *routing {
 	for _, c := range a.plan.Changes {
 		if c.Service == sp.Name && c.Kind != planner.KindTask {
 			rt.dirty = true // the balancers differ from the plan's route now
+		}
+		if c.Service == sp.Name && c.Kind == planner.KindRoute && c.Action == planner.Create {
+			rt.absent = true
 		}
 		if c.Service == sp.Name && c.Kind == planner.KindRoute && c.Action == planner.Replace && c.Was != nil && rt.final == nil {
 			final := rt.route
@@ -149,7 +157,7 @@ func (rt *routing) flush(ctx context.Context) error {
 		rt.stopped = map[string]bool{}
 		rt.dirty = true
 	}
-	if !rt.dirty {
+	if !rt.dirty || (rt.absent && len(rt.route.Targets) == 0 && len(rt.route.Draining) == 0) {
 		rt.mu.Unlock()
 		return nil
 	}
@@ -163,7 +171,7 @@ func (rt *routing) flush(ctx context.Context) error {
 		return fmt.Errorf("updating the route of service %s: %w", rt.service, err)
 	}
 	rt.mu.Lock()
-	rt.dirty = false
+	rt.dirty, rt.absent = false, false
 	rt.mu.Unlock()
 	rt.a.emit(Event{Kind: EventRoute, Service: rt.service,
 		Message: fmt.Sprintf("%d targets, %d draining", len(r.Targets), len(r.Draining))})

@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/deckhq/deck/manifest"
 	"github.com/deckhq/deck/planner"
+	"github.com/deckhq/deck/providers"
 	"github.com/deckhq/deck/providers/lb"
 	lbfake "github.com/deckhq/deck/providers/lb/fake"
 )
@@ -110,4 +113,60 @@ func TestLockLossIsNoBreakerTrip(t *testing.T) {
 	assert.False(t, errors.As(err, &be), "a lost lock is not the revision's failure: %v", err)
 	assert.False(t, res.Services[0].Tripped, "the result says the circuit breaker tripped")
 	assert.Empty(t, w.kinds(EventBreaker), "an EventBreaker was emitted for a lost lock")
+}
+
+// newRouted is a plan that starts the first tasks of a new routed service "search" on
+// each host, with the route still to be created on the balancer.
+func newRouted(t *testing.T, w *world) *planner.Plan {
+	t.Helper()
+	r1 := rev("rev1", "img:1", nil)
+	route := lb.Route{App: "app", Env: "test", Service: "web", Path: "/search"}
+	plan := &planner.Plan{App: "app", Env: "test", Revisions: map[string]planner.Revision{"rev1": r1},
+		Routes: map[string]lb.Route{"web": route},
+		Services: []planner.ServicePlan{{Name: "web", Revision: "rev1", Desired: len(w.hosts), Waves: 1, BreakerThreshold: 1,
+			HTTP: &manifest.HTTP{DeregistrationDelay: time.Second, Healthcheck: manifest.TargetHealthcheck{Path: "/", HealthyThreshold: 1}}}},
+		Changes: []planner.Change{{Action: planner.Create, Kind: planner.KindRoute, Service: "web", LB: "edge", Route: &route}}}
+	for i, h := range w.hosts {
+		h.AddImage("img:1")
+		plan.Changes = append(plan.Changes, planner.Change{Action: planner.Create, Kind: planner.KindTask, Service: "web",
+			Host: h.Name(), TaskID: "n" + string(rune('1'+i)), Revision: "rev1"})
+	}
+	return plan
+}
+
+// A new service's route is written with its first targets, in one write: an empty one
+// would take its path from the route that answers it now (another service's /) and
+// answer 503 while the first tasks start.
+func TestANewRouteIsWrittenWithItsFirstTargets(t *testing.T) {
+	w := newWorld(t, 2)
+	b := lbfake.New("edge")
+	plan := newRouted(t, w)
+	o := w.opts()
+	o.Balancers = []lb.Balancer{b}
+	o.HTTPClient = &http.Client{Transport: answer(200)}
+	_, err := Apply(context.Background(), plan, o)
+	require.NoError(t, err)
+	assert.Equal(t, 1, b.Writes(), "one write, with the targets")
+	routes, err := b.Routes(context.Background(), "app", "test")
+	require.NoError(t, err)
+	assert.Len(t, routes["web"].Targets, 2)
+}
+
+// A new service whose first tasks all fail leaves the balancer as it was: no route.
+func TestANewServiceThatFailsLeavesNoEmptyRoute(t *testing.T) {
+	w := newWorld(t, 2)
+	b := lbfake.New("edge")
+	plan := newRouted(t, w)
+	for _, h := range w.hosts {
+		h.Exits = func(providers.TaskSpec) (int, bool) { return 1, true }
+	}
+	o := w.opts()
+	o.Balancers = []lb.Balancer{b}
+	o.HTTPClient = &http.Client{Transport: answer(200)}
+	_, err := Apply(context.Background(), plan, o)
+	require.Error(t, err)
+	assert.Zero(t, b.Writes(), "nothing was written to the balancer")
+	routes, err := b.Routes(context.Background(), "app", "test")
+	require.NoError(t, err)
+	assert.NotContains(t, routes, "web")
 }

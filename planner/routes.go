@@ -239,6 +239,12 @@ func (c *computer) stillDraining(service string, serving []string) []string {
 func (c *computer) diffRoute(name string, want lb.Route) {
 	rs, ok := c.snap.Route(name, want.Service)
 	if !ok {
+		if len(want.Targets) == 0 && !c.startsTasks(want.Service) {
+			// Nothing to route, and nothing that will be: the executor writes a route with
+			// its first targets only (an empty one would answer 503 for requests another
+			// route answers now), so planning it would plan a change that is never made.
+			return
+		}
 		r := want
 		why := Reason{Code: ReasonRouteMissing}
 		if len(want.Targets) == 0 && !c.hasTasks(want.Service) {
@@ -331,6 +337,16 @@ func RouteFieldsChanged(have, want lb.Route) []string {
 		out = append(out, "healthcheck")
 	}
 	return out
+}
+
+// startsTasks reports whether the plan starts (or verifies) tasks of service.
+func (c *computer) startsTasks(service string) bool {
+	for _, ch := range c.plan.Changes {
+		if ch.Service == service && ch.Kind == KindTask && ch.Action != Destroy {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *computer) planned(service string) bool {

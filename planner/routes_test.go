@@ -75,6 +75,15 @@ func TestRouteOfANewServiceIsNew(t *testing.T) {
 	assert.Equal(t, "a new route: the service has none on this load balancer yet", Describe(rc[0].Reason))
 }
 
+// A routed service with nothing to route and no task to start (count 0) gets no empty
+// route: the executor would not write it (it writes a new route with its first targets),
+// so the plan would hold a change that is never made, on every run.
+func TestNoRouteIsPlannedWithNothingToRoute(t *testing.T) {
+	h := newHarness(t).hosts(2, 4096, 8192)
+	h.balancer()
+	assert.Empty(t, routeChanges(h.plan(service("web", 0, webTask(), withHTTP("/")))))
+}
+
 func TestRouteInStepPlansNothing(t *testing.T) {
 	h := newHarness(t).hosts(2, 4096, 8192)
 	web := service("web", 2, webTask(), withHTTP("/api"))

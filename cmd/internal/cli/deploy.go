@@ -220,10 +220,12 @@ func printSummary(deps Deps, g *Globals, out *pipeline.Outcome) {
 			fmt.Fprintf(deps.IO.Out, ", %d left on unreachable hosts", sr.Left)
 		}
 		fmt.Fprintln(deps.IO.Out)
-		if eps := out.Endpoints(sr.Name); len(eps) > 0 {
+		eps := out.Endpoints(sr.Name)
+		if len(eps) > 0 {
 			fmt.Fprintf(deps.IO.Out, "  endpoints: %s\n", strings.Join(eps, " "))
 		}
-		if urls := out.URLs(sr.Name); len(urls) > 0 {
+		if urls := out.URLs(sr.Name); len(urls) > 0 && len(eps) > 0 { // no task runs: nothing answers there
+
 			fmt.Fprintf(deps.IO.Out, "  through the load balancer: %s\n", strings.Join(urls, " "))
 		}
 	}
