@@ -64,7 +64,7 @@ func TestTaskRunExitsWithTheContainersExitCode(t *testing.T) {
 	r := a.deck("deploy", "--yes")
 	require.Equal(t, 0, r.Code, r.String())
 
-	r = a.deck("task", "run", "worker", "--command=-jobs 1 -exit 3", "--env", "INTERVAL=100ms")
+	r = a.deck("task", "run", "worker", "--command=-jobs 1 -exit 3", "--env-vars", "INTERVAL=100ms")
 	assert.Equal(t, 3, r.Code, r.String())
 	assert.Contains(t, r.Stdout, "job 1 done")
 	assert.Contains(t, r.Stdout, "exiting with code 3")
@@ -76,7 +76,7 @@ func TestTaskRunExitsWithTheContainersExitCode(t *testing.T) {
 	// Its image by reference, three at once: spread over the three hosts, so the image is
 	// copied to the one the service's two tasks left without it.
 	image := all[0].Meta.Spec.Image
-	r = a.deck("task", "run", "--image", image, "--command=-jobs 2", "--env", "INTERVAL=100ms", "--count", "3")
+	r = a.deck("task", "run", "--image", image, "--command=-jobs 2", "--env-vars", "INTERVAL=100ms", "--count", "3")
 	require.Equal(t, 0, r.Code, r.String())
 	assert.Len(t, regexp.MustCompile(`(?m): job \d done$`).FindAllString(r.Stdout, -1), 6, "two jobs from each of three tasks:\n%s", r.Stdout)
 	assert.Regexp(t, `(?m)^[0-9a-f]{8} \| .*job 2 done$`, r.Stdout, "each line after its task id")
@@ -84,7 +84,7 @@ func TestTaskRunExitsWithTheContainersExitCode(t *testing.T) {
 		assert.Contains(t, r.Stderr, " on "+h+" (container ", "one task on each host")
 	}
 
-	r = a.deck("task", "run", "worker", "--command=-jobs 1", "--env", "INTERVAL=5s", "--detach")
+	r = a.deck("task", "run", "worker", "--command=-jobs 1", "--env-vars", "INTERVAL=5s", "--detach")
 	require.Equal(t, 0, r.Code, r.String())
 	id := strings.TrimSpace(r.Stdout)
 	left := kindOf(t, containers(t, hosts, "worker"), providers.KindStandalone)

@@ -27,7 +27,7 @@ func TestTaskRunJSON(t *testing.T) {
 	code, _, errOut := h.run("deploy", "--yes")
 	require.Equal(t, 0, code, errOut)
 	h.exitWith(3)
-	code, out, errOut := h.run("task", "run", "api", "--env", "STEPS=2", "-o", "json")
+	code, out, errOut := h.run("task", "run", "api", "--env-vars", "STEPS=2", "-o", "json")
 	assert.Equal(t, 3, code, "the task's exit code, as without JSON: %s", errOut)
 	lines := jsonLines(t, out)
 	require.Len(t, lines, 4, out)

@@ -42,14 +42,16 @@ func NewCmdTaskRun(deps Deps, g *Globals, runF func(*TaskRunOptions) error) *cob
 exit with its exit code; on failure the stop reason is printed (exit code, OOM kill, failed to
 start). SERVICE runs the task definition of the service's last completed deploy (its image,
 command, variables and secrets); --image runs a plain image with 256 cpu units and 512 MiB.
---command replaces the command, --env adds or replaces variables, --count runs several (their
+--command replaces the command, --env-vars adds or replaces variables (--env names the
+environment, as for every command), --count runs several (their
 lines are prefixed with the task id). The task's container is removed once its exit code is
 read; Ctrl-C stops and removes it. With --detach deck prints the task ids and returns: the
 ended tasks are removed an hour after they end, by the next deck task or deck job command or
 by deck controller. No deploy lock is taken: the tasks are nobody's count.`,
 		Example: `  deck task run web --command "/app migrate"
   deck task run --image busybox:1 --command "sh -c 'exit 3'"
-  deck task run worker --env BATCH=5 --count 3 --detach`,
+  deck task run worker --env-vars BATCH=5 --count 3 --detach
+  deck task run web --env prod --command "/app migrate" --env-vars DRY_RUN=1`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -64,7 +66,7 @@ by deck controller. No deploy lock is taken: the tasks are nobody's count.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Image, "image", "", "run this image instead of a service's task definition")
 	f.StringVar(&opts.Command, "command", "", "the command, as one string split like a shell's words (replaces the task definition's)")
-	f.StringArrayVar(&opts.Env, "env", nil, "a variable, `NAME=VALUE` (repeat for more)")
+	f.StringArrayVar(&opts.Env, "env-vars", nil, "a variable, `NAME=VALUE` (repeat for more; Copilot's flag name)")
 	f.IntVar(&opts.Count, "count", 1, "how many tasks to run")
 	f.BoolVar(&opts.Detach, "detach", false, "print the task ids and return without waiting")
 	return cmd
@@ -89,7 +91,7 @@ func (o *TaskRunOptions) request() (pipeline.TaskRequest, error) {
 	for _, kv := range o.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return req, flagErrorf("--env %q: want NAME=VALUE", kv)
+			return req, flagErrorf("--env-vars %q: want NAME=VALUE", kv)
 		}
 		if req.Env == nil {
 			req.Env = map[string]string{}

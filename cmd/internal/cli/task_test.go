@@ -51,7 +51,7 @@ func TestTaskRunFlags(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	var got *TaskRunOptions
 	cmd := NewCmdTaskRun(Deps{IO: ios}, &Globals{}, func(o *TaskRunOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"api", "--command", "/api migrate --to 'v 2'", "--env", "A=1", "--env", "B=x=y", "--count", "2", "--detach"})
+	cmd.SetArgs([]string{"api", "--command", "/api migrate --to 'v 2'", "--env-vars", "A=1", "--env-vars", "B=x=y", "--count", "2", "--detach"})
 	require.NoError(t, cmd.Execute())
 	req, err := got.request()
 	require.NoError(t, err)
@@ -74,7 +74,7 @@ func TestTaskRunExitsWithTheTasksExitCode(t *testing.T) {
 	code, _, errOut := h.run("deploy", "--yes")
 	require.Equal(t, 0, code, errOut)
 	h.exitWith(3)
-	code, out, errOut := h.run("task", "run", "api", "--command", "/api migrate", "--env", "STEPS=2")
+	code, out, errOut := h.run("task", "run", "api", "--command", "/api migrate", "--env-vars", "STEPS=2")
 	assert.Equal(t, 3, code, errOut)
 	assert.Equal(t, "step 1 of 2\ndone\n", out, "its output, on stdout")
 	assert.Regexp(t, `Task [0-9a-f]{8} on h\d: the container exited with code 3`, errOut)
@@ -82,9 +82,9 @@ func TestTaskRunExitsWithTheTasksExitCode(t *testing.T) {
 	assert.Equal(t, 3, h.tasks(), "the service's tasks are untouched")
 
 	h.exitWith(0)
-	code, out, errOut = h.run("task", "run", "api", "--count", "2", "--env", "STEPS=1")
+	code, out, errOut = h.run("task", "run", "api", "--env", "test", "--count", "2", "--env-vars", "STEPS=1")
 	require.Equal(t, 0, code, errOut)
-	assert.Regexp(t, `(?m)^[0-9a-f]{8} \| step 1 of 1$`, out, "several tasks: each line after its task id")
+	assert.Regexp(t, `(?m)^[0-9a-f]{8} \| step 1 of 1$`, out, "several tasks: each line after its task id; --env is the environment")
 
 	code, out, errOut = h.run("task", "run", "api", "--detach")
 	require.Equal(t, 0, code, errOut)
