@@ -361,8 +361,8 @@ func (a *applier) balancer(name string) lb.Balancer {
 }
 
 // unroute takes a route the service no longer has out of service before its tasks stop:
-// every target drains (no new requests; in-flight ones finish, up to the deregistration
-// delay). It returns the routes to delete once the service's tasks are stopped.
+// the route is withdrawn, so requests go to the routes after it, and every target drains
+// (in-flight requests finish, up to the deregistration delay). It returns the routes to delete once the service's tasks are stopped.
 func (a *applier) unroute(ctx context.Context, sp planner.ServicePlan) ([]planner.Change, error) {
 	var out []planner.Change
 	for _, c := range a.plan.Changes {
@@ -377,6 +377,9 @@ func (a *applier) unroute(ctx context.Context, sp planner.ServicePlan) ([]planne
 		r := *c.Route
 		r.Draining = append(slices.Clone(r.Draining), r.Targets...)
 		r.Targets = nil
+		// Withdrawn: new requests go on to the routes after it (another service's /)
+		// rather than to a route with no target, which would answer 503.
+		r.Withdrawn = true
 		if err := a.fence(); err != nil {
 			return nil, err
 		}

@@ -170,3 +170,48 @@ func TestANewServiceThatFailsLeavesNoEmptyRoute(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, routes, "web")
 }
+
+// Deleting a routed service withdraws its route while its tasks drain: new requests go to
+// the routes after it (another service's /) instead of to a route with no target (503),
+// and the route is deleted once its tasks are stopped.
+func TestDeleteWithdrawsTheRouteBeforeItsTasksStop(t *testing.T) {
+	w := newWorld(t, 2)
+	b := &recording{Balancer: lbfake.New("edge")}
+	plan, olds := routedRollout(t, w, b.Balancer)
+	route := plan.Routes["web"]
+	var changes []planner.Change
+	for _, c := range plan.Changes {
+		changes = append(changes, planner.Change{Action: planner.Destroy, Kind: planner.KindTask, Service: "web", Host: c.Host, Old: c.Old})
+	}
+	changes = append(changes, planner.Change{Action: planner.Destroy, Kind: planner.KindRoute, Service: "web", LB: "edge", Route: &route})
+	del := &planner.Plan{App: "app", Env: "test", Services: []planner.ServicePlan{{Name: "web", Delete: true, Waves: 1}}, Changes: changes}
+	o := w.opts()
+	o.Balancers = []lb.Balancer{b}
+	_, err := Apply(context.Background(), del, o)
+	require.NoError(t, err)
+	require.NotEmpty(t, b.puts)
+	first := b.puts[0]
+	assert.True(t, first.Withdrawn, "the first write withdraws the route")
+	assert.Empty(t, first.Targets)
+	assert.ElementsMatch(t, []string{olds[0].Address(w.hosts[0].Spec().Address), olds[1].Address(w.hosts[1].Spec().Address)}, first.Draining)
+	routes, err := b.Routes(context.Background(), "app", "test")
+	require.NoError(t, err)
+	assert.NotContains(t, routes, "web", "deleted once the tasks stopped")
+	for _, h := range w.hosts {
+		assert.Empty(t, h.Tasks())
+	}
+}
+
+// recording is an in-memory balancer that keeps every route put.
+type recording struct {
+	*lbfake.Balancer
+	mu   sync.Mutex
+	puts []lb.Route
+}
+
+func (r *recording) Put(ctx context.Context, rt lb.Route) error {
+	r.mu.Lock()
+	r.puts = append(r.puts, rt)
+	r.mu.Unlock()
+	return r.Balancer.Put(ctx, rt)
+}

@@ -164,7 +164,7 @@ func sameRoutes(a, b map[string]lb.Route) bool {
 	for k, x := range a {
 		y, ok := b[k]
 		if !ok || x.App != y.App || x.Env != y.Env || x.Service != y.Service || x.Path != y.Path ||
-			x.Sticky != y.Sticky || x.Health != y.Health ||
+			x.Sticky != y.Sticky || x.Health != y.Health || x.Withdrawn != y.Withdrawn ||
 			!slices.Equal(sorted(x.Hosts), sorted(y.Hosts)) || !slices.Equal(sorted(x.Targets), sorted(y.Targets)) ||
 			!slices.Equal(sorted(x.Draining), sorted(y.Draining)) {
 			return false

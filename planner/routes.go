@@ -336,6 +336,9 @@ func RouteFieldsChanged(have, want lb.Route) []string {
 	if have.Health != want.Health {
 		out = append(out, "healthcheck")
 	}
+	if have.Withdrawn != want.Withdrawn {
+		out = append(out, "withdrawn") // a deleted service's route, still draining
+	}
 	return out
 }
 

@@ -36,6 +36,10 @@ type Route struct {
 	// Draining are addresses that get no new requests and whose in-flight requests are
 	// still counted (InFlight), so deck knows when they have drained.
 	Draining []string `json:"draining,omitempty"`
+	// Withdrawn: the route takes no request at all, and requests go on to the routes after
+	// it (another service's /), while its draining addresses are still counted: the route
+	// of a deleted service, until its in-flight requests end and it is deleted.
+	Withdrawn bool `json:"withdrawn,omitempty"`
 	// Sticky keeps a client on one target with a cookie.
 	Sticky bool `json:"sticky,omitempty"`
 	// Health is the balancer's own active check, a safety net: deck registers a target
@@ -52,10 +56,10 @@ type HealthCheck struct {
 
 // Overlap reports whether r and o take some of the same requests, and for which host ("":
 // any host): the same path, and no host name on either, or a host name on both (case
-// aside). A balancer gives those requests to one of the two. A route for host names beside
+// aside); a withdrawn route takes no request, so it overlaps none. A balancer gives those requests to one of the two. A route for host names beside
 // one for any host is no overlap: the named one is tried first.
 func (r Route) Overlap(o Route) (host string, ok bool) {
-	if r.Path != o.Path {
+	if r.Path != o.Path || r.Withdrawn || o.Withdrawn {
 		return "", false
 	}
 	if len(r.Hosts)+len(o.Hosts) == 0 {

@@ -183,7 +183,13 @@ func toCaddy(r lb.Route) []route {
 			Interval: duration(r.Health.Interval), Timeout: duration(r.Health.Timeout)}
 	}
 	main := route{ID: id, Handle: []proxy{p}, Terminal: true}
-	if m := (matchSet{Host: r.Hosts, Path: pathMatch(r.Path)}); m.Host != nil || m.Path != nil {
+	m := matchSet{Host: r.Hosts, Path: pathMatch(r.Path)}
+	if r.Withdrawn {
+		// Its matcher also needs a client address no request comes from: it matches no
+		// request, which go on to the next route, not to a route with no target (503).
+		m.RemoteIP = &remoteIP{Ranges: []string{neverMatches}}
+	}
+	if m.Host != nil || m.Path != nil || m.RemoteIP != nil {
 		main.Match = []matchSet{m}
 	}
 	out := []route{main}
@@ -215,6 +221,7 @@ func fromCaddy(app, env, service string, main route, companion *route) (lb.Route
 		if paths := main.Match[0].Path; len(paths) > 0 {
 			r.Path = paths[0]
 		}
+		r.Withdrawn = main.Match[0].RemoteIP != nil
 	}
 	p := main.Handle[0]
 	r.Targets = dials(p.Upstreams)

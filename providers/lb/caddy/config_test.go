@@ -121,3 +121,26 @@ func TestFromCaddyRefusesForeignShapes(t *testing.T) {
 	_, _, err = rs.split("a", "e", false)
 	assert.ErrorContains(t, err, "route deck:a:e:web is not one deck writes")
 }
+
+// A withdrawn route (a deleted service draining) matches no request, so requests go on to
+// the routes after it, and reads back as withdrawn, with its draining addresses.
+func TestWithdrawnRoute(t *testing.T) {
+	r := lb.Route{App: "shop", Env: "prod", Service: "api", Path: "/api", Draining: []string{"10.0.0.3:80"}, Withdrawn: true}
+	rs := toCaddy(r)
+	require.Len(t, rs, 2)
+	require.Len(t, rs[0].Match, 1)
+	assert.Equal(t, []string{"/api", "/api/*"}, rs[0].Match[0].Path)
+	assert.Equal(t, &remoteIP{Ranges: []string{neverMatches}}, rs[0].Match[0].RemoteIP, "the main route matches no client")
+	back, err := fromCaddy("shop", "prod", "api", rs[0], &rs[1])
+	require.NoError(t, err)
+	assert.Equal(t, r, back)
+
+	rsPlain := toCaddy(lb.Route{App: "shop", Env: "prod", Service: "web", Path: "/", Withdrawn: true})
+	require.Len(t, rsPlain[0].Match, 1, "a withdrawn / route needs a matcher too")
+	back, err = fromCaddy("shop", "prod", "web", rsPlain[0], nil)
+	require.NoError(t, err)
+	assert.True(t, back.Withdrawn)
+
+	_, clash := lb.Route{Path: "/api"}.Overlap(r)
+	assert.False(t, clash, "a withdrawn route takes no request: no other route clashes with it")
+}

@@ -144,6 +144,56 @@ func (s *suite) draining(t *testing.T) {
 	s.waitInFlight(t, addrs[0], -1)
 }
 
+// withdrawn: a withdrawn route (a deleted service draining) takes no new request, which
+// goes on to the route after it, not to an error; its in-flight request finishes and is
+// counted until it ends.
+func (s *suite) withdrawn(t *testing.T) {
+	addrs, bs := s.backends(t, 2)
+	web := lb.Route{App: "wdr", Env: "test", Service: "web", Path: "/", Hosts: []string{"wdr.test"}, Targets: addrs[:1]}
+	api := lb.Route{App: "wdr", Env: "test", Service: "api", Path: "/api", Hosts: []string{"wdr.test"}, Targets: addrs[1:]}
+	s.put(t, web)
+	s.put(t, api)
+	slow := make(chan Response, 1)
+	if s.h.Traffic != nil {
+		go func() {
+			resp, err := get(context.Background(), s.h.Traffic.URL, "/api"+SlowPath, "wdr.test")
+			if err != nil {
+				resp.Body = err.Error()
+			}
+			slow <- resp
+		}()
+		bs[1].WaitSlow(t)
+	} else {
+		s.h.SetInFlight(addrs[1], 1)
+	}
+	s.waitInFlight(t, addrs[1], 1)
+
+	api.Targets, api.Draining, api.Withdrawn = nil, addrs[1:], true
+	require.NoError(t, s.b.Put(ctx(t), api))
+	assert.Equal(t, map[string]lb.Route{"web": web, "api": api}, s.routes(t, "wdr", "test"))
+	m, err := s.b.InFlight(ctx(t))
+	require.NoError(t, err)
+	assert.Equal(t, 1, m[addrs[1]], "the in-flight request of the withdrawn route is still counted: %v", m)
+	if s.h.Traffic != nil {
+		before := bs[1].Hits()
+		assert.Equal(t, map[string]int{addrs[0]: 5}, s.answers(t, 5, "/api/x", "wdr.test"), "the next route answers")
+		assert.Equal(t, before, bs[1].Hits(), "the withdrawn route's target got no new request")
+		bs[1].Release()
+		select {
+		case resp := <-slow:
+			assert.Equal(t, Response{Status: 200, Body: addrs[1]}, Response{Status: resp.Status, Body: resp.Body},
+				"the in-flight request finished")
+		case <-time.After(waitFor):
+			t.Fatal("the slow request did not finish after its release")
+		}
+	} else {
+		s.h.SetInFlight(addrs[1], 0)
+	}
+	s.waitInFlight(t, addrs[1], 0)
+	require.NoError(t, s.b.Delete(ctx(t), "wdr", "test", "api"))
+	require.NoError(t, s.b.Delete(ctx(t), "wdr", "test", "web"))
+}
+
 // delete removes a route and nothing else; deleting a missing route is no error.
 func (s *suite) delete(t *testing.T) {
 	addrs, _ := s.backends(t, 2)

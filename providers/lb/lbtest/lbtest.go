@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("routing by prefix and host", s.routing)
 	t.Run("put replaces targets", s.replaceTargets)
 	t.Run("draining", s.draining)
+	t.Run("withdrawn", s.withdrawn)
 	t.Run("delete", s.delete)
 	t.Run("other apps and environments untouched", s.isolation)
 	t.Run("invalid route refused", s.invalid)
