@@ -189,12 +189,14 @@ func (a *applier) ensureSecrets(ctx context.Context, h providers.Host, rev plann
 		name := SecretName(a.plan.App, a.plan.Env, rev.Service, s.Name, s.Digest)
 		val, ok := a.opts.Secrets[name]
 		if !ok {
-			// A kept revision (a rollback) whose secret value has changed at its source
-			// since: the host still holds the old value under its digest's name.
+			// A kept revision (a rollback) whose secret's source was not read, or has
+			// another value now: the host may still hold the old value under its digest's name.
 			if names, err := h.ListSecrets(ctx, name); err == nil && slices.Contains(names, name) {
 				continue
 			}
-			return fmt.Errorf("secret %s of service %s: this revision's value is not on host %s any more and its source now has another value; deploy the current manifests instead",
+			return fmt.Errorf("secret %s of service %s: this revision's value is no longer kept on host %s (the hosts keep the values of the last revisions only), "+
+				"and the secret's source, as the manifest names it here, does not give it (not set where deck runs, or another value now); "+
+				"set the source to that value and run the rollback again, or deploy the current manifests instead",
 				s.Name, rev.Service, h.Name())
 		}
 		if err := h.EnsureSecret(ctx, name, val); err != nil {

@@ -202,6 +202,7 @@ func (d *Deploy) open(ctx context.Context) (*Session, *Resolved, error) {
 			for _, svc := range t.Services {
 				if svc.Name == d.Rollback.Service {
 					res.Desired = append(res.Desired, planner.Desired{Service: svc, Revision: planner.NewRevision(svc.Name, svc.Task)})
+					rollbackSecrets(t.App.Name, t.Env.Name, svc, d.LookupEnv, res.Secrets)
 				}
 			}
 		} else {
@@ -220,6 +221,22 @@ func (d *Deploy) open(ctx context.Context) (*Session, *Resolved, error) {
 		err = d.keepScaledCounts(ctx, s, res)
 	}
 	return s, res, err
+}
+
+// rollbackSecrets reads the values of svc's secrets whose sources can be read here, best
+// effort: a kept revision whose value is no longer on a host (the hosts keep the values
+// of the last revisions only) is rolled back to with the source's value when its digest
+// is the revision's, that is when the value has not changed. A source that cannot be read
+// is no error: an emergency rollback needs no CI secret.
+func rollbackSecrets(app, env string, svc manifest.ServiceSpec, lookupEnv func(string) (string, bool), into map[string][]byte) {
+	for _, sec := range svc.Secrets {
+		val, err := manifest.ReadSecret(sec, lookupEnv)
+		if err != nil {
+			continue
+		}
+		digest := executor.SecretDigest(app, env, svc.Name, sec.Name, val)
+		into[executor.SecretName(app, env, svc.Name, sec.Name, digest)] = val
+	}
 }
 
 // desired asks d.Desired what should run, and makes it the run's services.

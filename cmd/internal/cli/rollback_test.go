@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -49,4 +50,50 @@ func TestRollbackNeedsNoSecretSource(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"fast": 2}, modes, "revision 1 runs again")
 	assert.NotContains(t, errOut, "s3cret-one")
+}
+
+// A rollback to a revision whose secret value the hosts no longer keep (only the last
+// revisions' are kept) uses the secret's source when it gives that very value, and
+// otherwise says what is missing and how to get it back.
+func TestRollbackToAPrunedSecretUsesItsSourceWhenItHasTheValue(t *testing.T) {
+	h := newHarness(t)
+	withSecret := strings.Replace(apiManifest, "COUNT", "2", 1) + "secrets:\n  TOKEN: {from_env: TOKEN}\n"
+	h.write("deck/api.yaml", withSecret)
+	h.env["TOKEN"] = "s3cret-one"
+	code, _, errOut := h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	h.write("deck/api.yaml", strings.Replace(strings.Replace(apiManifest, "COUNT", "2", 1), "MODE: fast", "MODE: slow", 1))
+	code, _, errOut = h.run("deploy", "--yes")
+	require.Equal(t, 0, code, errOut)
+	// The hosts no longer keep revision 1's value, as after many deploys without it.
+	ctx := context.Background()
+	for _, name := range []string{"h1", "h2"} {
+		host := h.cloud.Host(name)
+		secrets, err := host.ListSecrets(ctx, "")
+		require.NoError(t, err)
+		for _, s := range secrets {
+			require.NoError(t, host.RemoveSecret(ctx, s))
+		}
+	}
+
+	// The manifest names the secret's source again (not deployed).
+	h.write("deck/api.yaml", strings.Replace(withSecret, "MODE: fast", "MODE: slow", 1))
+	h.env["TOKEN"] = "another-value"
+	code, _, errOut = h.run("rollback", "api", "--to", "1", "--yes")
+	require.Equal(t, 1, code, errOut)
+	assert.Contains(t, errOut, "secret TOKEN of service api: this revision's value is no longer kept on host")
+	assert.Contains(t, errOut, "set the source to that value and run the rollback again")
+	assert.NotContains(t, errOut, "s3cret-one")
+	assert.NotContains(t, errOut, "another-value")
+
+	h.env["TOKEN"] = "s3cret-one"
+	code, _, errOut = h.run("rollback", "api", "--to", "1", "--yes")
+	require.Equal(t, 0, code, errOut)
+	modes := map[string]int{}
+	for _, name := range []string{"h1", "h2"} {
+		for _, task := range h.cloud.Host(name).Tasks() {
+			modes[h.cloud.Host(name).TaskSpec(task.ContainerID).Env["MODE"]]++
+		}
+	}
+	assert.Equal(t, map[string]int{"fast": 2}, modes, "revision 1 runs again, with the value its source gives")
 }
