@@ -21,6 +21,9 @@ func TestHealthHintNamesTheUsualCauses(t *testing.T) {
 	assert.Equal(t, " (if the app takes longer to start, give it healthcheck.start_period)", healthHint(td, "exit code 1"))
 	hc.StartPeriod = time.Minute
 	assert.Empty(t, healthHint(td, "exit code 1"), "a start period was given: nothing to suggest")
+	web := manifest.TaskDef{Port: 8080, Healthcheck: &manifest.Healthcheck{Path: "/healthz", Interval: time.Second}}
+	assert.Equal(t, " (the app answers, but has nothing at /healthz: is healthcheck.path the path it serves its health on?)",
+		healthHint(web, "GET http://10.0.0.1:41234/healthz: 404 Not Found"), "a 404 is no slow start")
 }
 
 // An old task that does not exit on SIGTERM is killed at its stop_timeout, and its

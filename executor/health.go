@@ -129,13 +129,16 @@ func (a *applier) watchHealthy(ctx context.Context, h providers.Host, td manifes
 // watchPoll is how often watchHealthy reads a task and probes it.
 const watchPoll = 250 * time.Millisecond
 
-// healthHint suggests, after a health check that never passed, the two usual causes: the
-// app does not listen where deck probes it, or it needs longer to start than the check
-// gives it.
+// healthHint suggests, after a health check that never passed, the usual causes: the app
+// does not listen where deck probes it, has nothing at the check's path, or needs longer
+// to start than the check gives it.
 func healthHint(td manifest.TaskDef, last string) string {
 	switch {
 	case td.Port != 0 && strings.Contains(last, "connection refused"):
 		return fmt.Sprintf(" (nothing answered on the task's port %d: does the app listen on it, on all addresses? image.port names it)", td.Port)
+	case td.Healthcheck != nil && td.Healthcheck.Path != "" && strings.HasSuffix(last, ": 404 Not Found"):
+		// The app answers, but not on that path: waiting longer would not help.
+		return fmt.Sprintf(" (the app answers, but has nothing at %s: is healthcheck.path the path it serves its health on?)", td.Healthcheck.Path)
 	case td.Healthcheck != nil && td.Healthcheck.StartPeriod == 0:
 		return " (if the app takes longer to start, give it healthcheck.start_period)"
 	}
