@@ -42,13 +42,7 @@ func TestRollbackNeedsNoSecretSource(t *testing.T) {
 
 	code, _, errOut = h.run("rollback", "api", "--yes")
 	require.Equal(t, 0, code, errOut)
-	modes := map[string]int{}
-	for _, name := range []string{"h1", "h2"} {
-		for _, task := range h.cloud.Host(name).Tasks() {
-			modes[h.cloud.Host(name).TaskSpec(task.ContainerID).Env["MODE"]]++
-		}
-	}
-	assert.Equal(t, map[string]int{"fast": 2}, modes, "revision 1 runs again")
+	assert.Equal(t, map[string]int{"fast": 2}, taskModes(h), "revision 1 runs again")
 	assert.NotContains(t, errOut, "s3cret-one")
 }
 
@@ -89,11 +83,16 @@ func TestRollbackToAPrunedSecretUsesItsSourceWhenItHasTheValue(t *testing.T) {
 	h.env["TOKEN"] = "s3cret-one"
 	code, _, errOut = h.run("rollback", "api", "--to", "1", "--yes")
 	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, map[string]int{"fast": 2}, taskModes(h), "revision 1 runs again, with the value its source gives")
+}
+
+// taskModes counts the tasks on h1 and h2 by their MODE variable.
+func taskModes(h *harness) map[string]int {
 	modes := map[string]int{}
 	for _, name := range []string{"h1", "h2"} {
 		for _, task := range h.cloud.Host(name).Tasks() {
 			modes[h.cloud.Host(name).TaskSpec(task.ContainerID).Env["MODE"]]++
 		}
 	}
-	assert.Equal(t, map[string]int{"fast": 2}, modes, "revision 1 runs again, with the value its source gives")
+	return modes
 }
