@@ -362,7 +362,8 @@ func (a *applier) balancer(name string) lb.Balancer {
 
 // unroute takes a route the service no longer has out of service before its tasks stop:
 // the route is withdrawn, so requests go to the routes after it, and every target drains
-// (in-flight requests finish, up to the deregistration delay). It returns the routes to delete once the service's tasks are stopped.
+// (in-flight requests finish, up to the deregistration delay). It returns the routes to
+// delete once the service's tasks are stopped.
 func (a *applier) unroute(ctx context.Context, sp planner.ServicePlan) ([]planner.Change, error) {
 	var out []planner.Change
 	for _, c := range a.plan.Changes {
