@@ -61,8 +61,8 @@
 // default 5s and below interval; grace_period, default 60s}}; a web service without it
 // gets those defaults, and two whose routes take the same requests are an error),
 // deployment ({rolling: default | recreate, min_healthy_percent, max_percent,
-// min_healthy_time: 0s-10m, default 5s, circuit_breaker: {threshold: 1-200, default half the count in [3, 200]; rollback,
-// default true}}),
+// min_healthy_time: 0s-10m, default 5s; circuit_breaker: {threshold: 1-200, default half
+// the count in [3, 200]; rollback, default true}}),
 // placement ({strategy: spread | binpack, spread_by, constraints: {distinct_host,
 // attributes}}), stop_timeout, labels (not deck.*), volumes (NAME: {path} for a named
 // volume, NAME: {host_path, path, read_only} for a bind mount), on.schedule (Scheduled Job

@@ -56,8 +56,9 @@ type HealthCheck struct {
 
 // Overlap reports whether r and o take some of the same requests, and for which host ("":
 // any host): the same path, and no host name on either, or a host name on both (case
-// aside); a withdrawn route takes no request, so it overlaps none. A balancer gives those requests to one of the two. A route for host names beside
-// one for any host is no overlap: the named one is tried first.
+// aside). A balancer gives those requests to one of the two. A route for host names beside
+// one for any host is no overlap: the named one is tried first. A withdrawn route takes no
+// request, so it overlaps none.
 func (r Route) Overlap(o Route) (host string, ok bool) {
 	if r.Path != o.Path || r.Withdrawn || o.Withdrawn {
 		return "", false
