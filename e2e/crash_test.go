@@ -13,7 +13,8 @@ import (
 )
 
 // crashManifest is hello with fast health checks: 3 tasks, one wave per task (max 150%)
-// so every boundary, between-waves included, is passed.
+// so every boundary, between-waves included, is passed; new tasks are watched 1s, not 5s
+// (min_healthy_time), as each wave pays it.
 const crashManifest = `name: hello
 type: Load Balanced Web Service
 image:
@@ -31,6 +32,7 @@ healthcheck:
   timeout: 1s
   retries: 6
 deployment:
+  min_healthy_time: 1s
   %DEPLOYMENT%
 stop_timeout: 2s
 `

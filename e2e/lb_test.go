@@ -17,7 +17,8 @@ import (
 
 // lbManifest is hello behind the test hosts' Caddy: 6 tasks over 3 hosts, fast health
 // checks, a short deregistration delay and a long stop timeout, so a slow request that is
-// in flight when its task is replaced finishes.
+// in flight when its task is replaced finishes; new tasks are watched 1s, not 5s
+// (min_healthy_time), to keep the suite short.
 const lbManifest = `name: hello
 type: Load Balanced Web Service
 image:
@@ -45,6 +46,8 @@ http:
     interval: 2s
     timeout: 1s
     grace_period: 10s
+deployment:
+  min_healthy_time: 1s
 stop_timeout: 20s
 `
 
